@@ -1,0 +1,1 @@
+"""tokentree: ncdu for AI coding spend."""

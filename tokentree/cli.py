@@ -1,0 +1,187 @@
+"""The command line: argument parsing, then one call into the core; no traceback reaches a user."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from datetime import date
+
+from tokentree.workspace import Choices, UsageError, Workspace, open_workspace
+
+COMMANDS = ("report", "export")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return _dispatch(args)
+    except UsageError as error:
+        print(f"tokentree: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except Exception as error:  # the promise: a clear line, never a traceback
+        if os.environ.get("TOKENTREE_DEBUG"):
+            raise
+        print(f"tokentree: unexpected {type(error).__name__}: {error}", file=sys.stderr)
+        print("tokentree: set TOKENTREE_DEBUG=1 to see where it happened", file=sys.stderr)
+        return 1
+
+
+def _dispatch(args: list[str]) -> int:
+    if args and args[0] in COMMANDS:
+        parsed = _parser(args[0]).parse_args(args[1:])
+    else:
+        parsed = _parser(None).parse_args(args)
+    if getattr(parsed, "schema", False):
+        return _print_schema(parsed.command)
+    workspace = open_workspace(_choices(parsed), progress=_progress_bar())
+    for notice in workspace.notices:
+        print(f"tokentree: {notice}", file=sys.stderr)
+    if parsed.command == "export":
+        from tokentree.commands import export
+
+        return export(workspace, parsed.node, parsed.output, parsed.force)
+    from tokentree.commands import report
+
+    by = parsed.by if parsed.command == "report" else "week"
+    status = report(workspace, by, as_json=parsed.json, diagnostics=parsed.diagnostics)
+    if parsed.command is None and not parsed.json:
+        _explain_missing_tui(workspace)
+    return status
+
+
+def _explain_missing_tui(workspace: Workspace) -> None:
+    print(
+        "\nThe interactive view is not part of this build yet; "
+        "`tokentree report --by day|session|model` and `tokentree export` read the same index.",
+        file=sys.stderr,
+    )
+
+
+def _parser(command: str | None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=f"tokentree {command}" if command else "tokentree",
+        description={
+            None: "Where did the tokens go? Reads Claude Code and Codex logs on this machine.",
+            "report": "Print usage per day, week, session, project, model or source.",
+            "export": "Write the tree (or one subtree) as JSON (schema tokentree.export/1).",
+        }[command],
+        epilog=None if command else "commands: report, export (tokentree report --help)",
+    )
+    parser.set_defaults(command=command)
+    parser.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        help="log files or folders to read instead of the discovered ones",
+    )
+    parser.add_argument("--demo", action="store_true", help="read the bundled sample logs")
+    parser.add_argument(
+        "--source",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="only this source (claude, codex); repeatable",
+    )
+    parser.add_argument("--tz", help="time zone for days and weeks (IANA name; default: local)")
+    parser.add_argument("--week-start", help="first day of the week (default: monday)")
+    parser.add_argument("--since", type=_date, metavar="YYYY-MM-DD", help="from this day")
+    parser.add_argument("--until", type=_date, metavar="YYYY-MM-DD", help="up to this day")
+    parser.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="read every log afresh; do not use or write the index",
+    )
+    if command == "export":
+        parser.add_argument(
+            "--node",
+            default="",
+            metavar="PATH",
+            help="the subtree to write, e.g. 2026-W47/2026-11-21",
+        )
+        parser.add_argument(
+            "-o",
+            "--output",
+            default="-",
+            metavar="FILE",
+            help="where to write ('-' for stdout, the default)",
+        )
+        parser.add_argument("--force", action="store_true", help="replace an existing file")
+        parser.add_argument("--schema", action="store_true", help="print the JSON Schema")
+    else:
+        if command == "report":
+            parser.add_argument(
+                "--by",
+                default="day",
+                choices=("week", "day", "session", "project", "model", "source"),
+            )
+            parser.add_argument("--schema", action="store_true", help="print the JSON Schema")
+        parser.add_argument("--json", action="store_true", help="machine-readable output")
+        parser.add_argument(
+            "--diagnostics",
+            action="store_true",
+            help="list skipped lines, pending lines and removed files",
+        )
+    return parser
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from error
+
+
+def _choices(parsed: argparse.Namespace) -> Choices:
+    if parsed.since and parsed.until and parsed.since > parsed.until:
+        raise UsageError("--since is after --until")
+    return Choices(
+        paths=parsed.paths,
+        sources=parsed.source,
+        timezone=parsed.tz,
+        week_start=parsed.week_start,
+        since=parsed.since,
+        until=parsed.until,
+        use_cache=not parsed.no_cache,
+        demo=parsed.demo,
+    )
+
+
+def _print_schema(command: str) -> int:
+    import orjson
+
+    from tokentree.core.schemas import ExportDocument, ReportDocument
+
+    model = ExportDocument if command == "export" else ReportDocument
+    sys.stdout.buffer.write(orjson.dumps(model.model_json_schema(), option=orjson.OPT_INDENT_2))
+    sys.stdout.write("\n")
+    return 0
+
+
+def _progress_bar():
+    """A bar on stderr while a long first index runs (only on a terminal)."""
+    if not sys.stderr.isatty():
+        return None
+    shown = False
+
+    def show(done: int, total: int) -> None:
+        nonlocal shown
+        if total < 64 * 1024 * 1024 and not shown:
+            return
+        shown = True
+        filled = int(30 * done / total) if total else 30
+        print(
+            f"\rindexing [{'#' * filled}{' ' * (30 - filled)}] "
+            f"{done / 2**20:,.0f}/{total / 2**20:,.0f} MB",
+            end="" if done < total else "\n",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    return show

@@ -1,0 +1,126 @@
+"""What `report` and `export` print or write, given an up-to-date workspace."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import orjson
+
+from tokentree import format as fmt
+from tokentree.core.export import ExportError, export_document, write_export
+from tokentree.core.report import build_report
+from tokentree.core.tree import build_tree
+from tokentree.workspace import UsageError, Workspace
+
+_COLUMNS = (
+    ("calls", "Calls"),
+    ("input", "Input"),
+    ("cache_write", "Cache wr"),
+    ("cache_read", "Cache rd"),
+    ("output", "Output"),
+    ("total", "Total"),
+    ("cache_hit", "Cache"),
+    ("cost_usd", "Cost"),
+)
+
+
+def report(workspace: Workspace, group_by: str, *, as_json: bool, diagnostics: bool) -> int:
+    document = build_report(
+        workspace.index, workspace.scope, group_by, workspace.calendar, workspace.zone_name
+    )
+    if as_json:
+        sys.stdout.buffer.write(orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n")
+    else:
+        print(_table(document))
+    if diagnostics:
+        _print_diagnostics(workspace)
+    else:
+        _print_skipped_summary(workspace)
+    return 0
+
+
+def export(workspace: Workspace, node_path: str, target: str, overwrite: bool) -> int:
+    tree = build_tree(
+        workspace.index.calls(workspace.scope),
+        workspace.index.prompts(workspace.scope),
+        workspace.calendar,
+    )
+    node = tree.find(node_path)
+    if node is None:
+        raise UsageError(
+            f"no node at {node_path!r}; top-level keys: "
+            + ", ".join(child.key for child in tree.children[:8])
+        )
+    try:
+        written = write_export(
+            export_document(node, node_path, workspace.zone_name), target, overwrite=overwrite
+        )
+    except ExportError as error:
+        raise UsageError(str(error)) from error
+    if target != "-":
+        print(f"wrote {target} ({written:,} bytes, schema tokentree.export/1)", file=sys.stderr)
+    return 0
+
+
+def _table(document: dict[str, Any]) -> str:
+    header = [document["group_by"].capitalize(), *(title for _, title in _COLUMNS)]
+    body = [[row["key"], *_cells(row)] for row in document["rows"]]
+    totals = ["Total", *_cells(document["totals"])]
+    key_width = min(max([len(header[0]), len(totals[0])] + [len(r[0]) for r in body]), 48)
+    widths = [key_width] + [
+        max(len(line[i]) for line in [header, totals, *body]) for i in range(1, len(header))
+    ]
+
+    def line(cells: list[str]) -> str:
+        key = cells[0] if len(cells[0]) <= key_width else "…" + cells[0][-key_width + 1 :]
+        rest = (cell.rjust(width) for cell, width in zip(cells[1:], widths[1:], strict=True))
+        return "  ".join([key.ljust(key_width), *rest])
+
+    rule = "-" * (sum(widths) + 2 * (len(widths) - 1))
+    lines = [line(header), rule, *(line(row) for row in body), rule, line(totals)]
+    unpriced = document["totals"]["unpriced_calls"]
+    if unpriced:
+        lines.append(f"≥ cost is a lower bound: {unpriced:,} calls used models with no known price")
+    lines.append(f"times in {document['timezone']}")
+    return "\n".join(lines)
+
+
+def _cells(row: dict[str, Any]) -> list[str]:
+    return [
+        f"{row['calls']:,}",
+        *(f"{row[name]:,}" for name in ("input", "cache_write", "cache_read", "output", "total")),
+        fmt.percent(row["cache_hit"]),
+        fmt.cost(row["cost_usd"], unpriced=row["unpriced_calls"], calls=row["calls"]),
+    ]
+
+
+def _print_skipped_summary(workspace: Workspace) -> None:
+    found = workspace.index.diagnostics(workspace.scope)
+    skipped = sum(sum(item.skipped.values()) for item in found)
+    files = sum(1 for item in found if item.skipped)
+    removed = sum(1 for item in found if item.missing)
+    parts = []
+    if skipped:
+        parts.append(f"skipped {skipped:,} unreadable lines in {files:,} files")
+    if removed:
+        parts.append(f"{removed:,} log files were deleted (their calls are kept)")
+    if parts:
+        print(f"tokentree: {'; '.join(parts)} (--diagnostics lists them)", file=sys.stderr)
+
+
+def _print_diagnostics(workspace: Workspace) -> None:
+    found = workspace.index.diagnostics(workspace.scope)
+    out = sys.stderr
+    print(f"\nDiagnostics: {len(workspace.discovery.files):,} log files in scope", file=out)
+    for problem in workspace.notices:
+        print(f"  ! {problem}", file=out)
+    if not found:
+        print("  nothing skipped, nothing pending, no file removed", file=out)
+    for item in found:
+        notes = [f"{count:,} × {reason}" for reason, count in sorted(item.skipped.items())]
+        if item.pending_bytes:
+            notes.append(f"{item.pending_bytes:,} bytes of a half-written last line pending")
+        if item.missing:
+            notes.append("file removed; its calls are kept")
+        print(f"  {item.path} [{item.source}]: {'; '.join(notes)}", file=out)

@@ -1,0 +1,118 @@
+"""Settings from the config file, and where tokentree keeps its own files (platformdirs).
+
+Settings are a plain dataclass validated by pydantic only when a config file
+exists: pydantic costs 0.1 s to import, more than a warm report should take.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from datetime import tzinfo
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import platformdirs
+
+APP = "tokentree"
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+
+
+@dataclass(frozen=True)
+class ModelPrice:
+    """USD per million tokens for a model genai-prices does not know (or prices wrongly)."""
+
+    input: float
+    output: float
+    cache_read: float | None = None
+    cache_write: float | None = None
+    cache_write_1h: float | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What `config.toml` in the config dir may set; the command line wins over it."""
+
+    timezone: str | None = None
+    """IANA zone for days and weeks, e.g. "Europe/Berlin"; unset means the machine's zone."""
+    week_start: Weekday = "monday"
+    """The day weeks start on."""
+    workers: int | None = None
+    """Processes for a big first index; unset means one per core."""
+    prices: dict[str, ModelPrice] = field(default_factory=dict)
+    """Per-model prices that override or add to genai-prices, keyed by the model name in logs."""
+
+    def user_prices(self) -> dict[str, dict[str, float]]:
+        return {
+            model: {k: v for k, v in vars(price).items() if v is not None}
+            for model, price in self.prices.items()
+        }
+
+
+class ConfigError(Exception):
+    """The config file exists but cannot be used; the message says why."""
+
+
+def config_path() -> Path:
+    return platformdirs.user_config_path(APP) / "config.toml"
+
+
+def index_path() -> Path:
+    return platformdirs.user_cache_path(APP) / "index.sqlite"
+
+
+def demo_logs_path() -> Path:
+    return platformdirs.user_cache_path(APP) / "demo-logs"
+
+
+def load_settings(path: Path | None = None) -> Settings:
+    """The settings in `path` (default: the config dir's config.toml), or the defaults."""
+    path = path or config_path()
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return Settings()
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        raise ConfigError(f"cannot read {path}: {error}") from error
+    from pydantic import TypeAdapter, ValidationError
+
+    try:
+        return TypeAdapter(Settings).validate_python(raw, strict=False)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'file'}: {e['msg']}" for e in error.errors()
+        )
+        raise ConfigError(f"{path}: {problems}") from error
+
+
+def settings_schema() -> dict:
+    from pydantic import TypeAdapter
+
+    return TypeAdapter(Settings).json_schema()
+
+
+def resolve_zone(name: str | None) -> tuple[tzinfo, str]:
+    """The zone to bucket days in, and its name; the machine's own zone by default."""
+    if name and name.lower() not in ("local", "localtime"):
+        try:
+            return ZoneInfo(name), name
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ConfigError(f"unknown time zone {name!r}") from error
+    configured = os.environ.get("TZ", "").lstrip(":")
+    if configured:
+        try:
+            return ZoneInfo(configured), configured
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    try:
+        target = os.path.realpath("/etc/localtime")
+        key = target.split("/zoneinfo/", 1)[1] if "/zoneinfo/" in target else None
+        if key:
+            return ZoneInfo(key), key
+        with open("/etc/localtime", "rb") as handle:
+            return ZoneInfo.from_file(handle, key="localtime"), "localtime"
+    except (OSError, ValueError, ZoneInfoNotFoundError):
+        return ZoneInfo("UTC"), "UTC"

@@ -1,0 +1,161 @@
+"""Dated prices (genai-prices, plus the user's own) turned into a cost per call.
+
+`calc_price` costs about 130 µs a call, so a (model, day) is looked up once and
+the arithmetic is done here. Anthropic's long-context tier applies per request:
+when the whole prompt crosses the threshold, every token of it is billed at the
+tier's rate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
+from importlib.metadata import version
+from typing import Any
+
+import orjson
+
+from tokentree.core.records import ApiCall, Tokens
+
+PER_MILLION = 1_000_000
+_PROVIDER_OF_SOURCE = {"claude-code": "anthropic", "codex": "openai"}
+
+
+@dataclass(frozen=True, slots=True)
+class Rates:
+    """USD per million tokens of each kind, and the tier a large prompt moves to."""
+
+    input: float
+    output: float
+    cache_read: float
+    cache_write_5m: float
+    cache_write_1h: float
+    origin: str  # where the numbers came from, shown in the info panel
+    tier_start: int | None = None  # prompt size above which `tier` prices the whole request
+    tier: Rates | None = None
+
+    def for_prompt(self, prompt_tokens: int) -> Rates:
+        if (
+            self.tier is not None
+            and self.tier_start is not None
+            and prompt_tokens > self.tier_start
+        ):
+            return self.tier
+        return self
+
+    def cost(self, tokens: Tokens) -> float:
+        rates = self.for_prompt(tokens.prompt)
+        return (
+            tokens.input * rates.input
+            + tokens.cache_write_5m * rates.cache_write_5m
+            + tokens.cache_write_1h * rates.cache_write_1h
+            + tokens.cache_read * rates.cache_read
+            + tokens.output * rates.output
+        ) / PER_MILLION
+
+
+class PriceBook:
+    """Finds the rates for a model on a day; the user's price file wins over genai-prices."""
+
+    def __init__(self, user_prices: Mapping[str, Mapping[str, float]] | None = None) -> None:
+        self._user = {name.lower(): _user_rates(name, p) for name, p in (user_prices or {}).items()}
+        self._cache: dict[tuple[str, str, date], Rates | None] = {}
+        self.fingerprint = price_fingerprint(user_prices)
+
+    def rates(self, model: str, source: str, day: date) -> Rates | None:
+        """None when no price is known: the call is unpriced, never free."""
+        key = (model, source, day)
+        if key not in self._cache:
+            self._cache[key] = self._user.get(model.lower()) or _library_rates(
+                model, _PROVIDER_OF_SOURCE.get(source), day
+            )
+        return self._cache[key]
+
+    def price(self, call: ApiCall) -> tuple[float, bool]:
+        """(cost in USD, unpriced?) of one call at the price of its day."""
+        day = datetime.fromtimestamp(call.timestamp, UTC).date()
+        rates = self.rates(call.model, call.source, day)
+        if rates is None:
+            return 0.0, True
+        return rates.cost(call.tokens), False
+
+
+def price_fingerprint(user_prices: Mapping[str, Mapping[str, float]] | None) -> str:
+    """Changes when the price data changes, so stored costs are recomputed."""
+    blob = orjson.dumps(user_prices or {}, option=orjson.OPT_SORT_KEYS)
+    return f"genai-prices {version('genai-prices')} {hashlib.sha1(blob).hexdigest()[:12]}"
+
+
+def _user_rates(model: str, prices: Mapping[str, float]) -> Rates:
+    base = float(prices.get("input", 0.0))
+    write_5m = float(prices.get("cache_write", base * 1.25))
+    return Rates(
+        input=base,
+        output=float(prices.get("output", 0.0)),
+        cache_read=float(prices.get("cache_read", base * 0.1)),
+        cache_write_5m=write_5m,
+        cache_write_1h=float(prices.get("cache_write_1h", base * 2)),
+        origin=f"user price file ({model})",
+    )
+
+
+def _library_rates(model: str, provider: str | None, day: date) -> Rates | None:
+    from genai_prices import data_snapshot  # 0.25 s to import: only when pricing new calls
+
+    snapshot = data_snapshot.get_snapshot()
+    found = None
+    for hint in (provider, None) if provider else (None,):
+        try:
+            found = snapshot.find_provider_model(model, None, hint, None)
+            break
+        except LookupError:
+            continue
+    if found is None:
+        return None
+    provider_info, model_info = found
+    prices = model_info.get_prices(datetime(day.year, day.month, day.day, 12, tzinfo=UTC))
+    origin = f"genai-prices {version('genai-prices')}, {provider_info.id}/{model_info.id}, {day}"
+    return _rates_from_library(prices, origin, provider_info.id == "anthropic")
+
+
+def _rates_from_library(prices: Any, origin: str, anthropic: bool) -> Rates | None:
+    """genai-prices' per-million prices (flat or tiered) as a Rates pair."""
+    raw = {
+        kind: getattr(prices, f"{kind}_mtok", None)
+        for kind in ("input", "output", "cache_read", "cache_write", "cache_write_1h")
+    }
+    if raw["input"] is None or raw["output"] is None:
+        return None
+    tier_start = next(
+        (value.tiers[0].start for value in raw.values() if getattr(value, "tiers", None)), None
+    )
+
+    def level(pick: Any) -> Rates:
+        values = {kind: None if price is None else pick(price) for kind, price in raw.items()}
+        base = values["input"]
+        write_5m = values["cache_write"] if values["cache_write"] is not None else base * 1.25
+        write_1h = values["cache_write_1h"]
+        if write_1h is None:
+            write_1h = base * 2 if anthropic else write_5m
+        return Rates(
+            input=base,
+            output=values["output"],
+            cache_read=values["cache_read"] if values["cache_read"] is not None else base,
+            cache_write_5m=write_5m,
+            cache_write_1h=write_1h,
+            origin=origin,
+        )
+
+    def base_price(price: Any) -> float:
+        return float(getattr(price, "base", price))
+
+    def tier_price(price: Any) -> float:
+        tiers = getattr(price, "tiers", None)
+        return float(tiers[0].price) if tiers else float(price)
+
+    standard = level(base_price)
+    if tier_start is None:
+        return standard
+    return replace(standard, tier_start=tier_start, tier=level(tier_price))

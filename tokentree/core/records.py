@@ -1,0 +1,76 @@
+"""The normalised records every source produces: one ApiCall per billed request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Fidelity(StrEnum):
+    """How far a call's token numbers can be trusted."""
+
+    EXACT = "exact"
+    LOWER_BOUND = "lower-bound"  # streaming placeholders: the real output was larger
+    ESTIMATED = "estimated"
+
+
+@dataclass(frozen=True, slots=True)
+class Tokens:
+    """Token counts in one shape for every source (Anthropic semantics).
+
+    `input` is uncached input; `output` includes reasoning; `reasoning` is the
+    informational part of `output`.
+    """
+
+    input: int = 0
+    cache_write_5m: int = 0
+    cache_write_1h: int = 0
+    cache_read: int = 0
+    output: int = 0
+    reasoning: int = 0
+
+    @property
+    def cache_write(self) -> int:
+        return self.cache_write_5m + self.cache_write_1h
+
+    @property
+    def prompt(self) -> int:
+        """Everything sent to the model: what long-context tiers are judged on."""
+        return self.input + self.cache_write + self.cache_read
+
+    @property
+    def total(self) -> int:
+        return self.prompt + self.output
+
+
+@dataclass(frozen=True, slots=True)
+class ApiCall:
+    """One billed model request, deduplicated, with the metadata the tree needs.
+
+    `key` is the source's own identity for the request (the dedup key);
+    `tools` are short labels built from metadata only ("Read app.py", "Bash pytest").
+    """
+
+    source: str
+    key: str
+    session_id: str
+    project: str
+    timestamp: float  # seconds since the epoch, UTC
+    model: str
+    tokens: Tokens
+    tools: tuple[str, ...] = ()
+    subagent: bool = False
+    fidelity: Fidelity = Fidelity.EXACT
+    cost: float = 0.0
+    unpriced: bool = False
+    file: str = ""
+    file_missing: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Prompt:
+    """A real user prompt: the start of a turn in its session."""
+
+    source: str
+    session_id: str
+    timestamp: float

@@ -1,0 +1,90 @@
+"""The documented JSON shapes of `report --json` and `export`, as pydantic models.
+
+The commands build plain data on their hot paths; these models are the
+contract: `--schema` prints them and the tests validate every output.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ReportTotals(_Strict):
+    calls: int
+    input: int
+    """Uncached input tokens."""
+    cache_write: int
+    cache_read: int
+    output: int
+    """Output tokens, reasoning included."""
+    reasoning: int
+    total: int
+    """input + cache_write + cache_read + output."""
+    cost_usd: float
+    """A lower bound where unpriced_calls > 0."""
+    cache_hit: float | None
+    """cache_read / (input + cache_write + cache_read); null when nothing was sent."""
+    unpriced_calls: int
+
+
+class ReportRow(ReportTotals):
+    key: str
+
+
+class ReportDocument(_Strict):
+    schema_: Literal["tokentree.report/1"] = Field(alias="schema")
+    group_by: Literal["day", "week", "session", "project", "model", "source"]
+    timezone: str
+    rows: list[ReportRow]
+    totals: ReportTotals
+
+
+class ExportNode(_Strict):
+    kind: Literal["all", "week", "day", "session", "turn", "call"]
+    key: str
+    """Unique among siblings; keys joined by '/' are the node's path (`export --node`)."""
+    label: str
+    start: str | None
+    end: str | None
+    calls: int
+    input: int
+    cache_write: int
+    cache_write_5m: int
+    cache_write_1h: int
+    cache_read: int
+    output: int
+    reasoning: int
+    total: int
+    cost_usd: float
+    cache_hit: float | None
+    unpriced_calls: int
+    lower_bound_calls: int
+    estimated_calls: int
+    subagent_calls: int
+    source_removed_calls: int
+    sessions: int
+    turns: int
+    models: dict[str, int]
+    source: str | None = None
+    session_id: str | None = None
+    project: str | None = None
+    model: str | None = None
+    tools: list[str] | None = None
+    fidelity: Literal["exact", "lower-bound", "estimated"] | None = None
+    subagent: bool | None = None
+    source_removed: bool | None = None
+    children: list[ExportNode]
+
+
+class ExportDocument(_Strict):
+    schema_: Literal["tokentree.export/1"] = Field(alias="schema")
+    generated_at: str
+    timezone: str
+    node_path: str
+    root: ExportNode

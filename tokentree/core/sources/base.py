@@ -1,0 +1,105 @@
+"""What every source module shares: the parse result and small metadata helpers."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from tokentree.core.records import ApiCall, Prompt
+
+
+@dataclass(slots=True)
+class FileParse:
+    """What one read of one file produced.
+
+    `state` is the parser's memory between incremental reads (cumulative
+    counters, the current model, …): it must be plain JSON data.
+    `ranks` holds, per call key, which copy wins when the same call is found in
+    several files (higher wins).
+    """
+
+    calls: list[ApiCall] = field(default_factory=list)
+    ranks: list[int] = field(default_factory=list)
+    prompts: list[Prompt] = field(default_factory=list)
+    skipped: Counter[str] = field(default_factory=Counter)
+    state: dict[str, Any] = field(default_factory=dict)
+    rate_limits: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFile:
+    """A log file to index, the source that reads it and the root it was found under."""
+
+    path: str
+    source: str
+    root: str
+
+
+def parse_timestamp(value: Any) -> float | None:
+    """ISO-8601 (`…Z`) to epoch seconds; None when it is not a timestamp."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value).timestamp()
+    except ValueError:
+        return None
+
+
+def basename(path: Any) -> str:
+    return os.path.basename(str(path).rstrip("/\\")) if path else ""
+
+
+def first_word(command: Any) -> str:
+    """The program a shell command runs, never its arguments (they may hold secrets)."""
+    if isinstance(command, list):
+        words = [str(part) for part in command]
+        if len(words) >= 3 and basename(words[0]) in SHELLS and words[1].startswith("-"):
+            return first_word(words[2])
+        return basename(words[0]) if words else ""
+    if not isinstance(command, str):
+        return ""
+    for word in command.split():
+        if "=" not in word:  # skip leading VAR=value assignments
+            return basename(word)
+    return ""
+
+
+SHELLS = frozenset({"bash", "sh", "zsh", "fish", "dash", "pwsh", "powershell"})
+
+
+def url_host(url: Any) -> str:
+    try:
+        return urlsplit(str(url)).hostname or ""
+    except ValueError:
+        return ""
+
+
+def tool_label(name: str, target: str) -> str:
+    return f"{name} {target}" if target else name
+
+
+def walk_files(root: Path, suffixes: tuple[str, ...], problems: list[str]) -> list[Path]:
+    """Every file below `root` with one of `suffixes`; unreadable folders are noted, not fatal."""
+    found: list[Path] = []
+    stack = [root]
+    while stack:
+        folder = stack.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError as error:
+            problems.append(f"cannot read {folder}: {error.strerror or error}")
+            continue
+        for entry in entries:
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(Path(entry.path))
+                elif entry.name.endswith(suffixes):
+                    found.append(Path(entry.path))
+            except OSError:
+                problems.append(f"cannot read {entry.path}")
+    return found

@@ -1,0 +1,244 @@
+"""Codex rollouts: `$CODEX_HOME/sessions/**/rollout-*.jsonl` and `archived_sessions/`.
+
+Counting rules (FORMATS.md §2): `total_token_usage` is cumulative per file and
+re-emitted unchanged whenever rate limits refresh, so one call is one advance
+of the cumulative total; forks and sub-agents start by replaying history,
+which only sets the baseline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from tokentree.core.records import ApiCall, Fidelity, Prompt, Tokens
+from tokentree.core.sources.base import (
+    FileParse,
+    basename,
+    first_word,
+    parse_timestamp,
+    tool_label,
+)
+
+NAME = "codex"
+FALLBACK_MODEL = "gpt-5"  # rollouts from before `turn_context` carried the model
+_USAGE_FIELDS = ("input_tokens", "cached_input_tokens", "output_tokens", "reasoning_output_tokens")
+_WANTED = (b'"token_count"', b'"turn_context"', b'"session_meta"', b'"user_message"', b'_call"')
+_SHELL_TOOLS = frozenset(
+    {"shell", "shell_command", "exec_command", "local_shell", "container.exec"}
+)
+
+
+def discover(env: Mapping[str, str], home: Path) -> list[Path]:
+    """`sessions` and `archived_sessions` under each `CODEX_HOME` (comma list) or `~/.codex`."""
+    configured = [entry.strip() for entry in env.get("CODEX_HOME", "").split(",") if entry.strip()]
+    homes = [Path(entry).expanduser() for entry in configured] or [home / ".codex"]
+    return [folder / name for folder in homes for name in ("sessions", "archived_sessions")]
+
+
+def accepts(path: Path) -> bool:
+    return path.name.startswith("rollout-") and path.name.endswith(".jsonl")
+
+
+def parse(lines: Iterable[bytes], state: dict[str, Any], path: str) -> FileParse:
+    """Calls and prompts in `lines`, continuing from the `state` of the previous read."""
+    result = FileParse(state=state)
+    for line in lines:
+        if not any(marker in line for marker in _WANTED):
+            continue
+        try:
+            record = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            result.skipped["malformed JSON"] += 1
+            continue
+        if not isinstance(record, dict) or not isinstance(record.get("payload"), dict):
+            result.skipped["not a rollout item"] += 1
+            continue
+        payload = record["payload"]
+        kind = record.get("type")
+        if kind == "session_meta":
+            _session_meta(state, payload, record)
+        elif kind == "turn_context":
+            if isinstance(payload.get("model"), str):
+                state["model"] = payload["model"]
+            if isinstance(payload.get("cwd"), str):
+                state.setdefault("cwd", payload["cwd"])
+        elif kind == "response_item":
+            label = _tool(payload)
+            if label:
+                state.setdefault("tools", []).append(label)
+        elif kind == "event_msg":
+            event = payload.get("type")
+            timestamp = parse_timestamp(record.get("timestamp"))
+            if timestamp is None:
+                result.skipped["wrong field types"] += 1
+            elif event == "token_count":
+                _token_count(result, state, payload, timestamp, record["timestamp"], path)
+            elif event == "user_message" and not _replayed(state, timestamp):
+                result.prompts.append(Prompt(NAME, _session(state, path), timestamp))
+    return result
+
+
+def _session_meta(state: dict[str, Any], payload: dict[str, Any], record: dict[str, Any]) -> None:
+    """The first `session_meta` is the file's own; later ones are replayed parents."""
+    if "session" in state:
+        return
+    state["session"] = payload.get("id") if isinstance(payload.get("id"), str) else ""
+    if isinstance(payload.get("cwd"), str):
+        state["cwd"] = payload["cwd"]
+    started = parse_timestamp(payload.get("timestamp")) or parse_timestamp(record.get("timestamp"))
+    source = payload.get("source")
+    if isinstance(source, dict) and "subagent" in source:
+        state["subagent"] = True
+        spawn = source["subagent"]
+        parent = spawn.get("thread_spawn", {}) if isinstance(spawn, dict) else {}
+        if isinstance(parent, dict) and isinstance(parent.get("parent_thread_id"), str):
+            state["parent"] = parent["parent_thread_id"]
+        if started is not None:
+            state["replay_second"] = int(started)  # the parent's history, restamped at spawn
+    elif payload.get("forked_from_id") and started is not None:
+        state["replay_before"] = started  # the parent's history keeps its old timestamps
+
+
+def _replayed(state: dict[str, Any], timestamp: float) -> bool:
+    if "replay_before" in state and timestamp < state["replay_before"]:
+        return True
+    return "replay_second" in state and int(timestamp) == state["replay_second"]
+
+
+def _session(state: dict[str, Any], path: str) -> str:
+    """Sub-agent threads belong to their parent's session."""
+    return state.get("parent") or state.get("session") or basename(path)
+
+
+def _token_count(
+    result: FileParse,
+    state: dict[str, Any],
+    payload: dict[str, Any],
+    timestamp: float,
+    stamp: str,
+    path: str,
+) -> None:
+    limits = payload.get("rate_limits")
+    if isinstance(limits, dict):
+        result.rate_limits = _rate_limits(limits, timestamp) or result.rate_limits
+    info = payload.get("info")
+    if not isinstance(info, dict):
+        return  # a pure rate-limit update
+    total = _usage(info.get("total_token_usage"))
+    last = _usage(info.get("last_token_usage"))
+    if total is None and last is None:
+        result.skipped["wrong field types"] += 1
+        return
+    previous = state.get("total")
+    if total is None:
+        delta = last
+    elif previous is None:
+        delta = total
+    elif total == previous:
+        return  # the same snapshot re-emitted: not a call
+    elif all(now >= before for now, before in zip(total, previous, strict=True)):
+        delta = [now - before for now, before in zip(total, previous, strict=True)]
+    else:
+        delta = last or [0, 0, 0, 0]  # the counter was reset (overflow, compaction)
+    if total is not None:
+        state["total"] = total
+    tools = state.pop("tools", [])
+    if _replayed(state, timestamp) or not any(delta):
+        return
+    fresh, cached, output, reasoning = delta
+    model = state.get("model")
+    call = ApiCall(
+        source=NAME,
+        key=f"{state.get('session', '')}:{stamp}:{total[0] + total[2] if total else 0}",
+        session_id=_session(state, path),
+        project=state.get("cwd", ""),
+        timestamp=timestamp,
+        model=model or FALLBACK_MODEL,
+        tokens=Tokens(
+            input=max(fresh - cached, 0), cache_read=cached, output=output, reasoning=reasoning
+        ),
+        tools=tuple(tools),
+        subagent=bool(state.get("subagent")),
+        fidelity=Fidelity.EXACT if model else Fidelity.ESTIMATED,
+        file=path,
+    )
+    result.calls.append(call)
+    result.ranks.append(0)
+
+
+def _usage(value: Any) -> list[int] | None:
+    if not isinstance(value, dict):
+        return None
+    numbers = [value.get(name, 0) for name in _USAGE_FIELDS]
+    return numbers if all(type(number) is int for number in numbers) else None
+
+
+def _tool(payload: dict[str, Any]) -> str:
+    """A label for a tool the model requested; the arguments give only a program or file name."""
+    kind = payload.get("type")
+    if kind == "web_search_call":
+        return "web_search"
+    if kind == "local_shell_call":
+        action = payload.get("action")
+        command = action.get("command") if isinstance(action, dict) else None
+        return tool_label("shell", first_word(command))
+    if kind not in ("function_call", "custom_tool_call"):
+        return ""
+    name = payload.get("name")
+    if not isinstance(name, str):
+        return ""
+    if name == "apply_patch":
+        return tool_label(name, _patched_file(payload.get("input") or payload.get("arguments")))
+    if name in _SHELL_TOOLS:
+        return tool_label(name, _shell_program(payload.get("arguments")))
+    return name
+
+
+def _shell_program(arguments: Any) -> str:
+    if not isinstance(arguments, str):
+        return ""
+    try:
+        decoded = orjson.loads(arguments)
+    except orjson.JSONDecodeError:
+        return ""
+    if not isinstance(decoded, dict):
+        return ""
+    return first_word(decoded.get("command") or decoded.get("cmd"))
+
+
+def _patched_file(patch: Any) -> str:
+    if not isinstance(patch, str):
+        return ""
+    for line in patch.splitlines():
+        for marker in ("*** Update File: ", "*** Add File: ", "*** Delete File: "):
+            if line.startswith(marker):
+                return basename(line[len(marker) :].strip())
+    return ""
+
+
+def _rate_limits(limits: dict[str, Any], observed: float) -> dict[str, Any] | None:
+    """The 5-hour and weekly windows in one shape, whichever of Codex's three shapes was logged."""
+    windows = {}
+    for name, key in (("five_hour", "primary"), ("weekly", "secondary")):
+        window = limits.get(key)
+        if isinstance(window, dict):
+            used = window.get("used_percent")
+            minutes = window.get("window_minutes")
+            resets = window.get("resets_at")
+            if resets is None and isinstance(window.get("resets_in_seconds"), int | float):
+                resets = observed + window["resets_in_seconds"]
+        else:  # the flat shape of September 2025
+            used = limits.get(f"{key}_used_percent")
+            minutes = limits.get(f"{key}_window_minutes")
+            resets = None
+        if isinstance(used, int | float):
+            windows[name] = {
+                "used_percent": float(used),
+                "window_minutes": minutes,
+                "resets_at": resets,
+            }
+    return {"observed_at": observed, **windows} if windows else None

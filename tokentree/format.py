@@ -1,0 +1,34 @@
+"""Numbers as people read them, shared by the report table and the TUI."""
+
+from __future__ import annotations
+
+
+def tokens(count: int | float) -> str:
+    """Compact token counts: 812, 41.2 k, 3.10 M, 1.12 B."""
+    count = float(count)
+    for limit, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(count) >= limit:
+            value = count / limit
+            return f"{value:,.2f} {suffix}" if value < 100 else f"{value:,.1f} {suffix}"
+    return f"{count:,.0f}"
+
+
+def cost(usd: float, *, unpriced: int = 0, calls: int = 0) -> str:
+    """Dollars with sensible precision; a cost with unpriced calls is marked as a lower bound."""
+    if calls and unpriced == calls:
+        return "unpriced"
+    if usd >= 100:
+        text = f"${usd:,.0f}"
+    elif usd >= 1:
+        text = f"${usd:,.2f}"
+    elif usd >= 0.01:
+        text = f"${usd:.3f}"
+    elif usd > 0:
+        text = f"${usd:.4f}"
+    else:
+        text = "$0"
+    return f"≥{text}" if unpriced else text
+
+
+def percent(share: float | None) -> str:
+    return "–" if share is None else f"{share * 100:.1f}%"

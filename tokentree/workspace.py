@@ -1,0 +1,130 @@
+"""From command-line choices to an up-to-date index and the scope a view reads.
+
+Shared by `report`, `export` and the TUI, so the same options mean the same
+everywhere.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+
+from tokentree import config
+from tokentree.core.index import Index, Progress, Scope, UpdateStats
+from tokentree.core.pricing import PriceBook
+from tokentree.core.sources import (
+    SOURCE_ALIASES,
+    SOURCES,
+    Discovery,
+    default_roots,
+    explicit_roots,
+    find_files,
+)
+from tokentree.core.tree import Calendar
+
+
+class UsageError(Exception):
+    """A choice on the command line or in the config cannot be used; the message says which."""
+
+
+@dataclass(frozen=True)
+class Choices:
+    """What the user asked for, before anything is read."""
+
+    paths: Sequence[str] = ()
+    sources: Sequence[str] = ()
+    timezone: str | None = None
+    week_start: str | None = None
+    since: date | None = None
+    until: date | None = None
+    use_cache: bool = True
+    demo: bool = False
+
+
+@dataclass
+class Workspace:
+    """An index brought up to date, and how to read it."""
+
+    index: Index
+    scope: Scope
+    calendar: Calendar
+    zone_name: str
+    discovery: Discovery
+    stats: UpdateStats
+    notices: list[str] = field(default_factory=list)
+
+    def refresh(self, progress: Progress | None = None) -> UpdateStats:
+        """Find files again and read what changed (the live path)."""
+        self.discovery = find_files(self.discovery.roots, self.scope.sources)
+        self.stats = self.index.update(
+            self.discovery.files, self.discovery.roots, progress=progress
+        )
+        return self.stats
+
+
+def open_workspace(
+    choices: Choices,
+    env: Mapping[str, str] | None = None,
+    *,
+    progress: Progress | None = None,
+) -> Workspace:
+    """Load settings, find the logs, update the index; raises UsageError for bad choices."""
+    env = os.environ if env is None else env
+    try:
+        settings = config.load_settings()
+        zone, zone_name = config.resolve_zone(choices.timezone or settings.timezone)
+    except config.ConfigError as error:
+        raise UsageError(str(error)) from error
+    sources = _sources(choices.sources)
+    week_start = (choices.week_start or settings.week_start).lower()
+    if week_start not in config.WEEKDAYS:
+        raise UsageError(f"--week-start must be one of {', '.join(config.WEEKDAYS)}")
+    calendar = Calendar(zone, config.WEEKDAYS.index(week_start))
+    if choices.demo:
+        roots = explicit_roots([demo_logs()])
+    elif choices.paths:
+        missing = [path for path in choices.paths if not Path(path).exists()]
+        if missing:
+            raise UsageError(f"no such file or folder: {', '.join(missing)}")
+        roots = explicit_roots(choices.paths, sources)
+    else:
+        roots = default_roots(env, Path(env.get("HOME") or Path.home()), sources)
+    discovery = find_files(roots, sources)
+    prices = PriceBook(settings.user_prices())
+    index = Index(config.index_path() if choices.use_cache else None, prices=prices)
+    stats = index.update(discovery.files, roots, progress=progress, workers=settings.workers)
+    scope = Scope(
+        roots=tuple(str(root.path) for root in roots),
+        sources=tuple(sources),
+        since=calendar.day_start(choices.since) if choices.since else None,
+        until=calendar.day_start(choices.until + timedelta(days=1)) if choices.until else None,
+    )
+    notices = [*index.notices, *discovery.problems, *stats.problems]
+    return Workspace(index, scope, calendar, zone_name, discovery, stats, notices)
+
+
+def _sources(names: Sequence[str]) -> list[str]:
+    chosen = []
+    for name in names:
+        source = SOURCE_ALIASES.get(name.lower())
+        if source is None:
+            raise UsageError(f"unknown source {name!r}; known: {', '.join(SOURCES)}")
+        chosen.append(source)
+    return chosen or list(SOURCES)
+
+
+def demo_logs() -> Path:
+    """The bundled sample logs: the checkout's copy, or generated once into the cache dir."""
+    bundled = Path(__file__).resolve().parent.parent / "sample_logs"
+    if (bundled / "claude").is_dir():
+        return bundled
+    target = config.demo_logs_path()
+    if not (target / ".complete").exists():
+        from tokentree.synthetic import generate
+
+        generate(target)
+        (target / ".complete").touch()
+    return target
