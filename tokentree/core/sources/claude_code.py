@@ -81,11 +81,9 @@ def parse(lines: Iterable[bytes], state: dict[str, Any], path: str) -> FileParse
     )
     by_key: dict[str, int] = {}
     for line in lines:
-        if b'"usage"' in line:
-            pass
-        elif b'"user"' in line and b'"tool_use_id"' not in line:
-            pass
-        else:
+        if b'"usage"' not in line and (b'"user"' not in line or b'"tool_use_id"' in line):
+            if line[:1] != b"{" and line.strip():
+                result.skipped["not a JSON object"] += 1
             continue
         try:
             record = orjson.loads(line)

@@ -48,6 +48,8 @@ def parse(lines: Iterable[bytes], state: dict[str, Any], path: str) -> FileParse
     result = FileParse(state=state)
     for line in lines:
         if not any(marker in line for marker in _WANTED):
+            if line[:1] != b"{" and line.strip():
+                result.skipped["not a JSON object"] += 1
             continue
         try:
             record = orjson.loads(line)

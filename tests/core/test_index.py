@@ -1,0 +1,329 @@
+"""The persistent index: incremental reads, dedup across files, history kept, robust storage."""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import sqlite3
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.builders import (
+    agent_progress_copy,
+    append,
+    claude_call,
+    claude_prompt,
+    jsonl,
+    write,
+)
+from tests.conftest import REAL_SAMPLES
+from tokentree.core import index as index_module
+from tokentree.core.index import Index, Scope
+from tokentree.core.sources import Root, default_roots, find_files
+
+T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+
+
+class Harness:
+    """An index on disk over a fake Claude Code / Codex home."""
+
+    def __init__(self, home: Path, db: Path | None = None) -> None:
+        self.home = home
+        self.db = db or home / "index.sqlite"
+        env = {"CLAUDE_CONFIG_DIR": str(home / ".claude"), "CODEX_HOME": str(home / ".codex")}
+        self.roots = default_roots(env, home)
+        self.projects = home / ".claude" / "projects" / "-home-dev-atlas"
+
+    def update(self, index: Index | None = None) -> Index:
+        index = index or Index(self.db)
+        found = find_files(self.roots)
+        index.update(found.files, self.roots)
+        return index
+
+    def scope(self) -> Scope:
+        return Scope(tuple(str(r.path) for r in self.roots), ("claude-code", "codex"))
+
+    def calls(self, index: Index | None = None):
+        return (index or self.update()).calls(self.scope())
+
+    def totals(self, index: Index | None = None) -> tuple[int, ...]:
+        calls = self.calls(index)
+        return (
+            len(calls),
+            *(
+                sum(getattr(c.tokens, k) for c in calls)
+                for k in ("input", "cache_write", "cache_read", "output")
+            ),
+        )
+
+
+def _sample_bytes() -> bytes:
+    return (REAL_SAMPLES / "claude_code" / "spotter_tool_heavy.jsonl").read_bytes()
+
+
+def _snapshot(index: Index, harness: Harness) -> list[tuple]:
+    return sorted(
+        (c.key, c.tokens, c.tools, c.timestamp, c.session_id) for c in harness.calls(index)
+    )
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.lists(st.integers(min_value=1, max_value=39_000), min_size=1, max_size=12))
+def test_appending_in_random_chunks_equals_one_pass(cuts: list[int]) -> None:
+    """Split anywhere, mid-line and mid-UTF-8: the index ends up exactly as one read of it."""
+    import tempfile
+
+    data = (
+        _sample_bytes()
+        + "é€😀".encode() * 0
+        + jsonl(claude_call("msg_utf8", T0, tools=(("Read", {"file_path": "/src/héllo€.py"}),)))
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        whole = Harness(Path(folder) / "whole")
+        write(whole.projects / "s.jsonl")
+        (whole.projects / "s.jsonl").write_bytes(data)
+        expected = _snapshot(whole.update(), whole)
+
+        chunked = Harness(Path(folder) / "chunked")
+        target = chunked.projects / "s.jsonl"
+        write(target)
+        index = Index(chunked.db)
+        position = 0
+        for cut in sorted(set(cuts)) + [len(data)]:
+            append(target, data[position:cut])
+            position = max(position, cut)
+            chunked.update(index)
+        assert _snapshot(index, chunked) == expected
+        assert len(expected) == 5
+
+
+def test_a_split_multibyte_character_waits_for_the_rest(isolated_home: Path) -> None:
+    harness = Harness(isolated_home)
+    line = jsonl(claude_call("msg_1", T0, tools=(("Read", {"file_path": "/src/naïve€.py"}),)))
+    cut = line.index("€".encode()) + 1
+    target = harness.projects / "s.jsonl"
+    write(target)
+    append(target, line[:cut])
+    index = harness.update()
+    assert harness.calls(index) == []
+    append(target, line[cut:])
+    [call] = harness.calls(harness.update(index))
+    assert call.tools == ("Read naïve€.py",)
+
+
+def test_half_written_last_line_is_read_once_complete(isolated_home: Path) -> None:
+    harness = Harness(isolated_home)
+    target = write(harness.projects / "s.jsonl", claude_call("msg_1", T0, output=5))
+    line = jsonl(claude_call("msg_2", T0 + timedelta(seconds=5), output=7))
+    append(target, line[:40])
+    index = harness.update()
+    assert harness.totals(index)[0] == 1
+    [diagnostic] = index.diagnostics(harness.scope())
+    assert diagnostic.pending_bytes == 40 and diagnostic.skipped == {}
+    append(target, line[40:])
+    assert harness.totals(harness.update(index)) == (2, 20, 0, 0, 12)
+    assert index.diagnostics(harness.scope()) == []
+
+
+def test_resumed_session_copies_count_once(isolated_home: Path) -> None:
+    harness = Harness(isolated_home)
+    first = [claude_call(f"msg_{i}", T0 + timedelta(minutes=i), output=100) for i in range(3)]
+    write(harness.projects / "old.jsonl", claude_prompt(T0), *first)
+    resumed = [dict(line, sessionId="new-session") for line in first]
+    write(
+        harness.projects / "new.jsonl",
+        *resumed,
+        claude_call("msg_new", T0 + timedelta(hours=1), session="new-session"),
+    )
+    calls = harness.calls()
+    assert len(calls) == 4
+    assert sum(c.tokens.output for c in calls) == 400
+
+
+def test_content_blocks_of_one_response_count_once_with_the_fullest_usage(
+    isolated_home: Path,
+) -> None:
+    harness = Harness(isolated_home)
+    thinking = claude_call("msg_1", T0, output=3, version="2.1.38")
+    tool = claude_call(
+        "msg_1",
+        T0,
+        output=173,
+        version="2.1.38",
+        tools=(("Bash", {"command": "pytest -q tests/"}),),
+    )
+    write(harness.projects / "s.jsonl", thinking, tool)
+    [call] = harness.calls()
+    assert call.tokens.output == 173
+    assert call.tools == ("Bash pytest",)
+    assert call.fidelity.value == "lower-bound"
+
+
+def test_agent_progress_copies_count_only_without_the_sub_agent_file(isolated_home: Path) -> None:
+    harness = Harness(isolated_home)
+    sub_lines = [
+        claude_call(f"msg_sub{i}", T0 + timedelta(seconds=i), sidechain=True, output=50)
+        for i in range(2)
+    ]
+    parent = write(
+        harness.projects / f"{'p' * 8}.jsonl",
+        claude_prompt(T0 - timedelta(seconds=5)),
+        claude_call(
+            "msg_main", T0 - timedelta(seconds=1), tools=(("Task", {"subagent_type": "Explore"}),)
+        ),
+        *(agent_progress_copy(line, T0) for line in sub_lines),
+    )
+    assert parent.exists()
+    only_copies = harness.calls()
+    assert len(only_copies) == 3
+    subagent_file = write(
+        harness.projects / "pppppppp" / "subagents" / "agent-a1b2c3.jsonl", *sub_lines
+    )
+    index = harness.update()
+    calls = harness.calls(index)
+    assert len(calls) == 3
+    winners = {c.key: c.file for c in calls}
+    assert winners["msg_sub0:req_msg_sub0"] == str(subagent_file)
+    assert sum(c.subagent for c in calls) == 2
+
+
+def test_deleted_source_file_keeps_its_calls(isolated_home: Path) -> None:
+    harness = Harness(isolated_home)
+    target = write(harness.projects / "s.jsonl", claude_call("msg_1", T0, output=42))
+    index = harness.update()
+    target.unlink()
+    calls = harness.calls(harness.update(index))
+    assert [(c.tokens.output, c.file_missing) for c in calls] == [(42, True)]
+    [diagnostic] = index.diagnostics(harness.scope())
+    assert diagnostic.missing
+
+
+def test_truncated_or_replaced_file_is_read_afresh(isolated_home: Path) -> None:
+    harness = Harness(isolated_home)
+    target = write(harness.projects / "s.jsonl", claude_call("msg_1", T0), claude_call("msg_2", T0))
+    index = harness.update()
+    assert harness.totals(index)[0] == 2
+    write(target, claude_call("msg_3", T0, output=1))
+    assert [c.key for c in harness.calls(harness.update(index))] == ["msg_3:req_msg_3"]
+
+
+def test_unchanged_files_are_not_read_again(isolated_home: Path, monkeypatch) -> None:
+    harness = Harness(isolated_home)
+    write(harness.projects / "s.jsonl", claude_call("msg_1", T0))
+    index = harness.update()
+    reads = []
+    original = index_module.read_complete_lines
+    monkeypatch.setattr(
+        index_module, "read_complete_lines", lambda *a: reads.append(a) or original(*a)
+    )
+    found = find_files(harness.roots)
+    stats = index.update(found.files, harness.roots)
+    assert reads == [] and stats.files_read == 0
+
+
+def test_malformed_binary_and_wrongly_typed_lines_are_skipped_and_counted(
+    isolated_home: Path,
+) -> None:
+    harness = Harness(isolated_home)
+    bad_types = claude_call("msg_bad", T0)
+    bad_types["message"]["usage"]["output_tokens"] = "many"
+    write(
+        harness.projects / "s.jsonl",
+        claude_call("msg_1", T0),
+        b'{"type":"assistant","usage"',
+        b'\xff\xfe"usage"\x00\x80',
+        b"\x00\x01 binary junk",
+        bad_types,
+        b"[1, 2]",
+        claude_call("msg_2", T0),
+    )
+    index = harness.update()
+    assert harness.totals(index)[0] == 2
+    [diagnostic] = index.diagnostics(harness.scope())
+    assert diagnostic.skipped == {
+        "malformed JSON": 2,
+        "not a JSON object": 2,
+        "wrong field types": 1,
+    }
+
+
+def test_corrupt_index_is_rebuilt_with_a_notice(isolated_home: Path) -> None:
+    harness = Harness(isolated_home)
+    write(harness.projects / "s.jsonl", claude_call("msg_1", T0))
+    harness.update().close()
+    harness.db.write_bytes(b"this is not a database" * 100)
+    index = Index(harness.db)
+    assert len(index.notices) == 1 and "rebuilt" in index.notices[0]
+    assert harness.totals(harness.update(index))[0] == 1
+
+
+def test_schema_mismatch_is_rebuilt(isolated_home: Path) -> None:
+    harness = Harness(isolated_home)
+    write(harness.projects / "s.jsonl", claude_call("msg_1", T0))
+    harness.update().close()
+    with sqlite3.connect(harness.db) as db:
+        db.execute("PRAGMA user_version = 999")
+    index = Index(harness.db)
+    assert "format changed" in index.notices[0]
+    assert harness.totals(harness.update(index))[0] == 1
+
+
+def test_two_instances_at_once_do_not_corrupt_the_index(isolated_home: Path) -> None:
+    harness = Harness(isolated_home)
+    rng = random.Random(3)
+    for n in range(20):
+        write(
+            harness.projects / f"s{n}.jsonl",
+            *(claude_call(f"msg_{n}_{i}", T0, output=rng.randint(1, 9)) for i in range(30)),
+        )
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            harness.update(Index(harness.db))
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert harness.totals()[0] == 600
+    with sqlite3.connect(harness.db) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        assert db.execute("SELECT count(*) FROM calls").fetchone() == (600,)
+
+
+def test_parallel_cold_read_equals_serial(isolated_home: Path, monkeypatch) -> None:
+    harness = Harness(isolated_home)
+    source = REAL_SAMPLES / "claude_code"
+    shutil.copytree(source, harness.projects)
+    serial = _snapshot(harness.update(Index(None)), harness)
+    monkeypatch.setattr(index_module, "PARALLEL_MIN_BYTES", 0)
+    index = Index(None)
+    found = find_files(harness.roots)
+    index.update(found.files, harness.roots, workers=2)
+    assert _snapshot(index, harness) == serial
+    assert len(serial) == 49
+
+
+def test_explicit_roots_scope_only_their_files(isolated_home: Path) -> None:
+    harness = Harness(isolated_home)
+    write(harness.projects / "s.jsonl", claude_call("msg_1", T0))
+    other = write(isolated_home / "elsewhere" / "x.jsonl", claude_call("msg_2", T0))
+    index = harness.update()
+    root = Root(other.parent, None)
+    found = find_files([root])
+    index.update(found.files, [root])
+    assert [c.key for c in index.calls(Scope((str(other.parent),), ("claude-code",)))] == [
+        "msg_2:req_msg_2"
+    ]
+    assert len(harness.calls(index)) == 1
+    assert os.path.exists(harness.db)

@@ -1,0 +1,1 @@
+"""Core: logs to calls to index to tree. Never imports textual."""
