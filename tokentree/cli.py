@@ -43,6 +43,13 @@ def _dispatch(args: list[str]) -> int:
     workspace = open_workspace(_choices(parsed), progress=_progress_bar())
     for notice in workspace.notices:
         print(f"tokentree: {notice}", file=sys.stderr)
+    try:
+        return _run(parsed, workspace)
+    finally:
+        workspace.index.close()
+
+
+def _run(parsed: argparse.Namespace, workspace: Workspace) -> int:
     if parsed.command == "export":
         from tokentree.commands import export
 

@@ -1,0 +1,159 @@
+"""Codex: one call per advance of the cumulative counter, replays and copies skipped."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from tests.builders import (
+    codex_context,
+    codex_meta,
+    codex_prompt,
+    codex_tokens,
+    jsonl,
+    write,
+)
+from tokentree.core.index import Index, Scope
+from tokentree.core.sources import codex, default_roots, find_files
+
+T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+SID = "019a0000-0000-7000-8000-000000000001"
+
+
+def _parse(*records: dict):
+    return codex.parse(jsonl(*records).splitlines(), {}, "rollout-x.jsonl")
+
+
+def _at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+def test_re_emitted_snapshots_count_once() -> None:
+    parsed = _parse(
+        codex_meta(SID, _at(0)),
+        codex_context(_at(1)),
+        codex_prompt(_at(2)),
+        codex_tokens(_at(3), (1000, 200, 50, 10)),
+        codex_tokens(_at(4), (1000, 200, 50, 10)),  # rate-limit refresh: same snapshot
+        codex_tokens(_at(5), (2500, 1100, 80, 20), last=(1500, 900, 30, 10)),
+        codex_tokens(_at(6), (2500, 1100, 80, 20), last=(1500, 900, 30, 10)),
+    )
+    assert [
+        (c.tokens.input, c.tokens.cache_read, c.tokens.output, c.tokens.reasoning)
+        for c in parsed.calls
+    ] == [(800, 200, 50, 10), (600, 900, 30, 10)]
+    assert [c.model for c in parsed.calls] == ["gpt-5-codex"] * 2
+    assert len(parsed.prompts) == 1
+
+
+def test_a_reset_counter_uses_the_last_call_and_restarts() -> None:
+    parsed = _parse(
+        codex_meta(SID, _at(0)),
+        codex_context(_at(1)),
+        codex_tokens(_at(3), (100_000, 50_000, 900, 0)),
+        codex_tokens(_at(4), (3000, 1000, 40, 0), last=(3000, 1000, 40, 0)),  # after overflow
+        codex_tokens(_at(5), (5000, 2000, 70, 0), last=(2000, 1000, 30, 0)),
+    )
+    assert [c.tokens.output for c in parsed.calls] == [900, 40, 30]
+
+
+def test_incremental_reads_continue_the_cumulative_counter() -> None:
+    lines = jsonl(
+        codex_meta(SID, _at(0)),
+        codex_context(_at(1)),
+        codex_tokens(_at(3), (1000, 200, 50, 0)),
+        codex_tokens(_at(5), (2500, 1100, 80, 0)),
+    ).splitlines()
+    state: dict = {}
+    first = codex.parse(lines[:3], state, "r.jsonl")
+    second = codex.parse(lines[3:], first.state, "r.jsonl")
+    assert [c.tokens.output for c in first.calls + second.calls] == [50, 30]
+
+
+def test_fork_replay_only_sets_the_baseline() -> None:
+    parsed = _parse(
+        codex_meta("child", _at(100), forked_from_id=SID),
+        codex_meta(SID, _at(0)),  # the parent's, replayed
+        codex_context(_at(1)),
+        codex_prompt(_at(2)),
+        codex_tokens(_at(3), (1000, 200, 50, 0)),
+        codex_prompt(_at(101)),
+        codex_tokens(_at(102), (1600, 900, 70, 0)),
+    )
+    assert [(c.tokens.cache_read, c.tokens.output) for c in parsed.calls] == [(700, 20)]
+    assert [p.timestamp for p in parsed.prompts] == [_at(101).timestamp()]
+    assert parsed.calls[0].session_id == "child"
+
+
+def test_sub_agent_replay_is_skipped_and_joins_the_parent_session() -> None:
+    spawn = {"subagent": {"thread_spawn": {"parent_thread_id": SID, "depth": 1}}}
+    parsed = _parse(
+        codex_meta("sub", _at(50), source=spawn),
+        codex_tokens(_at(50.2), (1000, 200, 50, 0)),  # the parent's history, restamped
+        codex_tokens(_at(50.4), (2000, 400, 90, 0)),
+        codex_context(_at(51)),
+        codex_tokens(_at(58), (2600, 700, 120, 0)),
+    )
+    [call] = parsed.calls
+    assert (call.tokens.input, call.tokens.cache_read, call.tokens.output) == (300, 300, 30)
+    assert call.subagent and call.session_id == SID
+
+
+def test_archived_copy_of_a_rollout_counts_once(isolated_home: Path) -> None:
+    rollout = [
+        codex_meta(SID, _at(0)),
+        codex_context(_at(1)),
+        codex_tokens(_at(3), (1000, 200, 50, 0)),
+    ]
+    name = f"rollout-2026-11-20T09-00-00-{SID}.jsonl"
+    write(isolated_home / ".codex" / "sessions" / "2026" / "11" / "20" / name, *rollout)
+    write(isolated_home / ".codex" / "archived_sessions" / name, *rollout)
+    roots = default_roots({"CODEX_HOME": str(isolated_home / ".codex")}, isolated_home, ["codex"])
+    found = find_files(roots, ["codex"])
+    assert len(found.files) == 2
+    index = Index(None)
+    index.update(found.files, roots)
+    calls = index.calls(Scope(tuple(str(r.path) for r in roots), ("codex",)))
+    assert len(calls) == 1
+
+
+def test_newest_rate_limits_are_kept_in_one_shape(isolated_home: Path) -> None:
+    limits = {
+        "limit_id": "codex",
+        "primary": {"used_percent": 7.0, "window_minutes": 300, "resets_at": 1771890497},
+        "secondary": {"used_percent": 11.0, "window_minutes": 10080, "resets_at": 1772355702},
+    }
+    older = {
+        "primary": {"used_percent": 1.0, "window_minutes": 299, "resets_in_seconds": 60},
+        "secondary": {"used_percent": 2.0, "window_minutes": 10079, "resets_in_seconds": 600},
+    }
+    base = isolated_home / ".codex" / "sessions"
+    write(
+        base / "rollout-a.jsonl",
+        codex_meta("a", _at(0)),
+        codex_tokens(_at(5), (10, 0, 1, 0), rate_limits=older),
+    )
+    write(
+        base / "rollout-b.jsonl",
+        codex_meta("b", _at(10)),
+        codex_tokens(_at(20), (10, 0, 1, 0), rate_limits=limits),
+    )
+    roots = default_roots({"CODEX_HOME": str(isolated_home / ".codex")}, isolated_home, ["codex"])
+    index = Index(None)
+    index.update(find_files(roots).files, roots)
+    state = index.rate_limits(Scope(tuple(str(r.path) for r in roots), ("codex",)))
+    assert state == {
+        "observed_at": _at(20).timestamp(),
+        "five_hour": {"used_percent": 7.0, "window_minutes": 300, "resets_at": 1771890497},
+        "weekly": {"used_percent": 11.0, "window_minutes": 10080, "resets_at": 1772355702},
+    }
+    old = codex.parse(
+        jsonl(codex_tokens(_at(5), (1, 0, 1, 0), rate_limits=older)).splitlines(), {}, "r"
+    )
+    assert old.rate_limits["five_hour"]["resets_at"] == _at(65).timestamp()
+
+
+def test_calls_before_any_turn_context_are_estimated_on_the_fallback_model() -> None:
+    parsed = _parse(codex_meta(SID, _at(0)), codex_tokens(_at(3), (1000, 0, 50, 0)))
+    [call] = parsed.calls
+    assert call.model == "gpt-5" and call.fidelity.value == "estimated"

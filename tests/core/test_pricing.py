@@ -1,0 +1,85 @@
+"""Prices: dated, per request, with 5m/1h cache writes apart; unknown models are unpriced."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import pytest
+
+from tokentree.core.pricing import PriceBook
+from tokentree.core.records import ApiCall, Tokens
+
+
+def _call(model: str, tokens: Tokens, day: str = "2026-02-01", source: str = "claude-code"):
+    when = datetime.fromisoformat(f"{day}T12:00:00+00:00").timestamp()
+    return ApiCall(source, "k", "s", "", when, model, tokens)
+
+
+def test_sonnet_prices_each_token_kind() -> None:
+    tokens = Tokens(
+        input=1_000_000,
+        cache_write_5m=1_000_000,
+        cache_write_1h=1_000_000,
+        cache_read=1_000_000,
+        output=1_000_000,
+    )
+    # a request this large crosses the long-context tier, so price a small one too
+    small = Tokens(
+        input=1000, cache_write_5m=1000, cache_write_1h=1000, cache_read=1000, output=1000
+    )
+    book = PriceBook()
+    cost, unpriced = book.price(_call("claude-sonnet-4-5-20250929", small))
+    assert not unpriced
+    assert cost == pytest.approx((3 + 3.75 + 6 + 0.3 + 15) / 1000)
+    tiered, _ = book.price(_call("claude-sonnet-4-5-20250929", tokens))
+    assert tiered == pytest.approx(6 + 7.5 + 12 + 0.6 + 22.5)
+
+
+def test_the_long_context_tier_applies_to_the_whole_request() -> None:
+    book = PriceBook()
+    below = book.price(_call("claude-sonnet-4-5", Tokens(input=200_000, output=1000)))[0]
+    above = book.price(_call("claude-sonnet-4-5", Tokens(input=200_001, output=1000)))[0]
+    assert below == pytest.approx(0.6 + 0.015)
+    assert above == pytest.approx(200_001 * 6 / 1e6 + 1000 * 22.5 / 1e6)
+
+
+def test_prices_are_taken_at_the_day_of_the_call() -> None:
+    """genai-prices dates Opus 4.6's flat long-context price from 2026-03-13."""
+    big = Tokens(input=300_000, output=0)
+    book = PriceBook()
+    before = book.price(_call("claude-opus-4-6", big, day="2026-03-01"))[0]
+    after = book.price(_call("claude-opus-4-6", big, day="2026-04-01"))[0]
+    assert before == pytest.approx(3.0) and after == pytest.approx(1.5)
+
+
+def test_codex_cached_input_is_priced_at_the_cache_rate() -> None:
+    cost, unpriced = PriceBook().price(
+        _call(
+            "gpt-5-codex",
+            Tokens(input=1_000_000, cache_read=1_000_000, output=100_000),
+            source="codex",
+        )
+    )
+    assert not unpriced and cost == pytest.approx(1.25 + 0.125 + 1.0)
+
+
+def test_unknown_models_are_unpriced_not_free() -> None:
+    assert PriceBook().price(_call("gpt-oss-120b-local", Tokens(input=5), source="codex")) == (
+        0.0,
+        True,
+    )
+
+
+def test_user_prices_override_and_add_models() -> None:
+    book = PriceBook(
+        {
+            "gpt-oss-120b-local": {"input": 1.0, "output": 2.0},
+            "claude-sonnet-4-5-20250929": {"input": 10, "output": 10},
+        }
+    )
+    assert book.price(
+        _call("gpt-oss-120b-local", Tokens(input=1_000_000, output=1_000_000), source="codex")
+    ) == (pytest.approx(3.0), False)
+    assert book.price(_call("claude-sonnet-4-5-20250929", Tokens(output=1_000_000)))[0] == 10
+    assert book.fingerprint != PriceBook().fingerprint
+    assert book.rates("gpt-oss-120b-local", "codex", date(2026, 1, 1)).origin.startswith("user")

@@ -1,0 +1,204 @@
+"""The command line as a script sees it: exact JSON shapes, clear errors, no tracebacks."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.builders import claude_call, claude_prompt, codex_context, codex_meta, codex_tokens
+from tests.builders import write as write_lines
+from tests.conftest import REAL_SAMPLES
+from tokentree.cli import main
+from tokentree.core.schemas import ExportDocument, ReportDocument
+
+ROOT = Path(__file__).parent.parent
+T0 = datetime(2026, 11, 20, 23, 30, tzinfo=UTC)
+
+
+def run(capsys, *args: str) -> tuple[int, str, str]:
+    status = main(list(args))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+@pytest.fixture
+def home_logs(isolated_home: Path) -> Path:
+    """A Claude Code session across UTC midnight and a Codex session with an unpriced model."""
+    project = isolated_home / ".claude" / "projects" / "-home-dev-atlas"
+    write_lines(
+        project / "s1.jsonl",
+        claude_prompt(T0),
+        claude_call(
+            "msg_1",
+            T0 + timedelta(minutes=1),
+            input=100,
+            cache_write=1000,
+            cache_read=5000,
+            output=200,
+        ),
+        claude_call(
+            "msg_2",
+            T0 + timedelta(minutes=50),
+            input=50,
+            cache_read=6000,
+            output=300,
+            tools=(("Read", {"file_path": "/x/app.py"}),),
+        ),
+    )
+    codex = isolated_home / ".codex" / "sessions" / "2026" / "11" / "21"
+    write_lines(
+        codex / "rollout-2026-11-21T10-00-00-abc.jsonl",
+        codex_meta("abc", T0 + timedelta(hours=10)),
+        codex_context(T0 + timedelta(hours=10), model="gpt-oss-120b-local"),
+        codex_tokens(T0 + timedelta(hours=10, minutes=1), (1000, 400, 60, 20)),
+    )
+    return isolated_home
+
+
+def test_report_json_has_the_documented_shape_and_exact_totals(capsys, home_logs) -> None:
+    status, out, _ = run(capsys, "report", "--json", "--tz", "UTC", "--by", "day")
+    assert status == 0
+    document = json.loads(out)
+    ReportDocument.model_validate(document)
+    assert [row["key"] for row in document["rows"]] == ["2026-11-20", "2026-11-21"]
+    assert document["totals"] | {"cost_usd": 0} == {
+        "calls": 3,
+        "input": 750,
+        "cache_write": 1000,
+        "cache_read": 11400,
+        "output": 560,
+        "reasoning": 20,
+        "total": 13710,
+        "cost_usd": 0,
+        "cache_hit": round(11400 / 13150, 6),
+        "unpriced_calls": 1,
+    }
+    sonnet = (100 * 3 + 1000 * 3.75 + 5000 * 0.3 + 200 * 15 + 50 * 3 + 6000 * 0.3 + 300 * 15) / 1e6
+    assert document["totals"]["cost_usd"] == pytest.approx(sonnet, abs=1e-6)
+
+
+def test_report_days_follow_tz(capsys, home_logs) -> None:
+    _, out, _ = run(capsys, "report", "--json", "--tz", "America/Los_Angeles")
+    assert [row["key"] for row in json.loads(out)["rows"]] == ["2026-11-20", "2026-11-21"]
+    _, out, _ = run(capsys, "report", "--json", "--tz", "Asia/Tokyo", "--by", "week")
+    assert [row["key"] for row in json.loads(out)["rows"]] == ["2026-W47"]
+
+
+def test_report_table_marks_unpriced_costs(capsys, home_logs) -> None:
+    status, out, _ = run(capsys, "report", "--by", "source", "--tz", "UTC")
+    assert status == 0
+    codex_line = next(line for line in out.splitlines() if line.startswith("codex"))
+    assert codex_line.rstrip().endswith("unpriced")
+    assert "lower bound: 1 calls used models with no known price" in out
+    assert "$0 " not in out and not out.rstrip().endswith("$0")
+
+
+def test_since_and_until_are_local_days(capsys, home_logs) -> None:
+    _, out, _ = run(capsys, "report", "--json", "--tz", "UTC", "--since", "2026-11-21")
+    assert json.loads(out)["totals"]["calls"] == 2
+    _, out, _ = run(capsys, "report", "--json", "--tz", "UTC", "--until", "2026-11-20")
+    assert json.loads(out)["totals"]["calls"] == 1
+
+
+def test_explicit_paths_and_source_override_discovery(capsys, home_logs) -> None:
+    _, out, _ = run(capsys, "report", "--json", "--by", "source", str(REAL_SAMPLES))
+    rows = {row["key"]: row["calls"] for row in json.loads(out)["rows"]}
+    assert rows == {"claude-code": 49, "codex": 27}
+    _, out, _ = run(capsys, "report", "--json", "--source", "codex", "--by", "source")
+    assert [row["key"] for row in json.loads(out)["rows"]] == ["codex"]
+
+
+def test_export_writes_a_subtree_and_never_clobbers(capsys, home_logs, tmp_path) -> None:
+    target = tmp_path / "out.json"
+    status, _, err = run(
+        capsys, "export", "--tz", "UTC", "--node", "2026-W47/2026-11-20", "-o", str(target)
+    )
+    assert status == 0 and "wrote" in err
+    document = json.loads(target.read_text())
+    ExportDocument.model_validate(document)
+    day = document["root"]
+    assert (day["kind"], day["calls"], day["output"]) == ("day", 1, 200)
+    [session] = day["children"]
+    assert session["source"] == "claude-code" and session["project"] == "/home/dev/atlas"
+    assert session["children"][0]["children"][0]["kind"] == "call"
+    status, _, err = run(capsys, "export", "--tz", "UTC", "-o", str(target))
+    assert status == 2 and "already exists" in err
+    assert json.loads(target.read_text())["node_path"] == "2026-W47/2026-11-20"
+    assert run(capsys, "export", "--tz", "UTC", "-o", str(target), "--force")[0] == 0
+    assert json.loads(target.read_text())["root"]["calls"] == 3
+
+
+def test_export_has_no_prompt_or_file_text(capsys, home_logs) -> None:
+    _, out, _ = run(capsys, "export", "--tz", "UTC")
+    assert "do the thing" not in out and "/x/app.py" not in out
+    assert "Read app.py" in out
+
+
+def test_schemas_are_printed(capsys) -> None:
+    for command in ("report", "export"):
+        status, out, _ = run(capsys, command, "--schema")
+        assert status == 0 and json.loads(out)["type"] == "object"
+
+
+def test_diagnostics_list_skipped_lines(capsys, home_logs) -> None:
+    bad = home_logs / ".claude" / "projects" / "-home-dev-atlas" / "broken.jsonl"
+    bad.write_bytes(b'{"type":"assistant","usage":\n')
+    _, _, err = run(capsys, "report")
+    assert "skipped 1 unreadable lines in 1 files" in err
+    _, _, err = run(capsys, "report", "--diagnostics")
+    assert f"{bad} [claude-code]: 1 × malformed JSON" in err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["report", "--tz", "Mars/Olympus"], "unknown time zone"),
+        (["report", "/no/such/folder"], "no such file or folder"),
+        (["report", "--source", "cursor"], "unknown source"),
+        (["export", "--node", "1999-W01"], "no node at"),
+        (["report", "--since", "2026-11-22", "--until", "2026-11-01"], "--since is after"),
+    ],
+)
+def test_bad_input_gets_a_clear_message(capsys, home_logs, args, message) -> None:
+    status, _, err = run(capsys, *args)
+    assert status == 2 and message in err and "Traceback" not in err
+
+
+def test_a_corrupt_index_is_rebuilt_with_one_line(capsys, home_logs) -> None:
+    run(capsys, "report")
+    index = home_logs / ".cache" / "tokentree" / "index.sqlite"
+    assert index.exists()
+    index.write_bytes(b"\x00garbage" * 64)
+    status, out, err = run(capsys, "report", "--json")
+    assert status == 0 and json.loads(out)["totals"]["calls"] == 3
+    assert len([line for line in err.splitlines() if "rebuilt" in line]) == 1
+
+
+def test_no_cache_leaves_no_index(capsys, home_logs) -> None:
+    assert run(capsys, "report", "--no-cache")[0] == 0
+    assert not (home_logs / ".cache" / "tokentree").exists()
+
+
+def test_a_warm_report_imports_neither_the_ui_nor_pricing_nor_pydantic(home_logs) -> None:
+    """Costs are stored in the index, so the warm path stays light."""
+    subprocess.run([sys.executable, "-m", "tokentree", "report"], check=True, capture_output=True)
+    code = (
+        "import sys, tokentree.cli as c; c.main(['report', '--json']);"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & "
+        "{'textual', 'genai_prices', 'pydantic'}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_readme_test_command_is_what_ci_runs() -> None:
+    readme = (ROOT / "README.md").read_text()
+    commands = re.findall(r"```(?:sh|bash)\n(.*?)```", readme, re.S)
+    test_command = next(c.strip() for c in commands if "pytest" in c)
+    assert test_command in (ROOT / ".ci" / "run").read_text()
