@@ -15,6 +15,7 @@ import sqlite3
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
@@ -114,6 +115,7 @@ class _ReadTask:
 @dataclass(slots=True)
 class _ReadResult:
     file_id: int
+    start_offset: int
     parsed: FileParse | None
     next_offset: int
     pending: int
@@ -144,15 +146,16 @@ class Index:
             if found == SCHEMA_VERSION:
                 db.execute("SELECT count(*) FROM meta").fetchone()
                 return db
+            if found == 0:  # a new file (perhaps being created by another instance right now)
+                return self._create(db)
             db.close()
-            if found != 0:
-                self.notices.append(f"index format changed ({found} → {SCHEMA_VERSION}); rebuilt")
+            self.notices.append(f"index format changed ({found} → {SCHEMA_VERSION}); rebuilt")
         except sqlite3.DatabaseError as error:
             self.notices.append(f"index at {self.path} was unreadable ({error}); rebuilt")
         return self._recreate()
 
     def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
         db.execute("PRAGMA busy_timeout = 30000")
         db.execute("PRAGMA journal_mode = WAL")
         db.execute("PRAGMA synchronous = NORMAL")
@@ -168,9 +171,10 @@ class Index:
     def _create(db: sqlite3.Connection) -> sqlite3.Connection:
         db.execute("BEGIN IMMEDIATE")
         if db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
-            db.executescript("BEGIN;" + _SCHEMA + f"PRAGMA user_version = {SCHEMA_VERSION};COMMIT;")
-        else:
-            db.execute("COMMIT")  # another instance created it while we waited
+            for statement in filter(str.strip, _SCHEMA.split(";")):
+                db.execute(statement)
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        db.execute("COMMIT")  # or another instance created it while we waited
         return db
 
     def close(self) -> None:
@@ -185,26 +189,52 @@ class Index:
         *,
         progress: Progress | None = None,
         workers: int | None = None,
+        batch_bytes: int | None = None,
+        on_batch: Callable[[], None] | None = None,
     ) -> UpdateStats:
         """Bring the index up to date with `files`, found under `roots`.
 
-        Runs in one write transaction, so two instances never interleave: the
-        second waits, then finds nothing left to do.
+        Files are read outside the write lock and stored in transactions of about
+        `batch_bytes` (all at once by default); `on_batch` runs after each, so a
+        view can show partial results of a long first index. A result whose
+        file another instance stored meanwhile is dropped, so two instances
+        never count a line twice.
         """
         stats = UpdateStats(files_seen=len(files))
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction():
             self._refresh_prices()
             tasks, rereads = self._plan(files, stats)
             self._mark_missing(files, roots, stats)
-            dirty = self._forget(rereads)
-            results = self._read_all(tasks, progress, workers)
-            self._store(results, tasks, dirty, stats)
-            self.db.execute("COMMIT")
+            self._settle([], self._forget(rereads))
+        batch: list[_ReadResult] = []
+        size = 0
+        for result in self._read_all(tasks, progress, workers):
+            batch.append(result)
+            size += result.next_offset - result.start_offset
+            if batch_bytes is not None and size >= batch_bytes:
+                self._store_batch(batch, stats, on_batch)
+                batch, size = [], 0
+        if batch:
+            self._store_batch(batch, stats, on_batch)
+        return stats
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
         except BaseException:
             self.db.execute("ROLLBACK")
             raise
-        return stats
+        self.db.execute("COMMIT")
+
+    def _store_batch(
+        self, batch: list[_ReadResult], stats: UpdateStats, on_batch: Callable[[], None] | None
+    ) -> None:
+        with self._transaction():
+            self._store(batch, stats)
+        if on_batch:
+            on_batch()
 
     def _plan(
         self, files: Sequence[SourceFile], stats: UpdateStats
@@ -292,7 +322,9 @@ class Index:
             self.db.execute(f"DELETE FROM calls WHERE file_id IN ({marks})", chunk)
             self.db.execute(f"DELETE FROM prompts WHERE file_id IN ({marks})", chunk)
             self.db.execute(
-                f"UPDATE files SET skipped = NULL, rate_limits = NULL WHERE id IN ({marks})", chunk
+                "UPDATE files SET skipped = NULL, rate_limits = NULL, offset = 0, state = NULL"
+                f" WHERE id IN ({marks})",
+                chunk,
             )
         return dirty
 
@@ -312,28 +344,24 @@ class Index:
         else:
             yield from _reporting(map(_read_file, tasks), sizes, total, progress)
 
-    def _store(
-        self,
-        results: Iterable[_ReadResult],
-        tasks: Sequence[_ReadTask],
-        dirty: set[str],
-        stats: UpdateStats,
-    ) -> None:
+    def _store(self, results: Iterable[_ReadResult], stats: UpdateStats) -> None:
         """Write what was read, then settle which copy of each touched call wins."""
         had_calls = self.db.execute("SELECT EXISTS(SELECT 1 FROM calls)").fetchone()[0]
         new_copies: list[tuple[int, ApiCall, int]] = []
-        offsets = {task.file_id: task.offset for task in tasks}
         for result in results:
             if result.error:
                 stats.problems.append(result.error)
                 continue
             parsed = result.parsed
             assert parsed is not None and result.stat is not None
-            stats.files_read += 1
-            stats.bytes_read += result.next_offset - offsets[result.file_id]
-            skipped, limits = self.db.execute(
-                "SELECT skipped, rate_limits FROM files WHERE id = ?", (result.file_id,)
+            row = self.db.execute(
+                "SELECT offset, skipped, rate_limits FROM files WHERE id = ?", (result.file_id,)
             ).fetchone()
+            if row is None or row[0] != result.start_offset:
+                continue  # another instance stored this read first
+            _, skipped, limits = row
+            stats.files_read += 1
+            stats.bytes_read += result.next_offset - result.start_offset
             counts = Counter(orjson.loads(skipped or b"{}")) + parsed.skipped
             if result.huge:
                 counts["line over the size limit"] += result.huge
@@ -364,11 +392,11 @@ class Index:
                 (result.file_id, call, rank)
                 for call, rank in zip(parsed.calls, parsed.ranks, strict=True)
             )
-        stats.new_copies = len(new_copies)
-        self._settle(new_copies, dirty, had_calls)
+        stats.new_copies += len(new_copies)
+        self._settle(new_copies, set(), had_calls)
 
     def _settle(
-        self, new_copies: list[tuple[int, ApiCall, int]], dirty: set[str], had_calls: bool
+        self, new_copies: list[tuple[int, ApiCall, int]], dirty: set[str], had_calls: bool = True
     ) -> None:
         """Insert new copies and mark, per key, the copy that counts.
 
@@ -612,10 +640,19 @@ def _read_file(task: _ReadTask) -> _ReadResult:
         chunk = read_complete_lines(task.path, task.offset)
         head = _head(task.path, HEAD_BYTES)
     except OSError as error:
-        return _ReadResult(task.file_id, None, task.offset, 0, 0, None, (0, ""), str(error))
+        return _ReadResult(
+            task.file_id, task.offset, None, task.offset, 0, 0, None, (0, ""), str(error)
+        )
     parsed = parser_for(task.source)(chunk.lines, dict(task.state), task.path)
     return _ReadResult(
-        task.file_id, parsed, chunk.next_offset, chunk.pending_bytes, chunk.huge_lines, info, head
+        task.file_id,
+        task.offset,
+        parsed,
+        chunk.next_offset,
+        chunk.pending_bytes,
+        chunk.huge_lines,
+        info,
+        head,
     )
 
 
