@@ -10,7 +10,6 @@ import orjson
 from tokentree import format as fmt
 from tokentree.core.export import ExportError, export_document, write_export
 from tokentree.core.report import build_report
-from tokentree.core.tree import build_tree
 from tokentree.workspace import UsageError, Workspace
 
 _COLUMNS = (
@@ -41,11 +40,7 @@ def report(workspace: Workspace, group_by: str, *, as_json: bool, diagnostics: b
 
 
 def export(workspace: Workspace, node_path: str, target: str, overwrite: bool) -> int:
-    tree = build_tree(
-        workspace.index.calls(workspace.scope),
-        workspace.index.prompts(workspace.scope),
-        workspace.calendar,
-    )
+    tree = workspace.tree()
     node = tree.find(node_path)
     if node is None:
         raise UsageError(
@@ -112,7 +107,7 @@ def _print_skipped_summary(workspace: Workspace) -> None:
 def _print_diagnostics(workspace: Workspace) -> None:
     found = workspace.index.diagnostics(workspace.scope)
     out = sys.stderr
-    print(f"\nDiagnostics: {len(workspace.discovery.files):,} log files in scope", file=out)
+    print(f"\nDiagnostics: {workspace.files_in_scope:,} log files in scope", file=out)
     for problem in workspace.notices:
         print(f"  ! {problem}", file=out)
     if not found:

@@ -7,7 +7,7 @@ everywhere.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -19,11 +19,12 @@ from tokentree.core.sources import (
     SOURCE_ALIASES,
     SOURCES,
     Discovery,
+    Root,
     default_roots,
     explicit_roots,
     find_files,
 )
-from tokentree.core.tree import Calendar
+from tokentree.core.tree import Calendar, Node, build_tree
 
 
 class UsageError(Exception):
@@ -46,23 +47,47 @@ class Choices:
 
 @dataclass
 class Workspace:
-    """An index brought up to date, and how to read it."""
+    """The index, what it covers, and how to read it; `refresh` brings it up to date."""
 
     index: Index
     scope: Scope
     calendar: Calendar
     zone_name: str
-    discovery: Discovery
-    stats: UpdateStats
+    roots: list[Root]
+    workers: int | None = None
+    discovery: Discovery | None = None
+    stats: UpdateStats = field(default_factory=UpdateStats)
     notices: list[str] = field(default_factory=list)
 
-    def refresh(self, progress: Progress | None = None) -> UpdateStats:
-        """Find files again and read what changed (the live path)."""
-        self.discovery = find_files(self.discovery.roots, self.scope.sources)
+    def refresh(
+        self,
+        progress: Progress | None = None,
+        *,
+        batch_bytes: int | None = None,
+        on_batch: Callable[[], None] | None = None,
+    ) -> UpdateStats:
+        """Find the log files again and read what changed since the last refresh."""
+        self.discovery = find_files(self.roots, self.scope.sources)
         self.stats = self.index.update(
-            self.discovery.files, self.discovery.roots, progress=progress
+            self.discovery.files,
+            self.roots,
+            progress=progress,
+            workers=self.workers,
+            batch_bytes=batch_bytes,
+            on_batch=on_batch,
         )
+        self.notices += [*self.discovery.problems, *self.stats.problems]
         return self.stats
+
+    def tree(self) -> Node:
+        """The Week > Day > Session > Turn > Call tree of everything in scope."""
+        return build_tree(
+            self.index.calls(self.scope), self.index.prompts(self.scope), self.calendar
+        )
+
+    @property
+    def files_in_scope(self) -> int:
+        return len(self.discovery.files) if self.discovery else 0
 
 
 def open_workspace(
@@ -71,7 +96,14 @@ def open_workspace(
     *,
     progress: Progress | None = None,
 ) -> Workspace:
-    """Load settings, find the logs, update the index; raises UsageError for bad choices."""
+    """A workspace whose index is up to date; raises UsageError for bad choices."""
+    workspace = prepare_workspace(choices, env)
+    workspace.refresh(progress)
+    return workspace
+
+
+def prepare_workspace(choices: Choices, env: Mapping[str, str] | None = None) -> Workspace:
+    """Load settings, decide the roots and open the index, without reading any log yet."""
     env = os.environ if env is None else env
     try:
         settings = config.load_settings()
@@ -92,18 +124,17 @@ def open_workspace(
         roots = explicit_roots(choices.paths, sources)
     else:
         roots = default_roots(env, Path(env.get("HOME") or Path.home()), sources)
-    discovery = find_files(roots, sources)
     prices = PriceBook(settings.user_prices())
     index = Index(config.index_path() if choices.use_cache else None, prices=prices)
-    stats = index.update(discovery.files, roots, progress=progress, workers=settings.workers)
     scope = Scope(
         roots=tuple(str(root.path) for root in roots),
         sources=tuple(sources),
         since=calendar.day_start(choices.since) if choices.since else None,
         until=calendar.day_start(choices.until + timedelta(days=1)) if choices.until else None,
     )
-    notices = [*index.notices, *discovery.problems, *stats.problems]
-    return Workspace(index, scope, calendar, zone_name, discovery, stats, notices)
+    return Workspace(
+        index, scope, calendar, zone_name, roots, settings.workers, notices=list(index.notices)
+    )
 
 
 def _sources(names: Sequence[str]) -> list[str]:
