@@ -138,7 +138,9 @@ class Index:
 
     def _open(self) -> sqlite3.Connection:
         if self.path is None:
-            return self._create(sqlite3.connect(":memory:", isolation_level=None))
+            return self._create(
+                sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+            )
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             db = self._connect()
