@@ -25,7 +25,7 @@ import orjson
 
 from tokentree.core.pricing import PriceBook
 from tokentree.core.records import ApiCall, Fidelity, Prompt, Tokens
-from tokentree.core.sources import Root, parser_for
+from tokentree.core.sources import Root, markers_for, parser_for
 from tokentree.core.sources.base import FileParse, SourceFile
 from tokentree.core.tail import read_complete_lines
 
@@ -639,7 +639,7 @@ def _read_file(task: _ReadTask) -> _ReadResult:
     """Read and parse what is new in one file; runs in a worker process for big jobs."""
     try:
         info = os.stat(task.path)
-        chunk = read_complete_lines(task.path, task.offset)
+        chunk = read_complete_lines(task.path, task.offset, markers_for(task.source))
         head = _head(task.path, HEAD_BYTES)
     except OSError as error:
         return _ReadResult(

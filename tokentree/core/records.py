@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 
 class Fidelity(StrEnum):
@@ -14,8 +14,7 @@ class Fidelity(StrEnum):
     ESTIMATED = "estimated"
 
 
-@dataclass(frozen=True, slots=True)
-class Tokens:
+class Tokens(NamedTuple):
     """Token counts in one shape for every source (Anthropic semantics).
 
     `input` is uncached input; `output` includes reasoning; `reasoning` is the
@@ -43,12 +42,13 @@ class Tokens:
         return self.prompt + self.output
 
 
-@dataclass(frozen=True, slots=True)
-class ApiCall:
+class ApiCall(NamedTuple):
     """One billed model request, deduplicated, with the metadata the tree needs.
 
     `key` is the source's own identity for the request (the dedup key);
     `tools` are short labels built from metadata only ("Read app.py", "Bash pytest").
+    Records are named tuples: millions are built, pickled between processes and
+    compared, and a frozen dataclass costs several times more at each.
     """
 
     source: str
@@ -67,8 +67,7 @@ class ApiCall:
     file_missing: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class Prompt:
+class Prompt(NamedTuple):
     """A real user prompt: the start of a turn in its session."""
 
     source: str

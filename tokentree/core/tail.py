@@ -1,8 +1,17 @@
-"""Byte-offset reading of append-only JSONL files that keeps a half-written last line for later."""
+"""Byte-offset reading of append-only JSONL files that keeps a half-written last line for later.
+
+Most bytes of a transcript are tool output that holds no usage, so lines are
+found by one regex scan of the whole buffer for a source's markers (`"usage"`,
+…) rather than by splitting every line: only candidate lines are copied, and
+lines that could hold nothing of interest are never decoded (as in ccusage).
+"""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import orjson
@@ -13,16 +22,22 @@ MAX_LINE_BYTES = 64 * 1024 * 1024
 
 @dataclass(frozen=True, slots=True)
 class Chunk:
-    """The complete lines appended since `start`, and where the next read begins."""
+    """The complete lines appended since a read's offset, and where the next read begins."""
 
-    lines: list[bytes]
+    lines: list[bytes]  # only the lines holding a marker (all lines when no markers are given)
     next_offset: int
     pending_bytes: int  # a half-written last line, left for the next read
     huge_lines: int
 
 
-def read_complete_lines(path: Path | str, offset: int) -> Chunk:
-    """Read the lines completed since `offset`.
+Marker = tuple[bytes, bytes | None]
+"""A byte string that makes a line worth decoding, and one that vetoes it (or None)."""
+
+
+def read_complete_lines(
+    path: Path | str, offset: int, markers: Sequence[Marker] | None = None
+) -> Chunk:
+    """Read the lines completed since `offset` that hold one of `markers`.
 
     A trailing piece without a newline is read only when it is already a whole
     JSON value (a file whose writer omitted the final newline); otherwise it is
@@ -32,18 +47,49 @@ def read_complete_lines(path: Path | str, offset: int) -> Chunk:
         handle.seek(offset)
         data = handle.read()
     end = data.rfind(b"\n") + 1
-    lines = data[:end].split(b"\n")
-    lines.pop()  # the empty piece after the final newline
+    next_offset, pending = offset + end, len(data) - end
     tail = data[end:]
     if tail.strip() and _is_whole_json(tail):
-        lines.append(tail)
+        next_offset, pending = offset + len(data), 0
+        data += b"\n"
         end = len(data)
+    lines = _split(data, end) if markers is None else _find(data, end, markers)
     huge = 0
     if any(len(line) > MAX_LINE_BYTES for line in lines):
         kept = [line for line in lines if len(line) <= MAX_LINE_BYTES]
         huge = len(lines) - len(kept)
         lines = kept
-    return Chunk(lines, offset + end, len(data) - end, huge)
+    return Chunk(lines, next_offset, pending, huge)
+
+
+def _split(data: bytes, end: int) -> list[bytes]:
+    lines = data[:end].split(b"\n")
+    lines.pop()  # the empty piece after the final newline
+    return lines
+
+
+def _find(data: bytes, end: int, markers: Sequence[Marker]) -> list[bytes]:
+    """The lines of data[:end] that hold a marker and not its veto, in file order, each once."""
+    pattern = _pattern(tuple(markers))
+    vetoes = dict(markers)
+    found: list[bytes] = []
+    position = 0
+    while (match := pattern.search(data, position, end)) is not None:
+        start = data.rfind(b"\n", 0, match.start()) + 1
+        stop = data.find(b"\n", match.start(), end)
+        veto = vetoes[match.group()]
+        if veto is not None and data.find(veto, start, stop) >= 0:
+            position = match.end()  # another marker later in the line may still count
+            continue
+        found.append(data[start:stop])
+        position = stop + 1
+    return found
+
+
+@cache
+def _pattern(markers: tuple[Marker, ...]) -> re.Pattern[bytes]:
+    """One scan for all markers: faster than a search per marker or a split into lines."""
+    return re.compile(b"|".join(re.escape(marker) for marker, _ in markers))
 
 
 def _is_whole_json(piece: bytes) -> bool:

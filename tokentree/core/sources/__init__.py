@@ -98,3 +98,7 @@ Parser = Callable[[Iterable[bytes], dict[str, Any], str], FileParse]
 
 def parser_for(source: str) -> Parser:
     return SOURCES[source].parse
+
+
+def markers_for(source: str) -> tuple[tuple[bytes, bytes | None], ...]:
+    return SOURCES[source].MARKERS

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import replace
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,8 @@ from tokentree.core.sources.base import (
 )
 
 NAME = "claude-code"
-SUFFIXES = (".jsonl",)
+MARKERS = ((b'"usage"', None), (b'"user"', b'"tool_use_id"'))
+"""Only usage lines and user lines that are not tool results can matter: no other is decoded."""
 
 # Which copy of a call wins (FORMATS.md §1.7, §1.9): the line in its own file
 # beats a copy embedded in a parent's progress line; the main thread beats a
@@ -47,7 +48,6 @@ _NOT_PROMPTS = (
     "[Request interrupted",
 )
 _FILE_TOOLS = frozenset({"Read", "Edit", "MultiEdit", "Write", "NotebookEdit", "NotebookRead"})
-_INT_FIELDS = ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
 
 
 def discover(env: Mapping[str, str], home: Path) -> list[Path]:
@@ -74,49 +74,116 @@ def accepts(path: Path) -> bool:
 
 
 def parse(lines: Iterable[bytes], state: dict[str, Any], path: str) -> FileParse:
-    """Calls and prompts in `lines`; lines without usage or prompts are not decoded."""
+    """Calls and prompts in `lines` (the lines holding MARKERS; any other line is ignored)."""
     result = FileParse(state=state)
     in_subagent_file = "/subagents/" in path.replace("\\", "/") or basename(path).startswith(
         "agent-"
     )
-    by_key: dict[str, int] = {}
+    drafts: dict[str, _Draft] = {}
+    loads = orjson.loads
     for line in lines:
-        if b'"usage"' not in line and (b'"user"' not in line or b'"tool_use_id"' in line):
-            if line[:1] != b"{" and line.strip():
-                result.skipped["not a JSON object"] += 1
+        if line[:1] != b"{":
+            result.skipped["not a JSON object"] += 1
             continue
         try:
-            record = orjson.loads(line)
+            record = loads(line)
         except orjson.JSONDecodeError:
             result.skipped["malformed JSON"] += 1
             continue
-        if not isinstance(record, dict):
+        if type(record) is not dict:
             result.skipped["not an object"] += 1
             continue
         kind = record.get("type")
         if kind == "assistant":
-            _add_call(result, by_key, record, path, in_subagent_file, copy=False)
+            _add_call(result, drafts, record, in_subagent_file, copy=False)
         elif kind == "progress":
             data = record.get("data")
-            if isinstance(data, dict) and data.get("type") == "agent_progress":
+            if type(data) is dict and data.get("type") == "agent_progress":
                 embedded = _embedded_assistant_line(data, record)
                 if embedded is not None:
-                    _add_call(result, by_key, embedded, path, True, copy=True)
+                    _add_call(result, drafts, embedded, True, copy=True)
         elif kind == "user":
             prompt = _prompt(record)
             if prompt is not None:
                 result.prompts.append(prompt)
+    for draft in drafts.values():
+        call = draft.call(path)
+        if call is None:
+            result.skipped["wrong field types"] += 1
+        else:
+            result.calls.append(call)
+            result.ranks.append(draft.rank)
     return result
+
+
+class _Draft:
+    """A call while its content blocks are still being read: one line per block.
+
+    Only the usage with the largest total is kept; it is turned into Tokens
+    once, when the file's lines are done.
+    """
+
+    __slots__ = ("key", "record", "usage", "total", "tools", "rank", "subagent")
+
+    def __init__(
+        self,
+        key: str,
+        record: dict,
+        usage: dict,
+        total: int,
+        tools: list[str],
+        rank: int,
+        subagent: bool,
+    ) -> None:
+        self.key = key
+        self.record = record
+        self.usage = usage
+        self.total = total
+        self.tools = tools
+        self.rank = rank
+        self.subagent = subagent
+
+    def merge(self, usage: dict, total: int, tools: list[str], rank: int) -> None:
+        """Another block of the same response: keep the fullest usage, join the tools."""
+        if total > self.total:
+            self.usage, self.total = usage, total
+        if tools:
+            self.tools += [tool for tool in tools if tool not in self.tools]
+        if rank > self.rank:
+            self.rank = rank
+
+    def call(self, path: str) -> ApiCall | None:
+        record = self.record
+        tokens = _tokens(self.usage)
+        if tokens is None:
+            return None
+        session_id = record.get("sessionId")
+        cwd = record.get("cwd")
+        return ApiCall(
+            NAME,
+            self.key,
+            session_id if type(session_id) is str and session_id else _session_from_path(path),
+            cwd if type(cwd) is str else "",
+            record["timestamp"],
+            record["message"]["model"],
+            tokens,
+            tuple(self.tools),
+            self.subagent,
+            _fidelity(record.get("version")),
+            0.0,
+            False,
+            path,
+        )
 
 
 def _embedded_assistant_line(data: dict[str, Any], outer: dict[str, Any]) -> dict | None:
     """The sub-agent assistant line a parent's progress line carries a copy of."""
     message = data.get("message")
-    if not isinstance(message, dict):
+    if type(message) is not dict:
         return None
-    if isinstance(message.get("message"), dict):  # a whole transcript line
+    if type(message.get("message")) is dict:  # a whole transcript line
         return message if message.get("type") == "assistant" else None
-    if isinstance(message.get("usage"), dict):  # a bare API message
+    if type(message.get("usage")) is dict:  # a bare API message
         return {
             "type": "assistant",
             "message": message,
@@ -132,99 +199,77 @@ def _embedded_assistant_line(data: dict[str, Any], outer: dict[str, Any]) -> dic
 
 def _add_call(
     result: FileParse,
-    by_key: dict[str, int],
+    drafts: dict[str, _Draft],
     record: dict[str, Any],
-    path: str,
     subagent_file: bool,
     *,
     copy: bool,
 ) -> None:
     message = record.get("message")
-    if not isinstance(message, dict):
+    if type(message) is not dict:
         result.skipped["assistant line without message"] += 1
         return
     model = message.get("model")
-    usage = message.get("usage")
     if model == "<synthetic>":
         return  # locally generated error text, not an API call
+    usage = message.get("usage")
     message_id = message.get("id")
-    if not isinstance(usage, dict) or not isinstance(message_id, str) or not message_id:
+    if type(usage) is not dict or type(message_id) is not str or not message_id:
         result.skipped["assistant line without usage or id"] += 1
         return
-    tokens = _tokens(usage)
-    timestamp = parse_timestamp(record.get("timestamp"))
-    if tokens is None or timestamp is None or not isinstance(model, str):
+    total = _total(usage)
+    if total is None or type(model) is not str:
         result.skipped["wrong field types"] += 1
         return
     request_id = record.get("requestId")
-    key = f"{message_id}:{request_id}" if isinstance(request_id, str) and request_id else message_id
+    key = f"{message_id}:{request_id}" if type(request_id) is str and request_id else message_id
     sidechain = record.get("isSidechain") is True
-    tools = tuple(_tool_labels(message.get("content")))
-    rank = (0 if copy else _RANK_TOP_LEVEL) + (0 if sidechain else _RANK_MAIN_THREAD) + tokens.total
-    position = by_key.get(key)
-    if position is not None:
-        # Another content block of the same response: keep the fullest usage, join the tools.
-        kept = result.calls[position]
-        merged_tools = kept.tools + tuple(tool for tool in tools if tool not in kept.tools)
-        best = kept.tokens if kept.tokens.total >= tokens.total else tokens
-        result.calls[position] = replace(kept, tokens=best, tools=merged_tools)
-        result.ranks[position] = max(result.ranks[position], rank)
+    content = message.get("content")
+    tools = _tool_labels(content) if type(content) is list else []
+    rank = (0 if copy else _RANK_TOP_LEVEL) + (0 if sidechain else _RANK_MAIN_THREAD) + total
+    draft = drafts.get(key)
+    if draft is not None:
+        draft.merge(usage, total, tools, rank)
         return
-    session_id = record.get("sessionId")
-    cwd = record.get("cwd")
-    call = _call(
-        key,
-        session_id if isinstance(session_id, str) and session_id else _session_from_path(path),
-        cwd if isinstance(cwd, str) else "",
-        timestamp,
-        model,
-        tokens,
-        tools,
-        subagent_file or sidechain or bool(record.get("agentId")),
-        _fidelity(record.get("version")),
-        path,
-    )
-    by_key[key] = len(result.calls)
-    result.calls.append(call)
-    result.ranks.append(rank)
+    timestamp = parse_timestamp(record.get("timestamp"))
+    if timestamp is None:
+        result.skipped["wrong field types"] += 1
+        return
+    record["timestamp"] = timestamp
+    subagent = subagent_file or sidechain or bool(record.get("agentId"))
+    drafts[key] = _Draft(key, record, usage, total, tools, rank, subagent)
 
 
-def _call(
-    key: str,
-    session_id: str,
-    project: str,
-    timestamp: float,
-    model: str,
-    tokens: Tokens,
-    tools: tuple[str, ...],
-    subagent: bool,
-    fidelity: Fidelity,
-    path: str,
-) -> ApiCall:
-    return ApiCall(
-        source=NAME,
-        key=key,
-        session_id=session_id,
-        project=project,
-        timestamp=timestamp,
-        model=model,
-        tokens=tokens,
-        tools=tools,
-        subagent=subagent,
-        fidelity=fidelity,
-        file=path,
-    )
+def _total(usage: dict[str, Any]) -> int | None:
+    """All tokens of a usage record, or None when a count is not a number."""
+    total = 0
+    for name in _COUNTS:
+        value = usage.get(name, 0)
+        if type(value) is not int:
+            return None
+        total += value
+    return total
+
+
+_COUNTS = (
+    "input_tokens",
+    "cache_creation_input_tokens",
+    "cache_read_input_tokens",
+    "output_tokens",
+)
 
 
 def _tokens(usage: dict[str, Any]) -> Tokens | None:
     """Anthropic usage to Tokens; None when a count is not a number."""
-    values = [usage.get(name, 0) for name in (*_INT_FIELDS, "output_tokens")]
-    if not all(type(value) is int for value in values):
+    fresh = usage.get("input_tokens", 0)
+    cache_write = usage.get("cache_creation_input_tokens", 0)
+    cache_read = usage.get("cache_read_input_tokens", 0)
+    output = usage.get("output_tokens", 0)
+    if not (type(fresh) is type(cache_write) is type(cache_read) is type(output) is int):
         return None
-    fresh, cache_write, cache_read, output = values
     split = usage.get("cache_creation")
     write_1h = 0
-    if isinstance(split, dict):
+    if type(split) is dict:
         one_hour = split.get("ephemeral_1h_input_tokens", 0)
         write_1h = one_hour if type(one_hour) is int and 0 <= one_hour <= cache_write else 0
     return Tokens(
@@ -236,6 +281,7 @@ def _tokens(usage: dict[str, Any]) -> Tokens | None:
     )
 
 
+@cache
 def _fidelity(version: Any) -> Fidelity:
     """Versions 2.1.0–2.1.97 wrote streaming placeholders for output (FORMATS.md §1.6)."""
     if isinstance(version, str) and version.startswith("2.1."):
@@ -245,12 +291,10 @@ def _fidelity(version: Any) -> Fidelity:
     return Fidelity.EXACT
 
 
-def _tool_labels(content: Any) -> list[str]:
-    if not isinstance(content, list):
-        return []
+def _tool_labels(content: list[Any]) -> list[str]:
     labels = []
     for block in content:
-        if isinstance(block, dict) and block.get("type") == "tool_use":
+        if type(block) is dict and block.get("type") == "tool_use":
             name = block.get("name")
             if isinstance(name, str):
                 labels.append(tool_label(name, _tool_target(name, block.get("input"))))

@@ -27,6 +27,8 @@ NAME = "codex"
 FALLBACK_MODEL = "gpt-5"  # rollouts from before `turn_context` carried the model
 _USAGE_FIELDS = ("input_tokens", "cached_input_tokens", "output_tokens", "reasoning_output_tokens")
 _WANTED = (b'"token_count"', b'"turn_context"', b'"session_meta"', b'"user_message"', b'_call"')
+MARKERS = tuple((marker, None) for marker in _WANTED)
+"""Only lines holding one of these matter: the others are not decoded."""
 _SHELL_TOOLS = frozenset(
     {"shell", "shell_command", "exec_command", "local_shell", "container.exec"}
 )
@@ -48,8 +50,9 @@ def parse(lines: Iterable[bytes], state: dict[str, Any], path: str) -> FileParse
     result = FileParse(state=state)
     for line in lines:
         if not any(marker in line for marker in _WANTED):
-            if line[:1] != b"{" and line.strip():
-                result.skipped["not a JSON object"] += 1
+            continue
+        if line[:1] != b"{":
+            result.skipped["not a JSON object"] += 1
             continue
         try:
             record = orjson.loads(line)
