@@ -22,7 +22,7 @@ from tests.builders import (
     write,
 )
 from tests.conftest import REAL_SAMPLES
-from tokentree.core import index as index_module
+from tokentree.core import reading
 from tokentree.core.index import Index, Scope
 from tokentree.core.sources import Root, default_roots, find_files
 
@@ -217,9 +217,9 @@ def test_unchanged_files_are_not_read_again(isolated_home: Path, monkeypatch) ->
     write(harness.projects / "s.jsonl", claude_call("msg_1", T0))
     index = harness.update()
     reads = []
-    original = index_module.read_complete_lines
+    original = reading.read_complete_lines
     monkeypatch.setattr(
-        index_module, "read_complete_lines", lambda *a: reads.append(a) or original(*a)
+        reading, "read_complete_lines", lambda *a: reads.append(a) or original(*a)
     )
     found = find_files(harness.roots)
     stats = index.update(found.files, harness.roots)
@@ -306,7 +306,7 @@ def test_parallel_cold_read_equals_serial(isolated_home: Path, monkeypatch) -> N
     source = REAL_SAMPLES / "claude_code"
     shutil.copytree(source, harness.projects)
     serial = _snapshot(harness.update(Index(None)), harness)
-    monkeypatch.setattr(index_module, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(reading, "PARALLEL_MIN_BYTES", 0)
     index = Index(None)
     found = find_files(harness.roots)
     index.update(found.files, harness.roots, workers=2)

@@ -1,37 +1,48 @@
-"""The persistent, incremental index: every copy of every call, with the winning copy marked.
+"""The persistent, incremental index: every copy of every call, with the copy that counts marked.
 
 One SQLite file in the user cache dir. Per log file it keeps a fingerprint and
 the offset of the last complete line, so unchanged files are not read again and
 grown files are read from where the last read stopped. Files that disappear
 keep their calls (marked missing): Claude Code deletes old transcripts, the
-history should not go with them.
+history should not go with them. A rollup of the counted calls per session,
+model and quarter hour makes a warm report a small sum.
 """
 
 from __future__ import annotations
 
-import hashlib
+import gc
 import os
 import sqlite3
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from tokentree.core.pricing import PriceBook
+from tokentree.core.pricing import PriceBook, rates_from_json, rates_to_json
+from tokentree.core.reading import (
+    KEY,
+    RANK,
+    ROW_COLUMNS,
+    SESSION,
+    SOURCE,
+    TOKENS,
+    TOOL_SEPARATOR,
+    Progress,
+    ReadResult,
+    ReadTask,
+    Row,
+    file_head,
+    read_all,
+)
 from tokentree.core.records import ApiCall, Fidelity, Prompt, Tokens
-from tokentree.core.sources import Root, markers_for, parser_for
-from tokentree.core.sources.base import FileParse, SourceFile
-from tokentree.core.tail import read_complete_lines
+from tokentree.core.sources import Root
+from tokentree.core.sources.base import SourceFile
 
-SCHEMA_VERSION = 1
-HEAD_BYTES = 4096
-PARALLEL_MIN_BYTES = 16 * 1024 * 1024  # below this, starting worker processes costs more
+SCHEMA_VERSION = 2
 _CHUNK = 500  # SQLite host parameters per IN (…) query
 
 _SCHEMA = """
@@ -49,23 +60,38 @@ CREATE TABLE files(
     missing INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE calls(
-    file_id INTEGER NOT NULL, key TEXT NOT NULL, rank INTEGER NOT NULL, winner INTEGER NOT NULL,
-    source TEXT NOT NULL, session TEXT NOT NULL, project TEXT NOT NULL, ts REAL NOT NULL,
-    model TEXT NOT NULL, input INTEGER NOT NULL, cw5 INTEGER NOT NULL, cw1h INTEGER NOT NULL,
-    cr INTEGER NOT NULL, output INTEGER NOT NULL, reasoning INTEGER NOT NULL, tools TEXT NOT NULL,
-    subagent INTEGER NOT NULL, fidelity TEXT NOT NULL, cost REAL NOT NULL, unpriced INTEGER NOT NULL
+    id INTEGER PRIMARY KEY, file_id INTEGER NOT NULL, winner INTEGER NOT NULL,
+    key TEXT NOT NULL, rank INTEGER NOT NULL, source TEXT NOT NULL, session TEXT NOT NULL,
+    project TEXT NOT NULL, ts REAL NOT NULL, model TEXT NOT NULL, input INTEGER NOT NULL,
+    cw5 INTEGER NOT NULL, cw1h INTEGER NOT NULL, cr INTEGER NOT NULL, output INTEGER NOT NULL,
+    reasoning INTEGER NOT NULL, tools TEXT NOT NULL, subagent INTEGER NOT NULL,
+    fidelity TEXT NOT NULL, cost REAL NOT NULL, unpriced INTEGER NOT NULL
 );
-CREATE INDEX calls_key ON calls(key);
-CREATE INDEX calls_file ON calls(file_id);
 CREATE TABLE prompts(file_id INTEGER NOT NULL, source TEXT NOT NULL, session TEXT NOT NULL,
                      ts REAL NOT NULL);
-CREATE INDEX prompts_file ON prompts(file_id);
+CREATE TABLE rollup(
+    root TEXT NOT NULL, source TEXT NOT NULL, session TEXT NOT NULL, project TEXT NOT NULL,
+    model TEXT NOT NULL, slot INTEGER NOT NULL, calls INTEGER NOT NULL, input INTEGER NOT NULL,
+    cache_write INTEGER NOT NULL, cache_read INTEGER NOT NULL, output INTEGER NOT NULL,
+    reasoning INTEGER NOT NULL, cost REAL NOT NULL, unpriced INTEGER NOT NULL
+);
+CREATE TABLE rates(model TEXT NOT NULL, source TEXT NOT NULL, day INTEGER NOT NULL,
+                   rates BLOB, PRIMARY KEY (model, source, day));
 """
-_CALL_COLUMNS = (
-    "file_id, key, rank, winner, source, session, project, ts, model, input, cw5, cw1h, cr,"
-    " output, reasoning, tools, subagent, fidelity, cost, unpriced"
+_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS calls_key ON calls(key)",
+    "CREATE INDEX IF NOT EXISTS calls_file ON calls(file_id)",
+    "CREATE INDEX IF NOT EXISTS calls_session ON calls(source, session)",
+    "CREATE INDEX IF NOT EXISTS prompts_file ON prompts(file_id)",
+    "CREATE INDEX IF NOT EXISTS rollup_session ON rollup(source, session)",
 )
-_TOOL_SEPARATOR = "\x1f"
+_ROLLUP_SELECT = """
+SELECT f.root, c.source, c.session, c.project, c.model, CAST(c.ts / 900 AS INTEGER), count(*),
+       sum(c.input), sum(c.cw5 + c.cw1h), sum(c.cr), sum(c.output), sum(c.reasoning),
+       sum(c.cost), sum(c.unpriced)
+FROM calls c JOIN files f ON f.id = c.file_id WHERE c.winner = 1 {where}
+GROUP BY f.root, c.source, c.session, c.project, c.model, CAST(c.ts / 900 AS INTEGER)
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,29 +126,19 @@ class FileDiagnostics:
     missing: bool
 
 
-Progress = Callable[[int, int], None]
+class _Copy:
+    """One stored copy of a call, as the dedup decision needs it."""
 
+    __slots__ = ("id", "file_id", "path", "rank", "winner", "session", "row")
 
-@dataclass(frozen=True, slots=True)
-class _ReadTask:
-    file_id: int
-    path: str
-    source: str
-    offset: int
-    state: dict[str, Any]
-
-
-@dataclass(slots=True)
-class _ReadResult:
-    file_id: int
-    start_offset: int
-    parsed: FileParse | None
-    next_offset: int
-    pending: int
-    huge: int
-    stat: os.stat_result | None
-    head: tuple[int, str]
-    error: str = ""
+    def __init__(self, id: int, file_id: int, path: str, winner: bool, row: Row) -> None:
+        self.id = id
+        self.file_id = file_id
+        self.path = path
+        self.rank: int = row[RANK]
+        self.winner = winner
+        self.session: tuple[str, str] = (row[SOURCE], row[SESSION])
+        self.row: Row | None = row  # only until it is written: a later read may merge into it
 
 
 class Index:
@@ -131,8 +147,14 @@ class Index:
     def __init__(self, path: Path | None, *, prices: PriceBook | None = None) -> None:
         self.path = path
         self.notices: list[str] = []
-        self._prices = prices
+        self.prices = prices or PriceBook()
         self.db = self._open()
+        self.prices.remember(
+            {
+                (model, source, day): rates_from_json(blob)
+                for model, source, day, blob in self.db.execute("SELECT * FROM rates")
+            }
+        )
 
     # --- opening, and rebuilding when the file is not ours any more -------------------------
 
@@ -173,7 +195,7 @@ class Index:
     def _create(db: sqlite3.Connection) -> sqlite3.Connection:
         db.execute("BEGIN IMMEDIATE")
         if db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
-            for statement in filter(str.strip, _SCHEMA.split(";")):
+            for statement in [*filter(str.strip, _SCHEMA.split(";")), *_INDEXES]:
                 db.execute(statement)
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         db.execute("COMMIT")  # or another instance created it while we waited
@@ -181,6 +203,16 @@ class Index:
 
     def close(self) -> None:
         self.db.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
 
     # --- updating -------------------------------------------------------------------------------
 
@@ -202,45 +234,58 @@ class Index:
         file another instance stored meanwhile is dropped, so two instances
         never count a line twice.
         """
+        with _no_cyclic_gc():
+            return self._update(files, roots, progress, workers, batch_bytes, on_batch)
+
+    def _update(
+        self,
+        files: Sequence[SourceFile],
+        roots: Sequence[Root],
+        progress: Progress | None,
+        workers: int | None,
+        batch_bytes: int | None,
+        on_batch: Callable[[], None] | None,
+    ) -> UpdateStats:
         stats = UpdateStats(files_seen=len(files))
+        run = _Run(self)
         with self._transaction():
             self._refresh_prices()
             tasks, rereads = self._plan(files, stats)
             self._mark_missing(files, roots, stats)
-            self._settle([], self._forget(rereads))
-        batch: list[_ReadResult] = []
+            run.cold = not self.db.execute("SELECT EXISTS(SELECT 1 FROM calls)").fetchone()[0]
+            if run.cold and tasks:  # a first build: indexes are built once, at the end
+                for name in ("calls_key", "calls_file", "calls_session"):
+                    self.db.execute(f"DROP INDEX IF EXISTS {name}")
+            run.settle([], self._forget(rereads))
+        batch: list[ReadResult] = []
         size = 0
-        for result in self._read_all(tasks, progress, workers):
+        cpu = workers if workers is not None else (os.cpu_count() or 1)
+        for result in read_all(tasks, self.prices, cpu, progress):
             batch.append(result)
-            size += result.next_offset - result.start_offset
+            size += result.bytes_read
             if batch_bytes is not None and size >= batch_bytes:
-                self._store_batch(batch, stats, on_batch)
+                self._store_batch(run, batch, stats, on_batch)
                 batch, size = [], 0
-        if batch:
-            self._store_batch(batch, stats, on_batch)
+        if batch or run.cold:
+            self._store_batch(run, batch, stats, on_batch)
         return stats
 
-    @contextmanager
-    def _transaction(self) -> Iterator[None]:
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
-
     def _store_batch(
-        self, batch: list[_ReadResult], stats: UpdateStats, on_batch: Callable[[], None] | None
+        self,
+        run: _Run,
+        batch: list[ReadResult],
+        stats: UpdateStats,
+        on_batch: Callable[[], None] | None,
     ) -> None:
         with self._transaction():
-            self._store(batch, stats)
+            self._store(run, batch, stats)
+            run.finish_batch()
         if on_batch:
             on_batch()
 
     def _plan(
         self, files: Sequence[SourceFile], stats: UpdateStats
-    ) -> tuple[list[_ReadTask], list[int]]:
+    ) -> tuple[list[ReadTask], list[int]]:
         """Which files to read, from where; and which must be forgotten and read again."""
         known = {
             row[0]: row
@@ -249,7 +294,7 @@ class Index:
                 " source, root, missing FROM files"
             )
         }
-        tasks: list[_ReadTask] = []
+        tasks: list[ReadTask] = []
         rereads: list[int] = []
         for file in files:
             try:
@@ -263,38 +308,30 @@ class Index:
                     "INSERT INTO files(path, source, root) VALUES (?, ?, ?)",
                     (file.path, file.source, file.root),
                 ).lastrowid
-                tasks.append(_ReadTask(file_id, file.path, file.source, 0, {}))
+                tasks.append(ReadTask(file_id, file.path, file.source, 0, {}))
                 continue
             file_id, dev, ino, size, mtime_ns, head_len, head_hash, offset, state = row[1:10]
-            if row[10:12] != (file.source, file.root) or row[12]:
+            same_source = row[10] == file.source
+            if not same_source or row[11] != file.root or row[12]:
                 self.db.execute(
                     "UPDATE files SET source = ?, root = ?, missing = 0 WHERE id = ?",
                     (file.source, file.root, file_id),
                 )
-            if (dev, ino, size, mtime_ns) == (
-                info.st_dev,
-                info.st_ino,
-                info.st_size,
-                info.st_mtime_ns,
-            ) and row[10] == file.source:
+            fingerprint = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+            if same_source and (dev, ino, size, mtime_ns) == fingerprint:
                 continue
-            same_file = (dev, ino) == (info.st_dev, info.st_ino) and row[10] == file.source
             if (
-                same_file
+                same_source
+                and (dev, ino) == fingerprint[:2]
                 and info.st_size >= (size or 0)
-                and _head(file.path, head_len)
-                == (
-                    head_len,
-                    head_hash,
-                )
+                and file_head(file.path, head_len) == (head_len, head_hash)
             ):
-                tasks.append(
-                    _ReadTask(file_id, file.path, file.source, offset, orjson.loads(state or b"{}"))
-                )
+                state = orjson.loads(state or b"{}")
+                tasks.append(ReadTask(file_id, file.path, file.source, offset, state))
             else:  # truncated, replaced, or now read by another source: read it afresh
                 rereads.append(file_id)
                 stats.files_reread += 1
-                tasks.append(_ReadTask(file_id, file.path, file.source, 0, {}))
+                tasks.append(ReadTask(file_id, file.path, file.source, 0, {}))
         return tasks, rereads
 
     def _mark_missing(
@@ -310,17 +347,14 @@ class Index:
             self.db.executemany("UPDATE files SET missing = 1 WHERE id = ?", gone)
             stats.files_missing += len(gone)
 
-    def _forget(self, file_ids: Sequence[int]) -> set[str]:
-        """Drop what was read from these files; returns the call keys that need a new winner."""
-        dirty: set[str] = set()
+    def _forget(self, file_ids: Sequence[int]) -> list[tuple[str, str, str]]:
+        """Drop what was read from these files; returns (key, source, session) of each call."""
+        forgotten: list[tuple[str, str, str]] = []
         for chunk in _chunks(file_ids):
             marks = _marks(chunk)
-            dirty.update(
-                key
-                for (key,) in self.db.execute(
-                    f"SELECT key FROM calls WHERE file_id IN ({marks})", chunk
-                )
-            )
+            forgotten += self.db.execute(
+                f"SELECT key, source, session FROM calls WHERE file_id IN ({marks})", chunk
+            ).fetchall()
             self.db.execute(f"DELETE FROM calls WHERE file_id IN ({marks})", chunk)
             self.db.execute(f"DELETE FROM prompts WHERE file_id IN ({marks})", chunk)
             self.db.execute(
@@ -328,177 +362,90 @@ class Index:
                 f" WHERE id IN ({marks})",
                 chunk,
             )
-        return dirty
+        return forgotten
 
-    def _read_all(
-        self, tasks: list[_ReadTask], progress: Progress | None, workers: int | None
-    ) -> Iterator[_ReadResult]:
-        """Read the tasks, biggest first on all cores when there is enough to read."""
-        sizes = {task.file_id: _size_to_read(task) for task in tasks}
-        total = sum(sizes.values())
-        workers = workers if workers is not None else (os.cpu_count() or 1)
-        if workers > 1 and total >= PARALLEL_MIN_BYTES and len(tasks) > 1:
-            ordered = sorted(tasks, key=lambda task: sizes[task.file_id], reverse=True)
-            batch = max(1, len(tasks) // (workers * 8))
-            with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
-                results = pool.map(_read_file, ordered, chunksize=batch)
-                yield from _reporting(results, sizes, total, progress)
-        else:
-            yield from _reporting(map(_read_file, tasks), sizes, total, progress)
-
-    def _store(self, results: Iterable[_ReadResult], stats: UpdateStats) -> None:
-        """Write what was read, then settle which copy of each touched call wins."""
-        had_calls = self.db.execute("SELECT EXISTS(SELECT 1 FROM calls)").fetchone()[0]
-        new_copies: list[tuple[int, ApiCall, int]] = []
+    def _store(self, run: _Run, results: Iterable[ReadResult], stats: UpdateStats) -> None:
+        """Write what was read; the run decides which copy of each call counts."""
+        fresh: list[tuple[int, str, Row]] = []
+        learned = {}
         for result in results:
             if result.error:
                 stats.problems.append(result.error)
                 continue
-            parsed = result.parsed
-            assert parsed is not None and result.stat is not None
+            file_id = result.task.file_id
             row = self.db.execute(
-                "SELECT offset, skipped, rate_limits FROM files WHERE id = ?", (result.file_id,)
+                "SELECT offset, skipped, rate_limits, path FROM files WHERE id = ?", (file_id,)
             ).fetchone()
-            if row is None or row[0] != result.start_offset:
+            if row is None or row[0] != result.task.offset:
                 continue  # another instance stored this read first
-            _, skipped, limits = row
+            _, skipped, limits, path = row
             stats.files_read += 1
-            stats.bytes_read += result.next_offset - result.start_offset
-            counts = Counter(orjson.loads(skipped or b"{}")) + parsed.skipped
-            if result.huge:
-                counts["line over the size limit"] += result.huge
-            info = result.stat
+            stats.bytes_read += result.bytes_read
+            counts = Counter(orjson.loads(skipped or b"{}")) + result.skipped
             self.db.execute(
                 "UPDATE files SET dev = ?, ino = ?, size = ?, mtime_ns = ?, head_len = ?,"
                 " head_hash = ?, offset = ?, pending = ?, state = ?, skipped = ?, rate_limits = ?,"
                 " missing = 0 WHERE id = ?",
                 (
-                    info.st_dev,
-                    info.st_ino,
-                    info.st_size,
-                    info.st_mtime_ns,
+                    *result.stat,
                     *result.head,
                     result.next_offset,
                     result.pending,
-                    orjson.dumps(parsed.state),
+                    orjson.dumps(result.state),
                     orjson.dumps(dict(counts)) if counts else None,
-                    orjson.dumps(parsed.rate_limits) if parsed.rate_limits else limits,
-                    result.file_id,
+                    orjson.dumps(result.rate_limits) if result.rate_limits else limits,
+                    file_id,
                 ),
             )
             self.db.executemany(
                 "INSERT INTO prompts(file_id, source, session, ts) VALUES (?, ?, ?, ?)",
-                [(result.file_id, p.source, p.session_id, p.timestamp) for p in parsed.prompts],
+                [(file_id, *prompt) for prompt in result.prompts],
             )
-            new_copies.extend(
-                (result.file_id, call, rank)
-                for call, rank in zip(parsed.calls, parsed.ranks, strict=True)
-            )
-        stats.new_copies += len(new_copies)
-        self._settle(new_copies, set(), had_calls)
-
-    def _settle(
-        self, new_copies: list[tuple[int, ApiCall, int]], dirty: set[str], had_calls: bool = True
-    ) -> None:
-        """Insert new copies and mark, per key, the copy that counts.
-
-        The winner is the highest rank (source-defined: own file over embedded
-        copy, main thread over sidechain, then the larger total); ties go to the
-        smaller file path, so the result does not depend on reading order.
-        """
-        for _, call, _ in new_copies:
-            dirty.add(call.key)
-        existing: dict[str, list[list[Any]]] = defaultdict(list)
-        if had_calls and dirty:
-            keys = list(dirty)
-            for chunk in _chunks(keys):
-                for row in self.db.execute(
-                    f"SELECT c.rowid, c.file_id, c.key, c.rank, c.winner, c.tools, c.input, c.cw5,"
-                    f" c.cw1h, c.cr, c.output, c.reasoning, f.path FROM calls c JOIN files f"
-                    f" ON f.id = c.file_id WHERE c.key IN ({_marks(chunk)})",
-                    chunk,
-                ):
-                    existing[row[2]].append(list(row))
-        paths = dict(self.db.execute("SELECT id, path FROM files"))
-        inserts: list[tuple[Any, ...]] = []
-        prices = self._price_book() if new_copies else None
-        pending: dict[str, list[tuple[int, ApiCall, int]]] = defaultdict(list)
-        for copy in new_copies:
-            pending[copy[1].key].append(copy)
-        updates: list[tuple[Any, ...]] = []
-        for key in dirty:
-            rows = existing.get(key, [])
-            by_file = {row[1]: row for row in rows}
-            fresh: list[tuple[int, ApiCall, int]] = []
-            for file_id, call, rank in pending.get(key, []):
-                old = by_file.get(file_id)
-                if old is None:
-                    fresh.append((file_id, call, rank))
-                else:  # more content blocks of a response already read from this file
-                    updates.append(_merged_update(old, call, rank))
-                    old[3] = max(old[3], rank)
-            candidates = [(row[3], paths[row[1]], ("old", row)) for row in rows] + [
-                (rank, paths[file_id], ("new", index))
-                for index, (file_id, _, rank) in enumerate(fresh)
-            ]
-            if not candidates:
-                continue
-            best = min(candidates, key=lambda item: (-item[0], item[1]))[2]
-            for row in rows:
-                is_winner = int(best == ("old", row))
-                if row[4] != is_winner:
-                    updates.append(("winner", is_winner, row[0]))
-            for index, (file_id, call, rank) in enumerate(fresh):
-                cost, unpriced = prices.price(call) if prices else (0.0, True)
-                inserts.append(
-                    _row(file_id, call, rank, int(best == ("new", index)), cost, unpriced)
-                )
-        self._apply(updates)
+            fresh += [(file_id, path, row) for row in result.rows]
+            learned |= result.learned_rates
+        stats.new_copies += len(fresh)
+        self.prices.remember(learned)
         self.db.executemany(
-            f"INSERT INTO calls({_CALL_COLUMNS}) VALUES ({_marks(range(20))})", inserts
+            "INSERT OR REPLACE INTO rates VALUES (?, ?, ?, ?)",
+            [(*key, rates_to_json(rates)) for key, rates in learned.items()],
         )
-
-    def _apply(self, updates: list[tuple[Any, ...]]) -> None:
-        for update in updates:
-            if update[0] == "winner":
-                self.db.execute("UPDATE calls SET winner = ? WHERE rowid = ?", update[1:])
-            else:
-                self.db.execute(
-                    "UPDATE calls SET rank = max(rank, ?), tools = ?, input = ?, cw5 = ?,"
-                    " cw1h = ?, cr = ?, output = ?, reasoning = ? WHERE rowid = ?",
-                    update[1:],
-                )
-                self._reprice_rows([update[-1]])
-
-    def _price_book(self) -> PriceBook:
-        if self._prices is None:
-            self._prices = PriceBook()
-        return self._prices
+        run.settle(fresh, [])
 
     def _refresh_prices(self) -> None:
         """Stored costs follow the price data: a new table or user price file reprices all."""
-        fingerprint = self._price_book().fingerprint
+        fingerprint = self.prices.fingerprint
         row = self.db.execute("SELECT value FROM meta WHERE key = 'prices'").fetchone()
         if row and row[0] == fingerprint:
             return
         if row:
-            self._reprice_rows(None)
+            self.db.execute("DELETE FROM rates")
+            self.prices = PriceBook(self.prices.user_prices)  # forget the remembered rates
+            changes = []
+            for rowid, source, ts, model, *counts in self.db.execute(
+                "SELECT id, source, ts, model, input, cw5, cw1h, cr, output, reasoning FROM calls"
+            ).fetchall():
+                cost, unpriced = self.prices.price(
+                    ApiCall(source, "", "", "", ts, model, Tokens(*counts))
+                )
+                changes.append((cost, int(unpriced), rowid))
+            self.db.executemany("UPDATE calls SET cost = ?, unpriced = ? WHERE id = ?", changes)
+            self._rebuild_rollup(None)
         self.db.execute("INSERT OR REPLACE INTO meta VALUES ('prices', ?)", (fingerprint,))
 
-    def _reprice_rows(self, rowids: Sequence[int] | None) -> None:
-        where = "" if rowids is None else f" WHERE rowid IN ({_marks(rowids)})"
-        rows = self.db.execute(
-            "SELECT rowid, source, ts, model, input, cw5, cw1h, cr, output, reasoning FROM calls"
-            + where,
-            list(rowids or ()),
-        ).fetchall()
-        prices = self._price_book()
-        changes = []
-        for rowid, source, ts, model, *counts in rows:
-            call = ApiCall(source, "", "", "", ts, model, Tokens(*counts))
-            cost, unpriced = prices.price(call)
-            changes.append((cost, int(unpriced), rowid))
-        self.db.executemany("UPDATE calls SET cost = ?, unpriced = ? WHERE rowid = ?", changes)
+    def _rebuild_rollup(self, sessions: set[tuple[str, str]] | None) -> None:
+        """Recompute the rollup of these sessions (all when None) from the counted calls."""
+        if sessions is None:
+            self.db.execute("DELETE FROM rollup")
+            self.db.execute("INSERT INTO rollup " + _ROLLUP_SELECT.format(where=""))
+            return
+        pairs = sorted(sessions)
+        for start in range(0, len(pairs), _CHUNK // 2):
+            chunk = pairs[start : start + _CHUNK // 2]
+            flat = [value for pair in chunk for value in pair]
+            match = " OR ".join(["({0}source = ? AND {0}session = ?)"] * len(chunk))
+            self.db.execute(f"DELETE FROM rollup WHERE {match.format('')}", flat)
+            where = f"AND ({match.format('c.')})"
+            self.db.execute("INSERT INTO rollup " + _ROLLUP_SELECT.format(where=where), flat)
 
     # --- reading --------------------------------------------------------------------------------
 
@@ -512,44 +459,25 @@ class Index:
             f" WHERE c.winner = 1 {where} ORDER BY c.ts",
             params,
         )
+        fidelity = {member.value: member for member in Fidelity}
         return [
             ApiCall(
-                source,
-                key,
-                session,
-                project,
-                ts,
-                model,
-                Tokens(fresh, cw5, cw1h, cr, output, reasoning),
-                tuple(tools.split(_TOOL_SEPARATOR)) if tools else (),
-                bool(subagent),
-                Fidelity(fidelity),
-                cost,
-                bool(unpriced),
-                path,
-                bool(missing),
+                row[0],
+                row[1],
+                row[2],
+                row[3],
+                row[4],
+                row[5],
+                Tokens(*row[6:12]),
+                tuple(row[12].split(TOOL_SEPARATOR)) if row[12] else (),
+                bool(row[13]),
+                fidelity[row[14]],
+                row[15],
+                bool(row[16]),
+                row[17],
+                bool(row[18]),
             )
-            for (
-                source,
-                key,
-                session,
-                project,
-                ts,
-                model,
-                fresh,
-                cw5,
-                cw1h,
-                cr,
-                output,
-                reasoning,
-                tools,
-                subagent,
-                fidelity,
-                cost,
-                unpriced,
-                path,
-                missing,
-            ) in rows
+            for row in rows
         ]
 
     def prompts(self, scope: Scope) -> list[Prompt]:
@@ -562,17 +490,23 @@ class Index:
         return [Prompt(source, session, ts) for source, session, ts in rows]
 
     def sums(self, scope: Scope, group: str) -> list[tuple[Any, ...]]:
-        """Per-group sums in SQL, for the report: no call objects are built.
+        """Per-group sums from the rollup, for the report: no call is read.
 
         Rows: (group, calls, input, cache_write, cache_read, output, reasoning,
         cost, unpriced_calls).
         """
-        expression = _GROUPS[group]
-        where, params = _where(scope)
+        clauses = [f"root IN ({_marks(scope.roots)})", f"source IN ({_marks(scope.sources)})"]
+        params: list[Any] = [*scope.roots, *scope.sources]
+        if scope.since is not None:
+            clauses.append("slot >= ?")
+            params.append(int(scope.since // 900))
+        if scope.until is not None:
+            clauses.append("slot < ?")
+            params.append(int(scope.until // 900))
         return self.db.execute(
-            f"SELECT {expression} AS g, count(*), sum(c.input), sum(c.cw5 + c.cw1h), sum(c.cr),"
-            " sum(c.output), sum(c.reasoning), sum(c.cost), sum(c.unpriced) FROM calls c"
-            f" JOIN files f ON f.id = c.file_id WHERE c.winner = 1 {where} GROUP BY g",
+            f"SELECT {_GROUPS[group]} AS g, sum(calls), sum(input), sum(cache_write),"
+            " sum(cache_read), sum(output), sum(reasoning), sum(cost), sum(unpriced) FROM rollup"
+            f" WHERE {' AND '.join(clauses)} GROUP BY g",
             params,
         ).fetchall()
 
@@ -602,14 +536,150 @@ class Index:
         return max(found, key=lambda limits: limits["observed_at"], default=None)
 
 
-QUARTER_HOUR_GROUP = "quarter_hour"
+class _Run:
+    """The dedup decisions of one update: which stored copy of each call counts.
+
+    The winner is the highest rank (source-defined: own file over embedded
+    copy, main thread over sidechain, then the larger total); ties go to the
+    smaller file path, so the result does not depend on reading order. Copies
+    met in this run stay in memory, so each key is looked up in SQLite at most
+    once, and never in a first build (nothing is stored yet).
+    """
+
+    def __init__(self, index: Index) -> None:
+        self.index = index
+        self.db = index.db
+        self.cold = False  # a first build: indexes and rollup are made at the end of a batch
+        self.complete = False  # every stored copy is in memory
+        self.copies: dict[str, list[_Copy]] = {}
+        self.sessions: set[tuple[str, str]] = set()
+        self.next_id = 0
+
+    def settle(self, fresh: list[tuple[int, str, Row]], forgotten: list[tuple[str, str, str]]):
+        """Store new copies (merging blocks of one response) and mark the winners."""
+        stored = self.db.execute("SELECT max(id) FROM calls").fetchone()[0] or 0
+        if stored != self.next_id - 1:  # first batch, or another instance wrote meanwhile
+            self.complete = self.cold
+            self.next_id = stored + 1
+        if not self.complete:
+            keys = {row[KEY] for _, _, row in fresh} | {key for key, _, _ in forgotten}
+            self._load([key for key in keys if key not in self.copies])
+        self.sessions.update((source, session) for _, source, session in forgotten)
+        inserts: list[tuple[Any, ...]] = []
+        updates: list[tuple[Any, ...]] = []
+        contested: set[str] = {key for key, _, _ in forgotten}
+        sessions = self.sessions
+        for file_id, path, row in fresh:
+            key = row[KEY]
+            sessions.add((row[SOURCE], row[SESSION]))
+            copies = self.copies.get(key)
+            if not copies:  # the only copy so far: it counts
+                self.copies[key] = [_Copy(self.next_id, file_id, path, True, row)]
+                inserts.append((self.next_id, file_id, 1, *row))
+                self.next_id += 1
+                continue
+            contested.add(key)
+            same_file = next((copy for copy in copies if copy.file_id == file_id), None)
+            if same_file is None:
+                copies.append(_Copy(self.next_id, file_id, path, False, row))
+                inserts.append((self.next_id, file_id, 0, *row))
+                self.next_id += 1
+            else:  # more content blocks of a response already stored from this file
+                same_file.row = _merged(same_file.row, row)
+                same_file.rank = same_file.row[RANK]
+                updates.append((*same_file.row[RANK:], same_file.id))
+        self.db.executemany(
+            f"INSERT INTO calls(id, file_id, winner, {', '.join(ROW_COLUMNS)})"
+            f" VALUES ({_marks(range(len(ROW_COLUMNS) + 3))})",
+            inserts,
+        )
+        self.db.executemany(
+            f"UPDATE calls SET {', '.join(f'{c} = ?' for c in ROW_COLUMNS[RANK:])} WHERE id = ?",
+            updates,
+        )
+        flips = []
+        for key in contested:
+            copies = self.copies[key]
+            best = min(copies, key=lambda copy: (-copy.rank, copy.path), default=None)
+            for copy in copies:
+                if copy.winner != (copy is best):
+                    copy.winner = copy is best
+                    flips.append((int(copy.winner), copy.id))
+                    self.sessions.add(copy.session)
+        self.db.executemany("UPDATE calls SET winner = ? WHERE id = ?", flips)
+
+    def finish_batch(self) -> None:
+        """Keep the rollup true after every transaction; free the rows already written."""
+        for copies in self.copies.values():
+            for copy in copies:
+                copy.row = None
+        if self.cold:
+            self.index._rebuild_rollup(None)
+            for statement in _INDEXES:
+                self.db.execute(statement)
+            self.cold = False
+        else:
+            self.index._rebuild_rollup(self.sessions)
+        self.sessions = set()
+
+    def _load(self, keys: list[str]) -> None:
+        """Bring the stored copies of these keys into memory."""
+        for key in keys:
+            self.copies[key] = []
+        columns = ", ".join(f"c.{name}" for name in ROW_COLUMNS)
+        for chunk in _chunks(keys):
+            for stored in self.db.execute(
+                f"SELECT c.id, c.file_id, f.path, c.winner, {columns} FROM calls c"
+                f" JOIN files f ON f.id = c.file_id WHERE c.key IN ({_marks(chunk)})",
+                chunk,
+            ):
+                row = tuple(stored[4:])
+                copy = _Copy(stored[0], stored[1], stored[2], bool(stored[3]), row)
+                self.copies[row[KEY]].append(copy)
+
+
+@contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    """Indexing builds no reference cycles, but enough objects to make the collector rescan
+    them again and again (a third of a first build's time); workers inherit the setting."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _merged(old: Row | None, new: Row) -> Row:
+    """Join a response's blocks read in two passes: the fullest usage, every tool."""
+    assert old is not None
+    tools = old[13].split(TOOL_SEPARATOR) if old[13] else []
+    tools += [
+        tool for tool in (new[13].split(TOOL_SEPARATOR) if new[13] else []) if tool not in tools
+    ]
+    fuller = new if sum(new[TOKENS][:5]) > sum(old[TOKENS][:5]) else old
+    return (
+        *old[:RANK],
+        max(old[RANK], new[RANK]),
+        *old[RANK + 1 : 7],
+        *fuller[TOKENS],
+        TOOL_SEPARATOR.join(tools),
+        old[14],
+        old[15],
+        fuller[16],
+        fuller[17],
+    )
+
+
 _GROUPS = {
-    QUARTER_HOUR_GROUP: "CAST(c.ts / 900 AS INTEGER)",
-    "session": "c.source || ' ' || c.session",
-    "project": "c.project",
-    "model": "c.model",
-    "source": "c.source",
+    "quarter_hour": "slot",
+    "session": "source || ' ' || session",
+    "project": "project",
+    "model": "model",
+    "source": "source",
 }
+QUARTER_HOUR_GROUP = "quarter_hour"
 
 
 def _where(scope: Scope, table: str | None = "c") -> tuple[str, list[Any]]:
@@ -622,96 +692,6 @@ def _where(scope: Scope, table: str | None = "c") -> tuple[str, list[Any]]:
         clauses.append(f"{table}.ts < ?")
         params.append(scope.until)
     return "".join(f" AND {clause}" for clause in clauses), params
-
-
-def _reporting(
-    results: Iterable[_ReadResult], sizes: dict[int, int], total: int, progress: Progress | None
-) -> Iterator[_ReadResult]:
-    done = 0
-    for result in results:
-        yield result
-        done += sizes[result.file_id]
-        if progress:
-            progress(done, total)
-
-
-def _read_file(task: _ReadTask) -> _ReadResult:
-    """Read and parse what is new in one file; runs in a worker process for big jobs."""
-    try:
-        info = os.stat(task.path)
-        chunk = read_complete_lines(task.path, task.offset, markers_for(task.source))
-        head = _head(task.path, HEAD_BYTES)
-    except OSError as error:
-        return _ReadResult(
-            task.file_id, task.offset, None, task.offset, 0, 0, None, (0, ""), str(error)
-        )
-    parsed = parser_for(task.source)(chunk.lines, dict(task.state), task.path)
-    return _ReadResult(
-        task.file_id,
-        task.offset,
-        parsed,
-        chunk.next_offset,
-        chunk.pending_bytes,
-        chunk.huge_lines,
-        info,
-        head,
-    )
-
-
-def _head(path: str, length: int | None) -> tuple[int, str]:
-    """A hash of the file's first bytes: a replaced file shows a different head."""
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read(length or 0)
-    except OSError:
-        return (0, "")
-    return len(data), hashlib.blake2b(data, digest_size=16).hexdigest()
-
-
-def _size_to_read(task: _ReadTask) -> int:
-    try:
-        return max(os.stat(task.path).st_size - task.offset, 0)
-    except OSError:
-        return 0
-
-
-def _row(file_id: int, call: ApiCall, rank: int, winner: int, cost: float, unpriced: bool):
-    t = call.tokens
-    return (
-        file_id,
-        call.key,
-        rank,
-        winner,
-        call.source,
-        call.session_id,
-        call.project,
-        call.timestamp,
-        call.model,
-        t.input,
-        t.cache_write_5m,
-        t.cache_write_1h,
-        t.cache_read,
-        t.output,
-        t.reasoning,
-        _TOOL_SEPARATOR.join(call.tools),
-        int(call.subagent),
-        call.fidelity.value,
-        cost,
-        int(unpriced),
-    )
-
-
-def _merged_update(old: list[Any], call: ApiCall, rank: int) -> tuple[Any, ...]:
-    """Join a response's blocks read in two passes: the fullest usage, every tool."""
-    tools = old[5].split(_TOOL_SEPARATOR) if old[5] else []
-    tools += [tool for tool in call.tools if tool not in tools]
-    t = call.tokens
-    counts = old[6:12]
-    if t.total > counts[0] + counts[1] + counts[2] + counts[3] + counts[4]:
-        counts = [t.input, t.cache_write_5m, t.cache_write_1h, t.cache_read, t.output, t.reasoning]
-        old[6:12] = counts
-    old[5] = _TOOL_SEPARATOR.join(tools)
-    return ("merge", rank, old[5], *counts, old[0])
 
 
 def _marks(items: Sequence[Any] | range) -> str:

@@ -56,30 +56,90 @@ class Rates:
         ) / PER_MILLION
 
 
+RateKey = tuple[str, str, int]
+"""(model, source, UTC day number): the unit prices are looked up and remembered in."""
+SECONDS_PER_DAY = 86_400
+
+
 class PriceBook:
-    """Finds the rates for a model on a day; the user's price file wins over genai-prices."""
+    """Finds the rates for a model on a day; the user's price file wins over genai-prices.
+
+    Every lookup is remembered (the index stores them), so pricing the calls of
+    a known model and day never imports genai-prices again.
+    """
 
     def __init__(self, user_prices: Mapping[str, Mapping[str, float]] | None = None) -> None:
+        self.user_prices = user_prices
         self._user = {name.lower(): _user_rates(name, p) for name, p in (user_prices or {}).items()}
-        self._cache: dict[tuple[str, str, date], Rates | None] = {}
+        self._known: dict[RateKey, Rates | None] = {}
+        self.learned: dict[RateKey, Rates | None] = {}
         self.fingerprint = price_fingerprint(user_prices)
 
     def rates(self, model: str, source: str, day: date) -> Rates | None:
         """None when no price is known: the call is unpriced, never free."""
-        key = (model, source, day)
-        if key not in self._cache:
-            self._cache[key] = self._user.get(model.lower()) or _library_rates(
-                model, _PROVIDER_OF_SOURCE.get(source), day
-            )
-        return self._cache[key]
+        return self._rates((model, source, day.toordinal() - _EPOCH_ORDINAL))
+
+    def _rates(self, key: RateKey) -> Rates | None:
+        if key in self._known:
+            return self._known[key]
+        model, source, day_number = key
+        day = date.fromordinal(day_number + _EPOCH_ORDINAL)
+        found = self._user.get(model.lower()) or _library_rates(
+            model, _PROVIDER_OF_SOURCE.get(source), day
+        )
+        self._known[key] = self.learned[key] = found
+        return found
 
     def price(self, call: ApiCall) -> tuple[float, bool]:
         """(cost in USD, unpriced?) of one call at the price of its day."""
-        day = datetime.fromtimestamp(call.timestamp, UTC).date()
-        rates = self.rates(call.model, call.source, day)
+        rates = self._rates((call.model, call.source, int(call.timestamp // SECONDS_PER_DAY)))
         if rates is None:
             return 0.0, True
         return rates.cost(call.tokens), False
+
+    def remember(self, known: Mapping[RateKey, Rates | None]) -> None:
+        self._known.update(known)
+
+    def take_learned(self) -> dict[RateKey, Rates | None]:
+        """The lookups made since the last call, for the index to store."""
+        learned, self.learned = self.learned, {}
+        return learned
+
+    def preload(self) -> None:
+        """Import the price data now, e.g. before forking workers that will all need it."""
+        from genai_prices import data_snapshot
+
+        data_snapshot.get_snapshot()
+
+
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+
+
+def rates_to_json(rates: Rates | None) -> bytes:
+    return orjson.dumps(None if rates is None else _rates_list(rates))
+
+
+def rates_from_json(blob: bytes | str) -> Rates | None:
+    values = orjson.loads(blob)
+    return None if values is None else _rates_from_list(values)
+
+
+def _rates_list(rates: Rates) -> list[Any]:
+    return [
+        rates.input,
+        rates.output,
+        rates.cache_read,
+        rates.cache_write_5m,
+        rates.cache_write_1h,
+        rates.origin,
+        rates.tier_start,
+        _rates_list(rates.tier) if rates.tier else None,
+    ]
+
+
+def _rates_from_list(values: list[Any]) -> Rates:
+    *prices, origin, tier_start, tier = values
+    return Rates(*prices, origin, tier_start, _rates_from_list(tier) if tier else None)
 
 
 def price_fingerprint(user_prices: Mapping[str, Mapping[str, float]] | None) -> str:

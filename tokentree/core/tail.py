@@ -31,7 +31,8 @@ class Chunk:
 
 
 Marker = tuple[bytes, bytes | None]
-"""A byte string that makes a line worth decoding, and one that vetoes it (or None)."""
+"""A byte string that makes a line worth decoding, and one that, right after it, vetoes it."""
+VETO_WINDOW = 256
 
 
 def read_complete_lines(
@@ -69,19 +70,21 @@ def _split(data: bytes, end: int) -> list[bytes]:
 
 
 def _find(data: bytes, end: int, markers: Sequence[Marker]) -> list[bytes]:
-    """The lines of data[:end] that hold a marker and not its veto, in file order, each once."""
+    """The lines of data[:end] that hold a marker, in file order, each once.
+
+    A marker followed closely by its veto marks a line that can hold nothing
+    of interest (a tool result): the scan jumps straight to its end.
+    """
     pattern = _pattern(tuple(markers))
     vetoes = dict(markers)
     found: list[bytes] = []
     position = 0
     while (match := pattern.search(data, position, end)) is not None:
-        start = data.rfind(b"\n", 0, match.start()) + 1
-        stop = data.find(b"\n", match.start(), end)
+        hit = match.start()
+        stop = data.find(b"\n", hit, end)
         veto = vetoes[match.group()]
-        if veto is not None and data.find(veto, start, stop) >= 0:
-            position = match.end()  # another marker later in the line may still count
-            continue
-        found.append(data[start:stop])
+        if veto is None or data.find(veto, hit, min(hit + VETO_WINDOW, stop)) < 0:
+            found.append(data[data.rfind(b"\n", 0, hit) + 1 : stop])
         position = stop + 1
     return found
 

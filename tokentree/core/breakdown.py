@@ -1,0 +1,72 @@
+"""Where a node's cost comes from: each token kind at its own rate, per model, per source file.
+
+The index stores one cost per call; the info panel wants the parts, so the
+calls below a node are priced again kind by kind with the same price book.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from tokentree.core.pricing import PER_MILLION, PriceBook, Rates
+from tokentree.core.records import ApiCall
+from tokentree.core.tree import Node
+
+TOKEN_KINDS = (
+    ("input", "input (uncached)"),
+    ("cache_write_5m", "cache write 5m"),
+    ("cache_write_1h", "cache write 1h"),
+    ("cache_read", "cache read"),
+    ("output", "output"),
+)
+
+
+@dataclass(slots=True)
+class Breakdown:
+    """Per-kind cost, cost per model and the files a node's calls were read from."""
+
+    cost_by_kind: dict[str, float] = field(default_factory=lambda: dict.fromkeys(_KINDS, 0.0))
+    cost_by_model: Counter[str] = field(default_factory=Counter)
+    calls_by_source: Counter[str] = field(default_factory=Counter)
+    files: dict[str, bool] = field(default_factory=dict)  # path → removed since indexing
+    origins: set[str] = field(default_factory=set)  # where the rates came from
+    unpriced_models: set[str] = field(default_factory=set)
+    long_context_calls: int = 0
+
+
+_KINDS = tuple(name for name, _ in TOKEN_KINDS)
+
+
+def calls_below(node: Node) -> list[ApiCall]:
+    return [leaf.call for leaf in node.walk() if leaf.call is not None]
+
+
+def breakdown(node: Node, prices: PriceBook) -> Breakdown:
+    """Price every call below `node` kind by kind, at the price of its (UTC) day."""
+    result = Breakdown()
+    for call in calls_below(node):
+        result.calls_by_source[call.source] += 1
+        if call.file:
+            result.files[call.file] = result.files.get(call.file, False) or call.file_missing
+        day = datetime.fromtimestamp(call.timestamp, UTC).date()
+        rates = prices.rates(call.model, call.source, day)
+        if rates is None:
+            result.unpriced_models.add(call.model)
+            continue
+        applied = rates.for_prompt(call.tokens.prompt)
+        result.long_context_calls += applied is not rates
+        result.origins.add(rates.origin)
+        _add_kinds(result, call, applied)
+    return result
+
+
+def _add_kinds(result: Breakdown, call: ApiCall, rates: Rates) -> None:
+    tokens = call.tokens
+    total = 0.0
+    for name in _KINDS:
+        cost = getattr(tokens, name) * getattr(rates, name) / PER_MILLION
+        result.cost_by_kind[name] += cost
+        total += cost
+    result.cost_by_model[call.model] += total

@@ -1,0 +1,195 @@
+"""Reading what is new in log files into priced rows: the part of indexing that uses every core.
+
+Workers return plain tuples (cheap to send between processes); the index
+decides which copy of a call counts and stores it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from typing import Any
+
+from tokentree.core.pricing import PriceBook, RateKey, Rates
+from tokentree.core.records import ApiCall
+from tokentree.core.sources import markers_for, parser_for
+from tokentree.core.tail import read_complete_lines
+
+HEAD_BYTES = 4096
+PARALLEL_MIN_BYTES = 16 * 1024 * 1024  # below this, starting worker processes costs more
+TOOL_SEPARATOR = "\x1f"
+
+Row = tuple[Any, ...]
+"""A call as stored: see ROW_COLUMNS."""
+ROW_COLUMNS = (
+    "key",
+    "rank",
+    "source",
+    "session",
+    "project",
+    "ts",
+    "model",
+    "input",
+    "cw5",
+    "cw1h",
+    "cr",
+    "output",
+    "reasoning",
+    "tools",
+    "subagent",
+    "fidelity",
+    "cost",
+    "unpriced",
+)
+KEY, RANK, SOURCE, SESSION = 0, 1, 2, 3
+TOKENS = slice(7, 13)  # input … reasoning
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class ReadTask:
+    file_id: int
+    path: str
+    source: str
+    offset: int
+    state: dict[str, Any]
+
+
+@dataclass(slots=True)
+class ReadResult:
+    """What one read of one file produced, ready to store."""
+
+    task: ReadTask
+    rows: list[Row] = field(default_factory=list)
+    prompts: list[tuple[str, str, float]] = field(default_factory=list)
+    skipped: Counter[str] = field(default_factory=Counter)
+    state: dict[str, Any] = field(default_factory=dict)
+    rate_limits: dict[str, Any] | None = None
+    next_offset: int = 0
+    pending: int = 0
+    stat: tuple[int, int, int, int] = (0, 0, 0, 0)  # device, inode, size, mtime_ns
+    head: tuple[int, str] = (0, "")
+    learned_rates: dict[RateKey, Rates | None] = field(default_factory=dict)
+    error: str = ""
+
+    @property
+    def bytes_read(self) -> int:
+        return self.next_offset - self.task.offset
+
+
+def read_all(
+    tasks: Sequence[ReadTask], prices: PriceBook, workers: int, progress: Progress | None
+) -> Iterator[ReadResult]:
+    """Read the tasks, biggest first on all cores when there is enough to read."""
+    sizes = {task.file_id: _size_to_read(task) for task in tasks}
+    total = sum(sizes.values())
+    if workers > 1 and total >= PARALLEL_MIN_BYTES and len(tasks) > 1:
+        prices.preload()  # imported once here, inherited by the forked workers
+        ordered = sorted(tasks, key=lambda task: sizes[task.file_id], reverse=True)
+        chunk = max(1, len(tasks) // (workers * 8))
+        context = get_context("fork")
+        with ProcessPoolExecutor(workers, context, _use_prices, (prices,)) as pool:
+            yield from _reporting(pool.map(read_file, ordered, chunksize=chunk), sizes, progress)
+    else:
+        _use_prices(prices)
+        yield from _reporting(map(read_file, tasks), sizes, progress)
+
+
+_prices: PriceBook | None = None
+
+
+def _use_prices(prices: PriceBook) -> None:
+    """Give this process (a worker, or the caller itself) the price book to price rows with."""
+    global _prices
+    _prices = prices
+
+
+def read_file(task: ReadTask) -> ReadResult:
+    """Read, parse and price what is new in one file."""
+    assert _prices is not None
+    result = ReadResult(task)
+    try:
+        info = os.stat(task.path)
+        chunk = read_complete_lines(task.path, task.offset, markers_for(task.source))
+        result.head = file_head(task.path, HEAD_BYTES)
+    except OSError as error:
+        result.error = f"cannot read {task.path}: {error.strerror or error}"
+        result.next_offset = task.offset
+        return result
+    parsed = parser_for(task.source)(chunk.lines, dict(task.state), task.path)
+    before = len(_prices.learned)
+    result.rows = [
+        call_row(call, rank, *_prices.price(call))
+        for call, rank in zip(parsed.calls, parsed.ranks, strict=True)
+    ]
+    if len(_prices.learned) > before:
+        result.learned_rates = _prices.take_learned()
+    result.prompts = [(p.source, p.session_id, p.timestamp) for p in parsed.prompts]
+    result.skipped = parsed.skipped
+    if chunk.huge_lines:
+        result.skipped["line over the size limit"] += chunk.huge_lines
+    result.state = parsed.state
+    result.rate_limits = parsed.rate_limits
+    result.next_offset = chunk.next_offset
+    result.pending = chunk.pending_bytes
+    result.stat = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+    return result
+
+
+def call_row(call: ApiCall, rank: int, cost: float, unpriced: bool) -> Row:
+    t = call.tokens
+    return (
+        call.key,
+        rank,
+        call.source,
+        call.session_id,
+        call.project,
+        call.timestamp,
+        call.model,
+        t.input,
+        t.cache_write_5m,
+        t.cache_write_1h,
+        t.cache_read,
+        t.output,
+        t.reasoning,
+        TOOL_SEPARATOR.join(call.tools),
+        int(call.subagent),
+        call.fidelity.value,
+        cost,
+        int(unpriced),
+    )
+
+
+def file_head(path: str, length: int | None) -> tuple[int, str]:
+    """A hash of the file's first bytes: a replaced file shows a different head."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(length or 0)
+    except OSError:
+        return (0, "")
+    return len(data), hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def _size_to_read(task: ReadTask) -> int:
+    try:
+        return max(os.stat(task.path).st_size - task.offset, 0)
+    except OSError:
+        return 0
+
+
+def _reporting(
+    results: Iterable[ReadResult], sizes: dict[int, int], progress: Progress | None
+) -> Iterator[ReadResult]:
+    total = sum(sizes.values())
+    done = 0
+    for result in results:
+        yield result
+        done += sizes[result.task.file_id]
+        if progress:
+            progress(done, total)

@@ -1,0 +1,267 @@
+"""What a list view shows for one node: sorted, filtered children, bars, shares and flags.
+
+Pure functions on `tree.Node`, so the TUI's choices are testable without Textual.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+from tokentree.core.tree import CHILD_KIND, Kind, Node, Totals
+
+
+class SortKey(StrEnum):
+    COST = "cost"
+    TOKENS = "tokens"
+    CACHE = "cache"
+    TIME = "time"
+    COUNT = "count"
+
+
+class BarMetric(StrEnum):
+    COST = "cost"
+    TOKENS = "tokens"
+
+
+class Graph(StrEnum):
+    """ncdu's `g`: the relative bar, the share of the parent, or both."""
+
+    BAR = "bar"
+    PERCENT = "percent"
+    BOTH = "both"
+
+
+GRAPH_CYCLE = (Graph.BOTH, Graph.BAR, Graph.PERCENT)
+
+
+@dataclass(frozen=True, slots=True)
+class Sort:
+    """A sort key and its direction; biggest first except for time, which reads oldest first."""
+
+    key: SortKey = SortKey.COST
+    descending: bool = True
+
+    def pressed(self, key: SortKey) -> Sort:
+        """The sort after pressing `key`'s letter: the same key again reverses it."""
+        if key is self.key:
+            return replace(self, descending=not self.descending)
+        return Sort(key, key is not SortKey.TIME)
+
+
+@dataclass(frozen=True, slots=True)
+class Flag:
+    glyph: str
+    name: str
+    meaning: str
+    count: Callable[[Totals], int]
+
+
+FLAGS = (
+    Flag(
+        "?",
+        "unpriced",
+        "some calls used a model with no known price: the cost is a lower bound",
+        lambda t: t.unpriced_calls,
+    ),
+    Flag(
+        "≥",
+        "lower-bound",
+        "streaming placeholders (Claude Code 2.1.0–2.1.97): real output was larger",
+        lambda t: t.lower_bound_calls,
+    ),
+    Flag(
+        "~",
+        "estimated",
+        "model not logged yet (Codex, before the first turn_context): priced as gpt-5",
+        lambda t: t.estimated_calls,
+    ),
+    Flag(
+        "↳",
+        "sub-agent",
+        "includes calls made by sub-agents (Task) or compaction",
+        lambda t: t.subagent_calls,
+    ),
+    Flag(
+        "⊘",
+        "source removed",
+        "the log file was deleted since indexing; its calls are kept",
+        lambda t: t.missing_calls,
+    ),
+)
+
+COUNT_TITLE = {
+    Kind.WEEK: "Sess",
+    Kind.DAY: "Sess",
+    Kind.SESSION: "Turns",
+    Kind.TURN: "Calls",
+    Kind.CALL: "Calls",
+}
+LABEL_TITLE = {
+    Kind.ALL: "All time",
+    Kind.WEEK: "Week",
+    Kind.DAY: "Day",
+    Kind.SESSION: "Session",
+    Kind.TURN: "Turn",
+    Kind.CALL: "Call",
+}
+SOURCE_BADGE = {"claude-code": "claude", "codex": "codex"}
+
+
+def flag_glyphs(totals: Totals) -> str:
+    return "".join(flag.glyph for flag in FLAGS if flag.count(totals))
+
+
+def count_of(node: Node) -> int:
+    """The count a row shows: sessions for weeks and days, turns for sessions, else calls."""
+    if node.kind in (Kind.WEEK, Kind.DAY, Kind.ALL):
+        return node.sessions
+    if node.kind is Kind.SESSION:
+        return node.turns
+    return node.totals.calls
+
+
+def metric(node: Node, bar_metric: BarMetric) -> float:
+    return node.totals.cost if bar_metric is BarMetric.COST else float(node.totals.total)
+
+
+def _sort_value(key: SortKey) -> Callable[[Node], tuple]:
+    if key is SortKey.COST:
+        return lambda n: (n.totals.cost, n.totals.total, n.start, n.key)
+    if key is SortKey.TOKENS:
+        return lambda n: (n.totals.total, n.totals.cost, n.start, n.key)
+    if key is SortKey.CACHE:
+        return lambda n: (
+            -1.0 if n.totals.cache_hit is None else n.totals.cache_hit,
+            n.totals.cost,
+            n.start,
+            n.key,
+        )
+    if key is SortKey.COUNT:
+        return lambda n: (count_of(n), n.totals.calls, n.totals.cost, n.start, n.key)
+    return lambda n: (n.start, _natural(n.key))
+
+
+def _natural(key: str) -> tuple:
+    """'10' after '9': turn numbers sort as numbers."""
+    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", key))
+
+
+def sort_nodes(nodes: Sequence[Node], sort: Sort) -> list[Node]:
+    return sorted(nodes, key=_sort_value(sort.key), reverse=sort.descending)
+
+
+def matches(node: Node, needle: str) -> bool:
+    """Case-insensitive substring match on what a row shows and what it is made of."""
+    if not needle:
+        return True
+    needle = needle.casefold()
+    haystack = [node.label, node.key, node.project, node.source, *node.models]
+    if node.call is not None:
+        haystack += [*node.call.tools, node.call.model]
+    if node.kind in (Kind.WEEK, Kind.DAY):  # a day matches the projects worked on that day
+        haystack += [session.label for session in _sessions(node)]
+    return any(needle in text.casefold() for text in haystack if text)
+
+
+def _sessions(node: Node) -> Iterable[Node]:
+    for child in node.children:
+        if child.kind is Kind.SESSION:
+            yield child
+        elif child.kind is Kind.DAY:
+            yield from child.children
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Listing:
+    """The rows of one node as shown: filtered, sorted, with the largest value for the bars."""
+
+    node: Node
+    rows: tuple[Node, ...]
+    sort: Sort
+    bar_metric: BarMetric
+    needle: str
+    largest: float
+    parent_value: float
+
+    @property
+    def child_kind(self) -> Kind:
+        return CHILD_KIND.get(self.node.kind, Kind.CALL)
+
+    @property
+    def hidden(self) -> int:
+        """Children the filter leaves out."""
+        return len(self.node.children) - len(self.rows)
+
+    def index_of(self, key: str | None) -> int | None:
+        if key is None:
+            return None
+        return next((i for i, row in enumerate(self.rows) if row.key == key), None)
+
+    def bar_fraction(self, row: Node) -> float:
+        """Relative to the largest sibling shown, as ncdu draws it."""
+        return metric(row, self.bar_metric) / self.largest if self.largest > 0 else 0.0
+
+    def share(self, row: Node) -> float | None:
+        """Share of the parent's total."""
+        if self.parent_value <= 0:
+            return None
+        return metric(row, self.bar_metric) / self.parent_value
+
+
+def listing(node: Node, sort: Sort, bar_metric: BarMetric, needle: str = "") -> Listing:
+    rows = [child for child in node.children if matches(child, needle)]
+    rows = sort_nodes(rows, sort)
+    largest = max((metric(row, bar_metric) for row in rows), default=0.0)
+    return Listing(node, tuple(rows), sort, bar_metric, needle, largest, metric(node, bar_metric))
+
+
+_EIGHTHS = " ▏▎▍▌▋▊▉"
+
+
+def bar(fraction: float, width: int) -> str:
+    """A left-aligned bar in eighths of a cell, `width` cells wide (padded with spaces)."""
+    fraction = min(max(fraction, 0.0), 1.0)
+    eighths = round(fraction * width * 8)
+    if fraction > 0 and eighths == 0:
+        eighths = 1  # a non-zero row never looks empty
+    full, part = divmod(eighths, 8)
+    text = "█" * full + (_EIGHTHS[part] if part else "")
+    return text.ljust(width)
+
+
+# --- paths ----------------------------------------------------------------------------------------
+
+
+def resolve(root: Node, keys: Sequence[str]) -> tuple[list[Node], tuple[str, ...]]:
+    """The nodes along `keys` from `root`, stopping at the deepest one that still exists."""
+    chain = [root]
+    for key in keys:
+        child = chain[-1].child(key)
+        if child is None:
+            break
+        chain.append(child)
+    return chain, tuple(node.key for node in chain[1:])
+
+
+def export_name(chain: Sequence[Node]) -> str:
+    """A file name for the subtree at the end of `chain`: tokentree-atlas-2026-11-19.json."""
+    node = chain[-1]
+    day = next((n.key for n in chain if n.kind is Kind.DAY), "")
+    if node.kind is Kind.ALL:
+        parts = ["all"]
+    elif node.kind in (Kind.WEEK, Kind.DAY):
+        parts = [node.key]
+    else:
+        session = next(n for n in chain if n.kind is Kind.SESSION)
+        project = session.project.rstrip("/").rsplit("/", 1)[-1] or session.session_id[:8]
+        parts = [project, day]
+        if node.kind is Kind.TURN:
+            parts.append(f"turn{node.key}")
+        elif node.kind is Kind.CALL:
+            turn = next(n for n in chain if n.kind is Kind.TURN)
+            parts += [f"turn{turn.key}", "call" + re.sub(r"\W", "", node.key)[-8:]]
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", "-".join(filter(None, parts))).strip("-")
+    return f"./tokentree-{slug or 'node'}.json"
