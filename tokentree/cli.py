@@ -40,6 +40,10 @@ def _dispatch(args: list[str]) -> int:
         parsed = _parser(None).parse_args(args)
     if getattr(parsed, "schema", False):
         return _print_schema(parsed.command)
+    if _interactive(parsed):
+        from tokentree.app.app import run as run_app  # Textual loads only for the view
+
+        return run_app(_choices(parsed))
     workspace = open_workspace(_choices(parsed), progress=_progress_bar())
     for notice in workspace.notices:
         print(f"tokentree: {notice}", file=sys.stderr)
@@ -58,17 +62,16 @@ def _run(parsed: argparse.Namespace, workspace: Workspace) -> int:
 
     by = parsed.by if parsed.command == "report" else "week"
     status = report(workspace, by, as_json=parsed.json, diagnostics=parsed.diagnostics)
-    if parsed.command is None and not parsed.json:
-        _explain_missing_tui(workspace)
+    if parsed.command is None and not parsed.json and not parsed.diagnostics:
+        print("\n(the interactive view needs a terminal: weekly report)", file=sys.stderr)
     return status
 
 
-def _explain_missing_tui(workspace: Workspace) -> None:
-    print(
-        "\nThe interactive view is not part of this build yet; "
-        "`tokentree report --by day|session|model` and `tokentree export` read the same index.",
-        file=sys.stderr,
-    )
+def _interactive(parsed: argparse.Namespace) -> bool:
+    """Bare `tokentree` on a terminal opens the view; piped or with --json it prints a report."""
+    if parsed.command is not None or parsed.json or parsed.diagnostics:
+        return False
+    return sys.stdin.isatty() and sys.stdout.isatty()
 
 
 def _parser(command: str | None) -> argparse.ArgumentParser:

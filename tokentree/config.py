@@ -7,7 +7,6 @@ exists: pydantic costs 0.1 s to import, more than a warm report should take.
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass, field
 from datetime import tzinfo
 from pathlib import Path
@@ -72,10 +71,16 @@ def load_settings(path: Path | None = None) -> Settings:
     """The settings in `path` (default: the config dir's config.toml), or the defaults."""
     path = path or config_path()
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return Settings()
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"cannot read {path}: {error}") from error
+    import tomllib
+
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"cannot read {path}: {error}") from error
     from pydantic import TypeAdapter, ValidationError
 

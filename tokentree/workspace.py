@@ -13,7 +13,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from tokentree import config
-from tokentree.core.index import Index, Progress, Scope, UpdateStats
+from tokentree.core.index import BATCH_BYTES, Index, Progress, Scope, UpdateStats
 from tokentree.core.pricing import PriceBook
 from tokentree.core.sources import (
     SOURCE_ALIASES,
@@ -63,7 +63,7 @@ class Workspace:
         self,
         progress: Progress | None = None,
         *,
-        batch_bytes: int | None = None,
+        batch_bytes: int = BATCH_BYTES,
         on_batch: Callable[[], None] | None = None,
     ) -> UpdateStats:
         """Find the log files again and read what changed since the last refresh."""

@@ -44,6 +44,7 @@ from tokentree.core.sources.base import SourceFile
 
 SCHEMA_VERSION = 2
 _CHUNK = 500  # SQLite host parameters per IN (…) query
+BATCH_BYTES = 64 * 1024 * 1024
 
 _SCHEMA = """
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -223,13 +224,13 @@ class Index:
         *,
         progress: Progress | None = None,
         workers: int | None = None,
-        batch_bytes: int | None = None,
+        batch_bytes: int = BATCH_BYTES,
         on_batch: Callable[[], None] | None = None,
     ) -> UpdateStats:
         """Bring the index up to date with `files`, found under `roots`.
 
         Files are read outside the write lock and stored in transactions of about
-        `batch_bytes` (all at once by default); `on_batch` runs after each, so a
+        `batch_bytes` read, which bounds memory; `on_batch` runs after each, so a
         view can show partial results of a long first index. A result whose
         file another instance stored meanwhile is dropped, so two instances
         never count a line twice.
@@ -243,7 +244,7 @@ class Index:
         roots: Sequence[Root],
         progress: Progress | None,
         workers: int | None,
-        batch_bytes: int | None,
+        batch_bytes: int,
         on_batch: Callable[[], None] | None,
     ) -> UpdateStats:
         stats = UpdateStats(files_seen=len(files))
@@ -253,21 +254,25 @@ class Index:
             tasks, rereads = self._plan(files, stats)
             self._mark_missing(files, roots, stats)
             run.cold = not self.db.execute("SELECT EXISTS(SELECT 1 FROM calls)").fetchone()[0]
-            if run.cold and tasks:  # a first build: indexes are built once, at the end
+            if run.cold and tasks:  # a first build: indexes and rollup are made once, at the end
+                self.db.execute("INSERT OR REPLACE INTO meta VALUES ('rollup', 'stale')")
                 for name in ("calls_key", "calls_file", "calls_session"):
                     self.db.execute(f"DROP INDEX IF EXISTS {name}")
             run.settle([], self._forget(rereads))
+        run.stale = (
+            self.db.execute("SELECT 1 FROM meta WHERE key = 'rollup'").fetchone() is not None
+        )
         batch: list[ReadResult] = []
         size = 0
         cpu = workers if workers is not None else (os.cpu_count() or 1)
         for result in read_all(tasks, self.prices, cpu, progress):
             batch.append(result)
             size += result.bytes_read
-            if batch_bytes is not None and size >= batch_bytes:
-                self._store_batch(run, batch, stats, on_batch)
+            if size >= batch_bytes:
+                self._store_batch(run, batch, stats, on_batch, final=False)
                 batch, size = [], 0
-        if batch or run.cold:
-            self._store_batch(run, batch, stats, on_batch)
+        if batch or run.stale:
+            self._store_batch(run, batch, stats, on_batch, final=True)
         return stats
 
     def _store_batch(
@@ -276,10 +281,12 @@ class Index:
         batch: list[ReadResult],
         stats: UpdateStats,
         on_batch: Callable[[], None] | None,
+        *,
+        final: bool,
     ) -> None:
         with self._transaction():
             self._store(run, batch, stats)
-            run.finish_batch()
+            run.finish_batch(final)
         if on_batch:
             on_batch()
 
@@ -549,7 +556,8 @@ class _Run:
     def __init__(self, index: Index) -> None:
         self.index = index
         self.db = index.db
-        self.cold = False  # a first build: indexes and rollup are made at the end of a batch
+        self.cold = False  # a first build: nothing stored yet
+        self.stale = False  # the rollup is rebuilt whole at the end
         self.complete = False  # every stored copy is in memory
         self.copies: dict[str, list[_Copy]] = {}
         self.sessions: set[tuple[str, str]] = set()
@@ -608,17 +616,23 @@ class _Run:
                     self.sessions.add(copy.session)
         self.db.executemany("UPDATE calls SET winner = ? WHERE id = ?", flips)
 
-    def finish_batch(self) -> None:
-        """Keep the rollup true after every transaction; free the rows already written."""
+    def finish_batch(self, final: bool) -> None:
+        """Keep the rollup true after each transaction; free the rows already written.
+
+        A first build adds its indexes and rollup once, with its last batch (a
+        'stale' mark in meta says a build stopped before that, so the next
+        update rebuilds the rollup whole).
+        """
         for copies in self.copies.values():
             for copy in copies:
                 copy.row = None
-        if self.cold:
+        if self.stale and final:
             self.index._rebuild_rollup(None)
             for statement in _INDEXES:
                 self.db.execute(statement)
-            self.cold = False
-        else:
+            self.db.execute("DELETE FROM meta WHERE key = 'rollup'")
+            self.stale = self.cold = False
+        elif not self.stale:
             self.index._rebuild_rollup(self.sessions)
         self.sessions = set()
 

@@ -10,9 +10,7 @@ import hashlib
 import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from typing import Any
 
 from tokentree.core.pricing import PriceBook, RateKey, Rates
@@ -90,6 +88,9 @@ def read_all(
     sizes = {task.file_id: _size_to_read(task) for task in tasks}
     total = sum(sizes.values())
     if workers > 1 and total >= PARALLEL_MIN_BYTES and len(tasks) > 1:
+        from concurrent.futures import ProcessPoolExecutor  # not needed by a warm start
+        from multiprocessing import get_context
+
         prices.preload()  # imported once here, inherited by the forked workers
         ordered = sorted(tasks, key=lambda task: sizes[task.file_id], reverse=True)
         chunk = max(1, len(tasks) // (workers * 8))

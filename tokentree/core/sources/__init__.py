@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,26 +61,26 @@ def find_files(roots: Sequence[Root], only: Iterable[str] = ()) -> Discovery:
     problems: list[str] = []
     seen: set[str] = set()
     for root in roots:
-        if root.path.is_file():
-            candidates = [root.path]
-        elif root.path.is_dir():
-            candidates = walk_files(root.path, (".jsonl",), problems)
+        folder = str(root.path)
+        if os.path.isfile(folder):
+            candidates = [folder]
+        elif os.path.isdir(folder):
+            candidates = walk_files(folder, (".jsonl",), problems)
         else:
             continue
         for path in sorted(candidates):
             source = root.source or sniff(path)
-            text = str(path)
-            if source in wanted and text not in seen and _named_like_logs(root, source, path):
-                seen.add(text)
-                files.append(SourceFile(text, source, str(root.path)))
+            if source in wanted and path not in seen and _named_like_logs(root, source, path):
+                seen.add(path)
+                files.append(SourceFile(path, source, folder))
     return Discovery(files, list(roots), problems)
 
 
-def _named_like_logs(root: Root, source: str, path: Path) -> bool:
+def _named_like_logs(root: Root, source: str, path: str) -> bool:
     return not root.discovered or SOURCES[source].accepts(path)
 
 
-def sniff(path: Path) -> str | None:
+def sniff(path: str) -> str | None:
     """Which source wrote a file, judged from its first line."""
     try:
         with open(path, "rb") as handle:

@@ -6,7 +6,6 @@ import os
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -83,9 +82,12 @@ def tool_label(name: str, target: str) -> str:
     return f"{name} {target}" if target else name
 
 
-def walk_files(root: Path, suffixes: tuple[str, ...], problems: list[str]) -> list[Path]:
-    """Every file below `root` with one of `suffixes`; unreadable folders are noted, not fatal."""
-    found: list[Path] = []
+def walk_files(root: str, suffixes: tuple[str, ...], problems: list[str]) -> list[str]:
+    """Every file below `root` with one of `suffixes`; unreadable folders are noted, not fatal.
+
+    Plain strings, not Paths: a warm start walks thousands of files.
+    """
+    found: list[str] = []
     stack = [root]
     while stack:
         folder = stack.pop()
@@ -97,9 +99,9 @@ def walk_files(root: Path, suffixes: tuple[str, ...], problems: list[str]) -> li
         for entry in entries:
             try:
                 if entry.is_dir(follow_symlinks=False):
-                    stack.append(Path(entry.path))
+                    stack.append(entry.path)
                 elif entry.name.endswith(suffixes):
-                    found.append(Path(entry.path))
+                    found.append(entry.path)
             except OSError:
                 problems.append(f"cannot read {entry.path}")
     return found

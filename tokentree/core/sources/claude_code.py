@@ -68,9 +68,10 @@ def discover(env: Mapping[str, str], home: Path) -> list[Path]:
     return [xdg_config / "claude" / "projects", home / ".claude" / "projects"]
 
 
-def accepts(path: Path) -> bool:
+def accepts(path: str) -> bool:
     """Transcript files; a workflow `journal.jsonl` is metadata, not usage."""
-    return path.name.endswith(".jsonl") and path.name != "journal.jsonl"
+    name = basename(path)
+    return name.endswith(".jsonl") and name != "journal.jsonl"
 
 
 def parse(lines: Iterable[bytes], state: dict[str, Any], path: str) -> FileParse:

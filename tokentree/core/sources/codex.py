@@ -41,8 +41,9 @@ def discover(env: Mapping[str, str], home: Path) -> list[Path]:
     return [folder / name for folder in homes for name in ("sessions", "archived_sessions")]
 
 
-def accepts(path: Path) -> bool:
-    return path.name.startswith("rollout-") and path.name.endswith(".jsonl")
+def accepts(path: str) -> bool:
+    name = basename(path)
+    return name.startswith("rollout-") and name.endswith(".jsonl")
 
 
 def parse(lines: Iterable[bytes], state: dict[str, Any], path: str) -> FileParse:

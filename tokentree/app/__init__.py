@@ -1,0 +1,1 @@
+"""The interactive view: Textual widgets over snapshots of the core's tree."""

@@ -1,0 +1,456 @@
+"""TokenTreeApp: ncdu for AI coding spend, over snapshots the indexer thread posts.
+
+The app owns the view state (where we are, sort, filter, cursor memory) and
+never reads logs or the index itself: a thread worker does (indexer.py), a
+watcher worker tells it when a log changed, and thread workers price the info
+panel and write exports. Everything comes back as a message.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Mapping
+from functools import partial
+from pathlib import Path
+
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.screen import ModalScreen
+from textual.worker import get_current_worker
+
+from tokentree import config
+from tokentree.app.indexer import Indexer
+from tokentree.app.messages import (
+    BreakdownPriced,
+    ExportFinished,
+    IndexFailed,
+    IndexProgressed,
+    TreeUpdated,
+)
+from tokentree.app.screens.export import ExportRequest, ExportScreen
+from tokentree.app.screens.help import HelpScreen
+from tokentree.app.snapshot import Snapshot
+from tokentree.app.widgets.bars import PathBar, StatusBar, crumb, totals_text
+from tokentree.app.widgets.filter_bar import FilterBar
+from tokentree.app.widgets.info_panel import InfoPanel
+from tokentree.app.widgets.usage_table import UsageTable
+from tokentree.core.breakdown import Breakdown, breakdown
+from tokentree.core.export import ExportError, export_document, write_export
+from tokentree.core.pricing import PriceBook
+from tokentree.core.tree import Kind, Node
+from tokentree.core.view import (
+    GRAPH_CYCLE,
+    BarMetric,
+    Graph,
+    Sort,
+    SortKey,
+    export_name,
+    listing,
+    resolve,
+)
+from tokentree.workspace import Choices, Workspace, prepare_workspace
+
+Path_ = tuple[str, ...]
+VIEW_ACTIONS = {
+    "sort",
+    "toggle_metric",
+    "cycle_graph",
+    "toggle_info",
+    "export",
+    "filter",
+    "help",
+    "escape",
+    "toggle_theme",
+}
+BREAKDOWN_CACHE = 64
+
+
+class TokenTreeApp(App[int]):
+    """The list of the current node's children, its header and status, and the panels."""
+
+    CSS_PATH = "tokentree.tcss"
+    TITLE = "tokentree"
+    ENABLE_COMMAND_PALETTE = True
+    BINDINGS = [
+        Binding("s", "sort('cost')", "sort by cost", show=False),
+        Binding("t", "sort('tokens')", "sort by tokens", show=False),
+        Binding("c", "sort('cache')", "sort by cache hit", show=False),
+        Binding("n", "sort('time')", "sort by time", show=False),
+        Binding("C", "sort('count')", "sort by count", show=False),
+        Binding("a", "toggle_metric", "bar by cost or tokens", show=False),
+        Binding("g", "cycle_graph", "bar / percent / both", show=False),
+        Binding("i", "toggle_info", "info", show=False),
+        Binding("e", "export", "export", show=False),
+        Binding("slash", "filter", "filter", show=False),
+        Binding("question_mark", "help", "help", show=False),
+        Binding("T", "toggle_theme", "theme", show=False),
+        Binding("escape", "escape", "close", show=False),
+        Binding("q", "quit", "quit", show=False),
+    ]
+
+    def __init__(self, workspace: Workspace, reading: str, *, live: bool = True) -> None:
+        super().__init__()
+        self.workspace = workspace
+        self.reading = reading
+        self.live = live
+        self.indexer = Indexer(workspace, self.post_message)
+        self.snapshot: Snapshot | None = None
+        self.path: Path_ = ()
+        self.sort = Sort()
+        self.bar_metric = BarMetric.COST
+        self.graph = Graph.BOTH
+        self.filters: dict[Path_, str] = {}
+        self.remembered: dict[Path_, str] = {}
+        self.crash: Exception | None = None
+        self.report_crash_in_cli = False
+        self.last_export: Path | None = None
+        self._breakdowns: dict[tuple[int, Path_], Breakdown] = {}
+        self._prices: PriceBook | None = None
+        self._prices_lock = threading.Lock()
+        self._watching = False
+
+    # --- layout ---------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield PathBar(self.reading, self.workspace.zone_name, id="path")
+        yield UsageTable(id="table")
+        yield InfoPanel(self.workspace.calendar.zone, id="info")
+        yield FilterBar(id="filter")
+        yield StatusBar(id="status")
+
+    @property
+    def table(self) -> UsageTable:
+        return self.query_one(UsageTable)
+
+    @property
+    def info(self) -> InfoPanel:
+        return self.query_one(InfoPanel)
+
+    @property
+    def filter_bar(self) -> FilterBar:
+        return self.query_one(FilterBar)
+
+    @property
+    def status(self) -> StatusBar:
+        return self.query_one(StatusBar)
+
+    def on_mount(self) -> None:
+        self.table.empty_text = "Reading logs…"
+        self.table.focus()
+        self.status.set_status("reading logs…", "busy")
+        self._index()
+
+    # --- the index thread and the watcher ---------------------------------------------------------
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="index")
+    def _index(self) -> None:
+        worker = get_current_worker()
+        self.indexer.run(live=self.live, cancelled=lambda: worker.is_cancelled)
+
+    @work(exclusive=True, exit_on_error=False, group="watch")
+    async def _watch_logs(self) -> None:
+        """Mark the index dirty when a log changes; absent roots are skipped."""
+        from watchfiles import awatch  # imported late: only the live view needs it
+
+        roots = [str(root.path) for root in self.workspace.roots if root.path.exists()]
+        if not roots:
+            return
+        async for _changes in awatch(*roots, debounce=300, step=50, recursive=True):
+            self.indexer.mark_dirty()
+
+    def exit(self, *args, **kwargs) -> None:  # type: ignore[override]
+        self.indexer.stop()  # before the workers are cancelled: ends a big read promptly
+        super().exit(*args, **kwargs)
+
+    def _handle_exception(self, error: Exception) -> None:
+        """Textual prints a traceback on a crash; the CLI promises one line (see cli.main).
+
+        The error is kept and re-raised by `run` after the terminal is restored;
+        elsewhere (tests) and with TOKENTREE_DEBUG, Textual reports it its own way.
+        """
+        self.crash = self.crash or error
+        self.indexer.stop()
+        if self.report_crash_in_cli and not os.environ.get("TOKENTREE_DEBUG"):
+            self.exit(return_code=1)
+        else:
+            super()._handle_exception(error)
+
+    @on(IndexProgressed)
+    def _progressed(self, message: IndexProgressed) -> None:
+        partial_tree = self.snapshot is not None and not self.snapshot.complete
+        self.status.show_progress(message.done, message.total, partial_tree)
+
+    @on(TreeUpdated)
+    def _tree_updated(self, message: TreeUpdated) -> None:
+        first_complete = message.snapshot.complete and not (
+            self.snapshot is not None and self.snapshot.complete
+        )
+        self.snapshot = message.snapshot
+        current = self.table.current
+        self._show(select=current.key if current else None, keep_screen_row=True)
+        if message.snapshot.complete:
+            self.status.set_status(self._status_text(message.snapshot), "live")
+        if first_complete:
+            for notice in dict.fromkeys(message.snapshot.notices):
+                self.notify(notice, severity="warning", timeout=8)
+            if self.live and not self._watching:
+                self._watching = True
+                self._watch_logs()
+
+    @on(IndexFailed)
+    def _index_failed(self, message: IndexFailed) -> None:
+        self.status.set_status(f"⚠ index: {message.error}", "error")
+        self.notify(message.error, title="Reading the logs failed", severity="error")
+
+    def _status_text(self, snapshot: Snapshot) -> str:
+        parts = [f"{snapshot.files:,} log file{'s' * (snapshot.files != 1)}"]
+        if snapshot.skipped_lines:
+            parts.append(f"{snapshot.skipped_lines:,} lines skipped")
+        if snapshot.removed_files:
+            removed = snapshot.removed_files
+            parts.append(f"{removed:,} log{'s' * (removed != 1)} removed")
+        return ("● live · " if self.live else "") + " · ".join(parts)
+
+    # --- showing the current node ----------------------------------------------------------
+
+    def _chain(self) -> list[Node]:
+        if self.snapshot is None:
+            return []
+        chain, self.path = resolve(self.snapshot.tree, self.path)
+        return chain
+
+    def _show(self, select: str | None, *, keep_screen_row: bool) -> None:
+        """Redraw the list for `self.path` with the cursor on `select` when it is still there."""
+        chain = self._chain()
+        if not chain:
+            return
+        node = chain[-1]
+        needle = self.filters.get(self.path, "")
+        shown = listing(node, self.sort, self.bar_metric, needle)
+        self.table.empty_text = self._empty_text(shown.node, needle)
+        select = select or self.remembered.get(self.path)
+        self.table.show(shown, select, keep_screen_row=keep_screen_row)
+        self.query_one(PathBar).show(chain)
+
+    def _empty_text(self, node: Node, needle: str) -> str:
+        if needle and node.children:
+            return f"Nothing here matches “{needle}” (Esc clears the filter)."
+        if self.snapshot is not None and not self.snapshot.complete:
+            return "Reading logs…"
+        if node.kind is Kind.ALL:
+            return f"No Claude Code or Codex usage found in {self.reading}. Try: tokentree --demo"
+        return "Nothing below this node."
+
+    @on(UsageTable.Highlighted)
+    def _highlighted(self, message: UsageTable.Highlighted) -> None:
+        if message.node is not None:
+            self.remembered[self.path] = message.node.key
+        if self.info.display:
+            self._show_info()
+
+    @on(UsageTable.Opened)
+    def _opened(self, message: UsageTable.Opened) -> None:
+        if not message.node.children:
+            self.action_toggle_info(show=True)
+            return
+        self.remembered[self.path] = message.node.key
+        self.path = (*self.path, message.node.key)
+        self._show(select=None, keep_screen_row=False)
+
+    @on(UsageTable.BackRequested)
+    def _back(self) -> None:
+        if not self.path:
+            return
+        came_from = self.path[-1]
+        self.path = self.path[:-1]
+        self._show(select=came_from, keep_screen_row=False)
+
+    # --- keys -------------------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """View keys act on the list only, not under a dialog."""
+        return not (action in VIEW_ACTIONS and isinstance(self.screen, ModalScreen))
+
+    def _reshow(self) -> None:
+        current = self.table.current
+        self._show(select=current.key if current else None, keep_screen_row=False)
+
+    def action_sort(self, key: str) -> None:
+        self.sort = self.sort.pressed(SortKey(key))
+        self._reshow()
+
+    def action_toggle_metric(self) -> None:
+        self.bar_metric = BarMetric.TOKENS if self.bar_metric is BarMetric.COST else BarMetric.COST
+        self._reshow()
+
+    def action_cycle_graph(self) -> None:
+        self.graph = GRAPH_CYCLE[(GRAPH_CYCLE.index(self.graph) + 1) % len(GRAPH_CYCLE)]
+        self.table.graph = self.graph
+
+    def action_toggle_theme(self) -> None:
+        self.theme = "textual-light" if self.theme == "textual-dark" else "textual-dark"
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    def action_escape(self) -> None:
+        if self.info.display:
+            self.info.display = False
+        elif self.filters.get(self.path):
+            self._set_filter("")
+
+    # --- filter ---------------------------------------------------------------------------------
+
+    def action_filter(self) -> None:
+        bar = self.filter_bar
+        bar.value = self.filters.get(self.path, "")
+        bar.display = True
+        bar.focus()
+
+    @on(FilterBar.Changed)
+    def _filter_typed(self, message: FilterBar.Changed) -> None:
+        if self.filter_bar.display:
+            self._set_filter(message.value)
+
+    @on(FilterBar.Submitted)
+    def _filter_kept(self) -> None:
+        self.filter_bar.display = False
+        self.table.focus()
+
+    @on(FilterBar.Cancelled)
+    def _filter_cleared(self) -> None:
+        self.filter_bar.display = False
+        self._set_filter("")
+        self.table.focus()
+
+    def _set_filter(self, needle: str) -> None:
+        if needle:
+            self.filters[self.path] = needle
+        else:
+            self.filters.pop(self.path, None)
+        current = self.table.current
+        self._show(select=current.key if current else None, keep_screen_row=False)
+
+    # --- info panel -------------------------------------------------------------------------------
+
+    def _selected(self) -> tuple[Node, list[Node]] | None:
+        """The row under the cursor (or the current node if the list is empty), and its parents."""
+        chain = self._chain()
+        if not chain:
+            return None
+        current = self.table.current
+        return (current, chain) if current is not None else (chain[-1], chain[:-1])
+
+    def action_toggle_info(self, show: bool | None = None) -> None:
+        info = self.info
+        info.display = not info.display if show is None else show
+        if info.display:
+            self._show_info()
+
+    def _show_info(self) -> None:
+        selected = self._selected()
+        if selected is None or self.snapshot is None:
+            return
+        node, parents = selected
+        key = (self.snapshot.generation, (*[n.key for n in parents[1:]], node.key))
+        found = self._breakdowns.get(key)
+        self.info.show(node, parents, found, self.snapshot.rate_limits)
+        if found is None:
+            self._price(node, key)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="info")
+    def _price(self, node: Node, key: tuple[int, Path_]) -> None:
+        """Price the calls below `node` kind by kind, off the UI thread (big nodes take time)."""
+        with self._prices_lock:
+            if self._prices is None:
+                self._prices = PriceBook(config.load_settings().user_prices())
+        found = breakdown(node, self._prices)
+        if not get_current_worker().is_cancelled:
+            self.post_message(BreakdownPriced(key, found))
+
+    @on(BreakdownPriced)
+    def _priced(self, message: BreakdownPriced) -> None:
+        if len(self._breakdowns) >= BREAKDOWN_CACHE:
+            self._breakdowns.pop(next(iter(self._breakdowns)))
+        self._breakdowns[message.key] = message.breakdown
+        if self.info.display:
+            self._show_info()
+
+    # --- export -----------------------------------------------------------------------------------
+
+    def action_export(self) -> None:
+        selected = self._selected()
+        if selected is None:
+            self.notify("Nothing to export yet.", severity="warning")
+            return
+        node, parents = selected
+        chain = [*parents, node]
+        node_path = "/".join(n.key for n in chain[1:])
+        summary = " › ".join(crumb(n) for n in chain) + "\n" + totals_text(node)
+        self.push_screen(
+            ExportScreen(summary, export_name(chain)),
+            callback=partial(self._export_chosen, node, node_path),
+        )
+
+    def _export_chosen(self, node: Node, node_path: str, request: ExportRequest | None) -> None:
+        if request is not None:
+            self._write_export(node, node_path, request)
+
+    @work(thread=True, exit_on_error=False, group="export")
+    def _write_export(self, node: Node, node_path: str, request: ExportRequest) -> None:
+        try:
+            document = export_document(node, node_path, self.workspace.zone_name)
+            target = os.path.expanduser(request.target)
+            written = write_export(document, target, overwrite=request.overwrite)
+        except ExportError as error:
+            self.post_message(ExportFinished(request.target, 0, str(error)))
+        else:
+            self.post_message(ExportFinished(request.target, written, ""))
+
+    @on(ExportFinished)
+    def _exported(self, message: ExportFinished) -> None:
+        if message.error:
+            self.notify(message.error, title="Export failed", severity="error")
+            return
+        self.last_export = Path(message.target).expanduser()
+        size = f"{message.size / 1024:,.0f} KB" if message.size >= 1024 else f"{message.size} B"
+        self.notify(f"✓ wrote {message.target} ({size}, schema tokentree.export/1)")
+
+
+# --- the entry point the CLI uses ---------------------------------------------------------------
+
+
+def describe_roots(
+    choices: Choices, workspace: Workspace, env: Mapping[str, str] | None = None
+) -> str:
+    """What the header says is being read: short, with ~ for the home directory."""
+    if choices.demo:
+        return "demo: bundled sample logs"
+    env = os.environ if env is None else env
+    home = env.get("HOME", "")
+    shown = [str(root.path) for root in workspace.roots]
+    if not choices.paths:
+        shown = [path for path in shown if Path(path).exists()] or shown
+    if home:
+        shown = ["~" + path[len(home) :] if path.startswith(home + "/") else path for path in shown]
+    return " · ".join(dict.fromkeys(shown))
+
+
+def create_app(
+    choices: Choices, env: Mapping[str, str] | None = None, *, live: bool = True
+) -> TokenTreeApp:
+    """The app for these choices; raises UsageError (before any screen) for bad ones."""
+    workspace = prepare_workspace(choices, env)
+    return TokenTreeApp(workspace, describe_roots(choices, workspace, env), live=live)
+
+
+def run(choices: Choices, *, headless: bool = False) -> int:
+    """Run the interactive view; a crash is re-raised here for the CLI's one-line report."""
+    app = create_app(choices)
+    app.report_crash_in_cli = True
+    app.run(headless=headless)
+    if app.crash is not None:
+        raise app.crash
+    return app.return_code or 0

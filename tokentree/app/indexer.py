@@ -1,0 +1,156 @@
+"""The index thread's work: refresh the index, build trees, post snapshots; never touch widgets.
+
+One thread owns the workspace (its SQLite connection is used by one thread at a
+time). It reads the logs in batches, posts a partial tree after a batch when the
+last tree was not built too recently, then waits for the file watcher to say a
+log changed. `stop()` makes it return promptly: a check in every progress and
+batch callback, and the reader processes of a big first index are ended.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+import time
+from collections.abc import Callable
+
+from textual.message import Message
+
+from tokentree.app.messages import IndexFailed, IndexProgressed, TreeUpdated
+from tokentree.app.snapshot import Snapshot
+from tokentree.workspace import Workspace
+
+BATCH_BYTES = 64 * 1024 * 1024
+PROGRESS_INTERVAL = 0.1  # seconds between progress messages
+LIVE_WAIT = 0.25  # how often the idle loop looks at the stop flag
+SETTLE = 0.15  # after a change is noticed, let the writer finish its burst
+
+
+class Stopped(Exception):
+    """Raised inside the index's callbacks to abandon a refresh when the app quits."""
+
+
+class Indexer:
+    """Refreshes the workspace and posts what the UI shows; runs on one worker thread."""
+
+    def __init__(
+        self,
+        workspace: Workspace,
+        post: Callable[[Message], object],
+        *,
+        batch_bytes: int = BATCH_BYTES,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.workspace = workspace
+        self.post = post
+        self.batch_bytes = batch_bytes
+        self.clock = clock
+        self.generation = 0
+        self.reading = False
+        self._stop = threading.Event()
+        self._dirty = threading.Event()
+        self._next_progress = 0.0
+        self._next_tree = 0.0
+        self._cancelled: Callable[[], bool] = lambda: False
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set() or self._cancelled()
+
+    def stop(self) -> None:
+        """Ask the thread to return; safe to call from any thread, more than once."""
+        if self._stop.is_set():
+            return
+        self._stop.set()
+        self._dirty.set()
+        if self.reading:
+            _end_reader_processes()
+
+    def mark_dirty(self) -> None:
+        """A log changed on disk: refresh soon (called by the file watcher)."""
+        self._dirty.set()
+
+    def run(self, *, live: bool = True, cancelled: Callable[[], bool] | None = None) -> None:
+        """The first refresh, then (when live) a refresh after each change until stopped.
+
+        `cancelled` is polled too (the worker's flag), so the thread ends with the app.
+        """
+        if cancelled is not None:
+            self._cancelled = cancelled
+        try:
+            self._refresh(first=True)
+            while live and not self.stopped:
+                if not self._dirty.wait(LIVE_WAIT) or self.stopped:
+                    continue
+                time.sleep(SETTLE)
+                self._dirty.clear()
+                self._refresh(first=False)
+        except Stopped:
+            pass
+        except Exception as error:  # shown in the status line; the last tree stays
+            if not self.stopped:
+                self.post(IndexFailed(f"{type(error).__name__}: {error}"))
+        finally:
+            self.workspace.index.close()
+
+    def _refresh(self, *, first: bool) -> None:
+        self.reading = True
+        try:
+            stats = self.workspace.refresh(
+                self._progress, batch_bytes=self.batch_bytes, on_batch=self._batch_stored
+            )
+        finally:
+            self.reading = False
+        self._check()
+        if first or stats.files_read or stats.files_missing or stats.files_reread:
+            self._post_tree(complete=True)
+
+    def _check(self) -> None:
+        if self.stopped:
+            raise Stopped
+
+    def _progress(self, done: int, total: int) -> None:
+        self._check()
+        now = self.clock()
+        if now >= self._next_progress or done >= total:
+            self._next_progress = now + PROGRESS_INTERVAL
+            self.post(IndexProgressed(done, total))
+
+    def _batch_stored(self) -> None:
+        """Show partial results, but spend at most about a third of the time building trees."""
+        self._check()
+        if self.clock() >= self._next_tree:
+            self._post_tree(complete=False)
+
+    def _post_tree(self, *, complete: bool) -> None:
+        started = self.clock()
+        workspace = self.workspace
+        tree = workspace.tree()
+        limits = workspace.index.rate_limits(workspace.scope)
+        diagnostics = tuple(workspace.index.diagnostics(workspace.scope))
+        self._check()
+        self.generation += 1
+        snapshot = Snapshot(
+            tree=tree,
+            generation=self.generation,
+            complete=complete,
+            files=workspace.files_in_scope,
+            rate_limits=limits,
+            diagnostics=diagnostics,
+            notices=tuple(workspace.notices),
+        )
+        self.post(TreeUpdated(snapshot))
+        finished = self.clock()
+        self._next_tree = finished + 2 * (finished - started)
+
+
+def _end_reader_processes() -> None:
+    """End the parse processes of a big first index, so quitting does not wait for them.
+
+    The index reads big jobs in a process pool whose shutdown waits for every
+    queued file; the pool's own children are the only multiprocessing children
+    this process has. The refresh then fails with BrokenProcessPool, which the
+    stopped indexer ignores, and the stored batches stay committed.
+    """
+    for child in multiprocessing.active_children():
+        child.terminate()

@@ -1,0 +1,52 @@
+"""What the indexer thread tells the app: small, past-tense events carrying immutable data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.message import Message
+
+from tokentree.app.snapshot import Snapshot
+from tokentree.core.breakdown import Breakdown
+
+
+@dataclass
+class IndexProgressed(Message):
+    """Bytes read so far in the current refresh; only the newest one matters."""
+
+    done: int
+    total: int
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, IndexProgressed)
+
+
+@dataclass
+class TreeUpdated(Message):
+    """A new tree to show (partial while `snapshot.complete` is False)."""
+
+    snapshot: Snapshot
+
+
+@dataclass
+class IndexFailed(Message):
+    """A refresh stopped with an error; the last snapshot stays on screen."""
+
+    error: str
+
+
+@dataclass
+class BreakdownPriced(Message):
+    """The per-kind costs of the node at `key` (generation, path) are ready."""
+
+    key: tuple[int, tuple[str, ...]]
+    breakdown: Breakdown
+
+
+@dataclass
+class ExportFinished(Message):
+    """An export was written (`size` bytes), or not (`error`)."""
+
+    target: str
+    size: int
+    error: str

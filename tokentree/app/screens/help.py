@@ -1,0 +1,84 @@
+"""`?`: the keys, the columns and what each flag means."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from tokentree.core.view import FLAGS
+
+KEYS = (
+    ("↑ ↓  j k", "move; PgUp PgDn Home End jump"),
+    ("→ l Enter", "open the row (a call opens its info)"),
+    ("← h Backspace", "back to the parent, cursor on where you were"),
+    ("s  t  c", "sort by cost, tokens, cache hit rate"),
+    ("n  C", "sort by time (or name), by count; the same key again reverses"),
+    ("a", "bar and % by cost or by tokens"),
+    ("g", "show the bar, the percentage, or both"),
+    ("i", "info panel: token kinds and their cost, models, span, files, flags"),
+    ("/", "filter this list (Enter keeps it, Esc clears it)"),
+    ("e", "export the selected subtree as JSON"),
+    ("T", "light or dark theme"),
+    ("? q", "this help; quit"),
+)
+COLUMNS = (
+    ("Cost", "USD at each call's dated price; ≥ marks a lower bound, 'unpriced' no known price"),
+    ("%", "share of the parent (by cost or tokens, see a)"),
+    ("Bar", "relative to the largest row shown"),
+    ("Tokens", "input + cache writes + cache reads + output"),
+    ("Cache", "cache hit: cache reads ÷ everything sent"),
+    ("Sess/Turns/Calls", "sessions in a week or day, turns in a session, calls in a turn"),
+    ("claude / codex", "the source of a session: Claude Code or Codex"),
+)
+
+
+def help_text() -> Table:
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column()
+    table.add_row(Text("Keys", style="bold underline"), "")
+    for keys, meaning in KEYS:
+        table.add_row(keys, meaning)
+    table.add_row("", "")
+    table.add_row(Text("Columns", style="bold underline"), "")
+    for name, meaning in COLUMNS:
+        table.add_row(name, meaning)
+    table.add_row("", "")
+    table.add_row(Text("Flags", style="bold underline"), "")
+    for flag in FLAGS:
+        table.add_row(f"{flag.glyph}  {flag.name}", flag.meaning)
+    return table
+
+
+class HelpScreen(ModalScreen[None]):
+    """Closed by any of Esc, ?, q."""
+
+    DEFAULT_CSS = """
+    HelpScreen { align: center middle; }
+    HelpScreen > VerticalScroll {
+        width: 96;
+        max-width: 100%;
+        height: auto;
+        max-height: 100%;
+        border: round $primary;
+        border-title-color: $text-accent;
+        border-title-style: bold;
+        background: $surface;
+        padding: 0 1;
+    }
+    """
+    BINDINGS = [Binding("escape,question_mark,q", "close", "close")]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll() as scroll:
+            scroll.border_title = "tokentree help"
+            scroll.border_subtitle = "Esc to close"
+            yield Static(help_text())
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,35 @@
+"""An immutable picture of the index, built on the indexer thread and read by the UI."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from tokentree.core.index import FileDiagnostics
+from tokentree.core.tree import Node
+
+
+@dataclass(frozen=True, eq=False)
+class Snapshot:
+    """The tree and what the status line and info panel need; never changed once posted.
+
+    The tree's nodes are plain dataclasses: nobody mutates them after the
+    indexer hands them over, so the UI and info workers may read them freely.
+    """
+
+    tree: Node
+    generation: int
+    complete: bool  # False while a long first index is still being read
+    files: int
+    rate_limits: Mapping[str, Any] | None = None
+    diagnostics: tuple[FileDiagnostics, ...] = ()
+    notices: tuple[str, ...] = ()
+
+    @property
+    def skipped_lines(self) -> int:
+        return sum(sum(item.skipped.values()) for item in self.diagnostics)
+
+    @property
+    def removed_files(self) -> int:
+        return sum(1 for item in self.diagnostics if item.missing)

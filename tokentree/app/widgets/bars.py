@@ -1,0 +1,191 @@
+"""The lines around the list: where we are and what it adds up to; keys and index status."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rich.cells import cell_len, set_cell_size
+from rich.text import Text
+from textual.widget import Widget
+
+from tokentree import format as fmt
+from tokentree.core.tree import Kind, Node
+from tokentree.core.view import bar
+
+
+def crumb(node: Node) -> str:
+    """A node's name in the breadcrumbs: short for weeks and turns."""
+    if node.kind is Kind.WEEK:
+        return node.key
+    if node.kind is Kind.TURN:
+        return node.label.split(" · ", 1)[0]
+    return node.label
+
+
+def totals_text(node: Node) -> str:
+    totals = node.totals
+    parts = [
+        fmt.cost(totals.cost, unpriced=totals.unpriced_calls, calls=totals.calls),
+        f"{fmt.tokens(totals.total)} tok",
+        f"cache {fmt.percent(totals.cache_hit)}",
+    ]
+    if node.kind in (Kind.ALL, Kind.WEEK, Kind.DAY):
+        parts.append(f"{node.sessions:,} session{'s' * (node.sessions != 1)}")
+    elif node.kind is Kind.SESSION:
+        parts.append(f"{node.turns:,} turn{'s' * (node.turns != 1)}")
+    if node.kind is not Kind.CALL:
+        parts.append(f"{totals.calls:,} call{'s' * (totals.calls != 1)}")
+    return " · ".join(parts)
+
+
+class PathBar(Widget):
+    """Title, what is being read, the breadcrumbs and the current node's totals."""
+
+    DEFAULT_CSS = """
+    PathBar { height: 2; background: $panel; padding: 0 1; }
+    PathBar > .path-bar--title { color: $text-accent; text-style: bold; }
+    PathBar > .path-bar--dim { color: $text-muted; }
+    PathBar > .path-bar--crumbs { text-style: bold; }
+    PathBar > .path-bar--totals { text-style: bold; }
+    """
+    COMPONENT_CLASSES = {"path-bar--title", "path-bar--dim", "path-bar--crumbs", "path-bar--totals"}
+
+    def __init__(self, reading: str, zone: str, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.reading = reading
+        self.zone = zone
+        self.chain: Sequence[Node] = ()
+
+    def show(self, chain: Sequence[Node]) -> None:
+        self.chain = tuple(chain)
+        self.refresh()
+
+    def crumbs(self, room: int) -> str:
+        """The path, dropping whole names from the left (then cutting the last) to fit."""
+        names = [crumb(node) for node in self.chain]
+        text = " › ".join(names)
+        while cell_len(text) > room and len(names) > 1:
+            names.pop(0)
+            text = "… › " + " › ".join(names)
+        if cell_len(text) > room:
+            text = set_cell_size(text, max(0, room - 1)) + "…"
+        return text
+
+    def render(self) -> Text:
+        width = self.content_region.width
+        style = self.get_component_rich_style
+        title = Text.assemble(
+            ("tokentree", style("path-bar--title", partial=True)),
+            "  ",
+            (self.reading, style("path-bar--dim", partial=True)),
+        )
+        zone = f"times in {self.zone}"
+        pad = width - cell_len(title.plain) - len(zone)
+        if pad >= 2:
+            title.append(" " * pad)
+            title.append(zone, style("path-bar--dim", partial=True))
+        title.truncate(width)
+        line = Text()
+        if self.chain:
+            totals = totals_text(self.chain[-1])
+            room = max(8, width - len(totals) - 4)
+            crumbs = self.crumbs(room)
+            line.append(crumbs, style("path-bar--crumbs", partial=True))
+            rule = max(1, width - cell_len(crumbs) - len(totals) - 2)
+            line.append(" " + "─" * rule + " ", style("path-bar--dim", partial=True))
+            line.append(totals, style("path-bar--totals", partial=True))
+        line.truncate(width)
+        return Text("\n").join([title, line])
+
+
+@dataclass(frozen=True, slots=True)
+class Hint:
+    keys: str
+    action: str
+    priority: int  # lower stays longer when the line is short
+
+
+HINTS = (
+    Hint("↑↓", "move", 0),
+    Hint("→", "open", 0),
+    Hint("←", "back", 0),
+    Hint("s", "cost", 2),
+    Hint("t", "tokens", 2),
+    Hint("c", "cache", 3),
+    Hint("n", "time", 2),
+    Hint("C", "count", 4),
+    Hint("a", "bar $/tok", 4),
+    Hint("g", "graph", 5),
+    Hint("i", "info", 1),
+    Hint("e", "export", 1),
+    Hint("/", "filter", 1),
+    Hint("?", "help", 0),
+    Hint("q", "quit", 0),
+)
+
+
+class StatusBar(Widget):
+    """Key hints on the left; indexing progress or live status on the right."""
+
+    DEFAULT_CSS = """
+    StatusBar { height: 1; background: $panel; padding: 0 1; }
+    StatusBar > .status-bar--key { color: $text-accent; text-style: bold; }
+    StatusBar > .status-bar--action { color: $text-muted; }
+    StatusBar > .status-bar--busy { color: $text-warning; }
+    StatusBar > .status-bar--live { color: $text-success; }
+    StatusBar > .status-bar--error { color: $text-error; text-style: bold; }
+    """
+    COMPONENT_CLASSES = {
+        "status-bar--key",
+        "status-bar--action",
+        "status-bar--busy",
+        "status-bar--live",
+        "status-bar--error",
+    }
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.status = "starting"
+        self.tone = "busy"
+
+    def set_status(self, text: str, tone: str = "live") -> None:
+        if (text, tone) != (self.status, self.tone):
+            self.status, self.tone = text, tone
+            self.refresh()
+
+    def show_progress(self, done: int, total: int, partial: bool) -> None:
+        share = done / total if total else 1.0
+        text = f"indexing {bar(share, 12)}▏{share * 100:3.0f}%  {_mb(done)}/{_mb(total)}"
+        if partial:
+            text += " · partial"
+        self.set_status(text, "busy")
+
+    def render(self) -> Text:
+        width = self.content_region.width
+        style = self.get_component_rich_style
+        status = Text(self.status, style(f"status-bar--{self.tone}", partial=True))
+        room = width - cell_len(self.status) - 2
+        shown = list(HINTS)
+        while shown and _hints_width(shown) > room:
+            worst = max(hint.priority for hint in shown)
+            drop = max(i for i, hint in enumerate(shown) if hint.priority == worst)
+            shown.pop(drop)
+        line = Text()
+        for number, hint in enumerate(shown):
+            if number:
+                line.append("  ")
+            line.append(hint.keys, style("status-bar--key", partial=True))
+            line.append(" " + hint.action, style("status-bar--action", partial=True))
+        line.append(" " * max(1, width - cell_len(line.plain) - cell_len(self.status)))
+        line.append_text(status)
+        line.truncate(width)
+        return line
+
+
+def _hints_width(hints: Sequence[Hint]) -> int:
+    return sum(cell_len(h.keys) + 1 + cell_len(h.action) for h in hints) + 2 * (len(hints) - 1)
+
+
+def _mb(size: int) -> str:
+    return f"{size / 2**20:,.0f} MB" if size >= 2**20 else f"{size / 1024:,.0f} KB"

@@ -1,0 +1,248 @@
+"""The `i` panel: every token kind with its cost, models, span, files, flags and rate limits."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime, tzinfo
+from pathlib import Path
+from typing import Any
+
+from rich.console import RenderableType
+from rich.table import Table
+from rich.text import Text
+from textual.widgets import Static
+
+from tokentree import format as fmt
+from tokentree.core.breakdown import TOKEN_KINDS, Breakdown
+from tokentree.core.tree import Kind, Node, short_model
+from tokentree.core.view import FLAGS
+
+KIND_TITLE = {
+    Kind.ALL: "All time",
+    Kind.WEEK: "Week",
+    Kind.DAY: "Day",
+    Kind.SESSION: "Session",
+    Kind.TURN: "Turn",
+    Kind.CALL: "Call",
+}
+MAX_FILES = 3
+
+
+class InfoPanel(Static):
+    """Details of the selected row; the per-kind costs arrive from a worker a moment later."""
+
+    DEFAULT_CSS = """
+    InfoPanel {
+        height: auto;
+        max-height: 50%;
+        border: round $primary;
+        border-title-color: $text-accent;
+        border-title-style: bold;
+        padding: 0 1;
+        background: $surface;
+    }
+    """
+
+    def __init__(self, zone: tzinfo, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.zone = zone
+        self.node: Node | None = None
+
+    def show(
+        self,
+        node: Node,
+        parent_chain: Sequence[Node],
+        found: Breakdown | None,
+        rate_limits: Mapping[str, Any] | None,
+    ) -> None:
+        self.node = node
+        self.border_title = title(node, parent_chain)
+        tokens = token_table(node, found)
+        facts = fact_table(node, parent_chain, found, rate_limits, self.zone)
+        layout = Table.grid(padding=(0, 3), expand=False)
+        layout.add_column()
+        layout.add_column()
+        layout.add_row(tokens, facts)
+        self.update(layout)
+
+
+def title(node: Node, parent_chain: Sequence[Node]) -> str:
+    if node.kind is Kind.CALL and node.call is not None:
+        call = node.call
+        return f"Call {node.label.split(' ', 1)[0]} · {call.model} · {call.fidelity.value}"
+    if node.kind is Kind.SESSION:
+        return f"Session · {node.label} · {node.source}"
+    return f"{KIND_TITLE[node.kind]} · {node.label}"
+
+
+def token_table(node: Node, found: Breakdown | None) -> RenderableType:
+    totals = node.totals
+    table = Table.grid(padding=(0, 2))
+    table.add_column()
+    table.add_column(justify="right")
+    table.add_column(justify="right")
+    table.add_row(Text("tokens by kind", style="bold"), Text("tokens", style="dim"), "cost")
+    for name, label in TOKEN_KINDS:
+        count = getattr(totals, name)
+        cost = "…" if found is None else fmt.cost(found.cost_by_kind[name]) if count else "–"
+        table.add_row(label, f"{count:,}", cost)
+    if totals.reasoning:
+        table.add_row(Text("  of which reasoning", style="dim"), f"{totals.reasoning:,}", "")
+    table.add_row(
+        Text("total", style="bold"),
+        Text(f"{totals.total:,}", style="bold"),
+        Text(
+            fmt.cost(totals.cost, unpriced=totals.unpriced_calls, calls=totals.calls),
+            style="bold",
+        ),
+    )
+    table.add_row("cache hit", fmt.percent(totals.cache_hit), "")
+    return table
+
+
+def fact_table(
+    node: Node,
+    parent_chain: Sequence[Node],
+    found: Breakdown | None,
+    rate_limits: Mapping[str, Any] | None,
+    zone: tzinfo,
+) -> RenderableType:
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="dim")
+    table.add_column()
+    for name, value in facts(node, parent_chain, found, rate_limits, zone):
+        table.add_row(name, value)
+    return table
+
+
+def facts(
+    node: Node,
+    parent_chain: Sequence[Node],
+    found: Breakdown | None,
+    rate_limits: Mapping[str, Any] | None,
+    zone: tzinfo,
+) -> list[tuple[str, RenderableType]]:
+    rows: list[tuple[str, RenderableType]] = [("time", span(node.start, node.end, zone))]
+    totals = node.totals
+    if node.call is not None:
+        call = node.call
+        rows.append(("tools", Text("\n".join(call.tools) or "none")))
+        session = next((n for n in parent_chain if n.kind is Kind.SESSION), None)
+        if session is not None:
+            rows.append(("session", f"{_project(session)} · {session.session_id[:8]}…"))
+        rows.append(("prompt sent", f"{call.tokens.prompt:,} tok"))
+        if call.subagent:
+            rows.append(("sub-agent", "yes (or compaction)"))
+    else:
+        counts = [f"{totals.calls:,} calls"]
+        if node.kind in (Kind.ALL, Kind.WEEK, Kind.DAY, Kind.SESSION):
+            counts.insert(0, f"{node.turns:,} turns")
+        if node.kind in (Kind.ALL, Kind.WEEK, Kind.DAY):
+            counts.insert(0, f"{node.sessions:,} sessions")
+        rows.append(("counts", " · ".join(counts)))
+        rows.append(("models", models_text(node, found)))
+    if node.kind is Kind.SESSION:
+        rows.append(("project", node.project or "(not logged)"))
+        rows.append(("session id", f"{node.source} {node.session_id}"))
+    if found is not None:
+        if len(found.calls_by_source) > 1 or node.kind in (Kind.ALL, Kind.WEEK, Kind.DAY):
+            rows.append(("sources", sources_text(found)))
+        rows.append(("log files", files_text(found)))
+        if found.origins:
+            origin = next(iter(found.origins)) if len(found.origins) == 1 else None
+            rows.append(("prices", origin or f"genai-prices ({len(found.origins)} model-days)"))
+        if found.long_context_calls:
+            rows.append(("long context", f"{found.long_context_calls:,} calls at the tier rate"))
+    flags = flags_text(node)
+    if flags.plain:
+        rows.append(("flags", flags))
+    if rate_limits and found is not None and found.calls_by_source.get("codex"):
+        rows.append(("codex limits", limits_text(rate_limits, zone)))
+    return rows
+
+
+def span(start: float, end: float, zone: tzinfo) -> str:
+    if not start:
+        return "–"
+    first = datetime.fromtimestamp(start, zone)
+    last = datetime.fromtimestamp(end or start, zone)
+    head = f"{first:%a} {first.day} {first:%b %H:%M:%S}"
+    if last.date() == first.date():
+        tail = f"{last:%H:%M:%S}"
+    else:
+        tail = f"{last:%a} {last.day} {last:%b %H:%M:%S}"
+    return f"{head} → {tail}" + (f" ({duration(end - start)})" if end > start else "")
+
+
+def duration(seconds: float) -> str:
+    minutes = int(seconds // 60)
+    if minutes < 1:
+        return f"{seconds:.0f} s"
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes:02d} min"
+    return f"{hours // 24} days {hours % 24} h"
+
+
+def models_text(node: Node, found: Breakdown | None) -> Text:
+    parts = []
+    for model, calls in node.models.most_common(4):
+        part = f"{short_model(model)} ×{calls:,}"
+        if found is not None and node.totals.cost > 0:
+            part += f" ({found.cost_by_model.get(model, 0.0) / node.totals.cost * 100:.0f}% $)"
+        if found is not None and model in found.unpriced_models:
+            part += " (unpriced)"
+        parts.append(part)
+    more = len(node.models) - 4
+    if more > 0:
+        parts.append(f"+{more} more")
+    return Text("\n".join(parts))
+
+
+def sources_text(found: Breakdown) -> str:
+    return " · ".join(f"{source} {calls:,}" for source, calls in found.calls_by_source.items())
+
+
+def files_text(found: Breakdown) -> Text:
+    removed = sum(found.files.values())
+    if len(found.files) > MAX_FILES:
+        text = f"{len(found.files):,} files"
+        return Text(text + (f" ({removed:,} removed, calls kept)" if removed else ""))
+    lines = [
+        Path(path).name + (" (removed, calls kept)" if gone else "")
+        for path, gone in sorted(found.files.items())
+    ]
+    return Text("\n".join(lines) or "–")
+
+
+def flags_text(node: Node) -> Text:
+    text = Text()
+    for flag in FLAGS:
+        count = flag.count(node.totals)
+        if count:
+            if text.plain:
+                text.append("\n")
+            text.append(f"{flag.glyph} {count:,} {flag.name}", style="bold")
+            text.append(f": {flag.meaning}", style="dim")
+    return text
+
+
+def limits_text(limits: Mapping[str, Any], zone: tzinfo) -> str:
+    seen = datetime.fromtimestamp(limits["observed_at"], zone)
+    parts = []
+    for name, title in (("five_hour", "5 h"), ("weekly", "weekly")):
+        window = limits.get(name)
+        if not window:
+            continue
+        text = f"{title} {window['used_percent']:.0f}% used"
+        if window.get("resets_at"):
+            resets = datetime.fromtimestamp(window["resets_at"], zone)
+            text += f", resets {resets:%a} {resets.day} {resets:%b %H:%M}"
+        parts.append(text)
+    return " · ".join(parts) + f"\n(newest logged, {seen:%a} {seen.day} {seen:%b %H:%M})"
+
+
+def _project(session: Node) -> str:
+    return session.project.rstrip("/").rsplit("/", 1)[-1] or session.session_id[:8]

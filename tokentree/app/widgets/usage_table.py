@@ -1,0 +1,430 @@
+"""The ncdu-style list: one line per child of the current node, drawn lazily with the Line API.
+
+Only the lines on screen are rendered, so a node with 10,000 children opens as
+fast as one with ten. Line 0 is the column header and stays put; row `i` is
+drawn on line `i - scroll_y + 1`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.cells import cell_len, set_cell_size
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.binding import Binding
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from tokentree import format as fmt
+from tokentree.core.tree import Kind, Node
+from tokentree.core.view import (
+    COUNT_TITLE,
+    LABEL_TITLE,
+    SOURCE_BADGE,
+    BarMetric,
+    Graph,
+    Listing,
+    SortKey,
+    bar,
+    count_of,
+    flag_glyphs,
+)
+
+COST_WIDTH = 9
+PERCENT_WIDTH = 6
+TOKENS_WIDTH = 8
+CACHE_WIDTH = 6
+COUNT_WIDTH = 6
+BADGE_WIDTH = 7  # "claude " / "codex  "
+LABEL_MIN = 24
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """Column widths for one table width; 0 means the column is hidden."""
+
+    percent: int
+    bar: int
+    flags: int
+    badge: int
+    label: int
+
+
+def layout(width: int, graph: Graph, flags: int, badge: bool) -> Layout:
+    """Share the width: numbers fixed, the bar up to 26 cells, the label at least 24."""
+    fixed = 1 + COST_WIDTH + 1 + TOKENS_WIDTH + 1 + CACHE_WIDTH + 1 + COUNT_WIDTH + 2
+    percent = PERCENT_WIDTH if graph is not Graph.BAR else 0
+    fixed += percent + (1 if percent else 0)
+    flags_width = flags + 1 if flags else 0
+    badge_width = BADGE_WIDTH if badge else 0
+    fixed += flags_width + badge_width
+    bar_width = 0
+    if graph is not Graph.PERCENT:
+        bar_width = min(26, max(6, round((width - fixed - 1 - LABEL_MIN) * 0.45)))
+        fixed += bar_width + 1
+    return Layout(percent, bar_width, flags_width, badge_width, max(8, width - fixed))
+
+
+class UsageTable(ScrollView, can_focus=True):
+    """The children of one node, sorted and filtered by the app; cursor and scroll kept here."""
+
+    DEFAULT_CSS = """
+    UsageTable {
+        background: $surface;
+        overflow-x: hidden;
+        overflow-y: auto;
+        scrollbar-size-vertical: 1;
+    }
+    UsageTable > .usage-table--header { color: $text-muted; text-style: bold; }
+    UsageTable > .usage-table--cursor {
+        background: $block-cursor-background;
+        color: $block-cursor-foreground;
+        text-style: $block-cursor-text-style;
+    }
+    UsageTable > .usage-table--cursor-blurred {
+        background: $block-cursor-blurred-background;
+        color: $block-cursor-blurred-foreground;
+        text-style: $block-cursor-blurred-text-style;
+    }
+    UsageTable > .usage-table--bar { color: $primary; }
+    UsageTable > .usage-table--dim { color: $text-muted; }
+    UsageTable > .usage-table--hot { color: $text-error; text-style: bold; }
+    UsageTable > .usage-table--warm { color: $text-warning; }
+    UsageTable > .usage-table--cache-low { color: $text-warning; }
+    UsageTable > .usage-table--cache-bad { color: $text-error; }
+    UsageTable > .usage-table--flag { color: $text-warning; }
+    UsageTable > .usage-table--claude { color: $text-accent; }
+    UsageTable > .usage-table--codex { color: $text-success; }
+    UsageTable > .usage-table--empty { color: $text-muted; text-style: italic; }
+    """
+
+    COMPONENT_CLASSES = {
+        "usage-table--header",
+        "usage-table--cursor",
+        "usage-table--cursor-blurred",
+        "usage-table--bar",
+        "usage-table--dim",
+        "usage-table--hot",
+        "usage-table--warm",
+        "usage-table--cache-low",
+        "usage-table--cache-bad",
+        "usage-table--flag",
+        "usage-table--claude",
+        "usage-table--codex",
+        "usage-table--empty",
+    }
+
+    BINDINGS = [
+        Binding("up,k", "move(-1)", "up", show=False),
+        Binding("down,j", "move(1)", "down", show=False),
+        Binding("pageup", "page(-1)", "page up", show=False),
+        Binding("pagedown", "page(1)", "page down", show=False),
+        Binding("home", "jump(0)", "first", show=False),
+        Binding("end", "jump(-1)", "last", show=False),
+        Binding("enter,right,l", "open", "open", show=False),
+        Binding("left,h,backspace", "back", "back", show=False),
+    ]
+
+    @dataclass
+    class Highlighted(Message):
+        """The cursor is on another row (or on none)."""
+
+        table: UsageTable
+        node: Node | None
+
+    @dataclass
+    class Opened(Message):
+        """Descend into this row."""
+
+        table: UsageTable
+        node: Node
+
+    @dataclass
+    class BackRequested(Message):
+        """Go up to the parent."""
+
+        table: UsageTable
+
+    graph: reactive[Graph] = reactive(Graph.BOTH)
+    empty_text: reactive[str] = reactive("")
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.listing: Listing | None = None
+        self.cursor = 0
+        self._strips: dict[tuple[int, bool], Strip] = {}
+        self._layout_key: tuple | None = None
+        self._layout = Layout(0, 0, 0, 0, 0)
+        self._flags_width = 0
+        self._styles: dict[str, Style] = {}
+
+    # --- data -----------------------------------------------------------------------------------
+
+    @property
+    def rows(self) -> tuple[Node, ...]:
+        return self.listing.rows if self.listing else ()
+
+    @property
+    def current(self) -> Node | None:
+        rows = self.rows
+        return rows[self.cursor] if 0 <= self.cursor < len(rows) else None
+
+    def show(self, listing: Listing, select: str | None = None, *, keep_screen_row: bool) -> None:
+        """Show `listing` with the cursor on `select` (else the same index, clamped).
+
+        With `keep_screen_row` the cursor stays on the same screen line, so a
+        refresh that reorders rows does not make the view jump.
+        """
+        offset = self.cursor - round(self.scroll_y)
+        found = listing.index_of(select)
+        self.listing = listing
+        self._flags_width = max((len(flag_glyphs(row.totals)) for row in listing.rows), default=0)
+        self._strips.clear()
+        self._layout_key = None
+        self.cursor = found if found is not None else min(self.cursor, len(listing.rows) - 1)
+        self.cursor = max(self.cursor, 0)
+        self.virtual_size = Size(0, len(listing.rows) + 1)
+        if keep_screen_row:
+            self.scroll_to(y=max(0, self.cursor - offset), animate=False, immediate=True)
+        self._scroll_to_cursor(center=not keep_screen_row)
+        self.refresh()
+        self.post_message(self.Highlighted(self, self.current))
+
+    def watch_graph(self) -> None:
+        self._strips.clear()
+        self.refresh()
+
+    def watch_empty_text(self) -> None:
+        self.refresh()
+
+    def on_focus(self) -> None:
+        self._strips.clear()
+        self.refresh()
+
+    def on_blur(self) -> None:
+        self._strips.clear()
+        self.refresh()
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._strips.clear()
+        self._styles.clear()
+
+    # --- movement -------------------------------------------------------------------------------
+
+    @property
+    def visible_rows(self) -> int:
+        return max(1, self.scrollable_content_region.height - 1)
+
+    def move_to(self, index: int) -> None:
+        rows = self.rows
+        if not rows:
+            return
+        index = min(max(index, 0), len(rows) - 1)
+        if index == self.cursor:
+            return
+        self._forget_row(self.cursor)
+        self._forget_row(index)
+        self.cursor = index
+        self._scroll_to_cursor()
+        self.refresh()
+        self.post_message(self.Highlighted(self, self.current))
+
+    def action_move(self, step: int) -> None:
+        self.move_to(self.cursor + step)
+
+    def action_page(self, direction: int) -> None:
+        self.move_to(self.cursor + direction * self.visible_rows)
+
+    def action_jump(self, index: int) -> None:
+        self.move_to(index if index >= 0 else len(self.rows) - 1)
+
+    def action_open(self) -> None:
+        if self.current is not None:
+            self.post_message(self.Opened(self, self.current))
+
+    def action_back(self) -> None:
+        self.post_message(self.BackRequested(self))
+
+    def _scroll_to_cursor(self, *, center: bool = False) -> None:
+        top = round(self.scroll_y)
+        visible = self.visible_rows
+        if center and not top <= self.cursor < top + visible:
+            target = self.cursor - visible // 2
+        elif self.cursor < top:
+            target = self.cursor
+        elif self.cursor >= top + visible:
+            target = self.cursor - visible + 1
+        else:
+            return
+        self.scroll_to(y=max(0, target), animate=False, immediate=True)
+
+    def on_click(self, event: events.Click) -> None:
+        index = round(self.scroll_y) + event.y - 1
+        if event.y < 1 or not 0 <= index < len(self.rows):
+            return
+        if index == self.cursor and event.chain > 1:
+            self.action_open()
+        else:
+            self.move_to(index)
+
+    # --- drawing --------------------------------------------------------------------------------
+
+    def _forget_row(self, index: int) -> None:
+        self._strips.pop((index, True), None)
+        self._strips.pop((index, False), None)
+
+    def _current_layout(self) -> Layout:
+        listing = self.listing
+        width = self.scrollable_content_region.width
+        key = (width, self.graph, id(listing))
+        if key != self._layout_key:
+            badge = listing is not None and listing.child_kind is Kind.SESSION
+            self._layout_key = key
+            self._layout = layout(width, self.graph, self._flags_width, badge)
+        return self._layout
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        base = self._base_style()
+        if y == 0:
+            return self._header_strip(width, base)
+        index = round(self.scroll_y) + y - 1
+        rows = self.rows
+        if not rows:
+            if y == 2 and self.empty_text:
+                style = base + self._style("empty")
+                text = ("   " + self.empty_text)[:width]
+                return Strip([Segment(text.ljust(width), style)], width)
+            return Strip.blank(width, base)
+        if index >= len(rows):
+            return Strip.blank(width, base)
+        selected = index == self.cursor
+        cached = self._strips.get((index, selected))
+        if cached is None or cached.cell_length != width:
+            cached = self._row_strip(rows[index], selected, width, base)
+            self._strips[(index, selected)] = cached
+        return cached
+
+    def _style(self, name: str) -> Style:
+        style = self._styles.get(name)
+        if style is None:
+            style = self._styles[name] = self.get_component_rich_style(
+                f"usage-table--{name}", partial=True
+            )
+        return style
+
+    def _base_style(self) -> Style:
+        """The widget's own style, looked up once per style change rather than per line."""
+        style = self._styles.get("")
+        if style is None:
+            style = self._styles[""] = self.rich_style
+        return style
+
+    def _header_strip(self, width: int, base: Style) -> Strip:
+        listing = self.listing
+        lay = self._current_layout()
+        style = base + self._style("header")
+        sort = listing.sort if listing else None
+        arrow = "▼" if sort is None or sort.descending else "▲"
+
+        def title(text: str, key: SortKey) -> str:
+            return text + arrow if sort is not None and sort.key is key else text
+
+        child_kind = listing.child_kind if listing else Kind.WEEK
+        cells = [" ", title("Cost", SortKey.COST).rjust(COST_WIDTH)]
+        if lay.percent:
+            cells += [" ", "%".rjust(PERCENT_WIDTH)]
+        if lay.bar:
+            metric = "$" if listing is None or listing.bar_metric is BarMetric.COST else "tokens"
+            name = f"Bar ({metric})" if lay.bar >= len(metric) + 6 else "Bar"
+            cells += [" ", name.ljust(lay.bar)[: lay.bar]]
+        cells += [
+            " ",
+            title("Tokens", SortKey.TOKENS).rjust(TOKENS_WIDTH),
+            " ",
+            title("Cache", SortKey.CACHE).rjust(CACHE_WIDTH),
+            " ",
+            title(COUNT_TITLE.get(child_kind, "Calls"), SortKey.COUNT).rjust(COUNT_WIDTH),
+            "  ",
+        ]
+        if lay.flags:
+            cells += [" " * lay.flags]
+        label = title(LABEL_TITLE[child_kind], SortKey.TIME)
+        if listing is not None and listing.needle:
+            label += f"  (filter “{listing.needle}”: {len(listing.rows):,} of "
+            label += f"{len(listing.node.children):,})"
+        text = "".join(cells) + label
+        return Strip([Segment(_fit(text, width), style)], width)
+
+    def _row_strip(self, node: Node, selected: bool, width: int, base: Style) -> Strip:
+        listing = self.listing
+        assert listing is not None
+        lay = self._current_layout()
+        if selected:
+            cursor = self._style("cursor" if self.has_focus else "cursor-blurred")
+            plain = base + cursor
+
+            def styled(_name: str | None) -> Style:
+                return plain
+        else:
+
+            def styled(name: str | None) -> Style:
+                return base + self._style(name) if name else base
+
+        totals = node.totals
+        fraction = listing.bar_fraction(node)
+        share = listing.share(node)
+        heat = None
+        if share is not None and len(listing.rows) > 1:
+            heat = "hot" if share >= 0.5 else "warm" if share >= 0.2 else None
+        cache = totals.cache_hit
+        cache_style = None
+        if cache is not None and totals.prompt:
+            cache_style = "cache-bad" if cache < 0.6 else "cache-low" if cache < 0.8 else None
+        segments: list[tuple[str, str | None]] = [
+            (" ", None),
+            (
+                fmt.cost(totals.cost, unpriced=totals.unpriced_calls, calls=totals.calls).rjust(
+                    COST_WIDTH
+                ),
+                heat,
+            ),
+        ]
+        if lay.percent:
+            segments += [(" ", None), (_percent(share).rjust(PERCENT_WIDTH), "dim")]
+        if lay.bar:
+            segments += [(" ", None), (bar(fraction, lay.bar), "bar")]
+        segments += [
+            (" ", None),
+            (fmt.tokens(totals.total).rjust(TOKENS_WIDTH), None),
+            (" ", None),
+            (fmt.percent(cache).rjust(CACHE_WIDTH), cache_style),
+            (" ", None),
+            (f"{count_of(node):,}".rjust(COUNT_WIDTH), "dim"),
+            ("  ", None),
+        ]
+        if lay.flags:
+            segments.append((flag_glyphs(totals).ljust(lay.flags), "flag"))
+        if lay.badge:
+            badge = SOURCE_BADGE.get(node.source, node.source[:6])
+            segments.append((badge.ljust(BADGE_WIDTH), "claude" if badge == "claude" else "codex"))
+        used = sum(cell_len(text) for text, _ in segments)
+        segments.append((_fit(node.label, max(0, width - used)), None))
+        return Strip([Segment(text, styled(name)) for text, name in segments], width)
+
+
+def _percent(share: float | None) -> str:
+    return "" if share is None else f"{share * 100:.1f}%"
+
+
+def _fit(text: str, width: int) -> str:
+    """Pad to `width` cells, or cut with an ellipsis (wide characters count double)."""
+    if cell_len(text) <= width:
+        return set_cell_size(text, width)
+    return set_cell_size(text, width - 1) + "…" if width > 0 else ""
