@@ -191,3 +191,14 @@ def test_summary_totals_match_the_logs(demo: tuple[Path, GenerationSummary]):
         summary.codex_cached_input_tokens,
         summary.codex_output_tokens,
     )
+
+
+def test_the_bundled_sample_logs_are_what_the_generator_makes(
+    demo: tuple[Path, GenerationSummary],
+) -> None:
+    """An installed wheel regenerates the demo set: it must be the checkout's sample_logs/."""
+    made, _ = demo
+    bundled = Path(__file__).parents[2] / "sample_logs"
+    names = sorted(p.relative_to(bundled) for p in bundled.rglob("*") if p.is_file())
+    assert names == sorted(p.relative_to(made) for p in made.rglob("*") if p.is_file())
+    assert all((bundled / name).read_bytes() == (made / name).read_bytes() for name in names)
