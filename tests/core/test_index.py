@@ -49,7 +49,10 @@ class Harness:
         return Scope(tuple(str(r.path) for r in self.roots), ("claude-code", "codex"))
 
     def calls(self, index: Index | None = None):
-        return (index or self.update()).calls(self.scope())
+        index = index or self.update()
+        calls = index.calls(self.scope())
+        _assert_rollup_matches(index, self.scope(), calls)
+        return calls
 
     def totals(self, index: Index | None = None) -> tuple[int, ...]:
         calls = self.calls(index)
@@ -60,6 +63,32 @@ class Harness:
                 for k in ("input", "cache_write", "cache_read", "output")
             ),
         )
+
+
+def _assert_rollup_matches(index: Index, scope: Scope, calls) -> None:
+    """The report's rollup always equals the sum of the counted calls."""
+    by_session: dict[str, list] = {}
+    for call in calls:
+        sums = by_session.setdefault(f"{call.source} {call.session_id}", [0] * 6 + [0.0, 0])
+        t = call.tokens
+        for position, value in enumerate(
+            (
+                1,
+                t.input,
+                t.cache_write,
+                t.cache_read,
+                t.output,
+                t.reasoning,
+                call.cost,
+                int(call.unpriced),
+            )
+        ):
+            sums[position] += value
+    rolled = {row[0]: list(row[1:]) for row in index.sums(scope, "session")}
+    assert rolled.keys() == by_session.keys()
+    for session, sums in by_session.items():
+        assert rolled[session][:6] == sums[:6] and rolled[session][7] == sums[7]
+        assert abs(rolled[session][6] - sums[6]) < 1e-9
 
 
 def _sample_bytes() -> bytes:
@@ -218,9 +247,7 @@ def test_unchanged_files_are_not_read_again(isolated_home: Path, monkeypatch) ->
     index = harness.update()
     reads = []
     original = reading.read_complete_lines
-    monkeypatch.setattr(
-        reading, "read_complete_lines", lambda *a: reads.append(a) or original(*a)
-    )
+    monkeypatch.setattr(reading, "read_complete_lines", lambda *a: reads.append(a) or original(*a))
     found = find_files(harness.roots)
     stats = index.update(found.files, harness.roots)
     assert reads == [] and stats.files_read == 0

@@ -25,12 +25,15 @@ import orjson
 from tokentree.core.pricing import PriceBook, rates_from_json, rates_to_json
 from tokentree.core.reading import (
     KEY,
+    MODEL,
+    PROJECT,
     RANK,
     ROW_COLUMNS,
     SESSION,
     SOURCE,
     TOKENS,
     TOOL_SEPARATOR,
+    TS,
     Progress,
     ReadResult,
     ReadTask,
@@ -82,15 +85,16 @@ CREATE TABLE rates(model TEXT NOT NULL, source TEXT NOT NULL, day INTEGER NOT NU
 _INDEXES = (
     "CREATE INDEX IF NOT EXISTS calls_key ON calls(key)",
     "CREATE INDEX IF NOT EXISTS calls_file ON calls(file_id)",
-    "CREATE INDEX IF NOT EXISTS calls_session ON calls(source, session)",
     "CREATE INDEX IF NOT EXISTS prompts_file ON prompts(file_id)",
-    "CREATE INDEX IF NOT EXISTS rollup_session ON rollup(source, session)",
+    "CREATE UNIQUE INDEX IF NOT EXISTS rollup_key"
+    " ON rollup(root, source, session, project, model, slot)",
 )
+_DROPPED_FOR_FIRST_BUILD = ("calls_key", "calls_file")
 _ROLLUP_SELECT = """
 SELECT f.root, c.source, c.session, c.project, c.model, CAST(c.ts / 900 AS INTEGER), count(*),
        sum(c.input), sum(c.cw5 + c.cw1h), sum(c.cr), sum(c.output), sum(c.reasoning),
        sum(c.cost), sum(c.unpriced)
-FROM calls c JOIN files f ON f.id = c.file_id WHERE c.winner = 1 {where}
+FROM calls c JOIN files f ON f.id = c.file_id WHERE c.winner = 1
 GROUP BY f.root, c.source, c.session, c.project, c.model, CAST(c.ts / 900 AS INTEGER)
 """
 
@@ -254,14 +258,11 @@ class Index:
             tasks, rereads = self._plan(files, stats)
             self._mark_missing(files, roots, stats)
             run.cold = not self.db.execute("SELECT EXISTS(SELECT 1 FROM calls)").fetchone()[0]
-            if run.cold and tasks:  # a first build: indexes and rollup are made once, at the end
-                self.db.execute("INSERT OR REPLACE INTO meta VALUES ('rollup', 'stale')")
-                for name in ("calls_key", "calls_file", "calls_session"):
+            if run.cold and tasks:  # a first build: its indexes are made once, at the end
+                for name in _DROPPED_FOR_FIRST_BUILD:
                     self.db.execute(f"DROP INDEX IF EXISTS {name}")
-            run.settle([], self._forget(rereads))
-        run.stale = (
-            self.db.execute("SELECT 1 FROM meta WHERE key = 'rollup'").fetchone() is not None
-        )
+            run.settle([], self._forget(rereads, run.rollup))
+            run.rollup.write(self.db)
         batch: list[ReadResult] = []
         size = 0
         cpu = workers if workers is not None else (os.cpu_count() or 1)
@@ -271,7 +272,7 @@ class Index:
             if size >= batch_bytes:
                 self._store_batch(run, batch, stats, on_batch, final=False)
                 batch, size = [], 0
-        if batch or run.stale:
+        if batch or run.cold:
             self._store_batch(run, batch, stats, on_batch, final=True)
         return stats
 
@@ -354,14 +355,18 @@ class Index:
             self.db.executemany("UPDATE files SET missing = 1 WHERE id = ?", gone)
             stats.files_missing += len(gone)
 
-    def _forget(self, file_ids: Sequence[int]) -> list[tuple[str, str, str]]:
-        """Drop what was read from these files; returns (key, source, session) of each call."""
-        forgotten: list[tuple[str, str, str]] = []
+    def _forget(self, file_ids: Sequence[int], rollup: _Rollup) -> list[str]:
+        """Drop what was read from these files; returns the keys of their calls."""
+        forgotten: list[str] = []
+        columns = ", ".join(ROW_COLUMNS)
         for chunk in _chunks(file_ids):
             marks = _marks(chunk)
-            forgotten += self.db.execute(
-                f"SELECT key, source, session FROM calls WHERE file_id IN ({marks})", chunk
-            ).fetchall()
+            for file_id, winner, *row in self.db.execute(
+                f"SELECT file_id, winner, {columns} FROM calls WHERE file_id IN ({marks})", chunk
+            ):
+                forgotten.append(row[KEY])
+                if winner:
+                    rollup.add(file_id, row, -1)
             self.db.execute(f"DELETE FROM calls WHERE file_id IN ({marks})", chunk)
             self.db.execute(f"DELETE FROM prompts WHERE file_id IN ({marks})", chunk)
             self.db.execute(
@@ -436,23 +441,13 @@ class Index:
                 )
                 changes.append((cost, int(unpriced), rowid))
             self.db.executemany("UPDATE calls SET cost = ?, unpriced = ? WHERE id = ?", changes)
-            self._rebuild_rollup(None)
+            self._rebuild_rollup()
         self.db.execute("INSERT OR REPLACE INTO meta VALUES ('prices', ?)", (fingerprint,))
 
-    def _rebuild_rollup(self, sessions: set[tuple[str, str]] | None) -> None:
-        """Recompute the rollup of these sessions (all when None) from the counted calls."""
-        if sessions is None:
-            self.db.execute("DELETE FROM rollup")
-            self.db.execute("INSERT INTO rollup " + _ROLLUP_SELECT.format(where=""))
-            return
-        pairs = sorted(sessions)
-        for start in range(0, len(pairs), _CHUNK // 2):
-            chunk = pairs[start : start + _CHUNK // 2]
-            flat = [value for pair in chunk for value in pair]
-            match = " OR ".join(["({0}source = ? AND {0}session = ?)"] * len(chunk))
-            self.db.execute(f"DELETE FROM rollup WHERE {match.format('')}", flat)
-            where = f"AND ({match.format('c.')})"
-            self.db.execute("INSERT INTO rollup " + _ROLLUP_SELECT.format(where=where), flat)
+    def _rebuild_rollup(self) -> None:
+        """Recompute the whole rollup from the counted calls (after a repricing)."""
+        self.db.execute("DELETE FROM rollup")
+        self.db.execute("INSERT INTO rollup " + _ROLLUP_SELECT)
 
     # --- reading --------------------------------------------------------------------------------
 
@@ -543,6 +538,52 @@ class Index:
         return max(found, key=lambda limits: limits["observed_at"], default=None)
 
 
+class _Rollup:
+    """Changes to the rollup, added up in memory and written once per transaction.
+
+    Each counted call adds to its (root, source, session, project, model,
+    quarter hour) row; a call that stops counting subtracts what it added.
+    """
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+        self.roots: dict[int, str] = {}
+        self.deltas: dict[tuple[Any, ...], list[float]] = {}
+
+    def add(self, file_id: int, row: Row, sign: int) -> None:
+        root = self.roots.get(file_id)
+        if root is None:
+            self.roots = dict(self.db.execute("SELECT id, root FROM files"))
+            root = self.roots[file_id]
+        group = (root, row[SOURCE], row[SESSION], row[PROJECT], row[MODEL], int(row[TS] // 900))
+        delta = self.deltas.get(group)
+        if delta is None:
+            delta = self.deltas[group] = [0, 0, 0, 0, 0, 0, 0.0, 0]
+        delta[0] += sign
+        delta[1] += sign * row[7]
+        delta[2] += sign * (row[8] + row[9])
+        delta[3] += sign * row[10]
+        delta[4] += sign * row[11]
+        delta[5] += sign * row[12]
+        delta[6] += sign * row[16]
+        delta[7] += sign * row[17]
+
+    def write(self, db: sqlite3.Connection) -> None:
+        db.executemany(
+            "INSERT INTO rollup VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT(root, source, session, project, model, slot) DO UPDATE SET"
+            " calls = calls + excluded.calls, input = input + excluded.input,"
+            " cache_write = cache_write + excluded.cache_write,"
+            " cache_read = cache_read + excluded.cache_read, output = output + excluded.output,"
+            " reasoning = reasoning + excluded.reasoning, cost = cost + excluded.cost,"
+            " unpriced = unpriced + excluded.unpriced",
+            [(*group, *delta) for group, delta in self.deltas.items()],
+        )
+        if any(delta[0] < 0 for delta in self.deltas.values()):
+            db.execute("DELETE FROM rollup WHERE calls = 0")
+        self.deltas = {}
+
+
 class _Run:
     """The dedup decisions of one update: which stored copy of each call counts.
 
@@ -554,47 +595,53 @@ class _Run:
     """
 
     def __init__(self, index: Index) -> None:
-        self.index = index
         self.db = index.db
         self.cold = False  # a first build: nothing stored yet
-        self.stale = False  # the rollup is rebuilt whole at the end
         self.complete = False  # every stored copy is in memory
         self.copies: dict[str, list[_Copy]] = {}
-        self.sessions: set[tuple[str, str]] = set()
+        self.written: list[_Copy] = []  # copies whose rows can be let go after this batch
+        self.rollup = _Rollup(self.db)
         self.next_id = 0
 
-    def settle(self, fresh: list[tuple[int, str, Row]], forgotten: list[tuple[str, str, str]]):
-        """Store new copies (merging blocks of one response) and mark the winners."""
+    def settle(self, fresh: list[tuple[int, str, Row]], forgotten: list[str]) -> None:
+        """Store new copies (merging blocks of one response), mark the winners, count them."""
         stored = self.db.execute("SELECT max(id) FROM calls").fetchone()[0] or 0
         if stored != self.next_id - 1:  # first batch, or another instance wrote meanwhile
             self.complete = self.cold
             self.next_id = stored + 1
         if not self.complete:
-            keys = {row[KEY] for _, _, row in fresh} | {key for key, _, _ in forgotten}
+            keys = {row[KEY] for _, _, row in fresh} | set(forgotten)
             self._load([key for key in keys if key not in self.copies])
-        self.sessions.update((source, session) for _, source, session in forgotten)
         inserts: list[tuple[Any, ...]] = []
         updates: list[tuple[Any, ...]] = []
-        contested: set[str] = {key for key, _, _ in forgotten}
-        sessions = self.sessions
+        counted_before: dict[str, _Copy | None] = dict.fromkeys(forgotten)
         for file_id, path, row in fresh:
             key = row[KEY]
-            sessions.add((row[SOURCE], row[SESSION]))
             copies = self.copies.get(key)
             if not copies:  # the only copy so far: it counts
-                self.copies[key] = [_Copy(self.next_id, file_id, path, True, row)]
+                copy = _Copy(self.next_id, file_id, path, True, row)
+                self.copies[key] = [copy]
+                self.written.append(copy)
                 inserts.append((self.next_id, file_id, 1, *row))
+                self.rollup.add(file_id, row, 1)
                 self.next_id += 1
                 continue
-            contested.add(key)
+            if key not in counted_before:
+                winner = next((copy for copy in copies if copy.winner), None)
+                counted_before[key] = winner
+                if winner is not None:
+                    self.rollup.add(winner.file_id, self._row_of(winner), -1)
             same_file = next((copy for copy in copies if copy.file_id == file_id), None)
             if same_file is None:
-                copies.append(_Copy(self.next_id, file_id, path, False, row))
+                copy = _Copy(self.next_id, file_id, path, False, row)
+                copies.append(copy)
+                self.written.append(copy)
                 inserts.append((self.next_id, file_id, 0, *row))
                 self.next_id += 1
             else:  # more content blocks of a response already stored from this file
-                same_file.row = _merged(same_file.row, row)
+                same_file.row = _merged(self._row_of(same_file), row)
                 same_file.rank = same_file.row[RANK]
+                self.written.append(same_file)
                 updates.append((*same_file.row[RANK:], same_file.id))
         self.db.executemany(
             f"INSERT INTO calls(id, file_id, winner, {', '.join(ROW_COLUMNS)})"
@@ -606,35 +653,36 @@ class _Run:
             updates,
         )
         flips = []
-        for key in contested:
+        for key in counted_before:
             copies = self.copies[key]
             best = min(copies, key=lambda copy: (-copy.rank, copy.path), default=None)
             for copy in copies:
                 if copy.winner != (copy is best):
                     copy.winner = copy is best
                     flips.append((int(copy.winner), copy.id))
-                    self.sessions.add(copy.session)
+            if best is not None:
+                self.rollup.add(best.file_id, self._row_of(best), 1)
         self.db.executemany("UPDATE calls SET winner = ? WHERE id = ?", flips)
 
     def finish_batch(self, final: bool) -> None:
-        """Keep the rollup true after each transaction; free the rows already written.
-
-        A first build adds its indexes and rollup once, with its last batch (a
-        'stale' mark in meta says a build stopped before that, so the next
-        update rebuilds the rollup whole).
-        """
-        for copies in self.copies.values():
-            for copy in copies:
-                copy.row = None
-        if self.stale and final:
-            self.index._rebuild_rollup(None)
+        """Write the rollup's changes; free the rows already written; index a first build."""
+        self.rollup.write(self.db)
+        for copy in self.written:
+            copy.row = None
+        self.written = []
+        if final:
             for statement in _INDEXES:
                 self.db.execute(statement)
-            self.db.execute("DELETE FROM meta WHERE key = 'rollup'")
-            self.stale = self.cold = False
-        elif not self.stale:
-            self.index._rebuild_rollup(self.sessions)
-        self.sessions = set()
+            self.cold = False
+
+    def _row_of(self, copy: _Copy) -> Row:
+        """A copy's stored row, read back when this run has let it go."""
+        if copy.row is None:
+            columns = ", ".join(ROW_COLUMNS)
+            found = self.db.execute(f"SELECT {columns} FROM calls WHERE id = ?", (copy.id,))
+            copy.row = tuple(found.fetchone())
+            self.written.append(copy)
+        return copy.row
 
     def _load(self, keys: list[str]) -> None:
         """Bring the stored copies of these keys into memory."""
@@ -650,6 +698,7 @@ class _Run:
                 row = tuple(stored[4:])
                 copy = _Copy(stored[0], stored[1], stored[2], bool(stored[3]), row)
                 self.copies[row[KEY]].append(copy)
+                self.written.append(copy)
 
 
 @contextmanager

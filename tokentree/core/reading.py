@@ -20,6 +20,7 @@ from tokentree.core.tail import read_complete_lines
 
 HEAD_BYTES = 4096
 PARALLEL_MIN_BYTES = 16 * 1024 * 1024  # below this, starting worker processes costs more
+GROUP_BYTES = 4 * 1024 * 1024  # files sent to a worker at a time
 TOOL_SEPARATOR = "\x1f"
 
 Row = tuple[Any, ...]
@@ -44,7 +45,7 @@ ROW_COLUMNS = (
     "cost",
     "unpriced",
 )
-KEY, RANK, SOURCE, SESSION = 0, 1, 2, 3
+KEY, RANK, SOURCE, SESSION, PROJECT, TS, MODEL = 0, 1, 2, 3, 4, 5, 6
 TOKENS = slice(7, 13)  # input … reasoning
 
 Progress = Callable[[int, int], None]
@@ -88,18 +89,36 @@ def read_all(
     sizes = {task.file_id: _size_to_read(task) for task in tasks}
     total = sum(sizes.values())
     if workers > 1 and total >= PARALLEL_MIN_BYTES and len(tasks) > 1:
-        from concurrent.futures import ProcessPoolExecutor  # not needed by a warm start
+        from concurrent.futures import ProcessPoolExecutor, as_completed  # not for warm starts
         from multiprocessing import get_context
 
-        prices.preload()  # imported once here, inherited by the forked workers
         ordered = sorted(tasks, key=lambda task: sizes[task.file_id], reverse=True)
-        chunk = max(1, len(tasks) // (workers * 8))
         context = get_context("fork")
         with ProcessPoolExecutor(workers, context, _use_prices, (prices,)) as pool:
-            yield from _reporting(pool.map(read_file, ordered, chunksize=chunk), sizes, progress)
+            futures = [pool.submit(read_files, group) for group in _groups(ordered, sizes)]
+            done = (result for future in as_completed(futures) for result in future.result())
+            yield from _reporting(done, sizes, progress)
     else:
         _use_prices(prices)
         yield from _reporting(map(read_file, tasks), sizes, progress)
+
+
+def _groups(tasks: list[ReadTask], sizes: dict[int, int]) -> Iterator[list[ReadTask]]:
+    """Tasks in groups of about GROUP_BYTES: few round trips, results as soon as a group is done."""
+    group: list[ReadTask] = []
+    size = 0
+    for task in tasks:
+        group.append(task)
+        size += sizes[task.file_id]
+        if size >= GROUP_BYTES:
+            yield group
+            group, size = [], 0
+    if group:
+        yield group
+
+
+def read_files(tasks: list[ReadTask]) -> list[ReadResult]:
+    return [read_file(task) for task in tasks]
 
 
 _prices: PriceBook | None = None

@@ -13,7 +13,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import orjson
+import msgspec
 
 from tokentree.core.records import ApiCall, Fidelity, Prompt, Tokens
 from tokentree.core.sources.base import (
@@ -74,6 +74,104 @@ def accepts(path: str) -> bool:
     return name.endswith(".jsonl") and name != "journal.jsonl"
 
 
+# The fields read from a line: msgspec builds only these and skips the rest of
+# the line without building it (tool results, file contents, thinking: most of
+# the bytes). Logs are not trusted, so a field that may hold another type is
+# `Any`, or a Struct joined with _NotObject: the line still decodes, and the
+# checks below skip the wrong type (counted as "wrong field types" where it
+# spoils a call).
+
+
+class _Fields(msgspec.Struct, gc=False):
+    """Decoded JSON holds no reference cycles, so the collector need not track these."""
+
+
+_NotObject = str | int | float | bool | None | list[Any]
+"""Any JSON value but an object: where a Struct is expected, a wrong type to skip."""
+
+
+class _ToolInput(_Fields):
+    """The arguments a tool label is made of; Write contents and Edit strings are skipped."""
+
+    file_path: Any = None
+    notebook_path: Any = None
+    command: Any = None
+    url: Any = None
+    subagent_type: Any = None
+
+
+class _Block(_Fields):
+    """A content block: `text`, `tool_use` (name, input) or another kind, left unread."""
+
+    type: Any = None
+    text: Any = None
+    name: Any = None
+    input: _ToolInput | _NotObject = None
+
+
+_Content = list[_Block | _NotObject] | str | int | float | bool | None | dict[str, Any]
+"""A string or a list of blocks; anything else is a wrong type."""
+
+
+class _CacheSplit(_Fields):
+    ephemeral_1h_input_tokens: Any = 0
+
+
+class _Usage(_Fields):
+    """Anthropic usage: a missing count is 0, a count of another type makes the line wrong."""
+
+    input_tokens: Any = 0
+    cache_creation_input_tokens: Any = 0
+    cache_read_input_tokens: Any = 0
+    output_tokens: Any = 0
+    cache_creation: _CacheSplit | _NotObject = None
+
+
+class _Message(_Fields):
+    """An API message: the model's response on assistant lines, the prompt on user lines."""
+
+    id: Any = None
+    model: Any = None
+    usage: _Usage | _NotObject = None
+    content: _Content = None
+
+
+class _Line(_Fields):
+    """A transcript line."""
+
+    type: Any = None
+    message: _Message | _NotObject = None
+    data: _Progress | _NotObject = None
+    requestId: Any = None
+    timestamp: Any = None
+    sessionId: Any = None
+    cwd: Any = None
+    version: Any = None
+    agentId: Any = None
+    isSidechain: Any = None
+    isMeta: Any = None
+    isCompactSummary: Any = None
+
+
+class _Copy(_Line):
+    """A progress line's copy: a whole transcript line or a bare API message, so both fields."""
+
+    id: Any = None
+    model: Any = None
+    usage: _Usage | _NotObject = None
+    content: _Content = None
+
+
+class _Progress(_Fields):
+    """A progress line's `data`; `agent_progress` carries a sub-agent's messages."""
+
+    type: Any = None
+    message: _Copy | _NotObject = None
+
+
+_decode_line = msgspec.json.Decoder(_Line).decode
+
+
 def parse(lines: Iterable[bytes], state: dict[str, Any], path: str) -> FileParse:
     """Calls and prompts in `lines` (the lines holding MARKERS; any other line is ignored)."""
     result = FileParse(state=state)
@@ -81,25 +179,22 @@ def parse(lines: Iterable[bytes], state: dict[str, Any], path: str) -> FileParse
         "agent-"
     )
     drafts: dict[str, _Draft] = {}
-    loads = orjson.loads
+    decode = _decode_line
     for line in lines:
         if line[:1] != b"{":
             result.skipped["not a JSON object"] += 1
             continue
         try:
-            record = loads(line)
-        except orjson.JSONDecodeError:
+            record = decode(line)
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):  # bad UTF-8, deep nesting
             result.skipped["malformed JSON"] += 1
             continue
-        if type(record) is not dict:
-            result.skipped["not an object"] += 1
-            continue
-        kind = record.get("type")
+        kind = record.type
         if kind == "assistant":
             _add_call(result, drafts, record, in_subagent_file, copy=False)
         elif kind == "progress":
-            data = record.get("data")
-            if type(data) is dict and data.get("type") == "agent_progress":
+            data = record.data
+            if type(data) is _Progress and data.type == "agent_progress":
                 embedded = _embedded_assistant_line(data, record)
                 if embedded is not None:
                     _add_call(result, drafts, embedded, True, copy=True)
@@ -108,12 +203,8 @@ def parse(lines: Iterable[bytes], state: dict[str, Any], path: str) -> FileParse
             if prompt is not None:
                 result.prompts.append(prompt)
     for draft in drafts.values():
-        call = draft.call(path)
-        if call is None:
-            result.skipped["wrong field types"] += 1
-        else:
-            result.calls.append(call)
-            result.ranks.append(draft.rank)
+        result.calls.append(draft.call(path))
+        result.ranks.append(draft.rank)
     return result
 
 
@@ -124,27 +215,31 @@ class _Draft:
     once, when the file's lines are done.
     """
 
-    __slots__ = ("key", "record", "usage", "total", "tools", "rank", "subagent")
+    __slots__ = ("key", "line", "timestamp", "model", "usage", "total", "tools", "rank", "subagent")
 
     def __init__(
         self,
         key: str,
-        record: dict,
-        usage: dict,
+        line: _Line,
+        timestamp: float,
+        model: str,
+        usage: _Usage,
         total: int,
         tools: list[str],
         rank: int,
         subagent: bool,
     ) -> None:
         self.key = key
-        self.record = record
+        self.line = line
+        self.timestamp = timestamp
+        self.model = model
         self.usage = usage
         self.total = total
         self.tools = tools
         self.rank = rank
         self.subagent = subagent
 
-    def merge(self, usage: dict, total: int, tools: list[str], rank: int) -> None:
+    def merge(self, usage: _Usage, total: int, tools: list[str], rank: int) -> None:
         """Another block of the same response: keep the fullest usage, join the tools."""
         if total > self.total:
             self.usage, self.total = usage, total
@@ -153,139 +248,123 @@ class _Draft:
         if rank > self.rank:
             self.rank = rank
 
-    def call(self, path: str) -> ApiCall | None:
-        record = self.record
-        tokens = _tokens(self.usage)
-        if tokens is None:
-            return None
-        session_id = record.get("sessionId")
-        cwd = record.get("cwd")
+    def call(self, path: str) -> ApiCall:
+        line = self.line
+        session_id = line.sessionId
+        cwd = line.cwd
+        version = line.version
         return ApiCall(
             NAME,
             self.key,
             session_id if type(session_id) is str and session_id else _session_from_path(path),
             cwd if type(cwd) is str else "",
-            record["timestamp"],
-            record["message"]["model"],
-            tokens,
+            self.timestamp,
+            self.model,
+            _tokens(self.usage),
             tuple(self.tools),
             self.subagent,
-            _fidelity(record.get("version")),
+            _fidelity(version if type(version) is str else None),  # an object is no cache key
             0.0,
             False,
             path,
         )
 
 
-def _embedded_assistant_line(data: dict[str, Any], outer: dict[str, Any]) -> dict | None:
+def _embedded_assistant_line(data: _Progress, outer: _Line) -> _Line | None:
     """The sub-agent assistant line a parent's progress line carries a copy of."""
-    message = data.get("message")
-    if type(message) is not dict:
+    copy = data.message
+    if type(copy) is not _Copy:
         return None
-    if type(message.get("message")) is dict:  # a whole transcript line
-        return message if message.get("type") == "assistant" else None
-    if type(message.get("usage")) is dict:  # a bare API message
-        return {
-            "type": "assistant",
-            "message": message,
-            "requestId": outer.get("requestId"),
-            "timestamp": outer.get("timestamp"),
-            "sessionId": outer.get("sessionId"),
-            "cwd": outer.get("cwd"),
-            "version": outer.get("version"),
-            "isSidechain": True,
-        }
+    if type(copy.message) is _Message:  # a whole transcript line
+        return copy if copy.type == "assistant" else None
+    if type(copy.usage) is _Usage:  # a bare API message
+        return _Line(
+            type="assistant",
+            message=_Message(copy.id, copy.model, copy.usage, copy.content),
+            requestId=outer.requestId,
+            timestamp=outer.timestamp,
+            sessionId=outer.sessionId,
+            cwd=outer.cwd,
+            version=outer.version,
+            isSidechain=True,
+        )
     return None
 
 
 def _add_call(
     result: FileParse,
     drafts: dict[str, _Draft],
-    record: dict[str, Any],
+    line: _Line,
     subagent_file: bool,
     *,
     copy: bool,
 ) -> None:
-    message = record.get("message")
-    if type(message) is not dict:
+    message = line.message
+    if type(message) is not _Message:
         result.skipped["assistant line without message"] += 1
         return
-    model = message.get("model")
+    model = message.model
     if model == "<synthetic>":
         return  # locally generated error text, not an API call
-    usage = message.get("usage")
-    message_id = message.get("id")
-    if type(usage) is not dict or type(message_id) is not str or not message_id:
+    usage = message.usage
+    message_id = message.id
+    if type(usage) is not _Usage or type(message_id) is not str or not message_id:
         result.skipped["assistant line without usage or id"] += 1
         return
     total = _total(usage)
     if total is None or type(model) is not str:
         result.skipped["wrong field types"] += 1
         return
-    request_id = record.get("requestId")
+    request_id = line.requestId
     key = f"{message_id}:{request_id}" if type(request_id) is str and request_id else message_id
-    sidechain = record.get("isSidechain") is True
-    content = message.get("content")
+    sidechain = line.isSidechain is True
+    content = message.content
     tools = _tool_labels(content) if type(content) is list else []
     rank = (0 if copy else _RANK_TOP_LEVEL) + (0 if sidechain else _RANK_MAIN_THREAD) + total
     draft = drafts.get(key)
     if draft is not None:
         draft.merge(usage, total, tools, rank)
         return
-    timestamp = parse_timestamp(record.get("timestamp"))
+    timestamp = parse_timestamp(line.timestamp)
     if timestamp is None:
         result.skipped["wrong field types"] += 1
         return
-    record["timestamp"] = timestamp
-    subagent = subagent_file or sidechain or bool(record.get("agentId"))
-    drafts[key] = _Draft(key, record, usage, total, tools, rank, subagent)
+    subagent = subagent_file or sidechain or bool(line.agentId)
+    drafts[key] = _Draft(key, line, timestamp, model, usage, total, tools, rank, subagent)
 
 
-def _total(usage: dict[str, Any]) -> int | None:
+def _total(usage: _Usage) -> int | None:
     """All tokens of a usage record, or None when a count is not a number."""
-    total = 0
-    for name in _COUNTS:
-        value = usage.get(name, 0)
-        if type(value) is not int:
-            return None
-        total += value
-    return total
+    fresh = usage.input_tokens
+    cache_write = usage.cache_creation_input_tokens
+    cache_read = usage.cache_read_input_tokens
+    output = usage.output_tokens
+    if type(fresh) is type(cache_write) is type(cache_read) is type(output) is int:
+        return fresh + cache_write + cache_read + output
+    return None
 
 
-_COUNTS = (
-    "input_tokens",
-    "cache_creation_input_tokens",
-    "cache_read_input_tokens",
-    "output_tokens",
-)
-
-
-def _tokens(usage: dict[str, Any]) -> Tokens | None:
-    """Anthropic usage to Tokens; None when a count is not a number."""
-    fresh = usage.get("input_tokens", 0)
-    cache_write = usage.get("cache_creation_input_tokens", 0)
-    cache_read = usage.get("cache_read_input_tokens", 0)
-    output = usage.get("output_tokens", 0)
-    if not (type(fresh) is type(cache_write) is type(cache_read) is type(output) is int):
-        return None
-    split = usage.get("cache_creation")
+def _tokens(usage: _Usage) -> Tokens:
+    """Anthropic usage (its counts already checked by _total) to Tokens."""
+    cache_write = usage.cache_creation_input_tokens
+    split = usage.cache_creation
     write_1h = 0
-    if type(split) is dict:
-        one_hour = split.get("ephemeral_1h_input_tokens", 0)
+    if type(split) is _CacheSplit:
+        one_hour = split.ephemeral_1h_input_tokens
         write_1h = one_hour if type(one_hour) is int and 0 <= one_hour <= cache_write else 0
     return Tokens(
-        input=fresh,
+        input=usage.input_tokens,
         cache_write_5m=cache_write - write_1h,
         cache_write_1h=write_1h,
-        cache_read=cache_read,
-        output=output,
+        cache_read=usage.cache_read_input_tokens,
+        output=usage.output_tokens,
     )
 
 
 @cache
-def _fidelity(version: Any) -> Fidelity:
+def _fidelity(version: str | None) -> Fidelity:
     """Versions 2.1.0–2.1.97 wrote streaming placeholders for output (FORMATS.md §1.6)."""
-    if isinstance(version, str) and version.startswith("2.1."):
+    if version is not None and version.startswith("2.1."):
         patch = version[4:].split(".")[0].split("-")[0]
         if patch.isdigit() and int(patch) <= 97:
             return Fidelity.LOWER_BOUND
@@ -295,46 +374,47 @@ def _fidelity(version: Any) -> Fidelity:
 def _tool_labels(content: list[Any]) -> list[str]:
     labels = []
     for block in content:
-        if type(block) is dict and block.get("type") == "tool_use":
-            name = block.get("name")
+        if type(block) is _Block and block.type == "tool_use":
+            name = block.name
             if isinstance(name, str):
-                labels.append(tool_label(name, _tool_target(name, block.get("input"))))
+                labels.append(tool_label(name, _tool_target(name, block.input)))
     return labels
 
 
 def _tool_target(name: str, arguments: Any) -> str:
     """A short, non-secret target: a file's basename, a command's program, a URL's host."""
-    if not isinstance(arguments, dict):
+    if type(arguments) is not _ToolInput:
         return ""
     if name in _FILE_TOOLS:
-        return basename(arguments.get("file_path") or arguments.get("notebook_path"))
+        return basename(arguments.file_path or arguments.notebook_path)
     if name == "Bash":
-        return first_word(arguments.get("command"))
+        return first_word(arguments.command)
     if name == "WebFetch":
-        return url_host(arguments.get("url"))
+        return url_host(arguments.url)
     if name in ("Task", "Agent"):
-        kind = arguments.get("subagent_type")
+        kind = arguments.subagent_type
         return kind if isinstance(kind, str) else ""
     return ""
 
 
-def _prompt(record: dict[str, Any]) -> Prompt | None:
+def _prompt(line: _Line) -> Prompt | None:
     """A real user prompt starts a turn (FORMATS.md §1.4); everything else does not."""
-    if record.get("isMeta") or record.get("isSidechain") or record.get("isCompactSummary"):
+    if line.isMeta or line.isSidechain or line.isCompactSummary:
         return None
-    message = record.get("message")
-    if not isinstance(message, dict):
+    message = line.message
+    if type(message) is not _Message:
         return None
-    content = message.get("content")
-    if isinstance(content, list):
-        texts = [b.get("text") for b in content if isinstance(b, dict) and b.get("type") == "text"]
-        if any(isinstance(b, dict) and b.get("type") == "tool_result" for b in content):
+    content = message.content
+    if type(content) is list:
+        blocks = [block for block in content if type(block) is _Block]
+        if any(block.type == "tool_result" for block in blocks):
             return None
+        texts = [block.text for block in blocks if block.type == "text"]
         content = texts[0] if texts else None
     if not isinstance(content, str) or content.lstrip().startswith(_NOT_PROMPTS):
         return None
-    timestamp = parse_timestamp(record.get("timestamp"))
-    session_id = record.get("sessionId")
+    timestamp = parse_timestamp(line.timestamp)
+    session_id = line.sessionId
     if timestamp is None or not isinstance(session_id, str):
         return None
     return Prompt(NAME, session_id, timestamp)

@@ -1,0 +1,146 @@
+"""Claude Code lines: typed decoding reads only what a call needs and tolerates wrong types."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from tests.builders import SESSION, agent_progress_copy, claude_call, claude_prompt, jsonl
+from tokentree.core.records import Fidelity
+from tokentree.core.sources import claude_code
+from tokentree.core.sources.base import FileParse
+
+T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+PATH = f"/logs/projects/-home-dev-atlas/{SESSION}.jsonl"
+
+
+def _parse(*records: dict | bytes, path: str = PATH) -> FileParse:
+    return claude_code.parse(jsonl(*records).splitlines(), {}, path)
+
+
+def test_tool_labels_come_from_the_few_arguments_read() -> None:
+    line = claude_call(
+        "msg_1",
+        T0,
+        tools=(
+            ("Read", {"file_path": "/src/app.py"}),
+            ("Write", {"file_path": "/src/big.txt", "content": "x" * 100_000}),
+            ("NotebookEdit", {"notebook_path": "/nb/a.ipynb", "new_source": "y"}),
+            ("Bash", {"command": "FOO=1 pytest -q tests", "description": "run"}),
+            ("WebFetch", {"url": "https://docs.example.com/a?b", "prompt": "read"}),
+            ("Task", {"subagent_type": "explore", "prompt": "look"}),
+            ("Glob", {"pattern": "*.py"}),
+            ("Bash", "not an object"),
+        ),
+    )
+    [call] = _parse(line).calls
+    assert call.tools == (
+        "Read app.py",
+        "Write big.txt",
+        "NotebookEdit a.ipynb",
+        "Bash pytest",
+        "WebFetch docs.example.com",
+        "Task explore",
+        "Glob",
+        "Bash",
+    )
+
+
+def test_cache_writes_split_into_five_minutes_and_one_hour() -> None:
+    line = claude_call("msg_1", T0, cache_write=30, cache_write_1h=70, version="2.1.50")
+    [call] = _parse(line).calls
+    assert (call.tokens.cache_write_5m, call.tokens.cache_write_1h) == (30, 70)
+    assert call.fidelity is Fidelity.LOWER_BOUND
+    line["message"]["usage"]["cache_creation"]["ephemeral_1h_input_tokens"] = 1000
+    [call] = _parse(line).calls
+    assert (call.tokens.cache_write_5m, call.tokens.cache_write_1h) == (100, 0)
+
+
+def _wrong(path: tuple[str, ...], value: object) -> dict:
+    line = claude_call("msg_bad", T0)
+    node = line
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    return line
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "reason"),
+    [
+        (("message",), [1, 2], "assistant line without message"),
+        (("message", "usage"), "usage", "assistant line without usage or id"),
+        (("message", "id"), 7, "assistant line without usage or id"),
+        (("message", "model"), {"name": "x"}, "wrong field types"),
+        (("message", "usage", "output_tokens"), "many", "wrong field types"),
+        (("message", "usage", "input_tokens"), 1.5, "wrong field types"),
+        (("message", "usage", "cache_read_input_tokens"), None, "wrong field types"),
+        (("timestamp",), 1_700_000_000, "wrong field types"),
+    ],
+)
+def test_a_wrongly_typed_field_skips_its_call_and_is_counted(
+    path: tuple[str, ...], value: object, reason: str
+) -> None:
+    parsed = _parse(claude_call("msg_1", T0), _wrong(path, value))
+    assert [call.key for call in parsed.calls] == ["msg_1:req_msg_1"]
+    assert parsed.skipped == {reason: 1}
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        (("version",), ["2.1.50"]),
+        (("cwd",), 3),
+        (("sessionId",), {"id": 1}),
+        (("requestId",), []),
+        (("message", "content"), {"type": "tool_use"}),
+        (("message", "content"), ["text", 1, None]),
+        (("message", "usage", "cache_creation"), "1h"),
+    ],
+)
+def test_a_wrongly_typed_detail_keeps_the_call(path: tuple[str, ...], value: object) -> None:
+    parsed = _parse(_wrong(path, value))
+    [call] = parsed.calls
+    assert call.session_id == SESSION and call.tokens.total == 110 and not parsed.skipped
+
+
+def test_lines_that_are_not_json_objects_are_counted() -> None:
+    parsed = _parse(b'{"type":"assistant","usage"', b"[1, 2]", b'{"timestamp": 1e400}')
+    assert parsed.skipped == {"malformed JSON": 2, "not a JSON object": 1}
+
+
+def test_synthetic_messages_are_not_calls() -> None:
+    assert _parse(claude_call("msg_1", T0, model="<synthetic>")).calls == []
+
+
+def test_agent_progress_copies_a_whole_line_or_a_bare_message() -> None:
+    inner = claude_call("msg_sub", T0, request_id="req_sub", sidechain=True)
+    whole = agent_progress_copy(inner, T0)
+    bare = agent_progress_copy(inner, T0)
+    bare["data"]["message"] = inner["message"]
+    bare["requestId"] = "req_sub"
+    for line in (whole, bare):
+        parsed = _parse(line)
+        [call] = parsed.calls
+        assert (call.key, call.subagent, call.tokens.total) == ("msg_sub:req_sub", True, 110)
+        assert parsed.ranks[0] < claude_code._RANK_TOP_LEVEL
+    not_assistant = agent_progress_copy(claude_prompt(T0), T0)
+    assert _parse(not_assistant).calls == []
+
+
+def test_only_real_prompts_start_turns() -> None:
+    answered = [{"type": "tool_result", "content": "ok"}, {"type": "text", "text": "x"}]
+    parsed = _parse(
+        claude_prompt(T0, "fix the bug"),
+        claude_prompt(T0, [{"type": "image"}, {"type": "text", "text": "and this"}]),
+        claude_prompt(T0, answered),
+        claude_prompt(T0, "<command-name>/clear</command-name>"),
+        claude_prompt(T0, "  [Request interrupted by user]"),
+        claude_prompt(T0, "meta", isMeta=True),
+        claude_prompt(T0, "warmup", isSidechain=True),
+        claude_prompt(T0, "summary", isCompactSummary=True),
+        claude_prompt(T0, {"text": "an object"}),
+        claude_prompt(T0, "no session", session=None),
+    )
+    assert [prompt.timestamp for prompt in parsed.prompts] == [T0.timestamp()] * 2
