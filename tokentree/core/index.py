@@ -25,15 +25,12 @@ import orjson
 from tokentree.core.pricing import PriceBook, rates_from_json, rates_to_json
 from tokentree.core.reading import (
     KEY,
-    MODEL,
-    PROJECT,
     RANK,
     ROW_COLUMNS,
     SESSION,
     SOURCE,
     TOKENS,
     TOOL_SEPARATOR,
-    TS,
     Progress,
     ReadResult,
     ReadTask,
@@ -551,22 +548,29 @@ class _Rollup:
         self.deltas: dict[tuple[Any, ...], list[float]] = {}
 
     def add(self, file_id: int, row: Row, sign: int) -> None:
-        root = self.roots.get(file_id)
-        if root is None:
-            self.roots = dict(self.db.execute("SELECT id, root FROM files"))
-            root = self.roots[file_id]
-        group = (root, row[SOURCE], row[SESSION], row[PROJECT], row[MODEL], int(row[TS] // 900))
-        delta = self.deltas.get(group)
-        if delta is None:
-            delta = self.deltas[group] = [0, 0, 0, 0, 0, 0, 0.0, 0]
-        delta[0] += sign
-        delta[1] += sign * row[7]
-        delta[2] += sign * (row[8] + row[9])
-        delta[3] += sign * row[10]
-        delta[4] += sign * row[11]
-        delta[5] += sign * row[12]
-        delta[6] += sign * row[16]
-        delta[7] += sign * row[17]
+        self.add_all([(file_id, row)], sign)
+
+    def add_all(self, rows: Iterable[tuple[int, Row]], sign: int = 1) -> None:
+        roots = self.roots
+        deltas = self.deltas
+        for file_id, row in rows:
+            root = roots.get(file_id)
+            if root is None:
+                roots.update(self.db.execute("SELECT id, root FROM files"))
+                root = roots[file_id]
+            # root, source, session, project, model, quarter hour (see ROW_COLUMNS)
+            group = (root, row[2], row[3], row[4], row[6], int(row[5] // 900))
+            delta = deltas.get(group)
+            if delta is None:
+                delta = deltas[group] = [0, 0, 0, 0, 0, 0, 0.0, 0]
+            delta[0] += sign
+            delta[1] += sign * row[7]
+            delta[2] += sign * (row[8] + row[9])
+            delta[3] += sign * row[10]
+            delta[4] += sign * row[11]
+            delta[5] += sign * row[12]
+            delta[6] += sign * row[16]
+            delta[7] += sign * row[17]
 
     def write(self, db: sqlite3.Connection) -> None:
         db.executemany(
@@ -615,6 +619,7 @@ class _Run:
         inserts: list[tuple[Any, ...]] = []
         updates: list[tuple[Any, ...]] = []
         counted_before: dict[str, _Copy | None] = dict.fromkeys(forgotten)
+        counted: list[tuple[int, Row]] = []
         for file_id, path, row in fresh:
             key = row[KEY]
             copies = self.copies.get(key)
@@ -623,7 +628,7 @@ class _Run:
                 self.copies[key] = [copy]
                 self.written.append(copy)
                 inserts.append((self.next_id, file_id, 1, *row))
-                self.rollup.add(file_id, row, 1)
+                counted.append((file_id, row))
                 self.next_id += 1
                 continue
             if key not in counted_before:
@@ -643,6 +648,7 @@ class _Run:
                 same_file.rank = same_file.row[RANK]
                 self.written.append(same_file)
                 updates.append((*same_file.row[RANK:], same_file.id))
+        self.rollup.add_all(counted)
         self.db.executemany(
             f"INSERT INTO calls(id, file_id, winner, {', '.join(ROW_COLUMNS)})"
             f" VALUES ({_marks(range(len(ROW_COLUMNS) + 3))})",

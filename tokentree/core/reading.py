@@ -45,7 +45,7 @@ ROW_COLUMNS = (
     "cost",
     "unpriced",
 )
-KEY, RANK, SOURCE, SESSION, PROJECT, TS, MODEL = 0, 1, 2, 3, 4, 5, 6
+KEY, RANK, SOURCE, SESSION = 0, 1, 2, 3
 TOKENS = slice(7, 13)  # input … reasoning
 
 Progress = Callable[[int, int], None]
