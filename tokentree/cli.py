@@ -78,7 +78,8 @@ def _parser(command: str | None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=f"tokentree {command}" if command else "tokentree",
         description={
-            None: "Where did the tokens go? Reads Claude Code and Codex logs on this machine.",
+            None: "Where did the tokens go? Browse the Claude Code and Codex logs on this machine"
+            " (keys: ? in the view; without a terminal, prints the weekly report).",
             "report": "Print usage per day, week, session, project, model or source.",
             "export": "Write the tree (or one subtree) as JSON (schema tokentree.export/1).",
         }[command],

@@ -65,6 +65,7 @@ VIEW_ACTIONS = {
     "toggle_theme",
 }
 BREAKDOWN_CACHE = 64
+BIG_REFRESH = 16 * 1024 * 1024  # bytes: a live refresh this big shows its progress
 
 
 class TokenTreeApp(App[int]):
@@ -90,6 +91,12 @@ class TokenTreeApp(App[int]):
         Binding("q", "quit", "quit", show=False),
     ]
 
+    path_bar: PathBar
+    table: UsageTable
+    info: InfoPanel
+    filter_bar: FilterBar
+    status: StatusBar
+
     def __init__(self, workspace: Workspace, reading: str, *, live: bool = True) -> None:
         super().__init__()
         self.workspace = workspace
@@ -114,27 +121,14 @@ class TokenTreeApp(App[int]):
     # --- layout ---------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield PathBar(self.reading, self.workspace.zone_name, id="path")
-        yield UsageTable(id="table")
-        yield InfoPanel(self.workspace.calendar.zone, id="info")
-        yield FilterBar(id="filter")
-        yield StatusBar(id="status")
-
-    @property
-    def table(self) -> UsageTable:
-        return self.query_one(UsageTable)
-
-    @property
-    def info(self) -> InfoPanel:
-        return self.query_one(InfoPanel)
-
-    @property
-    def filter_bar(self) -> FilterBar:
-        return self.query_one(FilterBar)
-
-    @property
-    def status(self) -> StatusBar:
-        return self.query_one(StatusBar)
+        # kept as attributes: `query_one` looks only at the top screen, and updates keep
+        # arriving while the help or export dialog is up
+        self.path_bar = PathBar(self.reading, self.workspace.zone_name, id="path")
+        self.table = UsageTable(id="table")
+        self.info = InfoPanel(self.workspace.calendar.zone, id="info")
+        self.filter_bar = FilterBar(id="filter")
+        self.status = StatusBar(id="status")
+        yield from (self.path_bar, self.table, self.info, self.filter_bar, self.status)
 
     def on_mount(self) -> None:
         self.table.empty_text = "Reading logs…"
@@ -150,15 +144,21 @@ class TokenTreeApp(App[int]):
         self.indexer.run(live=self.live, cancelled=lambda: worker.is_cancelled)
 
     @work(exclusive=True, exit_on_error=False, group="watch")
-    async def _watch_logs(self) -> None:
+    async def _follow_logs(self) -> None:
         """Mark the index dirty when a log changes; absent roots are skipped."""
         from watchfiles import awatch  # imported late: only the live view needs it
 
         roots = [str(root.path) for root in self.workspace.roots if root.path.exists()]
         if not roots:
             return
-        async for _changes in awatch(*roots, debounce=300, step=50, recursive=True):
-            self.indexer.mark_dirty()
+        try:
+            async for _changes in awatch(*roots, debounce=300, step=50, recursive=True):
+                self.indexer.mark_dirty()
+        except (OSError, RuntimeError) as error:  # e.g. out of inotify watches
+            self.live = False
+            self.notify(f"not watching the logs for changes: {error}", severity="warning")
+            if self.snapshot is not None:
+                self.status.set_status(self._status_text(self.snapshot), "live")
 
     def exit(self, *args, **kwargs) -> None:  # type: ignore[override]
         self.indexer.stop()  # before the workers are cancelled: ends a big read promptly
@@ -179,8 +179,11 @@ class TokenTreeApp(App[int]):
 
     @on(IndexProgressed)
     def _progressed(self, message: IndexProgressed) -> None:
-        partial_tree = self.snapshot is not None and not self.snapshot.complete
-        self.status.show_progress(message.done, message.total, partial_tree)
+        """Show the first index's progress; a live refresh shows it only when it is a big one."""
+        first = self.snapshot is None or not self.snapshot.complete
+        if first or message.total >= BIG_REFRESH:
+            partial_tree = self.snapshot is not None and not self.snapshot.complete
+            self.status.show_progress(message.done, message.total, partial_tree)
 
     @on(TreeUpdated)
     def _tree_updated(self, message: TreeUpdated) -> None:
@@ -197,7 +200,7 @@ class TokenTreeApp(App[int]):
                 self.notify(notice, severity="warning", timeout=8)
             if self.live and not self._watching:
                 self._watching = True
-                self._watch_logs()
+                self._follow_logs()
 
     @on(IndexFailed)
     def _index_failed(self, message: IndexFailed) -> None:
@@ -232,7 +235,7 @@ class TokenTreeApp(App[int]):
         self.table.empty_text = self._empty_text(shown.node, needle)
         select = select or self.remembered.get(self.path)
         self.table.show(shown, select, keep_screen_row=keep_screen_row)
-        self.query_one(PathBar).show(chain)
+        self.path_bar.show(chain)
 
     def _empty_text(self, node: Node, needle: str) -> str:
         if needle and node.children:
@@ -240,11 +243,13 @@ class TokenTreeApp(App[int]):
         if self.snapshot is not None and not self.snapshot.complete:
             return "Reading logs…"
         if node.kind is Kind.ALL:
-            return f"No Claude Code or Codex usage found in {self.reading}. Try: tokentree --demo"
+            return "No Claude Code or Codex usage found. Try: tokentree --demo, or tokentree PATH"
         return "Nothing below this node."
 
     @on(UsageTable.Highlighted)
     def _highlighted(self, message: UsageTable.Highlighted) -> None:
+        if message.listing is not self.table.listing:
+            return  # the list changed since (a key pressed fast, a refresh)
         if message.node is not None:
             self.remembered[self.path] = message.node.key
         if self.info.display:
@@ -382,8 +387,8 @@ class TokenTreeApp(App[int]):
 
     def action_export(self) -> None:
         selected = self._selected()
-        if selected is None:
-            self.notify("Nothing to export yet.", severity="warning")
+        if selected is None or not selected[0].totals.calls:
+            self.notify("Nothing to export here yet.", severity="warning")
             return
         node, parents = selected
         chain = [*parents, node]
@@ -406,6 +411,8 @@ class TokenTreeApp(App[int]):
             written = write_export(document, target, overwrite=request.overwrite)
         except ExportError as error:
             self.post_message(ExportFinished(request.target, 0, str(error)))
+        except Exception as error:  # reported in the app, never lost in a worker
+            self.post_message(ExportFinished(request.target, 0, f"{type(error).__name__}: {error}"))
         else:
             self.post_message(ExportFinished(request.target, written, ""))
 

@@ -51,6 +51,7 @@ class Indexer:
         self._dirty = threading.Event()
         self._next_progress = 0.0
         self._next_tree = 0.0
+        self._read_all = False
         self._cancelled: Callable[[], bool] = lambda: False
 
     @property
@@ -82,7 +83,9 @@ class Indexer:
             while live and not self.stopped:
                 if not self._dirty.wait(LIVE_WAIT) or self.stopped:
                     continue
-                time.sleep(SETTLE)
+                self._pause(SETTLE)
+                # a busy session appends every few seconds: rebuild at most a third of the time
+                self._pause(self._next_tree - self.clock())
                 self._dirty.clear()
                 self._refresh(first=False)
         except Stopped:
@@ -95,6 +98,7 @@ class Indexer:
 
     def _refresh(self, *, first: bool) -> None:
         self.reading = True
+        self._read_all = False
         try:
             stats = self.workspace.refresh(
                 self._progress, batch_bytes=self.batch_bytes, on_batch=self._batch_stored
@@ -105,12 +109,20 @@ class Indexer:
         if first or stats.files_read or stats.files_missing or stats.files_reread:
             self._post_tree(complete=True)
 
+    def _pause(self, seconds: float) -> None:
+        """Sleep, but wake up to stop (the worker's flag is polled, not signalled)."""
+        until = self.clock() + seconds
+        while (left := until - self.clock()) > 0:
+            self._stop.wait(min(left, LIVE_WAIT))
+            self._check()
+
     def _check(self) -> None:
         if self.stopped:
             raise Stopped
 
     def _progress(self, done: int, total: int) -> None:
         self._check()
+        self._read_all = done >= total
         now = self.clock()
         if now >= self._next_progress or done >= total:
             self._next_progress = now + PROGRESS_INTERVAL
@@ -119,7 +131,7 @@ class Indexer:
     def _batch_stored(self) -> None:
         """Show partial results, but spend at most about a third of the time building trees."""
         self._check()
-        if self.clock() >= self._next_tree:
+        if not self._read_all and self.clock() >= self._next_tree:  # the last batch: see _refresh
             self._post_tree(complete=False)
 
     def _post_tree(self, *, complete: bool) -> None:

@@ -23,7 +23,7 @@ KEYS = (
     ("i", "info panel: token kinds and their cost, models, span, files, flags"),
     ("/", "filter this list (Enter keeps it, Esc clears it)"),
     ("e", "export the selected subtree as JSON"),
-    ("T", "light or dark theme"),
+    ("T", "light or dark theme (Ctrl+P: command palette)"),
     ("? q", "this help; quit"),
 )
 COLUMNS = (

@@ -167,11 +167,13 @@ def span(start: float, end: float, zone: tzinfo) -> str:
     first = datetime.fromtimestamp(start, zone)
     last = datetime.fromtimestamp(end or start, zone)
     head = f"{first:%a} {first.day} {first:%b %H:%M:%S}"
+    if end <= start:
+        return head
     if last.date() == first.date():
         tail = f"{last:%H:%M:%S}"
     else:
         tail = f"{last:%a} {last.day} {last:%b %H:%M:%S}"
-    return f"{head} → {tail}" + (f" ({duration(end - start)})" if end > start else "")
+    return f"{head} → {tail} ({duration(end - start)})"
 
 
 def duration(seconds: float) -> str:

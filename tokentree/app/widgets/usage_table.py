@@ -14,6 +14,7 @@ from rich.segment import Segment
 from rich.style import Style
 from textual import events
 from textual.binding import Binding
+from textual.cache import LRUCache
 from textual.geometry import Size
 from textual.message import Message
 from textual.reactive import reactive
@@ -42,6 +43,7 @@ CACHE_WIDTH = 6
 COUNT_WIDTH = 6
 BADGE_WIDTH = 7  # "claude " / "codex  "
 LABEL_MIN = 24
+STRIP_CACHE = 512  # rendered lines kept; a few screens' worth
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,10 +134,11 @@ class UsageTable(ScrollView, can_focus=True):
 
     @dataclass
     class Highlighted(Message):
-        """The cursor is on another row (or on none)."""
+        """The cursor is on another row (or on none) of `listing`."""
 
         table: UsageTable
         node: Node | None
+        listing: Listing | None
 
     @dataclass
     class Opened(Message):
@@ -157,7 +160,7 @@ class UsageTable(ScrollView, can_focus=True):
         super().__init__(id=id)
         self.listing: Listing | None = None
         self.cursor = 0
-        self._strips: dict[tuple[int, bool], Strip] = {}
+        self._strips: LRUCache[tuple[int, bool], Strip] = LRUCache(STRIP_CACHE)
         self._layout_key: tuple | None = None
         self._layout = Layout(0, 0, 0, 0, 0)
         self._flags_width = 0
@@ -175,13 +178,16 @@ class UsageTable(ScrollView, can_focus=True):
         return rows[self.cursor] if 0 <= self.cursor < len(rows) else None
 
     def show(self, listing: Listing, select: str | None = None, *, keep_screen_row: bool) -> None:
-        """Show `listing` with the cursor on `select` (else the same index, clamped).
+        """Show `listing` with the cursor on `select`, else on the first row.
 
-        With `keep_screen_row` the cursor stays on the same screen line, so a
-        refresh that reorders rows does not make the view jump.
+        With `keep_screen_row` (a refresh of the same list) the cursor stays on
+        the same screen line, so reordered rows do not make the view jump, and a
+        row that vanished leaves the cursor at its index.
         """
         offset = self.cursor - round(self.scroll_y)
         found = listing.index_of(select)
+        if found is None and not keep_screen_row:
+            found = 0
         self.listing = listing
         self._flags_width = max((len(flag_glyphs(row.totals)) for row in listing.rows), default=0)
         self._strips.clear()
@@ -193,7 +199,7 @@ class UsageTable(ScrollView, can_focus=True):
             self.scroll_to(y=max(0, self.cursor - offset), animate=False, immediate=True)
         self._scroll_to_cursor(center=not keep_screen_row)
         self.refresh()
-        self.post_message(self.Highlighted(self, self.current))
+        self.post_message(self.Highlighted(self, self.current, self.listing))
 
     def watch_graph(self) -> None:
         self._strips.clear()
@@ -233,7 +239,7 @@ class UsageTable(ScrollView, can_focus=True):
         self.cursor = index
         self._scroll_to_cursor()
         self.refresh()
-        self.post_message(self.Highlighted(self, self.current))
+        self.post_message(self.Highlighted(self, self.current, self.listing))
 
     def action_move(self, step: int) -> None:
         self.move_to(self.cursor + step)
@@ -276,8 +282,8 @@ class UsageTable(ScrollView, can_focus=True):
     # --- drawing --------------------------------------------------------------------------------
 
     def _forget_row(self, index: int) -> None:
-        self._strips.pop((index, True), None)
-        self._strips.pop((index, False), None)
+        self._strips.discard((index, True))
+        self._strips.discard((index, False))
 
     def _current_layout(self) -> Layout:
         listing = self.listing

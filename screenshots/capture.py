@@ -1,0 +1,68 @@
+"""Take the README's screenshots: `tokentree --demo` at 120×36, on a throwaway HOME.
+
+    python screenshots/capture.py          # writes screenshots/*.svg
+
+Every path tokentree reads or writes points into a temporary folder, so the
+real home directory (its logs, cache and config) is never touched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SIZE = (120, 36)
+SHOTS = {
+    "weeks": (),
+    "session": ("enter", "enter", "enter"),
+    "info": ("enter", "enter", "i"),
+    "help": ("question_mark",),
+}
+
+
+def _isolate(home: Path) -> None:
+    for name, value in {
+        "HOME": home,
+        "XDG_CACHE_HOME": home / ".cache",
+        "XDG_CONFIG_HOME": home / ".config",
+        "XDG_DATA_HOME": home / ".local/share",
+        "XDG_STATE_HOME": home / ".local/state",
+        "CLAUDE_CONFIG_DIR": home / ".claude",
+        "CODEX_HOME": home / ".codex",
+    }.items():
+        os.environ[name] = str(value)
+
+
+async def _shoot(name: str, keys: tuple[str, ...]) -> Path:
+    from tokentree.app.app import create_app
+    from tokentree.workspace import Choices
+
+    app = create_app(Choices(demo=True, timezone="UTC"), live=False)
+    async with app.run_test(size=SIZE) as pilot:
+        while app.snapshot is None or not app.snapshot.complete:
+            await asyncio.sleep(0.02)
+        await pilot.press(*keys)
+        for _ in range(3):
+            others = [w for w in app.workers if w.group != "index"]
+            await app.workers.wait_for_complete(others)
+            await pilot.pause(0.05)
+        target = HERE / f"{name}.svg"
+        app.save_screenshot(target.name, str(HERE))
+    return target
+
+
+def main() -> int:
+    sys.path.insert(0, str(HERE.parent))
+    with tempfile.TemporaryDirectory(prefix="tokentree-shots-") as home:
+        _isolate(Path(home))
+        for name, keys in SHOTS.items():
+            print(f"wrote {asyncio.run(_shoot(name, keys)).relative_to(HERE.parent)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,180 @@
+"""Small, fixed logs under the tmp HOME, and the app built from them the way the CLI builds it."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.builders import (
+    claude_call,
+    claude_prompt,
+    codex_context,
+    codex_meta,
+    codex_prompt,
+    codex_tokens,
+    write,
+)
+from tokentree.app.app import TokenTreeApp, create_app
+from tokentree.workspace import Choices
+
+OPUS = "claude-opus-4-5-20251101"
+SONNET = "claude-sonnet-4-5-20250929"
+HAIKU = "claude-haiku-4-5-20251001"
+LIMITS = {
+    "primary": {"used_percent": 23.0, "window_minutes": 300, "resets_at": 1794830400},
+    "secondary": {"used_percent": 41.0, "window_minutes": 10080, "resets_at": 1795305600},
+}
+
+
+def at(day: int, hour: int, minute: int = 0, second: int = 0) -> datetime:
+    return datetime(2026, 11, day, hour, minute, second, tzinfo=UTC)
+
+
+def _claude_session(
+    path: Path,
+    session: str,
+    cwd: str,
+    turns: list[tuple[datetime, list[dict]]],
+    version: str = "2.1.112",
+) -> None:
+    """One file: each turn is a prompt, then its calls a few seconds apart."""
+    lines: list[dict] = []
+    number = 0
+    for start, calls in turns:
+        lines.append(claude_prompt(start, session=session, cwd=cwd, version=version))
+        for offset, spec in enumerate(calls, start=1):
+            number += 1
+            spec = dict(spec)
+            lines.append(
+                claude_call(
+                    f"msg_{session[:4]}_{number}",
+                    start + timedelta(seconds=20 * offset),
+                    session=session,
+                    cwd=cwd,
+                    version=version,
+                    **spec,
+                )
+            )
+    write(path, *lines)
+
+
+def write_usage_logs(home: Path) -> None:
+    """Two weeks of Claude Code and Codex use with every flag somewhere."""
+    projects = home / ".claude" / "projects"
+    read = (("Read", {"file_path": "/home/dev/atlas/app.py"}),)
+    edit = (("Edit", {"file_path": "/home/dev/atlas/app.py"}),)
+    bash = (("Bash", {"command": "pytest -q"}),)
+    _claude_session(
+        projects / "-home-dev-atlas" / "aaaa1111-0000-4000-8000-000000000001.jsonl",
+        "aaaa1111-0000-4000-8000-000000000001",
+        "/home/dev/atlas",
+        [
+            (
+                at(11, 9, 5),
+                [
+                    dict(model=OPUS, input=1200, cache_write=40000, output=900, tools=read),
+                    dict(model=OPUS, input=30, cache_read=41000, output=2500, tools=edit),
+                ],
+            ),
+            (
+                at(11, 10, 30),
+                [
+                    dict(model=OPUS, input=12, cache_read=44000, output=300, tools=bash),
+                    dict(model=SONNET, input=8, cache_read=30000, output=120, tools=read),
+                    dict(model=OPUS, input=20, cache_write=9000, cache_read=44000, output=4000),
+                ],
+            ),
+        ],
+    )
+    _claude_session(
+        projects / "-home-dev-atlas" / "bbbb2222-0000-4000-8000-000000000002.jsonl",
+        "bbbb2222-0000-4000-8000-000000000002",
+        "/home/dev/atlas",
+        [
+            (
+                at(17, 14, 2),
+                [
+                    dict(model=SONNET, input=900, cache_write_1h=60000, output=700, tools=read),
+                    dict(model=SONNET, input=10, cache_read=61000, output=200, tools=read),
+                ],
+            ),
+            (
+                at(17, 14, 40),
+                [
+                    dict(model=SONNET, input=15, cache_read=62000, output=5200, tools=edit * 2),
+                    dict(model=HAIKU, input=300, cache_write=8000, output=400, sidechain=True),
+                    dict(model=SONNET, input=5, cache_read=64000, output=150, tools=bash),
+                    dict(model=SONNET, input=5, cache_read=65000, output=90, tools=bash),
+                ],
+            ),
+            (
+                at(17, 15, 35),
+                [dict(model=SONNET, input=4000, cache_write=20000, output=60, tools=read)],
+            ),
+        ],
+    )
+    _claude_session(
+        projects / "-home-dev-web" / "cccc3333-0000-4000-8000-000000000003.jsonl",
+        "cccc3333-0000-4000-8000-000000000003",
+        "/home/dev/web",
+        [
+            (
+                at(17, 21, 10),
+                [
+                    dict(model=HAIKU, input=50, cache_write=12000, output=1, tools=read),
+                    dict(model=HAIKU, input=20, cache_read=12000, output=1, tools=bash),
+                ],
+            )
+        ],
+        version="2.1.50",  # streaming placeholders: lower-bound output
+    )
+    codex = home / ".codex" / "sessions" / "2026" / "11"
+    write(
+        codex / "12" / "rollout-2026-11-12T16-00-00-dddd4444.jsonl",
+        codex_meta("dddd4444-0000-4000-8000-000000000004", at(12, 16)),
+        codex_tokens(at(12, 16, 0, 30), (3000, 0, 200, 50)),  # before turn_context: estimated
+        codex_context(at(12, 16, 1), model="gpt-5-codex"),
+        codex_prompt(at(12, 16, 1, 5)),
+        codex_tokens(at(12, 16, 2), (9000, 4000, 900, 300), (6000, 4000, 700, 250)),
+        codex_tokens(at(12, 16, 5), (20000, 14000, 1500, 400), (11000, 10000, 600, 100), LIMITS),
+    )
+    write(
+        codex / "20" / "rollout-2026-11-20T08-00-00-eeee5555.jsonl",
+        codex_meta("eeee5555-0000-4000-8000-000000000005", at(20, 8)),
+        codex_context(at(20, 8, 0, 5), model="gpt-oss-120b-local"),
+        codex_prompt(at(20, 8, 0, 10)),
+        codex_tokens(at(20, 8, 1), (5000, 1000, 400, 0)),
+    )
+
+
+@pytest.fixture
+def usage_logs(isolated_home: Path) -> Path:
+    write_usage_logs(isolated_home)
+    return isolated_home
+
+
+def make_app(**choices: object) -> TokenTreeApp:
+    """The app as `tokentree` builds it, without the file watcher (tests change files by hand)."""
+    return create_app(Choices(timezone="UTC", **choices), live=False)  # type: ignore[arg-type]
+
+
+async def ready(app: TokenTreeApp, timeout: float = 10.0) -> None:
+    """Wait until the first complete tree is on screen and side workers are done."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not (app.snapshot is not None and app.snapshot.complete):
+        assert loop.time() < deadline, "the index did not finish"
+        await asyncio.sleep(0.01)
+    await settle(app)
+
+
+async def settle(app: TokenTreeApp) -> None:
+    """Let messages, refreshes and the info/export workers finish."""
+    for _ in range(3):
+        others = [w for w in app.workers if w.group not in ("index", "watch")]
+        if others:
+            await app.workers.wait_for_complete(others)
+        await asyncio.sleep(0.02)

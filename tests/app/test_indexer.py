@@ -1,0 +1,94 @@
+"""The index thread on its own: partial trees during a long read, a prompt stop, errors posted."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+from tokentree.app.indexer import Indexer
+from tokentree.app.messages import IndexFailed, IndexProgressed, TreeUpdated
+from tokentree.core.index import UpdateStats
+from tokentree.core.tree import Kind, Node
+
+
+@dataclass
+class FakeIndex:
+    closed: bool = False
+
+    def rate_limits(self, scope: object) -> None:
+        return None
+
+    def diagnostics(self, scope: object) -> list:
+        return []
+
+    def close(self) -> None:
+        self.closed = True
+
+
+@dataclass
+class FakeWorkspace:
+    """Reads `batches` batches of 10 MB, or forever; fails when told to."""
+
+    batches: int = 3
+    fail: bool = False
+    index: FakeIndex = field(default_factory=FakeIndex)
+    scope: object = None
+    notices: list[str] = field(default_factory=list)
+    files_in_scope: int = 7
+    stored: int = 0
+    now: float = 0.0  # a fake clock: a batch takes a second to read, a tree one to build
+
+    def refresh(self, progress, *, batch_bytes, on_batch) -> UpdateStats:
+        if self.fail:
+            raise OSError("disk on fire")
+        total = self.batches * 10
+        step = 0
+        while self.batches < 0 or step < self.batches:
+            step += 1
+            self.now += 1
+            progress(min(step * 10, total), total)
+            self.stored += 1
+            on_batch()
+            time.sleep(0.001)
+        return UpdateStats(files_read=1)
+
+    def tree(self) -> Node:
+        self.now += 1
+        root = Node(Kind.ALL, "", "All time", 0.0, 0.0)
+        root.totals.calls = self.stored
+        return root
+
+
+def test_a_long_read_posts_partial_trees_then_a_complete_one() -> None:
+    posted: list[object] = []
+    workspace = FakeWorkspace(batches=5)
+    indexer = Indexer(workspace, posted.append, clock=lambda: workspace.now)
+    indexer.run(live=False)
+    trees = [m.snapshot for m in posted if isinstance(m, TreeUpdated)]
+    assert [t.complete for t in trees] == [False, False, True]
+    # batch 1 builds (t=1→2), 2 waits until t=4, 3 builds, 4 waits, 5 is the last: the final tree
+    assert [t.tree.totals.calls for t in trees] == [1, 3, 5]
+    assert [t.generation for t in trees] == [1, 2, 3] and trees[-1].files == 7
+    assert [m.done for m in posted if isinstance(m, IndexProgressed)][-1] == 50
+    assert indexer.workspace.index.closed
+
+
+def test_stop_ends_an_endless_read_promptly() -> None:
+    posted: list[object] = []
+    workspace = FakeWorkspace(batches=-1)
+    indexer = Indexer(workspace, posted.append)
+    thread = threading.Thread(target=indexer.run)
+    thread.start()
+    time.sleep(0.05)
+    indexer.stop()
+    thread.join(timeout=2)
+    assert not thread.is_alive() and workspace.index.closed
+    assert not any(isinstance(m, IndexFailed) for m in posted)
+
+
+def test_a_failed_read_is_posted_not_raised() -> None:
+    posted: list[object] = []
+    Indexer(FakeWorkspace(fail=True), posted.append).run(live=False)
+    [failure] = posted
+    assert isinstance(failure, IndexFailed) and "disk on fire" in failure.error

@@ -1,0 +1,230 @@
+"""The info panel, export, live refresh, a long first index, a 10,000-row list, and the CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import sys
+import time
+from datetime import timedelta
+from functools import partial
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from tests.app.conftest import OPUS, at, make_app, ready, settle
+from tests.builders import append, claude_call, claude_prompt, jsonl, write
+from tokentree.app import app as app_module
+from tokentree.app.app import TokenTreeApp, create_app
+from tokentree.app.messages import IndexProgressed, TreeUpdated
+from tokentree.cli import main
+from tokentree.core.export import aggregates
+from tokentree.core.tree import Kind
+from tokentree.workspace import Choices
+
+SIZE = (120, 36)
+
+
+def panel_text(app: TokenTreeApp) -> str:
+    console = Console(width=116, record=True, file=io.StringIO())
+    console.print(app.info.content)
+    return console.export_text()
+
+
+async def test_info_panel_prices_every_token_kind(usage_logs) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app)
+        await pilot.press("enter", "enter", "enter")  # W47 › 17 Nov › atlas (bbbb): its turns
+        await pilot.press("i")
+        await settle(app)
+        turn = app.table.current
+        assert app.info.node is turn and app.info.display
+        text = panel_text(app)
+        for label in ("input (uncached)", "cache write 5m", "cache write 1h", "cache read"):
+            assert label in text
+        assert f"{turn.totals.total:,}" in text and "Tue 17 Nov 14:02:00" in text
+        key = (app.snapshot.generation, (*app.path, turn.key))
+        found = app._breakdowns[key]
+        assert sum(found.cost_by_kind.values()) == pytest.approx(turn.totals.cost)
+        assert found.cost_by_kind["cache_write_1h"] > 0  # this turn wrote the 1-hour cache
+        await pilot.press("j")  # the panel follows the cursor
+        await settle(app)
+        assert app.info.node is app.table.current is not turn
+        await pilot.press("left", "i")
+        await settle(app)
+        assert not app.info.display
+
+
+async def test_info_panel_shows_flags_models_and_codex_limits(usage_logs) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app)
+        await pilot.press("i")  # on week W47
+        await settle(app)
+        text = panel_text(app)
+        assert "? 1 unpriced" in text and "≥ 2 lower-bound" in text and "↳ 1 sub-agent" in text
+        assert "sonnet-4.5 ×" in text and "haiku-4.5 ×" in text
+        await pilot.press("j")  # W46 holds the Codex session that logged its limits
+        await settle(app)
+        text = panel_text(app)
+        assert "~ 1 estimated" in text
+        assert "5 h 23% used" in text and "weekly 41% used" in text
+
+
+async def test_export_writes_the_selected_subtree_and_never_overwrites_unasked(
+    usage_logs, tmp_path, monkeypatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app)
+        await pilot.press("enter", "enter")  # W47 › 17 Nov: sessions, cursor on atlas (bbbb)
+        session = app.table.current
+        await pilot.press("e")
+        target = app.screen.query_one("#target").value
+        assert target == "./tokentree-atlas-2026-11-17.json"
+        await pilot.press("enter")
+        await settle(app)
+        assert app.screen is app.screen_stack[0]
+        written = tmp_path / "tokentree-atlas-2026-11-17.json"
+        document = json.loads(written.read_text())
+        assert document["node_path"] == f"2026-W47/2026-11-17/{session.key}"
+        root = document["root"]
+        assert root["kind"] == "session" and root["key"] == session.key
+        expected = aggregates(session.totals)
+        assert {k: root[k] for k in expected} == expected
+        assert root["turns"] == session.turns == len(root["children"])
+        assert sum(turn["calls"] for turn in root["children"]) == session.totals.calls
+
+        written.write_text("sentinel")
+        await pilot.press("e", "enter")  # exists: asks first
+        assert "exists" in str(app.screen.query_one("#warning").content)
+        assert written.read_text() == "sentinel"
+        await pilot.press("escape")
+        await settle(app)
+        assert written.read_text() == "sentinel" and app.screen is app.screen_stack[0]
+        await pilot.press("e", "enter", "enter")  # confirmed
+        await settle(app)
+        assert json.loads(written.read_text())["root"]["key"] == session.key
+        assert app.last_export == Path("./tokentree-atlas-2026-11-17.json")
+
+
+async def test_a_live_refresh_keeps_the_cursor_on_the_same_node(usage_logs) -> None:
+    app = create_app(Choices(timezone="UTC"), live=True)  # the watcher notices the change
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app)
+        await pilot.press("enter", "enter", "j")  # sessions of 17 Nov; cursor on web (cccc)
+        web = app.table.current
+        assert web.key.startswith("claude-code:cccc") and app.table.cursor == 1
+        generation = app.snapshot.generation
+        log = next((usage_logs / ".claude" / "projects" / "-home-dev-web").glob("*.jsonl"))
+        append(
+            log,
+            jsonl(
+                claude_call(
+                    "msg_big",
+                    at(17, 21, 30),
+                    model=OPUS,
+                    input=1000,
+                    cache_write=300_000,
+                    output=20_000,
+                    session=web.key.split(":", 1)[1],
+                    cwd="/home/dev/web",
+                )
+            ),
+        )
+        deadline = time.monotonic() + 15
+        while app.snapshot.generation == generation:
+            assert time.monotonic() < deadline, "the change was not picked up"
+            await asyncio.sleep(0.05)
+        await settle(app)
+        assert app.table.current.key == web.key and app.table.cursor == 0  # now the costliest
+        assert app.table.current.totals.calls == web.totals.calls + 1
+        assert app.path == ("2026-W47", "2026-11-17")
+
+
+async def test_a_long_first_index_shows_partial_trees_and_progress(usage_logs) -> None:
+    seen: list[object] = []
+    app = make_app()
+    app.indexer.batch_bytes = 1  # a batch per file, as a big first index has
+    async with app.run_test(size=SIZE, message_hook=seen.append):
+        await ready(app)
+    trees = [m.snapshot for m in seen if isinstance(m, TreeUpdated)]
+    progress = [m for m in seen if isinstance(m, IndexProgressed)]
+    assert [s.complete for s in trees][-1] is True and not trees[0].complete
+    assert [s.generation for s in trees] == sorted({s.generation for s in trees})
+    calls = [s.tree.totals.calls for s in trees]
+    assert calls == sorted(calls) and calls[-1] == 18 and calls[0] < 18
+    assert progress and progress[-1].done == progress[-1].total > 0
+
+
+async def test_ten_thousand_children_open_and_scroll_without_lag(isolated_home) -> None:
+    start = at(18, 9)
+    lines = [claude_prompt(start)] + [
+        claude_call(
+            f"msg_{i}",
+            start + timedelta(seconds=1 + i),
+            input=10 + i % 97,
+            output=50 + i % 13,
+            tools=(("Read", {"file_path": f"/src/f{i}.py"}),),
+        )
+        for i in range(10_000)
+    ]
+    write(isolated_home / ".claude" / "projects" / "-home-dev-atlas" / "big.jsonl", *lines)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, timeout=30)
+        await pilot.press("enter", "enter", "enter")  # W47 › 18 Nov › the session: 1 turn
+        began = time.perf_counter()
+        await pilot.press("enter")
+        opened = time.perf_counter() - began
+        assert app.table.listing.node.kind is Kind.TURN and len(app.table.rows) == 10_000
+        began = time.perf_counter()
+        for _ in range(10):
+            await pilot.press("pagedown")
+        await pilot.press("end")
+        paged = (time.perf_counter() - began) / 11
+        assert app.table.cursor == 9_999
+        assert len(app.table._strips) < 512, "only lines that were on screen are drawn"
+        began = time.perf_counter()
+        await pilot.press("t", "n")
+        resorted = (time.perf_counter() - began) / 2
+    # generous bounds for slow CI machines; typical: 0.2 s, 0.07 s, 0.1 s
+    assert opened < 1.5 and paged < 0.5 and resorted < 1.0, (opened, paged, resorted)
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_bare_tokentree_on_a_terminal_opens_the_app(monkeypatch, usage_logs) -> None:
+    opened: list[Choices] = []
+    monkeypatch.setattr(app_module, "run", lambda choices: opened.append(choices) or 0)
+    monkeypatch.setattr(sys, "stdin", _Terminal())
+    monkeypatch.setattr(sys, "stdout", _Terminal())
+    assert main(["--demo", "--tz", "UTC"]) == 0
+    [choices] = opened
+    assert choices.demo and choices.timezone == "UTC" and not choices.paths
+
+
+def test_bare_tokentree_piped_prints_the_weekly_report(capsys, usage_logs) -> None:
+    assert main(["--tz", "UTC"]) == 0
+    out, err = capsys.readouterr()
+    assert "2026-W47" in out and "needs a terminal" in err
+
+
+def test_a_crash_in_the_app_is_one_line_not_a_traceback(capsys, monkeypatch, usage_logs) -> None:
+    def broken(self: TokenTreeApp) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(TokenTreeApp, "on_mount", broken)
+    monkeypatch.setattr(app_module, "run", partial(app_module.run, headless=True))
+    monkeypatch.setattr(sys, "stdin", _Terminal())
+    monkeypatch.setattr(sys, "stdout", _Terminal())
+    assert main([]) == 1
+    err = capsys.readouterr().err
+    assert "tokentree: unexpected RuntimeError: boom" in err and "Traceback" not in err

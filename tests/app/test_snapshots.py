@@ -1,0 +1,37 @@
+"""SVG snapshots of the screens users see (pytest --snapshot-update after a deliberate change)."""
+
+from __future__ import annotations
+
+from tests.app.conftest import make_app, ready, settle
+
+
+def _after(*keys: str):
+    async def run_before(pilot) -> None:
+        await ready(pilot.app)
+        await pilot.press(*keys)
+        await settle(pilot.app)
+
+    return run_before
+
+
+def test_root_weeks(snap_compare, usage_logs) -> None:
+    assert snap_compare(make_app(), terminal_size=(120, 36), run_before=_after())
+
+
+def test_root_weeks_at_80_columns(snap_compare, usage_logs) -> None:
+    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=_after())
+
+
+def test_inside_a_session(snap_compare, usage_logs) -> None:
+    """W47 › 17 Nov › atlas: its turns, with the source badge on the parent's rows."""
+    keys = ("enter", "enter", "enter")
+    assert snap_compare(make_app(), terminal_size=(120, 36), run_before=_after(*keys))
+
+
+def test_info_panel_on_a_call(snap_compare, usage_logs) -> None:
+    keys = ("enter", "enter", "enter", "enter", "i")
+    assert snap_compare(make_app(), terminal_size=(120, 36), run_before=_after(*keys))
+
+
+def test_help(snap_compare, usage_logs) -> None:
+    assert snap_compare(make_app(), terminal_size=(120, 36), run_before=_after("question_mark"))
