@@ -449,13 +449,19 @@ class Index:
     # --- reading --------------------------------------------------------------------------------
 
     def calls(self, scope: Scope) -> list[ApiCall]:
-        """The counted calls in scope, oldest first."""
+        """The counted calls in scope, in no particular order (the tree sorts what it shows)."""
         where, params = _where(scope)
+        files = {
+            file_id: (path, bool(missing))
+            for file_id, path, missing in self.db.execute(
+                f"SELECT f.id, f.path, f.missing FROM files f WHERE 1 {_where(scope, None)[0]}",
+                _where(scope, None)[1],
+            )
+        }
         rows = self.db.execute(
             "SELECT c.source, c.key, c.session, c.project, c.ts, c.model, c.input, c.cw5, c.cw1h,"
             " c.cr, c.output, c.reasoning, c.tools, c.subagent, c.fidelity, c.cost, c.unpriced,"
-            " f.path, f.missing FROM calls c JOIN files f ON f.id = c.file_id"
-            f" WHERE c.winner = 1 {where} ORDER BY c.ts",
+            f" c.file_id FROM calls c JOIN files f ON f.id = c.file_id WHERE c.winner = 1 {where}",
             params,
         )
         fidelity = {member.value: member for member in Fidelity}
@@ -469,12 +475,11 @@ class Index:
                 row[5],
                 Tokens(*row[6:12]),
                 tuple(row[12].split(TOOL_SEPARATOR)) if row[12] else (),
-                bool(row[13]),
+                row[13] == 1,
                 fidelity[row[14]],
                 row[15],
-                bool(row[16]),
-                row[17],
-                bool(row[18]),
+                row[16] == 1,
+                *files[row[17]],
             )
             for row in rows
         ]

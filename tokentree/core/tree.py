@@ -15,10 +15,15 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 from enum import StrEnum
+from functools import cache
 
 from tokentree.core.records import ApiCall, Fidelity, Prompt
 
 QUARTER_HOUR = 900  # every UTC offset in use is a multiple of 15 minutes
+
+
+Clock = Callable[[float, bool], str]
+"""Local 'HH:MM' (or 'HH:MM:SS' when asked) of a timestamp."""
 
 
 class Kind(StrEnum):
@@ -91,8 +96,19 @@ class Totals:
         self.missing_calls += call.file_missing
 
     def add(self, other: Totals) -> None:
-        for name in Totals.__dataclass_fields__:
-            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.calls += other.calls
+        self.input += other.input
+        self.cache_write_5m += other.cache_write_5m
+        self.cache_write_1h += other.cache_write_1h
+        self.cache_read += other.cache_read
+        self.output += other.output
+        self.reasoning += other.reasoning
+        self.cost += other.cost
+        self.unpriced_calls += other.unpriced_calls
+        self.lower_bound_calls += other.lower_bound_calls
+        self.estimated_calls += other.estimated_calls
+        self.subagent_calls += other.subagent_calls
+        self.missing_calls += other.missing_calls
 
 
 @dataclass(slots=True, eq=False)
@@ -105,7 +121,6 @@ class Node:
     start: float
     end: float
     totals: Totals = field(default_factory=Totals)
-    children: list[Node] = field(default_factory=list)
     sessions: int = 0
     turns: int = 0
     models: Counter[str] = field(default_factory=Counter)
@@ -113,6 +128,17 @@ class Node:
     source: str = ""
     session_id: str = ""
     project: str = ""
+    _children: list[Node] = field(default_factory=list, repr=False)
+    _unbuilt_calls: tuple[list[ApiCall], Clock] | None = field(default=None, repr=False)
+
+    @property
+    def children(self) -> list[Node]:
+        """A turn's call rows are made the first time they are asked for: most never are."""
+        if self._unbuilt_calls is not None:
+            calls, clock = self._unbuilt_calls
+            self._unbuilt_calls = None
+            self._children = [_call_node(call, clock) for call in calls]
+        return self._children
 
     def child(self, key: str) -> Node | None:
         return next((node for node in self.children if node.key == key), None)
@@ -154,6 +180,7 @@ def build_tree(
     """The whole tree, aggregates filled in, children in time order."""
     turn_starts = _turn_starts(prompts)
     day_of = _day_cache(calendar)
+    clock = _clock_cache(calendar.zone)
     grouped: dict[date, dict[date, dict[tuple[str, str], dict[int, list[ApiCall]]]]] = defaultdict(
         lambda: defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
     )
@@ -163,18 +190,23 @@ def build_tree(
         turn = bisect_right(starts, call.timestamp)
         grouped[calendar.week_of(day)][day][(call.source, call.session_id)][turn].append(call)
     root = Node(Kind.ALL, "", label, 0.0, 0.0)
+    all_sessions: set[tuple[str, str]] = set()
     for week_start, days in sorted(grouped.items()):
         week = _node(Kind.WEEK, week_key(week_start), week_label(week_start))
+        week_sessions: set[tuple[str, str]] = set()
         for day, sessions in sorted(days.items()):
             day_node = _node(Kind.DAY, day.isoformat(), day_label(day))
             for (source, session_id), turns in sessions.items():
                 starts = turn_starts.get((source, session_id), ())
-                session = _session_node(source, session_id, turns, starts, calendar.zone)
-                day_node.children.append(session)
+                day_node.children.append(_session_node(source, session_id, turns, starts, clock))
             day_node.children.sort(key=lambda node: node.start)
+            _merge_children(day_node, len(sessions))
+            week_sessions.update(sessions)
             week.children.append(day_node)
+        _merge_children(week, len(week_sessions))
+        all_sessions |= week_sessions
         root.children.append(week)
-    _aggregate(root, calendar.zone)
+    _merge_children(root, len(all_sessions))
     return root
 
 
@@ -199,6 +231,23 @@ def _day_cache(calendar: Calendar) -> Callable[[float], date]:
     return day_of
 
 
+def _clock_cache(zone: tzinfo) -> Clock:
+    """Local 'HH:MM[:SS]' of a timestamp; the zone's offset is looked up once per quarter hour."""
+    offsets: dict[int, float] = {}
+
+    def clock(timestamp: float, seconds: bool = False) -> str:
+        slot = int(timestamp // QUARTER_HOUR)
+        offset = offsets.get(slot)
+        if offset is None:
+            moment = datetime.fromtimestamp(slot * QUARTER_HOUR, zone)
+            offset = offsets[slot] = (moment.utcoffset() or timedelta()).total_seconds()
+        minutes, second = divmod(int(timestamp + offset) % 86_400, 60)
+        hour, minute = divmod(minutes, 60)
+        return f"{hour:02d}:{minute:02d}:{second:02d}" if seconds else f"{hour:02d}:{minute:02d}"
+
+    return clock
+
+
 def _node(kind: Kind, key: str, label: str) -> Node:
     return Node(kind, key, label, 0.0, 0.0)
 
@@ -208,48 +257,55 @@ def _session_node(
     session_id: str,
     turns: dict[int, list[ApiCall]],
     starts: Sequence[float],
-    zone: tzinfo,
+    clock: Clock,
 ) -> Node:
+    """A session's turns and calls; turns sum their calls directly, the session its turns."""
     session = Node(Kind.SESSION, f"{source}:{session_id}", "", 0.0, 0.0)
     session.source, session.session_id = source, session_id
     for number, calls in sorted(turns.items()):
         calls.sort(key=lambda call: call.timestamp)
         began = starts[number - 1] if number > 0 else calls[0].timestamp
-        turn = Node(Kind.TURN, str(number), "", began, 0.0)
+        turn = Node(Kind.TURN, str(number), "", began, calls[-1].timestamp, sessions=1)
+        turn._unbuilt_calls = (calls, clock)
+        add_call = turn.totals.add_call
         for call in calls:
-            leaf = Node(Kind.CALL, call.key, call_label(call, zone), call.timestamp, call.timestamp)
-            leaf.call = call
-            leaf.totals.add_call(call)
-            leaf.models[call.model] += 1
-            turn.children.append(leaf)
+            add_call(call)
+        turn.models.update(call.model for call in calls)
+        turn.label = turn_label(number, began, calls, clock)
         session.children.append(turn)
         session.project = session.project or next((c.project for c in calls if c.project), "")
+    _merge_children(session, 1)
+    session.start = session.children[0].start if session.children else 0.0
+    session.turns = len(session.children)
+    session.label = session_label(session, clock)
     return session
 
 
-def _aggregate(node: Node, zone: tzinfo) -> set[tuple[str, str]]:
-    """Fill totals, spans, models and counts bottom-up; returns the sessions below."""
-    if node.kind is Kind.CALL:
-        assert node.call is not None
-        return {(node.call.source, node.call.session_id)}
-    sessions: set[tuple[str, str]] = set()
-    starts, ends = [], []
+def _call_node(call: ApiCall, clock: Clock) -> Node:
+    leaf = Node(
+        Kind.CALL,
+        call.key,
+        call_label(call, clock),
+        call.timestamp,
+        call.timestamp,
+        sessions=1,
+        call=call,
+    )
+    leaf.totals.add_call(call)
+    leaf.models[call.model] = 1
+    return leaf
+
+
+def _merge_children(node: Node, sessions: int) -> None:
+    """Sum the children's totals, models, turns and time span into `node`."""
     for child in node.children:
-        sessions |= _aggregate(child, zone)
         node.totals.add(child.totals)
         node.models.update(child.models)
-        node.turns += 1 if child.kind is Kind.TURN else child.turns
-        starts.append(child.start)
-        ends.append(child.end)
-    if node.kind is not Kind.TURN:
-        node.start = min(starts, default=0.0)
-    node.end = max(ends, default=node.start)
-    node.sessions = len(sessions)
-    if node.kind is Kind.TURN:
-        node.label = turn_label(node, zone)
-    elif node.kind is Kind.SESSION:
-        node.label = session_label(node, zone)
-    return sessions
+        node.turns += child.turns
+    if node.children:
+        node.start = min(child.start for child in node.children)
+        node.end = max(child.end for child in node.children)
+    node.sessions = sessions
 
 
 # --- labels: read at a glance, built from metadata only ------------------------------------------
@@ -273,6 +329,7 @@ def day_label(day: date) -> str:
 _DATE_SUFFIX = re.compile(r"-\d{8}$")
 
 
+@cache
 def short_model(model: str) -> str:
     """'claude-opus-4-5-20251101' → 'opus-4.5'; other names lose only a date suffix."""
     name = _DATE_SUFFIX.sub("", model)
@@ -282,29 +339,22 @@ def short_model(model: str) -> str:
     return name
 
 
-def _clock(timestamp: float, zone: tzinfo, seconds: bool = False) -> str:
-    return datetime.fromtimestamp(timestamp, zone).strftime("%H:%M:%S" if seconds else "%H:%M")
-
-
-def session_label(node: Node, zone: tzinfo) -> str:
+def session_label(node: Node, clock: Clock) -> str:
     project = node.project.rstrip("/").rsplit("/", 1)[-1] or node.session_id[:8]
     models = " + ".join(short_model(model) for model, _ in node.models.most_common(2))
-    return f"{project} · {_clock(node.start, zone)}–{_clock(node.end, zone)} · {models}"
+    return f"{project} · {clock(node.start, False)}–{clock(node.end, False)} · {models}"
 
 
-def turn_label(node: Node, zone: tzinfo) -> str:
-    tools: Counter[str] = Counter()
-    for leaf in node.children:
-        if leaf.call is not None:
-            tools.update(tool.split(" ", 1)[0] for tool in leaf.call.tools)
+def turn_label(number: int, began: float, calls: Iterable[ApiCall], clock: Clock) -> str:
+    tools = Counter(tool.split(" ", 1)[0] for call in calls for tool in call.tools)
     mix = " ".join(f"{name}×{count}" for name, count in tools.most_common(4))
-    head = f"#{node.key} {_clock(node.start, zone)}" if node.key != "0" else "before first prompt"
+    head = f"#{number} {clock(began, False)}" if number else "before first prompt"
     return f"{head} · {mix}" if mix else head
 
 
-def call_label(call: ApiCall, zone: tzinfo) -> str:
-    parts = [_clock(call.timestamp, zone, seconds=True), short_model(call.model)]
+def call_label(call: ApiCall, clock: Clock) -> str:
+    label = f"{clock(call.timestamp, True)} {short_model(call.model)}"
     if call.tools:
         more = len(call.tools) - 1
-        parts.append(call.tools[0] + (f" +{more}" if more else ""))
-    return " ".join(parts)
+        label += f" {call.tools[0]} +{more}" if more else f" {call.tools[0]}"
+    return label
