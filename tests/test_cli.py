@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -19,6 +20,12 @@ from tokentree.core.schemas import ExportDocument, ReportDocument
 
 ROOT = Path(__file__).parent.parent
 T0 = datetime(2026, 11, 20, 23, 30, tzinfo=UTC)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def run(capsys, *args: str) -> tuple[int, str, str]:
@@ -120,6 +127,7 @@ def test_export_writes_a_subtree_and_never_clobbers(capsys, home_logs, tmp_path)
         capsys, "export", "--tz", "UTC", "--node", "2026-W47/2026-11-20", "-o", str(target)
     )
     assert status == 0 and "wrote" in err
+    assert target.stat().st_mode & 0o777 == 0o666 & ~_umask()
     document = json.loads(target.read_text())
     ExportDocument.model_validate(document)
     day = document["root"]

@@ -101,10 +101,17 @@ def write_export(document: dict[str, Any], target: str, *, overwrite: bool = Fal
         handle, temporary = tempfile.mkstemp(prefix=".tokentree-", dir=path.parent or ".")
         with os.fdopen(handle, "wb") as out:
             out.write(blob)
+        os.chmod(temporary, 0o666 & ~_umask())  # as open() would have made it, not mkstemp's 0600
         os.replace(temporary, path)
     except OSError as error:
         raise ExportError(f"cannot write {path}: {error.strerror or error}") from error
     return len(blob)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _iso(timestamp: float) -> str:
