@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -168,3 +170,222 @@ def write(path: Path, *records: dict | bytes) -> Path:
 def append(path: Path, data: bytes) -> None:
     with open(path, "ab") as handle:
         handle.write(data)
+
+
+# --- Gemini CLI ---------------------------------------------------------------------------------
+
+
+def gemini_meta(session: str, when: datetime | str, **extra: Any) -> dict:
+    """The first record of a `.jsonl` chat (and the top of a legacy `.json` one)."""
+    return {
+        "sessionId": session,
+        "projectHash": "5f1c" * 16,
+        "startTime": iso(when),
+        "lastUpdated": iso(when),
+        **extra,
+    }
+
+
+def gemini_prompt(message_id: str, when: datetime | str, text: str = "fix it") -> dict:
+    return {"id": message_id, "timestamp": iso(when), "type": "user", "content": [{"text": text}]}
+
+
+def gemini_usage(input: int, cached: int, output: int, thoughts: int = 0, tool: int = 0) -> dict:
+    """Gemini usage as the CLI logs it: `input` includes `cached`; thoughts are not in output."""
+    return {
+        "input": input,
+        "output": output,
+        "cached": cached,
+        "thoughts": thoughts,
+        "tool": tool,
+        "total": input + output + thoughts + tool,
+    }
+
+
+def gemini_reply(
+    message_id: str,
+    when: datetime | str,
+    tokens: dict | None,
+    *,
+    model: str | None = "gemini-2.5-pro",
+    tools: tuple[tuple[str, dict], ...] = (),
+) -> dict:
+    record: dict[str, Any] = {
+        "id": message_id,
+        "timestamp": iso(when),
+        "type": "gemini",
+        "content": [{"text": "done"}],
+        "thoughts": [],
+        "tokens": tokens,
+    }
+    if model is not None:
+        record["model"] = model
+    if tools:
+        record["toolCalls"] = [
+            {"id": f"{name}-{i}", "name": name, "args": args, "status": "success"}
+            for i, (name, args) in enumerate(tools)
+        ]
+    return record
+
+
+def gemini_legacy(path: Path, meta: dict, *messages: dict) -> Path:
+    """A legacy chat: one pretty-printed document, no final newline, as the CLI wrote it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    document = {**meta, "messages": list(messages)}
+    path.write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2))
+    return path
+
+
+# --- OpenCode -----------------------------------------------------------------------------------
+
+OPENCODE_SCHEMA = Path(__file__).parent / "fixtures" / "opencode" / "schema.sql"
+
+
+def ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def opencode_usage(
+    input: int, output: int, reasoning: int = 0, read: int = 0, write: int = 0
+) -> dict:
+    """OpenCode's stored tokens: `input` already excludes cache reads and writes."""
+    return {
+        "total": input + output + reasoning + read + write,
+        "input": input,
+        "output": output,
+        "reasoning": reasoning,
+        "cache": {"read": read, "write": write},
+    }
+
+
+class OpenCodeStore:
+    """An OpenCode data dir whose `opencode.db` has OpenCode's schema, opened in WAL mode as
+    OpenCode opens it. The connection stays open, so writes stay in the `-wal` file."""
+
+    def __init__(self, folder: Path, name: str = "opencode.db") -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.folder = folder
+        self.path = folder / name
+        created = not self.path.exists()
+        self.db = sqlite3.connect(self.path, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode = WAL")
+        if created:
+            self.db.executescript(OPENCODE_SCHEMA.read_text())
+            self.db.execute(
+                "INSERT INTO project VALUES ('proj_1', '/home/dev/shop', 'git', NULL, 0, 0, NULL,"
+                " '[]')"
+            )
+
+    def session(
+        self, session_id: str, when: datetime, parent: str | None = None, directory: str = ""
+    ) -> None:
+        self.db.execute(
+            "INSERT INTO session(id, project_id, parent_id, slug, directory, title, version,"
+            " time_created, time_updated) VALUES (?, 'proj_1', ?, ?, ?, 'a title', '1.2.10', ?, ?)",
+            (session_id, parent, session_id, directory or "/home/dev/shop", ms(when), ms(when)),
+        )
+
+    def user(self, message_id: str, session: str, when: datetime) -> dict:
+        info = {
+            "role": "user",
+            "time": {"created": ms(when)},
+            "agent": "build",
+            "model": {"providerID": "anthropic", "modelID": "claude-sonnet-4-5"},
+        }
+        self.db.execute(
+            "INSERT INTO message VALUES (?, ?, ?, ?, ?)",
+            (message_id, session, ms(when), ms(when), orjson.dumps(info).decode()),
+        )
+        return {"id": message_id, "sessionID": session, **info}
+
+    def assistant(
+        self,
+        message_id: str,
+        session: str,
+        when: datetime,
+        steps: Sequence[dict],
+        *,
+        tools: Sequence[Sequence[tuple[str, dict]]] = (),
+        model: str = "claude-sonnet-4-5",
+        provider: str = "anthropic",
+        tokens: dict | None = None,
+        finished: bool = True,
+        cwd: str = "/home/dev/shop",
+    ) -> tuple[dict, list[dict]]:
+        """A response of one step per `steps` entry (its usage), each after its `tools`.
+
+        Returns the message and its parts as the JSON storage files hold them.
+        """
+        created = ms(when)
+        parts: list[tuple[int, dict]] = []
+        for step, usage in enumerate(steps):
+            moment = created + 1000 * (step + 1)
+            parts.append((moment, {"type": "step-start", "snapshot": "abc123"}))
+            for call, (name, arguments) in enumerate(tools[step] if step < len(tools) else ()):
+                state = {"status": "completed", "input": arguments, "output": "…", "title": name}
+                parts.append(
+                    (
+                        moment,
+                        {
+                            "type": "tool",
+                            "callID": f"call_{step}_{call}",
+                            "tool": name,
+                            "state": state,
+                        },
+                    )
+                )
+            parts.append(
+                (moment, {"type": "step-finish", "reason": "stop", "cost": 0.01, "tokens": usage})
+            )
+        info = {
+            "role": "assistant",
+            "time": {"created": created, **({"completed": created + 5000} if finished else {})},
+            "parentID": "msg_user",
+            "modelID": model,
+            "providerID": provider,
+            "mode": "build",
+            "agent": "build",
+            "path": {"cwd": cwd, "root": cwd},
+            "cost": 0.01 * len(steps),
+            "tokens": tokens or (steps[-1] if steps else opencode_usage(0, 0)),
+        }
+        updated = parts[-1][0] if parts else created
+        self.db.execute(
+            "INSERT INTO message VALUES (?, ?, ?, ?, ?)",
+            (message_id, session, created, updated, orjson.dumps(info).decode()),
+        )
+        stored = []
+        for number, (moment, part) in enumerate(parts):
+            part_id = f"prt_{message_id}_{number:03d}"
+            self.db.execute(
+                "INSERT INTO part VALUES (?, ?, ?, ?, ?, ?)",
+                (part_id, message_id, session, moment, moment, orjson.dumps(part).decode()),
+            )
+            stored.append({"id": part_id, "sessionID": session, "messageID": message_id, **part})
+        return {"id": message_id, "sessionID": session, **info}, stored
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def opencode_storage(storage: Path, message: dict, parts: Sequence[dict] = ()) -> Path:
+    """The pre-database JSON files of one message (and its session, if not written yet)."""
+    path = storage / "message" / message["sessionID"] / f"{message['id']}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(orjson.dumps(message, option=orjson.OPT_INDENT_2))
+    for part in parts:
+        part_path = storage / "part" / message["id"] / f"{part['id']}.json"
+        part_path.parent.mkdir(parents=True, exist_ok=True)
+        part_path.write_bytes(orjson.dumps(part, option=orjson.OPT_INDENT_2))
+    return path
+
+
+def opencode_session_file(
+    storage: Path, session_id: str, parent: str | None = None, project: str = "proj_1"
+) -> None:
+    path = storage / "session" / project / f"{session_id}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    info = {"id": session_id, "projectID": project, "directory": "/home/dev/shop", "title": "t"}
+    if parent:
+        info["parentID"] = parent
+    path.write_bytes(orjson.dumps(info))

@@ -49,6 +49,8 @@ def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
         "XDG_STATE_HOME": home / ".local/state",
         "CLAUDE_CONFIG_DIR": home / ".claude",
         "CODEX_HOME": home / ".codex",
+        "GEMINI_CLI_HOME": home,
+        "OPENCODE_DATA_DIR": home / ".local/share/opencode",
         "TZ": "UTC",
     }.items():
         monkeypatch.setenv(name, str(value))

@@ -12,7 +12,19 @@ from pathlib import Path
 
 import pytest
 
-from tests.builders import claude_call, claude_prompt, codex_context, codex_meta, codex_tokens
+from tests.builders import (
+    OpenCodeStore,
+    claude_call,
+    claude_prompt,
+    codex_context,
+    codex_meta,
+    codex_tokens,
+    gemini_meta,
+    gemini_prompt,
+    gemini_reply,
+    gemini_usage,
+    opencode_usage,
+)
 from tests.builders import write as write_lines
 from tests.conftest import REAL_SAMPLES
 from tokentree.cli import main
@@ -116,9 +128,57 @@ def test_since_and_until_are_local_days(capsys, home_logs) -> None:
 def test_explicit_paths_and_source_override_discovery(capsys, home_logs) -> None:
     _, out, _ = run(capsys, "report", "--json", "--by", "source", str(REAL_SAMPLES))
     rows = {row["key"]: row["calls"] for row in json.loads(out)["rows"]}
-    assert rows == {"claude-code": 49, "codex": 27}
+    assert rows == {"claude-code": 49, "codex": 27, "gemini-cli": 14}
     _, out, _ = run(capsys, "report", "--json", "--source", "codex", "--by", "source")
     assert [row["key"] for row in json.loads(out)["rows"]] == ["codex"]
+
+
+def test_report_by_source_shows_all_four_assistants(capsys, home_logs, tmp_path) -> None:
+    """Gemini CLI and OpenCode logs in their default places join the same report and tree."""
+    chats = home_logs / ".gemini" / "tmp" / "atlas" / "chats"
+    write_lines(
+        chats / "session-2026-11-21T08-00-7d9e3c1a.jsonl",
+        gemini_meta("7d9e3c1a-55aa-4bb2-9c1d-0123456789ab", T0 + timedelta(hours=8)),
+        gemini_prompt("u1", T0 + timedelta(hours=8)),
+        gemini_reply("g1", T0 + timedelta(hours=8, minutes=1), gemini_usage(5000, 4000, 100, 50)),
+    )
+    store = OpenCodeStore(home_logs / ".local" / "share" / "opencode")
+    store.session("ses_1", T0 + timedelta(hours=9))
+    store.user("msg_1", "ses_1", T0 + timedelta(hours=9))
+    store.assistant(
+        "msg_2", "ses_1", T0 + timedelta(hours=9, minutes=1), [opencode_usage(300, 40, read=2000)]
+    )
+    store.close()
+    status, out, _ = run(capsys, "report", "--json", "--tz", "UTC", "--by", "source")
+    assert status == 0
+    document = json.loads(out)
+    ReportDocument.model_validate(document)
+    rows = {
+        row["key"]: (row["calls"], row["input"], row["cache_read"], row["output"])
+        for row in document["rows"]
+    }
+    assert rows == {
+        "claude-code": (2, 150, 11000, 500),
+        "codex": (1, 600, 400, 60),
+        "gemini-cli": (1, 1000, 4000, 150),
+        "opencode": (1, 300, 2000, 40),
+    }
+    _, out, _ = run(capsys, "report", "--tz", "UTC", "--by", "source")
+    names = {line.split()[0] for line in out.splitlines() if line.strip()}
+    assert {"claude-code", "codex", "gemini-cli", "opencode"} <= names
+    _, out, _ = run(capsys, "report", "--json", "--source", "gemini", "--by", "source")
+    assert [row["key"] for row in json.loads(out)["rows"]] == ["gemini-cli"]
+    target = tmp_path / "all.json"
+    assert run(capsys, "export", "--tz", "UTC", "-o", str(target))[0] == 0
+    document = json.loads(target.read_text())
+    ExportDocument.model_validate(document)
+    sessions = {
+        session["source"]: session["project"]
+        for week in document["root"]["children"]
+        for day in week["children"]
+        for session in day["children"]
+    }
+    assert sessions["gemini-cli"] == "atlas" and sessions["opencode"] == "/home/dev/shop"
 
 
 def test_export_writes_a_subtree_and_never_clobbers(capsys, home_logs, tmp_path) -> None:

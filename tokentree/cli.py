@@ -43,7 +43,7 @@ def _dispatch(args: list[str]) -> int:
     if _interactive(parsed):
         from tokentree.app.app import run as run_app  # Textual loads only for the view
 
-        return run_app(_choices(parsed))
+        return run_app(_choices(parsed), live=not parsed.no_watch)
     workspace = open_workspace(_choices(parsed), progress=_progress_bar())
     for notice in workspace.notices:
         print(f"tokentree: {notice}", file=sys.stderr)
@@ -61,7 +61,13 @@ def _run(parsed: argparse.Namespace, workspace: Workspace) -> int:
     from tokentree.commands import report
 
     by = parsed.by if parsed.command == "report" else "week"
-    status = report(workspace, by, as_json=parsed.json, diagnostics=parsed.diagnostics)
+    status = report(
+        workspace,
+        by,
+        as_json=parsed.json,
+        diagnostics=parsed.diagnostics,
+        overview=getattr(parsed, "overview", False),
+    )
     if parsed.command is None and not parsed.json and not parsed.diagnostics:
         print("\n(the interactive view needs a terminal: weekly report)", file=sys.stderr)
     return status
@@ -126,6 +132,12 @@ def _parser(command: str | None) -> argparse.ArgumentParser:
         parser.add_argument("--force", action="store_true", help="replace an existing file")
         parser.add_argument("--schema", action="store_true", help="print the JSON Schema")
     else:
+        if command is None:
+            parser.add_argument(
+                "--no-watch",
+                action="store_true",
+                help="do not follow the logs while the view is open",
+            )
         if command == "report":
             parser.add_argument(
                 "--by",
@@ -133,6 +145,12 @@ def _parser(command: str | None) -> argparse.ArgumentParser:
                 choices=("week", "day", "session", "project", "model", "source"),
             )
             parser.add_argument("--schema", action="store_true", help="print the JSON Schema")
+            parser.add_argument(
+                "--overview",
+                action="store_true",
+                help="after the table: daily spend as a calendar, the weekly trend, the split by "
+                "source, model, project and activity, and the top advice with its arithmetic",
+            )
         parser.add_argument("--json", action="store_true", help="machine-readable output")
         parser.add_argument(
             "--diagnostics",

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from tokentree import config
 from tokentree import format as fmt
 from tokentree.core.export import ExportError, export_document, write_export
 from tokentree.core.report import build_report
 from tokentree.workspace import UsageError, Workspace
+
+if TYPE_CHECKING:
+    from tokentree.core.advice import AdviceSettings
 
 _COLUMNS = (
     ("calls", "Calls"),
@@ -24,19 +29,53 @@ _COLUMNS = (
 )
 
 
-def report(workspace: Workspace, group_by: str, *, as_json: bool, diagnostics: bool) -> int:
+def report(
+    workspace: Workspace,
+    group_by: str,
+    *,
+    as_json: bool,
+    diagnostics: bool,
+    overview: bool = False,
+) -> int:
     document = build_report(
         workspace.index, workspace.scope, group_by, workspace.calendar, workspace.zone_name
     )
+    data = _overview(workspace) if overview else None
+    if data is not None:
+        document["overview"] = data  # only with --overview: the plain shape stays as it was
     if as_json:
         sys.stdout.buffer.write(orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n")
     else:
         print(_table(document))
+        if data is not None:
+            from tokentree.core.overview import render_overview
+
+            print()
+            print("\n".join(render_overview(data, shutil.get_terminal_size((100, 24)).columns)))
     if diagnostics:
         _print_diagnostics(workspace)
     else:
         _print_skipped_summary(workspace)
     return 0
+
+
+def _overview(workspace: Workspace) -> dict[str, Any]:
+    """The period at a glance: built from the tree, so only `--overview` pays for it."""
+    from tokentree.core.advice import advise
+    from tokentree.core.attribution import Attribution
+    from tokentree.core.overview import build_overview
+
+    tree = workspace.tree()
+    attribution = Attribution(tree)
+    advice = advise(tree, workspace.index.prices, _advice_settings(), attribution)
+    return build_overview(tree, attribution, advice, workspace.calendar.week_start)
+
+
+def _advice_settings() -> AdviceSettings:
+    try:
+        return config.load_settings().advice_settings()
+    except config.ConfigError as error:  # already reported when the workspace opened
+        raise UsageError(str(error)) from error
 
 
 def export(workspace: Workspace, node_path: str, target: str, overwrite: bool) -> int:
@@ -48,9 +87,14 @@ def export(workspace: Workspace, node_path: str, target: str, overwrite: bool) -
             + ", ".join(child.key for child in tree.children[:8])
         )
     try:
-        written = write_export(
-            export_document(node, node_path, workspace.zone_name), target, overwrite=overwrite
+        document = export_document(
+            node,
+            node_path,
+            workspace.zone_name,
+            prices=workspace.index.prices,
+            advice_settings=_advice_settings(),
         )
+        written = write_export(document, target, overwrite=overwrite)
     except ExportError as error:
         raise UsageError(str(error)) from error
     if target != "-":

@@ -10,10 +10,13 @@ import os
 from dataclasses import dataclass, field
 from datetime import tzinfo
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import platformdirs
+
+if TYPE_CHECKING:  # imported when validating: its dataclasses cost a warm report 30 ms
+    from tokentree.core.advice import AdviceSettings
 
 APP = "tokentree"
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -43,6 +46,13 @@ class Settings:
     """Processes for a big first index; unset means one per core."""
     prices: dict[str, ModelPrice] = field(default_factory=dict)
     """Per-model prices that override or add to genai-prices, keyed by the model name in logs."""
+    advice: AdviceSettings | None = None
+    """Thresholds of the advice rules (`[advice]` and `[advice.<rule>]`); unset: the defaults."""
+
+    def advice_settings(self) -> AdviceSettings:
+        from tokentree.core.advice import AdviceSettings
+
+        return self.advice or AdviceSettings()
 
     def user_prices(self) -> dict[str, dict[str, float]]:
         return {
@@ -84,6 +94,7 @@ def load_settings(path: Path | None = None) -> Settings:
         raise ConfigError(f"cannot read {path}: {error}") from error
     from pydantic import TypeAdapter, ValidationError
 
+    _import_advice_settings()
     try:
         return TypeAdapter(Settings).validate_python(raw, strict=False)
     except ValidationError as error:
@@ -96,7 +107,15 @@ def load_settings(path: Path | None = None) -> Settings:
 def settings_schema() -> dict:
     from pydantic import TypeAdapter
 
+    _import_advice_settings()
     return TypeAdapter(Settings).json_schema()
+
+
+def _import_advice_settings() -> None:
+    """Pydantic finds `Settings.advice`'s type by name in this module: put it there first."""
+    from tokentree.core.advice import AdviceSettings
+
+    globals()["AdviceSettings"] = AdviceSettings
 
 
 def resolve_zone(name: str | None) -> tuple[tzinfo, str]:

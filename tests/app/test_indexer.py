@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from tokentree.app.indexer import Indexer
 from tokentree.app.messages import IndexFailed, IndexProgressed, TreeUpdated
 from tokentree.core.index import UpdateStats
+from tokentree.core.live import Recent
 from tokentree.core.tree import Kind, Node
 
 
@@ -60,10 +61,31 @@ class FakeWorkspace:
         return root
 
 
+@dataclass
+class FakeTrees:
+    """Stands in for LiveTree: every build asks the fake workspace for a whole tree."""
+
+    workspace: FakeWorkspace
+    tree: Node | None = None
+    recent: Recent = field(default_factory=Recent)
+
+    def build(self) -> Node:
+        self.tree = self.workspace.tree()
+        return self.tree
+
+    def update(self, stats: UpdateStats) -> bool:
+        self.build()
+        return True
+
+
+def indexer_for(workspace: FakeWorkspace, posted: list[object], **options) -> Indexer:
+    return Indexer(workspace, posted.append, trees=FakeTrees(workspace), **options)  # type: ignore[arg-type]
+
+
 def test_a_long_read_posts_partial_trees_then_a_complete_one() -> None:
     posted: list[object] = []
     workspace = FakeWorkspace(batches=5)
-    indexer = Indexer(workspace, posted.append, clock=lambda: workspace.now)
+    indexer = indexer_for(workspace, posted, clock=lambda: workspace.now)
     indexer.run(live=False)
     trees = [m.snapshot for m in posted if isinstance(m, TreeUpdated)]
     assert [t.complete for t in trees] == [False, False, True]
@@ -77,7 +99,7 @@ def test_a_long_read_posts_partial_trees_then_a_complete_one() -> None:
 def test_stop_ends_an_endless_read_promptly() -> None:
     posted: list[object] = []
     workspace = FakeWorkspace(batches=-1)
-    indexer = Indexer(workspace, posted.append)
+    indexer = indexer_for(workspace, posted)
     thread = threading.Thread(target=indexer.run)
     thread.start()
     time.sleep(0.05)
@@ -89,6 +111,6 @@ def test_stop_ends_an_endless_read_promptly() -> None:
 
 def test_a_failed_read_is_posted_not_raised() -> None:
     posted: list[object] = []
-    Indexer(FakeWorkspace(fail=True), posted.append).run(live=False)
+    indexer_for(FakeWorkspace(fail=True), posted).run(live=False)
     [failure] = posted
     assert isinstance(failure, IndexFailed) and "disk on fire" in failure.error

@@ -203,7 +203,7 @@ class _Terminal(io.StringIO):
 
 def test_bare_tokentree_on_a_terminal_opens_the_app(monkeypatch, usage_logs) -> None:
     opened: list[Choices] = []
-    monkeypatch.setattr(app_module, "run", lambda choices: opened.append(choices) or 0)
+    monkeypatch.setattr(app_module, "run", lambda choices, live: opened.append(choices) or 0)
     monkeypatch.setattr(sys, "stdin", _Terminal())
     monkeypatch.setattr(sys, "stdout", _Terminal())
     assert main(["--demo", "--tz", "UTC"]) == 0

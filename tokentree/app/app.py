@@ -1,16 +1,20 @@
 """TokenTreeApp: ncdu for AI coding spend, over snapshots the indexer thread posts.
 
 The app owns the view state (where we are, sort, filter, cursor memory) and
-never reads logs or the index itself: a thread worker does (indexer.py), a
-watcher worker tells it when a log changed, and thread workers price the info
-panel and write exports. Everything comes back as a message.
+never reads logs or the index itself: a thread worker does (indexer.py), two
+watcher workers tell it when a log changed or a missing root appeared
+(watching.py), and thread workers price the info panel and write exports.
+Everything comes back as a message. A one-second timer redraws the live line
+(today, the 5-hour block, busy sessions) from the last snapshot and the clock.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from functools import partial
 from pathlib import Path
 
@@ -32,12 +36,14 @@ from tokentree.app.messages import (
 from tokentree.app.screens.export import ExportRequest, ExportScreen
 from tokentree.app.screens.help import HelpScreen
 from tokentree.app.snapshot import Snapshot
+from tokentree.app.watching import POLL_SECONDS, WatchPlan, plan_watch
 from tokentree.app.widgets.bars import PathBar, StatusBar, crumb, totals_text
 from tokentree.app.widgets.filter_bar import FilterBar
 from tokentree.app.widgets.info_panel import InfoPanel
 from tokentree.app.widgets.usage_table import UsageTable
 from tokentree.core.breakdown import Breakdown, breakdown
 from tokentree.core.export import ExportError, export_document, write_export
+from tokentree.core.live import DEFAULT_THRESHOLDS, Thresholds, summarize
 from tokentree.core.pricing import PriceBook
 from tokentree.core.tree import Kind, Node
 from tokentree.core.view import (
@@ -66,6 +72,9 @@ VIEW_ACTIONS = {
 }
 BREAKDOWN_CACHE = 64
 BIG_REFRESH = 16 * 1024 * 1024  # bytes: a live refresh this big shows its progress
+DEBOUNCE_MS = 300  # watchfiles groups a burst of changes for at most this long
+STEP_MS = 50  # … and yields once nothing changed for this long
+TICK = 1.0  # seconds between redraws of the live line
 
 
 class TokenTreeApp(App[int]):
@@ -97,11 +106,21 @@ class TokenTreeApp(App[int]):
     filter_bar: FilterBar
     status: StatusBar
 
-    def __init__(self, workspace: Workspace, reading: str, *, live: bool = True) -> None:
+    def __init__(
+        self,
+        workspace: Workspace,
+        reading: str,
+        *,
+        live: bool = True,
+        clock: Callable[[], float] = time.time,
+        thresholds: Thresholds = DEFAULT_THRESHOLDS,
+    ) -> None:
         super().__init__()
         self.workspace = workspace
         self.reading = reading
         self.live = live
+        self.clock = clock  # "now" for the live line: tests pin it
+        self.thresholds = thresholds
         self.indexer = Indexer(workspace, self.post_message)
         self.snapshot: Snapshot | None = None
         self.path: Path_ = ()
@@ -117,13 +136,19 @@ class TokenTreeApp(App[int]):
         self._prices: PriceBook | None = None
         self._prices_lock = threading.Lock()
         self._watching = False
+        # how the logs are followed: off (--no-watch), starting, live, or polling (and why)
+        self.watch_state = "starting" if live else "off"
+        self.watch_note = ""
+        self._polling_reason = ""
+        self._plan: WatchPlan | None = None
 
     # --- layout ---------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
         # kept as attributes: `query_one` looks only at the top screen, and updates keep
         # arriving while the help or export dialog is up
-        self.path_bar = PathBar(self.reading, self.workspace.zone_name, id="path")
+        calendar = self.workspace.calendar
+        self.path_bar = PathBar(self.reading, self.workspace.zone_name, calendar.zone, id="path")
         self.table = UsageTable(id="table")
         self.info = InfoPanel(self.workspace.calendar.zone, id="info")
         self.filter_bar = FilterBar(id="filter")
@@ -135,6 +160,7 @@ class TokenTreeApp(App[int]):
         self.table.focus()
         self.status.set_status("reading logs…", "busy")
         self._index()
+        self.set_interval(TICK, self._tick)
 
     # --- the index thread and the watcher ---------------------------------------------------------
 
@@ -143,22 +169,117 @@ class TokenTreeApp(App[int]):
         worker = get_current_worker()
         self.indexer.run(live=self.live, cancelled=lambda: worker.is_cancelled)
 
-    @work(exclusive=True, exit_on_error=False, group="watch")
-    async def _follow_logs(self) -> None:
-        """Mark the index dirty when a log changes; absent roots are skipped."""
-        from watchfiles import awatch  # imported late: only the live view needs it
+    def _start_watching(self, *, replanned: bool = False) -> None:
+        """Plan what to watch as the disk is now, and start a worker per watched set.
 
-        roots = [str(root.path) for root in self.workspace.roots if root.path.exists()]
-        if not roots:
+        Called once the first tree is shown, and again whenever a missing root
+        appears or a watched one goes away; then a log may be new: read it.
+        Where the system cannot tell about changes, poll instead.
+        """
+        plan = plan_watch(root.path for root in self.workspace.roots)
+        self._plan = plan
+        reason = self._polling_reason or (plan.network and f"network filesystem: {plan.network}")
+        if reason:
+            self._set_watch_state("polling", reason)
+            self.workers.cancel_group(self, "watch-roots")
+            self._poll_logs()
+        else:
+            self._set_watch_state("live")
+            self._watch_logs(plan)
+            self._watch_parents(plan)
+        if replanned:
+            self.indexer.mark_dirty()
+
+    @work(exclusive=True, exit_on_error=False, group="watch-logs")
+    async def _watch_logs(self, plan: WatchPlan) -> None:
+        """Mark the index dirty whenever anything below an existing root changes."""
+        if not plan.logs:
             return
+        from watchfiles import Change, awatch  # imported late: only the live view needs it
+
         try:
-            async for _changes in awatch(*roots, debounce=300, step=50, recursive=True):
+            async for changes in awatch(
+                *plan.logs, debounce=DEBOUNCE_MS, step=STEP_MS, recursive=True, watch_filter=None
+            ):
                 self.indexer.mark_dirty()
-        except (OSError, RuntimeError) as error:  # e.g. out of inotify watches
-            self.live = False
-            self.notify(f"not watching the logs for changes: {error}", severity="warning")
-            if self.snapshot is not None:
-                self.status.set_status(self._status_text(self.snapshot), "live")
+                if any(change is Change.deleted for change, _ in changes) and self._outdated(plan):
+                    self._start_watching(replanned=True)  # a root went: this worker is replaced
+                    return
+        except FileNotFoundError:  # a root went away between planning and watching
+            self._start_watching(replanned=True)
+        except (OSError, RuntimeError) as error:  # out of inotify watches, an unwatchable disk
+            self._watch_failed(error)
+
+    @work(exclusive=True, exit_on_error=False, group="watch-roots")
+    async def _watch_parents(self, plan: WatchPlan) -> None:
+        """Wait for a missing root to appear (a first Claude Code or Codex run), then watch it."""
+        if not plan.parents:
+            return
+        from watchfiles import awatch
+
+        try:
+            async for _changes in awatch(
+                *plan.parents,
+                debounce=DEBOUNCE_MS,
+                step=STEP_MS,
+                recursive=False,
+                watch_filter=lambda _change, path: plan.announces(path),
+            ):
+                if self._outdated(plan):
+                    self._start_watching(replanned=True)
+                    return
+        except FileNotFoundError:
+            self._start_watching(replanned=True)
+        except (OSError, RuntimeError) as error:
+            self._watch_failed(error)
+
+    @work(exclusive=True, exit_on_error=False, group="watch-logs")
+    async def _poll_logs(self) -> None:
+        """Without change notifications: a refresh every few seconds (it stats, reads only news).
+
+        A refresh compares each file's size and nanosecond mtime, which a
+        polling watcher (whole seconds) cannot; and it finds new roots itself.
+        """
+        while True:
+            await asyncio.sleep(POLL_SECONDS)
+            self.indexer.mark_dirty()
+
+    def _outdated(self, plan: WatchPlan) -> bool:
+        return plan_watch(root.path for root in self.workspace.roots) != plan
+
+    def _watch_failed(self, error: Exception) -> None:
+        """Fall back to polling when the system cannot watch, and say so."""
+        if self._polling_reason:
+            return  # the other watcher failed first
+        text = str(error).strip()
+        self._polling_reason = text.splitlines()[0] if text else type(error).__name__
+        self.notify(
+            f"cannot watch the logs ({self._polling_reason}): "
+            f"looking for changes every {POLL_SECONDS:g} s instead",
+            severity="warning",
+        )
+        self._start_watching(replanned=True)
+
+    def _set_watch_state(self, state: str, note: str = "") -> None:
+        self.watch_state, self.watch_note = state, note
+        if self.snapshot is not None and self.snapshot.complete:
+            self._show_status(self.snapshot)
+        self._tick()
+
+    def _tick(self) -> None:
+        """Redraw the live line for now: today, the 5-hour block, busy sessions, Codex limits."""
+        snapshot = self.snapshot
+        if snapshot is None:
+            return
+        summary = summarize(
+            snapshot.recent,
+            self.workspace.calendar,
+            self.clock(),
+            snapshot.rate_limits,
+            self.thresholds,
+        )
+        self.path_bar.show_live(summary, self.watch_state)
+        self.table.show_busy({item.pulse.key: item for item in summary.busy})
 
     def exit(self, *args, **kwargs) -> None:  # type: ignore[override]
         self.indexer.stop()  # before the workers are cancelled: ends a big read promptly
@@ -194,18 +315,23 @@ class TokenTreeApp(App[int]):
         current = self.table.current
         self._show(select=current.key if current else None, keep_screen_row=True)
         if message.snapshot.complete:
-            self.status.set_status(self._status_text(message.snapshot), "live")
+            self._show_status(message.snapshot)
+        self._tick()
         if first_complete:
             for notice in dict.fromkeys(message.snapshot.notices):
                 self.notify(notice, severity="warning", timeout=8)
             if self.live and not self._watching:
                 self._watching = True
-                self._follow_logs()
+                self._start_watching()
 
     @on(IndexFailed)
     def _index_failed(self, message: IndexFailed) -> None:
         self.status.set_status(f"⚠ index: {message.error}", "error")
         self.notify(message.error, title="Reading the logs failed", severity="error")
+
+    def _show_status(self, snapshot: Snapshot) -> None:
+        tone = "busy" if self.watch_state == "polling" else "live"
+        self.status.set_status(self._status_text(snapshot), tone)
 
     def _status_text(self, snapshot: Snapshot) -> str:
         parts = [f"{snapshot.files:,} log file{'s' * (snapshot.files != 1)}"]
@@ -214,7 +340,11 @@ class TokenTreeApp(App[int]):
         if snapshot.removed_files:
             removed = snapshot.removed_files
             parts.append(f"{removed:,} log{'s' * (removed != 1)} removed")
-        return ("● live · " if self.live else "") + " · ".join(parts)
+        state = {
+            "live": "● live · ",
+            "polling": f"◌ polling every {POLL_SECONDS:g} s ({self.watch_note}) · ",
+        }.get(self.watch_state, "")
+        return state + " · ".join(parts)
 
     # --- showing the current node ----------------------------------------------------------
 
@@ -298,7 +428,7 @@ class TokenTreeApp(App[int]):
         self.theme = "textual-light" if self.theme == "textual-dark" else "textual-dark"
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen())
+        self.push_screen(HelpScreen(self.thresholds))
 
     def action_escape(self) -> None:
         if self.info.display:
@@ -446,16 +576,38 @@ def describe_roots(
 
 
 def create_app(
-    choices: Choices, env: Mapping[str, str] | None = None, *, live: bool = True
+    choices: Choices,
+    env: Mapping[str, str] | None = None,
+    *,
+    live: bool = True,
+    clock: Callable[[], float] = time.time,
 ) -> TokenTreeApp:
     """The app for these choices; raises UsageError (before any screen) for bad ones."""
     workspace = prepare_workspace(choices, env)
-    return TokenTreeApp(workspace, describe_roots(choices, workspace, env), live=live)
+    return TokenTreeApp(
+        workspace,
+        describe_roots(choices, workspace, env),
+        live=live,
+        clock=clock,
+        thresholds=context_thresholds(config.load_settings()),
+    )
 
 
-def run(choices: Choices, *, headless: bool = False) -> int:
+def context_thresholds(settings: object) -> Thresholds:
+    """The live sessions' colour thresholds: the settings' when they have them, else defaults.
+
+    `Settings` has no such fields yet (config.py is outside the app); once it
+    has `context_warn` and `context_high`, they apply here unchanged.
+    """
+    default = Thresholds()
+    warn = getattr(settings, "context_warn", None) or default.warn
+    high = getattr(settings, "context_high", None) or default.high
+    return Thresholds(warn, max(high, warn))
+
+
+def run(choices: Choices, *, live: bool = True, headless: bool = False) -> int:
     """Run the interactive view; a crash is re-raised here for the CLI's one-line report."""
-    app = create_app(choices)
+    app = create_app(choices, live=live)
     app.report_crash_in_cli = True
     app.run(headless=headless)
     if app.crash is not None:

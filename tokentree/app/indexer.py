@@ -3,8 +3,11 @@
 One thread owns the workspace (its SQLite connection is used by one thread at a
 time). It reads the logs in batches, posts a partial tree after a batch when the
 last tree was not built too recently, then waits for the file watcher to say a
-log changed. `stop()` makes it return promptly: a check in every progress and
-batch callback, and the reader processes of a big first index are ended.
+log changed. A live refresh reads only the new bytes and regrows only the days
+that changed (live_tree.py); trees are posted at most a few times a second, and
+not at all when nothing shown changed (a half-written line). `stop()` makes it
+return promptly: a check in every progress and batch callback, and the reader
+processes of a big first index are ended.
 """
 
 from __future__ import annotations
@@ -12,18 +15,39 @@ from __future__ import annotations
 import multiprocessing
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
 
 from textual.message import Message
 
+from tokentree.app.live_tree import LiveTree
 from tokentree.app.messages import IndexFailed, IndexProgressed, TreeUpdated
 from tokentree.app.snapshot import Snapshot
+from tokentree.core.index import FileDiagnostics, UpdateStats
 from tokentree.workspace import Workspace
 
 BATCH_BYTES = 64 * 1024 * 1024
 PROGRESS_INTERVAL = 0.1  # seconds between progress messages
 LIVE_WAIT = 0.25  # how often the idle loop looks at the stop flag
-SETTLE = 0.15  # after a change is noticed, let the writer finish its burst
+SETTLE = 0.05  # after a change is noticed, let the writer finish its burst
+MIN_INTERVAL = 0.25  # between two trees: a busy session updates the view four times a second
+
+
+class Extras(NamedTuple):
+    """What a snapshot carries besides the tree."""
+
+    diagnostics: tuple[FileDiagnostics, ...]
+    limits: Mapping[str, Any] | None
+
+    @property
+    def removed(self) -> frozenset[str]:
+        return frozenset(item.path for item in self.diagnostics if item.missing)
+
+    @property
+    def shown(self) -> tuple[object, ...]:
+        """What the view shows of them (a half-written line's pending bytes are not shown)."""
+        skipped = sum(sum(item.skipped.values()) for item in self.diagnostics)
+        return skipped, self.removed, self.limits
 
 
 class Stopped(Exception):
@@ -40,18 +64,23 @@ class Indexer:
         *,
         batch_bytes: int = BATCH_BYTES,
         clock: Callable[[], float] = time.monotonic,
+        trees: LiveTree | None = None,
     ) -> None:
         self.workspace = workspace
         self.post = post
         self.batch_bytes = batch_bytes
         self.clock = clock
+        self.trees = trees or LiveTree(workspace)
         self.generation = 0
+        self.refreshes = 0  # finished refreshes, posted or not
+        self.last_refresh = -1.0  # when the last finished one started: it saw what was on disk
         self.reading = False
         self._stop = threading.Event()
         self._dirty = threading.Event()
         self._next_progress = 0.0
         self._next_tree = 0.0
         self._read_all = False
+        self._shown: Extras | None = None  # diagnostics and limits last posted
         self._cancelled: Callable[[], bool] = lambda: False
 
     @property
@@ -97,6 +126,7 @@ class Indexer:
             self.workspace.index.close()
 
     def _refresh(self, *, first: bool) -> None:
+        started = self.clock()
         self.reading = True
         self._read_all = False
         try:
@@ -106,8 +136,26 @@ class Indexer:
         finally:
             self.reading = False
         self._check()
-        if first or stats.files_read or stats.files_missing or stats.files_reread:
+        if first:
             self._post_tree(complete=True)
+        else:
+            self._post_growth(stats)
+        self.refreshes += 1
+        self.last_refresh = started
+
+    def _post_growth(self, stats: UpdateStats) -> None:
+        """After a live refresh: regrow the changed days, post only if something shown changed."""
+        started = self.clock()
+        extras = self._extras()
+        if self._shown is not None and extras.removed != self._shown.removed:
+            self.trees.build()  # a log went (or came back): its calls' flags change everywhere
+            grew = True
+        elif stats.files_read or stats.files_missing or stats.files_reread:
+            grew = self.trees.update(stats)
+        else:
+            grew = False
+        if grew or self._shown is None or extras.shown != self._shown.shown:
+            self._post(extras, complete=True, started=started)
 
     def _pause(self, seconds: float) -> None:
         """Sleep, but wake up to stop (the worker's flag is polled, not signalled)."""
@@ -135,25 +183,38 @@ class Indexer:
             self._post_tree(complete=False)
 
     def _post_tree(self, *, complete: bool) -> None:
+        """Build everything again (a first index, partial or complete) and post it."""
         started = self.clock()
+        self.trees.build()
+        self._post(self._extras(), complete=complete, started=started)
+
+    def _extras(self) -> Extras:
         workspace = self.workspace
-        tree = workspace.tree()
-        limits = workspace.index.rate_limits(workspace.scope)
-        diagnostics = tuple(workspace.index.diagnostics(workspace.scope))
+        return Extras(
+            tuple(workspace.index.diagnostics(workspace.scope)),
+            workspace.index.rate_limits(workspace.scope),
+        )
+
+    def _post(self, extras: Extras, *, complete: bool, started: float) -> None:
         self._check()
+        tree = self.trees.tree
+        assert tree is not None
         self.generation += 1
         snapshot = Snapshot(
             tree=tree,
             generation=self.generation,
             complete=complete,
-            files=workspace.files_in_scope,
-            rate_limits=limits,
-            diagnostics=diagnostics,
-            notices=tuple(workspace.notices),
+            files=self.workspace.files_in_scope,
+            rate_limits=extras.limits,
+            diagnostics=extras.diagnostics,
+            notices=tuple(self.workspace.notices),
+            recent=self.trees.recent,
         )
+        self._shown = extras
         self.post(TreeUpdated(snapshot))
         finished = self.clock()
-        self._next_tree = finished + 2 * (finished - started)
+        # spend at most a third of the time building trees, and post at most four a second
+        self._next_tree = finished + max(2 * (finished - started), MIN_INTERVAL)
 
 
 def _end_reader_processes() -> None:

@@ -23,9 +23,16 @@ class IndexProgressed(Message):
 
 @dataclass
 class TreeUpdated(Message):
-    """A new tree to show (partial while `snapshot.complete` is False)."""
+    """A new tree to show (partial while `snapshot.complete` is False).
+
+    Each snapshot is the whole picture: when the UI falls behind, a newer one
+    waiting in the queue replaces this one rather than being drawn after it.
+    """
 
     snapshot: Snapshot
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, TreeUpdated)
 
 
 @dataclass

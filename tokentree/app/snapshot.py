@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tokentree.core.index import FileDiagnostics
+from tokentree.core.live import Recent
 from tokentree.core.tree import Node
 
 
@@ -25,6 +26,7 @@ class Snapshot:
     rate_limits: Mapping[str, Any] | None = None
     diagnostics: tuple[FileDiagnostics, ...] = ()
     notices: tuple[str, ...] = ()
+    recent: Recent = Recent()  # the last two days' calls, for the live line
 
     @property
     def skipped_lines(self) -> int:

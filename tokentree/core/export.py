@@ -1,7 +1,9 @@
 """A subtree as versioned JSON (`tokentree.export/1`): what the export command and `e` write.
 
 Only metadata leaves the machine this way: labels, tool names, file basenames,
-counts and costs; never prompt or file text (none is in the index).
+counts and costs; never prompt or file text (none is in the index). Every node
+carries its `activity` (tokens and cost per activity class, adding up to its
+totals) and the `advice` about it.
 """
 
 from __future__ import annotations
@@ -11,11 +13,16 @@ import sys
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from tokentree.core.tree import Kind, Node, Totals
+
+if TYPE_CHECKING:  # imported when exporting: `report` loads this module too
+    from tokentree.core.advice import AdviceReport, AdviceSettings
+    from tokentree.core.attribution import Attribution
+    from tokentree.core.pricing import PriceBook
 
 EXPORT_SCHEMA = "tokentree.export/1"
 
@@ -24,17 +31,42 @@ class ExportError(Exception):
     """The export was not written; the message says why."""
 
 
-def export_document(node: Node, node_path: str, timezone: str) -> dict[str, Any]:
+def export_document(
+    node: Node,
+    node_path: str,
+    timezone: str,
+    *,
+    prices: PriceBook | None = None,
+    advice_settings: AdviceSettings | None = None,
+) -> dict[str, Any]:
+    """The document for the subtree at `node`; advice paths start with `node_path`.
+
+    Pass the index's `prices` (without them genai-prices is asked again) and the
+    user's advice settings.
+    """
+    from tokentree.core.advice import advise
+    from tokentree.core.attribution import Attribution
+    from tokentree.core.pricing import PriceBook
+
+    attribution = Attribution(node)
+    advice = advise(node, prices or PriceBook(), advice_settings, attribution, node_path)
     return {
         "schema": EXPORT_SCHEMA,
         "generated_at": _iso(datetime.now(UTC).timestamp()),
         "timezone": timezone,
         "node_path": node_path,
-        "root": node_dict(node),
+        "root": node_dict(node, attribution, advice),
     }
 
 
-def node_dict(node: Node) -> dict[str, Any]:
+def node_dict(
+    node: Node, attribution: Attribution | None = None, advice: AdviceReport | None = None
+) -> dict[str, Any]:
+    """One node and its subtree; activity is computed here when no `attribution` is given."""
+    if attribution is None:
+        from tokentree.core.attribution import Attribution
+
+        attribution = Attribution(node)
     data: dict[str, Any] = {
         "kind": node.kind.value,
         "key": node.key,
@@ -58,7 +90,9 @@ def node_dict(node: Node) -> dict[str, Any]:
             "subagent": call.subagent,
             "source_removed": call.file_missing,
         }
-    data["children"] = [node_dict(child) for child in node.children]
+    data["activity"] = attribution[node].as_dict()
+    data["advice"] = [item.as_dict() for item in advice.for_node(node)] if advice else []
+    data["children"] = [node_dict(child, attribution, advice) for child in node.children]
     return data
 
 

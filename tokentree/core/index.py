@@ -2,9 +2,11 @@
 
 One SQLite file in the user cache dir. Per log file it keeps a fingerprint and
 the offset of the last complete line, so unchanged files are not read again and
-grown files are read from where the last read stopped. Files that disappear
-keep their calls (marked missing): Claude Code deletes old transcripts, the
-history should not go with them. A rollup of the counted calls per session,
+grown files are read from where the last read stopped (a JSON document rewritten
+whole is read afresh; a database is asked for the rows changed since the marks
+its last read left in the file's state). Files that disappear keep their calls
+(marked missing): Claude Code deletes old transcripts, the history should not
+go with them. A rollup of the counted calls per session,
 model and quarter hour makes a warm report a small sum.
 """
 
@@ -35,12 +37,13 @@ from tokentree.core.reading import (
     ReadResult,
     ReadTask,
     Row,
+    file_fingerprint,
     file_head,
     read_all,
 )
 from tokentree.core.records import ApiCall, Fidelity, Prompt, Tokens
-from tokentree.core.sources import Root
-from tokentree.core.sources.base import SourceFile
+from tokentree.core.sources import Root, read_mode
+from tokentree.core.sources.base import ReadMode, SourceFile
 
 SCHEMA_VERSION = 2
 _CHUNK = 500  # SQLite host parameters per IN (…) query
@@ -302,8 +305,9 @@ class Index:
         tasks: list[ReadTask] = []
         rereads: list[int] = []
         for file in files:
+            mode = read_mode(file.source, file.path)
             try:
-                info = os.stat(file.path)
+                fingerprint = file_fingerprint(file.path, mode)
             except OSError as error:
                 stats.problems.append(f"cannot read {file.path}: {error.strerror or error}")
                 continue
@@ -322,14 +326,19 @@ class Index:
                     "UPDATE files SET source = ?, root = ?, missing = 0 WHERE id = ?",
                     (file.source, file.root, file_id),
                 )
-            fingerprint = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
             if same_source and (dev, ino, size, mtime_ns) == fingerprint:
                 continue
             if (
                 same_source
                 and (dev, ino) == fingerprint[:2]
-                and info.st_size >= (size or 0)
-                and file_head(file.path, head_len) == (head_len, head_hash)
+                and mode is not ReadMode.WHOLE  # a rewritten document is read afresh
+                and (
+                    mode is ReadMode.DATABASE  # asked for its changed rows, whatever its size
+                    or (
+                        fingerprint[2] >= (size or 0)
+                        and file_head(file.path, head_len) == (head_len, head_hash)
+                    )
+                )
             ):
                 state = orjson.loads(state or b"{}")
                 tasks.append(ReadTask(file_id, file.path, file.source, offset, state))

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from importlib.util import find_spec
+from itertools import product
 from typing import Any
 
 import orjson
@@ -21,7 +22,8 @@ import orjson
 from tokentree.core.records import ApiCall, Tokens
 
 PER_MILLION = 1_000_000
-_PROVIDER_OF_SOURCE = {"claude-code": "anthropic", "codex": "openai"}
+_PROVIDER_OF_SOURCE = {"claude-code": "anthropic", "codex": "openai", "gemini-cli": "google"}
+"""The provider to look a source's models up at first; OpenCode talks to many, so it has none."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +94,13 @@ class PriceBook:
         return found
 
     def price(self, call: ApiCall) -> tuple[float, bool]:
-        """(cost in USD, unpriced?) of one call at the price of its day."""
+        """(cost in USD, unpriced?) of one call at the price of its day.
+
+        A call with no tokens at all lost its usage (Gemini logs some so): its
+        cost is unknown, not zero.
+        """
+        if not any(call.tokens):
+            return 0.0, True
         rates = self._rates((call.model, call.source, int(call.timestamp // SECONDS_PER_DAY)))
         if rates is None:
             return 0.0, True
@@ -178,9 +186,11 @@ def _library_rates(model: str, provider: str | None, day: date) -> Rates | None:
 
     snapshot = data_snapshot.get_snapshot()
     found = None
-    for hint in (provider, None) if provider else (None,):
+    # a router's model id names the maker first (OpenCode: "anthropic/claude-sonnet-4.5")
+    names = (model, model.rsplit("/", 1)[1]) if "/" in model else (model,)
+    for name, hint in product(names, (provider, None) if provider else (None,)):
         try:
-            found = snapshot.find_provider_model(model, None, hint, None)
+            found = snapshot.find_provider_model(name, None, hint, None)
             break
         except LookupError:
             continue

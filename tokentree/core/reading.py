@@ -13,10 +13,13 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from tokentree.core.pricing import PriceBook, RateKey, Rates
 from tokentree.core.records import ApiCall
-from tokentree.core.sources import markers_for, parser_for
-from tokentree.core.tail import read_complete_lines
+from tokentree.core.sources import database_reader, markers_for, parser_for, read_mode
+from tokentree.core.sources.base import ReadMode
+from tokentree.core.tail import Chunk, read_complete_lines
 
 HEAD_BYTES = 4096
 PARALLEL_MIN_BYTES = 16 * 1024 * 1024  # below this, starting worker processes costs more
@@ -134,15 +137,23 @@ def read_file(task: ReadTask) -> ReadResult:
     """Read, parse and price what is new in one file."""
     assert _prices is not None
     result = ReadResult(task)
+    mode = read_mode(task.source, task.path)
     try:
-        info = os.stat(task.path)
-        chunk = read_complete_lines(task.path, task.offset, markers_for(task.source))
-        result.head = file_head(task.path, HEAD_BYTES)
+        stat = file_fingerprint(task.path, mode)
+        if mode is ReadMode.DATABASE:
+            parsed, size = database_reader(task.source)(task.path, dict(task.state))
+            chunk = Chunk([], task.offset + size, 0, 0)
+        else:
+            if mode is ReadMode.WHOLE:
+                chunk = read_whole(task.path)
+            else:
+                chunk = read_complete_lines(task.path, task.offset, markers_for(task.source))
+            result.head = file_head(task.path, HEAD_BYTES)
+            parsed = parser_for(task.source)(chunk.lines, dict(task.state), task.path)
     except OSError as error:
         result.error = f"cannot read {task.path}: {error.strerror or error}"
         result.next_offset = task.offset
         return result
-    parsed = parser_for(task.source)(chunk.lines, dict(task.state), task.path)
     before = len(_prices.learned)
     result.rows = [
         call_row(call, rank, *_prices.price(call))
@@ -158,8 +169,39 @@ def read_file(task: ReadTask) -> ReadResult:
     result.rate_limits = parsed.rate_limits
     result.next_offset = chunk.next_offset
     result.pending = chunk.pending_bytes
-    result.stat = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+    # a document caught half-written keeps no fingerprint, so the next update reads it again
+    result.stat = (0, 0, 0, 0) if mode is ReadMode.WHOLE and chunk.pending_bytes else stat
     return result
+
+
+def file_fingerprint(path: str, mode: ReadMode) -> tuple[int, int, int, int]:
+    """(device, inode, size, mtime_ns) of a log file; raises OSError when it cannot be read.
+
+    A database in WAL mode takes its writes into the `-wal` file first, and its
+    main file may not change for a long time: the log counts as part of it.
+    """
+    info = os.stat(path)
+    size, mtime_ns = info.st_size, info.st_mtime_ns
+    if mode is ReadMode.DATABASE:
+        try:
+            wal = os.stat(f"{path}-wal")
+        except OSError:
+            pass
+        else:
+            size += wal.st_size
+            mtime_ns = max(mtime_ns, wal.st_mtime_ns)
+    return info.st_dev, info.st_ino, size, mtime_ns
+
+
+def read_whole(path: str) -> Chunk:
+    """A JSON document rewritten in place, as one piece; one caught half-written waits."""
+    with open(path, "rb") as handle:
+        data = handle.read()
+    try:
+        orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return Chunk([], 0, len(data), 0)
+    return Chunk([data], len(data), 0, 0)
 
 
 def call_row(call: ApiCall, rank: int, cost: float, unpriced: bool) -> Row:

@@ -6,7 +6,7 @@ contract: `--schema` prints them and the tests validate every output.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -43,6 +43,71 @@ class ReportDocument(_Strict):
     timezone: str
     rows: list[ReportRow]
     totals: ReportTotals
+    overview: Overview | None = None
+    """Only with `--overview`."""
+
+
+class ActivityPart(_Strict):
+    tokens: int
+    cost_usd: float
+
+
+class AdviceItem(_Strict):
+    rule: str
+    """The rule's id: the `[advice.<rule>]` table of config.toml that sets its thresholds."""
+    title: str
+    node: str
+    """The path of the node the advice is about (keys joined by '/')."""
+    where: str
+    """The node in words: day, project, time, models."""
+    message: str
+    saving_usd: float
+    """Estimated saving; 0 for informational rules."""
+    evidence: dict[str, Any]
+    """The numbers the rule fired on; `formula` shows the saving's arithmetic."""
+
+
+class OverviewWeek(_Strict):
+    week: str
+    start: str
+    cost_usd: float
+
+
+class OverviewShare(_Strict):
+    name: str
+    cost_usd: float
+    share: float
+
+
+class Overview(_Strict):
+    """The period at a glance (`report --overview`)."""
+
+    start: str | None
+    end: str | None
+    cost_usd: float
+    unpriced_calls: int
+    tokens: int
+    calls: int
+    sessions: int
+    week_start: int
+    """0 = Monday … 6 = Sunday."""
+    days: dict[str, float]
+    """Spend per local day (YYYY-MM-DD)."""
+    weeks: list[OverviewWeek]
+    """Every week from the first to the last, empty ones included."""
+    peak_week: str | None
+    by_source: list[OverviewShare]
+    by_model: list[OverviewShare]
+    by_project: list[OverviewShare]
+    activity: dict[str, ActivityPart]
+    top_advice: list[AdviceItem]
+    """Advice with a saving, biggest first."""
+    notes: list[AdviceItem]
+    """Informational advice (no saving claimed)."""
+    advice_by_rule: list[dict[str, Any]]
+    """Per rule: `rule`, `title`, how often it fired (`count`) and its `saving_usd` in all."""
+    scale: dict[str, Any]
+    """The token total in words and novels; `text` shows the arithmetic."""
 
 
 class ExportNode(_Strict):
@@ -79,6 +144,9 @@ class ExportNode(_Strict):
     fidelity: Literal["exact", "lower-bound", "estimated"] | None = None
     subagent: bool | None = None
     source_removed: bool | None = None
+    activity: dict[str, ActivityPart] | None = None
+    """Tokens and cost per activity class (reading, editing, …); they add up to the node's."""
+    advice: list[AdviceItem] | None = None
     children: list[ExportNode]
 
 

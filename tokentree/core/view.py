@@ -107,7 +107,12 @@ LABEL_TITLE = {
     Kind.TURN: "Turn",
     Kind.CALL: "Call",
 }
-SOURCE_BADGE = {"claude-code": "claude", "codex": "codex"}
+SOURCE_BADGE = {
+    "claude-code": "claude",
+    "codex": "codex",
+    "gemini-cli": "gemini",
+    "opencode": "opencd",
+}
 
 
 def flag_glyphs(totals: Totals) -> str:

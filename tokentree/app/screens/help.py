@@ -1,4 +1,4 @@
-"""`?`: the keys, the columns and what each flag means."""
+"""`?`: the keys, the live line, the columns and what each flag means."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from tokentree.core.live import DEFAULT_THRESHOLDS, Thresholds
 from tokentree.core.view import FLAGS
 
 KEYS = (
@@ -37,13 +38,30 @@ COLUMNS = (
 )
 
 
-def help_text() -> Table:
+def live_help(thresholds: Thresholds) -> tuple[tuple[str, str], ...]:
+    warn, high = f"{thresholds.warn:,}", f"{thresholds.high:,}"
+    return (
+        ("● live", "following the logs as they are written; ◌ polling, ○ not watching"),
+        ("today", "cost and tokens of today's calls"),
+        ("5h block", "ccusage's 5-hour block (from its first call's hour): cost, time left;"),
+        ("", "$/h, tok/min over the last 30 min; → its cost at the end at that rate"),
+        ("● … ctx", "a session with a call in the last 30 min: the context that call sent,"),
+        ("", f"green below {warn} tokens, yellow below {high}, red from there"),
+        ("codex", "Codex's own 5-hour and weekly limits as last logged, and their resets"),
+    )
+
+
+def help_text(thresholds: Thresholds = DEFAULT_THRESHOLDS) -> Table:
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold", no_wrap=True)
     table.add_column()
     table.add_row(Text("Keys", style="bold underline"), "")
     for keys, meaning in KEYS:
         table.add_row(keys, meaning)
+    table.add_row("", "")
+    table.add_row(Text("Live line", style="bold underline"), "")
+    for name, meaning in live_help(thresholds):
+        table.add_row(name, meaning)
     table.add_row("", "")
     table.add_row(Text("Columns", style="bold underline"), "")
     for name, meaning in COLUMNS:
@@ -74,11 +92,15 @@ class HelpScreen(ModalScreen[None]):
     """
     BINDINGS = [Binding("escape,question_mark,q", "close", "close")]
 
+    def __init__(self, thresholds: Thresholds = DEFAULT_THRESHOLDS) -> None:
+        super().__init__()
+        self.thresholds = thresholds
+
     def compose(self) -> ComposeResult:
         with VerticalScroll() as scroll:
             scroll.border_title = "tokentree help"
             scroll.border_subtitle = "Esc to close"
-            yield Static(help_text())
+            yield Static(help_text(self.thresholds))
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -1,15 +1,18 @@
-"""The lines around the list: where we are and what it adds up to; keys and index status."""
+"""The lines around the list: what is read, what is going on now, where we are and what it
+adds up to; keys and index status."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta, tzinfo
 
 from rich.cells import cell_len, set_cell_size
 from rich.text import Text
 from textual.widget import Widget
 
 from tokentree import format as fmt
+from tokentree.core.live import Summary, Usage
 from tokentree.core.tree import Kind, Node
 from tokentree.core.view import bar
 
@@ -40,26 +43,56 @@ def totals_text(node: Node) -> str:
 
 
 class PathBar(Widget):
-    """Title, what is being read, the breadcrumbs and the current node's totals."""
+    """Title and what is read; the live line; the breadcrumbs and the current node's totals."""
 
     DEFAULT_CSS = """
-    PathBar { height: 2; background: $panel; padding: 0 1; }
+    PathBar { height: 3; background: $panel; padding: 0 1; }
     PathBar > .path-bar--title { color: $text-accent; text-style: bold; }
     PathBar > .path-bar--dim { color: $text-muted; }
     PathBar > .path-bar--crumbs { text-style: bold; }
     PathBar > .path-bar--totals { text-style: bold; }
+    PathBar > .path-bar--value { text-style: bold; }
+    PathBar > .path-bar--live { color: $text-success; text-style: bold; }
+    PathBar > .path-bar--busy { color: $text-warning; text-style: bold; }
+    PathBar > .path-bar--error { color: $text-error; text-style: bold; }
+    PathBar > .path-bar--ok { color: $text-success; }
+    PathBar > .path-bar--warn { color: $text-warning; }
+    PathBar > .path-bar--high { color: $text-error; text-style: bold; }
     """
-    COMPONENT_CLASSES = {"path-bar--title", "path-bar--dim", "path-bar--crumbs", "path-bar--totals"}
+    COMPONENT_CLASSES = {
+        "path-bar--title",
+        "path-bar--dim",
+        "path-bar--crumbs",
+        "path-bar--totals",
+        "path-bar--value",
+        "path-bar--live",
+        "path-bar--busy",
+        "path-bar--error",
+        "path-bar--ok",
+        "path-bar--warn",
+        "path-bar--high",
+    }
 
-    def __init__(self, reading: str, zone: str, *, id: str | None = None) -> None:
+    def __init__(
+        self, reading: str, zone: str, tz: tzinfo | None = None, *, id: str | None = None
+    ) -> None:
         super().__init__(id=id)
         self.reading = reading
         self.zone = zone
+        self.tz = tz
         self.chain: Sequence[Node] = ()
+        self.live: tuple[Piece, ...] = ()
 
     def show(self, chain: Sequence[Node]) -> None:
         self.chain = tuple(chain)
         self.refresh()
+
+    def show_live(self, summary: Summary, state: str) -> None:
+        """The live line for this moment; redrawn only when what it says changed."""
+        pieces = live_pieces(summary, state, self.tz)
+        if pieces != self.live:
+            self.live = pieces
+            self.refresh()
 
     def crumbs(self, room: int) -> str:
         """The path, dropping whole names from the left (then cutting the last) to fit."""
@@ -86,6 +119,13 @@ class PathBar(Widget):
             title.append(" " * pad)
             title.append(zone, style("path-bar--dim", partial=True))
         title.truncate(width)
+        live = Text()
+        for number, piece in enumerate(fit_pieces(self.live, width)):
+            if number:
+                live.append("   ")
+            for text, name in piece.parts:
+                live.append(text, style(f"path-bar--{name}", partial=True) if name else "")
+        live.truncate(width)
         line = Text()
         if self.chain:
             totals = totals_text(self.chain[-1])
@@ -96,7 +136,129 @@ class PathBar(Widget):
             line.append(" " + "─" * rule + " ", style("path-bar--dim", partial=True))
             line.append(totals, style("path-bar--totals", partial=True))
         line.truncate(width)
-        return Text("\n").join([title, line])
+        return Text("\n").join([title, live, line])
+
+
+# --- the live line --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Piece:
+    """One group of the live line: (text, style) parts; lower priority stays longer."""
+
+    parts: tuple[tuple[str, str], ...]
+    priority: int
+
+    @property
+    def width(self) -> int:
+        return sum(cell_len(text) for text, _ in self.parts)
+
+
+STATES = {
+    "starting": ("○ reading logs", "dim"),  # watching starts once the first tree is complete
+    "live": ("● live", "live"),
+    "polling": ("◌ live, polling", "busy"),
+    "off": ("○ not watching", "dim"),
+}
+
+
+def live_pieces(summary: Summary, state: str, zone: tzinfo | None) -> tuple[Piece, ...]:
+    """What the live line says: the watch state, today, the 5-hour block, busy sessions, limits."""
+    now = summary.now
+    pieces = [Piece((STATES.get(state, STATES["off"]),), 0)]
+    today = summary.today
+    if today.calls:
+        pieces.append(
+            Piece(
+                (
+                    ("today ", "dim"),
+                    (_cost(today), "value"),
+                    (f" · {fmt.tokens(today.tokens)} tok", "dim"),
+                ),
+                0,
+            )
+        )
+    else:
+        pieces.append(Piece((("no calls today", "dim"),), 0))
+    block = summary.block
+    if block is None:
+        pieces.append(Piece((("no 5h block running", "dim"),), 0))
+    else:
+        pieces.append(
+            Piece(
+                (
+                    ("5h block ", "dim"),
+                    (_cost(block.usage), "value"),
+                    (f" ({duration(block.left(now))} left)", ""),
+                ),
+                0,
+            )
+        )
+        rate = block.last_30m
+        priced = rate.calls > rate.unpriced or not rate.calls
+        pace = [(f"{fmt.cost(block.cost_per_hour)}/h · ", "")] if priced else []
+        pace += [(f"{fmt.tokens(block.tokens_per_minute)} tok/min", ""), (" last 30 min", "dim")]
+        pieces.append(Piece(tuple(pace), 2))
+        if block.usage.calls > block.usage.unpriced:
+            projected = fmt.cost(block.projected_cost(now), unpriced=block.usage.unpriced)
+            end = moment(block.end, now, zone)
+            pieces.append(Piece((("→ ", "dim"), (projected, "value"), (f" by {end}", "dim")), 3))
+    if summary.busy:
+        first = summary.busy[0]
+        parts = [
+            ("● ", first.tone),
+            (f"{first.pulse.name} {fmt.tokens(first.pulse.context)} ctx", ""),
+        ]
+        if len(summary.busy) > 1:
+            parts.append((f" +{len(summary.busy) - 1} more", "dim"))
+        pieces.append(Piece(tuple(parts), 1))
+    if summary.limits:
+        parts = [("codex", "dim")]
+        for number, limit in enumerate(summary.limits):
+            used = limit.used_percent
+            tone = "high" if used >= 90 else "warn" if used >= 70 else "value"
+            parts += [(" · " if number else " ", "dim"), (f"{limit.name} ", "dim")]
+            parts.append((f"{used:.0f}%", tone))
+            if limit.resets_at is not None:
+                parts.append((f" resets {moment(limit.resets_at, now, zone)}", "dim"))
+        pieces.append(Piece(tuple(parts), 1))
+    return tuple(pieces)
+
+
+def _cost(usage: Usage) -> str:
+    return fmt.cost(usage.cost, unpriced=usage.unpriced, calls=usage.calls)
+
+
+def fit_pieces(pieces: Sequence[Piece], width: int) -> list[Piece]:
+    """The most important pieces that fit (lowest priority first, then left to right), in order."""
+    chosen: set[int] = set()
+    used = 0
+    for index in sorted(range(len(pieces)), key=lambda i: (pieces[i].priority, i)):
+        extra = pieces[index].width + (3 if chosen else 0)
+        if used + extra <= width or not chosen:
+            chosen.add(index)
+            used += extra
+    return [pieces[index] for index in sorted(chosen)]
+
+
+def duration(seconds: float) -> str:
+    """'2h14m', '14m', '<1m'."""
+    minutes = int(seconds // 60)
+    if minutes < 1:
+        return "<1m"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m"
+
+
+def moment(timestamp: float, now: float, zone: tzinfo | None) -> str:
+    """A local time as short as is clear: '14:00' today, 'Mon 09:00' this week, else with a date."""
+    when = datetime.fromtimestamp(timestamp, zone)
+    today = datetime.fromtimestamp(now, zone).date()
+    if when.date() == today:
+        return f"{when:%H:%M}"
+    if today < when.date() < today + timedelta(days=6):
+        return f"{when:%a %H:%M}"
+    return f"{when:%a} {when.day} {when:%b %H:%M}"
 
 
 @dataclass(frozen=True, slots=True)

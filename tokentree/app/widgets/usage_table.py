@@ -7,6 +7,7 @@ drawn on line `i - scroll_y + 1`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from rich.cells import cell_len, set_cell_size
@@ -22,6 +23,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from tokentree import format as fmt
+from tokentree.core.live import Busy
 from tokentree.core.tree import Kind, Node
 from tokentree.core.view import (
     COUNT_TITLE,
@@ -103,6 +105,9 @@ class UsageTable(ScrollView, can_focus=True):
     UsageTable > .usage-table--claude { color: $text-accent; }
     UsageTable > .usage-table--codex { color: $text-success; }
     UsageTable > .usage-table--empty { color: $text-muted; text-style: italic; }
+    UsageTable > .usage-table--live-ok { color: $text-success; text-style: bold; }
+    UsageTable > .usage-table--live-warn { color: $text-warning; text-style: bold; }
+    UsageTable > .usage-table--live-high { color: $text-error; text-style: bold; }
     """
 
     COMPONENT_CLASSES = {
@@ -119,6 +124,9 @@ class UsageTable(ScrollView, can_focus=True):
         "usage-table--claude",
         "usage-table--codex",
         "usage-table--empty",
+        "usage-table--live-ok",
+        "usage-table--live-warn",
+        "usage-table--live-high",
     }
 
     BINDINGS = [
@@ -165,6 +173,7 @@ class UsageTable(ScrollView, can_focus=True):
         self._layout = Layout(0, 0, 0, 0, 0)
         self._flags_width = 0
         self._styles: dict[str, Style] = {}
+        self.busy: Mapping[str, Busy] = {}
 
     # --- data -----------------------------------------------------------------------------------
 
@@ -200,6 +209,13 @@ class UsageTable(ScrollView, can_focus=True):
         self._scroll_to_cursor(center=not keep_screen_row)
         self.refresh()
         self.post_message(self.Highlighted(self, self.current, self.listing))
+
+    def show_busy(self, busy: Mapping[str, Busy]) -> None:
+        """The live sessions (by key), drawn with a dot in their context's colour."""
+        if busy != self.busy:
+            self.busy = busy
+            self._strips.clear()
+            self.refresh()
 
     def watch_graph(self) -> None:
         self._strips.clear()
@@ -420,6 +436,12 @@ class UsageTable(ScrollView, can_focus=True):
         if lay.badge:
             badge = SOURCE_BADGE.get(node.source, node.source[:6])
             segments.append((badge.ljust(BADGE_WIDTH), "claude" if badge == "claude" else "codex"))
+        busy = self.busy.get(node.key) if node.kind is Kind.SESSION else None
+        if busy is not None:
+            segments += [
+                ("● ", f"live-{busy.tone}"),
+                (f"{fmt.tokens(busy.pulse.context)} ctx · ", "dim"),
+            ]
         used = sum(cell_len(text) for text, _ in segments)
         segments.append((_fit(node.label, max(0, width - used)), None))
         return Strip([Segment(text, styled(name)) for text, name in segments], width)

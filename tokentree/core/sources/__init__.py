@@ -9,11 +9,20 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from tokentree.core.sources import claude_code, codex
-from tokentree.core.sources.base import FileParse, SourceFile, walk_files
+from tokentree.core.sources import claude_code, codex, gemini, opencode
+from tokentree.core.sources.base import FileParse, ReadMode, SourceFile, walk_files
 
-SOURCES: dict[str, ModuleType] = {claude_code.NAME: claude_code, codex.NAME: codex}
-SOURCE_ALIASES = {"claude": claude_code.NAME, "claude-code": claude_code.NAME, "codex": codex.NAME}
+SOURCES: dict[str, ModuleType] = {
+    module.NAME: module for module in (claude_code, codex, gemini, opencode)
+}
+SOURCE_ALIASES = {
+    "claude": claude_code.NAME,
+    "claude-code": claude_code.NAME,
+    "codex": codex.NAME,
+    "gemini": gemini.NAME,
+    "gemini-cli": gemini.NAME,
+    "opencode": opencode.NAME,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +74,7 @@ def find_files(roots: Sequence[Root], only: Iterable[str] = ()) -> Discovery:
         if os.path.isfile(folder):
             candidates = [folder]
         elif os.path.isdir(folder):
-            candidates = walk_files(folder, (".jsonl",), problems)
+            candidates = _walk(root, folder, problems)
         else:
             continue
         for path in sorted(candidates):
@@ -76,17 +85,48 @@ def find_files(roots: Sequence[Root], only: Iterable[str] = ()) -> Discovery:
     return Discovery(files, list(roots), problems)
 
 
+def _walk(root: Root, folder: str, problems: list[str]) -> list[str]:
+    """The files below a folder its source may have written (every source's, for a sniffed root).
+
+    A source can walk its folder itself: OpenCode's data dir also holds git
+    snapshots of whole projects, which are not worth a scan on every refresh.
+    """
+    if root.source is None:
+        return walk_files(folder, ALL_SUFFIXES, problems)
+    module = SOURCES[root.source]
+    walk = getattr(module, "walk", None)
+    if walk is not None:
+        return walk(folder, problems)
+    return walk_files(folder, _suffixes(module), problems)
+
+
+def _suffixes(module: ModuleType) -> tuple[str, ...]:
+    """How a source's log files are named at the end; most write `.jsonl`."""
+    return getattr(module, "SUFFIXES", (".jsonl",))
+
+
+ALL_SUFFIXES = tuple(
+    sorted({suffix for module in SOURCES.values() for suffix in _suffixes(module)})
+)
+
+
 def _named_like_logs(root: Root, source: str, path: str) -> bool:
     return not root.discovered or SOURCES[source].accepts(path)
 
 
 def sniff(path: str) -> str | None:
-    """Which source wrote a file, judged from its first line."""
+    """Which source wrote a file, judged from its first line (its first 4 KB for a JSON file)."""
     try:
         with open(path, "rb") as handle:
-            head = handle.readline(64 * 1024)
+            head = handle.readline(64 * 1024) if path.endswith(".jsonl") else handle.read(4096)
     except OSError:
         return None
+    if path.endswith(".db"):
+        return opencode.NAME if opencode.is_database(path, head) else None
+    if b'"sessionId"' in head and b'"projectHash"' in head:
+        return gemini.NAME
+    if path.endswith(".json"):
+        return opencode.NAME if b'"sessionID"' in head and b'"role"' in head else None
     if b'"payload"' in head and (b'"session_meta"' in head or b'"event_msg"' in head):
         return codex.NAME
     if b'"type"' in head:
@@ -103,3 +143,17 @@ def parser_for(source: str) -> Parser:
 
 def markers_for(source: str) -> tuple[tuple[bytes, bytes | None], ...]:
     return SOURCES[source].MARKERS
+
+
+def read_mode(source: str, path: str) -> ReadMode:
+    """How a file of this source is read: most are append-only JSONL logs."""
+    decide = getattr(SOURCES[source], "read_mode", None)
+    return decide(path) if decide is not None else ReadMode.LINES
+
+
+DatabaseReader = Callable[[str, dict[str, Any]], tuple[FileParse, int]]
+"""(path, state) → what changed since the read that left `state`, and how many bytes it took."""
+
+
+def database_reader(source: str) -> DatabaseReader:
+    return SOURCES[source].read_database

@@ -6,6 +6,7 @@ import os
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -28,6 +29,14 @@ class FileParse:
     skipped: Counter[str] = field(default_factory=Counter)
     state: dict[str, Any] = field(default_factory=dict)
     rate_limits: dict[str, Any] | None = None
+
+
+class ReadMode(StrEnum):
+    """How a log file is read, which decides how the index follows its changes."""
+
+    LINES = "lines"  # an append-only JSONL log: read on from the last complete line
+    WHOLE = "whole"  # one JSON document rewritten in place: any change means read it afresh
+    DATABASE = "database"  # a SQLite database: asked for the rows changed since the last read
 
 
 @dataclass(frozen=True, slots=True)
