@@ -1,7 +1,8 @@
 """Following the logs while the assistants write them: the watcher, the regrown tree, the live line.
 
 The tests that watch real files append to logs in the tmp HOME while the app
-runs, and wait for the indexer's refresh count rather than for fixed times.
+runs, and wait for a refresh that started after the change rather than for
+fixed times.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import io
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import orjson
 import pytest
@@ -27,11 +29,12 @@ from tests.builders import (
     jsonl,
     write,
 )
+from tokentree import format as fmt
 from tokentree.app import app as app_module
-from tokentree.app.app import TokenTreeApp, create_app
+from tokentree.app.app import TokenTreeApp, context_thresholds, create_app
 from tokentree.app.live_tree import LiveTree
 from tokentree.app.messages import TreeUpdated
-from tokentree.app.watching import plan_watch
+from tokentree.app.watching import plan_watch, polling_requested
 from tokentree.app.widgets.bars import fit_pieces
 from tokentree.cli import main
 from tokentree.core.live import Thresholds
@@ -218,11 +221,20 @@ def test_roots_on_a_network_filesystem_are_polled(tmp_path: Path) -> None:
     remote = plan_watch([tmp_path / "nfs" / "projects", tmp_path / "nfs" / "gone"], mountinfo)
     assert remote.network == f"nfs4 at {tmp_path}/nfs"
     assert remote.parents == (str(tmp_path / "nfs"),) and remote.announces(str(tmp_path / "nfs"))
+    assert polling_requested({"WATCHFILES_FORCE_POLLING": "1"})
+    assert not polling_requested({"WATCHFILES_FORCE_POLLING": "false"})
+    assert not polling_requested({})
 
 
 class _Terminal(io.StringIO):
     def isatty(self) -> bool:
         return True
+
+
+def test_context_thresholds_come_from_the_settings_when_they_have_them() -> None:
+    assert context_thresholds(object()) == Thresholds()
+    configured = SimpleNamespace(context_warn=50_000, context_high=90_000)
+    assert context_thresholds(configured) == Thresholds(50_000, 90_000)
 
 
 def test_no_watch_opens_the_view_without_following_the_logs(monkeypatch, usage_logs) -> None:
@@ -367,8 +379,6 @@ async def test_the_live_line_shows_today_the_block_busy_sessions_and_codex_limit
         today = tree.find("2026-W48/2026-11-24")
         assert today is not None and today.totals.calls == 6
         text = live_line(app)
-        from tokentree import format as fmt
-
         assert text.startswith("○ not watching   today " + fmt.cost(today.totals.cost))
         assert f"{fmt.tokens(today.totals.total)} tok" in text
         # blocks: 23 Nov 15:00–20:00, then today's from 09:00 (the pause was over 5 h)

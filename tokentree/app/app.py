@@ -36,7 +36,7 @@ from tokentree.app.messages import (
 from tokentree.app.screens.export import ExportRequest, ExportScreen
 from tokentree.app.screens.help import HelpScreen
 from tokentree.app.snapshot import Snapshot
-from tokentree.app.watching import POLL_SECONDS, WatchPlan, plan_watch
+from tokentree.app.watching import POLL_SECONDS, WatchPlan, plan_watch, polling_requested
 from tokentree.app.widgets.bars import PathBar, StatusBar, crumb, totals_text
 from tokentree.app.widgets.filter_bar import FilterBar
 from tokentree.app.widgets.info_panel import InfoPanel
@@ -178,7 +178,11 @@ class TokenTreeApp(App[int]):
         """
         plan = plan_watch(root.path for root in self.workspace.roots)
         self._plan = plan
-        reason = self._polling_reason or (plan.network and f"network filesystem: {plan.network}")
+        reason = (
+            self._polling_reason
+            or (plan.network and f"network filesystem: {plan.network}")
+            or (polling_requested(os.environ) and "WATCHFILES_FORCE_POLLING is set")
+        )
         if reason:
             self._set_watch_state("polling", reason)
             self.workers.cancel_group(self, "watch-roots")
@@ -199,7 +203,12 @@ class TokenTreeApp(App[int]):
 
         try:
             async for changes in awatch(
-                *plan.logs, debounce=DEBOUNCE_MS, step=STEP_MS, recursive=True, watch_filter=None
+                *plan.logs,
+                debounce=DEBOUNCE_MS,
+                step=STEP_MS,
+                recursive=True,
+                watch_filter=None,
+                force_polling=False,  # polling is ours (see _poll_logs), not watchfiles'
             ):
                 self.indexer.mark_dirty()
                 if any(change is Change.deleted for change, _ in changes) and self._outdated(plan):
@@ -224,6 +233,7 @@ class TokenTreeApp(App[int]):
                 step=STEP_MS,
                 recursive=False,
                 watch_filter=lambda _change, path: plan.announces(path),
+                force_polling=False,
             ):
                 if self._outdated(plan):
                     self._start_watching(replanned=True)

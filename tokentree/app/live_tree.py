@@ -75,7 +75,9 @@ class LiveTree:
         fresh_calls = index.calls(fresh_scope)
         prompts = [p for p in self._prompts if p.timestamp < start]
         prompts += index.prompts(fresh_scope)
-        tree = splice(self.tree, build_tree(fresh_calls, prompts, calendar), since)
+        touched = {(call.source, call.session_id) for call in fresh_calls}
+        turns = [p for p in prompts if (p.source, p.session_id) in touched]  # all they need
+        tree = splice(self.tree, build_tree(fresh_calls, turns, calendar), since)
         if not _adds_up(tree, {key: sessions.get(key) for key in changed_sessions}):
             self.build()
             return True
@@ -101,8 +103,10 @@ def _changed(before: Sums, after: Sums) -> list[Any]:
 
 
 def _same(a: tuple[Any, ...] | None, b: tuple[Any, ...] | None) -> bool:
+    if a == b:
+        return True
     if a is None or b is None:
-        return a is b
+        return False
     return all(
         math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-9) if isinstance(x, float) else x == y
         for x, y in zip(a, b, strict=True)

@@ -12,7 +12,7 @@ inotify watches).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,6 +71,12 @@ def plan_watch(roots: Iterable[Path], mountinfo: str | None = None) -> WatchPlan
         [*logs, *parents], _mountinfo() if mountinfo is None else mountinfo
     )
     return WatchPlan(*(tuple(dict.fromkeys(items)) for items in (logs, parents, absent)), network)
+
+
+def polling_requested(env: Mapping[str, str]) -> bool:
+    """watchfiles' own switch (also set on WSL by some setups): honoured, with our polling."""
+    value = env.get("WATCHFILES_FORCE_POLLING", "")
+    return bool(value) and value.lower() not in ("false", "disable", "disabled")
 
 
 def nearest_existing(path: Path) -> Path | None:

@@ -116,12 +116,17 @@ def recent(calls: Iterable[ApiCall], newest: float | None = None) -> Recent:
     tokens = tuple(accumulate((call.tokens.total for call in kept), initial=0))
     costs = tuple(accumulate((call.cost for call in kept), initial=0.0))
     unpriced = tuple(accumulate((int(call.unpriced) for call in kept), initial=0))
-    pulses: dict[str, Pulse] = {}
-    for call in kept:  # oldest first: the newest call of each session stays
-        key = f"{call.source}:{call.session_id}"
-        name = call.project.rstrip("/").rsplit("/", 1)[-1] or call.session_id[:8]
-        pulses[key] = Pulse(key, name, call.timestamp, call.tokens.prompt)
-    newest_first = tuple(sorted(pulses.values(), key=lambda pulse: -pulse.last))
+    newest = {(call.source, call.session_id): call for call in kept}  # oldest first: last wins
+    pulses = [
+        Pulse(
+            f"{call.source}:{call.session_id}",
+            call.project.rstrip("/").rsplit("/", 1)[-1] or call.session_id[:8],
+            call.timestamp,
+            call.tokens.prompt,
+        )
+        for call in newest.values()
+    ]
+    newest_first = tuple(sorted(pulses, key=lambda pulse: -pulse.last))
     return Recent(times, tokens, costs, unpriced, tuple(blocks(times)), newest_first)
 
 

@@ -1,5 +1,4 @@
-"""The lines around the list: what is read, what is going on now, where we are and what it
-adds up to; keys and index status."""
+"""The lines around the list: what is read, what goes on now, where we are; keys and status."""
 
 from __future__ import annotations
 
