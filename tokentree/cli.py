@@ -104,7 +104,7 @@ def _parser(command: str | None) -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="NAME",
-        help="only this source (claude, codex); repeatable",
+        help="only this source (claude, codex, gemini, opencode); repeatable",
     )
     parser.add_argument("--tz", help="time zone for days and weeks (IANA name; default: local)")
     parser.add_argument("--week-start", help="first day of the week (default: monday)")

@@ -48,6 +48,10 @@ class Settings:
     """Per-model prices that override or add to genai-prices, keyed by the model name in logs."""
     advice: AdviceSettings | None = None
     """Thresholds of the advice rules (`[advice]` and `[advice.<rule>]`); unset: the defaults."""
+    context_warn: int = 100_000
+    """Tokens of context per call from which a live session's dot turns yellow."""
+    context_high: int = 160_000
+    """Tokens of context per call from which a live session's dot turns red."""
 
     def advice_settings(self) -> AdviceSettings:
         from tokentree.core.advice import AdviceSettings
