@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
+
+import orjson
 
 from tokentree.core.records import ApiCall, Prompt
 
@@ -46,6 +49,20 @@ class SourceFile:
     path: str
     source: str
     root: str
+
+
+def json_objects(lines: Iterable[bytes], skipped: Counter[str]) -> Iterator[dict[str, Any]]:
+    """The lines that decode to JSON objects; the others are counted, never fatal."""
+    for line in lines:
+        try:
+            record = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            skipped["malformed JSON"] += 1
+            continue
+        if type(record) is dict:
+            yield record
+        else:
+            skipped["not a JSON object"] += 1
 
 
 def parse_timestamp(value: Any) -> float | None:

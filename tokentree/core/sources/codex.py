@@ -19,6 +19,7 @@ from tokentree.core.sources.base import (
     FileParse,
     basename,
     first_word,
+    json_objects,
     parse_timestamp,
     tool_label,
 )
@@ -49,18 +50,9 @@ def accepts(path: str) -> bool:
 def parse(lines: Iterable[bytes], state: dict[str, Any], path: str) -> FileParse:
     """Calls and prompts in `lines`, continuing from the `state` of the previous read."""
     result = FileParse(state=state)
-    for line in lines:
-        if not any(marker in line for marker in _WANTED):
-            continue
-        if line[:1] != b"{":
-            result.skipped["not a JSON object"] += 1
-            continue
-        try:
-            record = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            result.skipped["malformed JSON"] += 1
-            continue
-        if not isinstance(record, dict) or not isinstance(record.get("payload"), dict):
+    wanted = (line for line in lines if any(marker in line for marker in _WANTED))
+    for record in json_objects(wanted, result.skipped):
+        if not isinstance(record.get("payload"), dict):
             result.skipped["not a rollout item"] += 1
             continue
         payload = record["payload"]

@@ -25,6 +25,7 @@ from tokentree.core.sources.base import (
     ReadMode,
     basename,
     first_word,
+    json_objects,
     parse_timestamp,
     tool_label,
     url_host,
@@ -99,18 +100,8 @@ def _records(lines: Iterable[bytes], path: str, result: FileParse) -> Iterator[d
             else:
                 result.skipped["wrong field types"] += 1
         return
-    for line in lines:
-        if line.startswith(_CHECKPOINT):
-            continue
-        try:
-            record = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            result.skipped["malformed JSON"] += 1
-            continue
-        if isinstance(record, dict):
-            yield record
-        else:
-            result.skipped["not a JSON object"] += 1
+    records = (line for line in lines if not line.startswith(_CHECKPOINT))
+    yield from json_objects(records, result.skipped)
 
 
 def _metadata(state: dict[str, Any], record: dict[str, Any], path: str) -> None:
