@@ -193,7 +193,22 @@ def test_rewound_calls_stay_counted(harness: Harness) -> None:
         ),
     )
     assert harness.totals() == (3, 1300, 2000, 240, 0)
+    assert [call.rewound for call in harness.calls()] == [False, True, False]
     assert len(harness.index.prompts(harness.scope())) == 3
+
+
+def test_a_rewind_read_in_the_same_pass_marks_the_rewound_calls(harness: Harness) -> None:
+    write(
+        harness.chats / "session-2026-03-02T14-00-7d9e3c1a.jsonl",
+        gemini_meta(SESSION, T0),
+        gemini_prompt("u1", _at(0)),
+        gemini_reply("g1", _at(1), gemini_usage(1000, 0, 100)),
+        gemini_prompt("u2", _at(2), "no, do it differently"),
+        gemini_reply("g2", _at(3), gemini_usage(1200, 1000, 80)),
+        {"$rewindTo": "g1"},
+    )
+    assert harness.totals() == (2, 1200, 1000, 180, 0)
+    assert [call.rewound for call in harness.calls()] == [True, True]
 
 
 def test_a_migrated_legacy_session_counts_once(harness: Harness) -> None:

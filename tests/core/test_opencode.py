@@ -124,6 +124,7 @@ def test_the_database_gives_one_call_per_step(harness: Harness) -> None:
     assert {c.project for c in calls} == {"/home/dev/shop"}
     assert calls[0].timestamp == _at(1).timestamp() + 1  # the step's own time
     assert not any(c.unpriced for c in calls)
+    assert [c.source_cost for c in calls] == [0.01, 0.01, None, 0.01]  # OpenCode's own, kept
     sonnet = (100 * 3 + 200 * 3.75 + 1000 * 0.3 + 60 * 15) / 1e6
     assert calls[0].cost == pytest.approx(sonnet, abs=1e-9)
     assert len(harness.index.prompts(harness.scope())) == 1  # the child's task is no prompt
@@ -326,3 +327,21 @@ def test_a_session_table_without_a_dropped_column_still_reads(harness: Harness) 
     assert harness.totals() == (4, 525, 200, 2900, 217, 50)
     assert {c.session_id for c in harness.calls()} == {ROOT}
     store.close()
+
+
+def test_opencodes_own_cost_is_kept_beside_ours_in_the_export(harness: Harness) -> None:
+    from zoneinfo import ZoneInfo
+
+    from tokentree.core.export import node_dict
+    from tokentree.core.tree import Calendar, build_tree
+
+    store = OpenCodeStore(harness.data)
+    _session_with_sub_agent(store)
+    calls = harness.calls()
+    store.close()
+    tree = build_tree(calls, [], Calendar(ZoneInfo("UTC")))
+    exported = node_dict(tree)
+    ours = sum(call.cost for call in calls if call.source_cost is not None)
+    assert exported["source_cost_usd"] == pytest.approx(0.03)
+    assert exported["source_cost_ours_usd"] == pytest.approx(ours, abs=1e-6)
+    assert exported["rewound_calls"] == 0

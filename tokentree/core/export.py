@@ -115,6 +115,11 @@ def aggregates(totals: Totals) -> dict[str, Any]:
         "estimated_calls": totals.estimated_calls,
         "subagent_calls": totals.subagent_calls,
         "source_removed_calls": totals.missing_calls,
+        "rewound_calls": totals.rewound_calls,
+        "source_cost_usd": round(totals.source_cost, 6) if totals.source_cost_calls else None,
+        "source_cost_ours_usd": (
+            round(totals.source_cost_ours, 6) if totals.source_cost_calls else None
+        ),
     }
 
 

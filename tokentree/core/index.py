@@ -45,7 +45,7 @@ from tokentree.core.records import ApiCall, Fidelity, Prompt, Tokens
 from tokentree.core.sources import Root, read_mode
 from tokentree.core.sources.base import ReadMode, SourceFile
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 _CHUNK = 500  # SQLite host parameters per IN (…) query
 BATCH_BYTES = 64 * 1024 * 1024
 
@@ -69,7 +69,8 @@ CREATE TABLE calls(
     project TEXT NOT NULL, ts REAL NOT NULL, model TEXT NOT NULL, input INTEGER NOT NULL,
     cw5 INTEGER NOT NULL, cw1h INTEGER NOT NULL, cr INTEGER NOT NULL, output INTEGER NOT NULL,
     reasoning INTEGER NOT NULL, tools TEXT NOT NULL, subagent INTEGER NOT NULL,
-    fidelity TEXT NOT NULL, cost REAL NOT NULL, unpriced INTEGER NOT NULL
+    fidelity TEXT NOT NULL, cost REAL NOT NULL, unpriced INTEGER NOT NULL,
+    rewound INTEGER NOT NULL, source_cost REAL
 );
 CREATE TABLE prompts(file_id INTEGER NOT NULL, source TEXT NOT NULL, session TEXT NOT NULL,
                      ts REAL NOT NULL);
@@ -470,7 +471,8 @@ class Index:
         rows = self.db.execute(
             "SELECT c.source, c.key, c.session, c.project, c.ts, c.model, c.input, c.cw5, c.cw1h,"
             " c.cr, c.output, c.reasoning, c.tools, c.subagent, c.fidelity, c.cost, c.unpriced,"
-            f" c.file_id FROM calls c JOIN files f ON f.id = c.file_id WHERE c.winner = 1 {where}",
+            " c.file_id, c.rewound, c.source_cost FROM calls c JOIN files f ON f.id = c.file_id"
+            f" WHERE c.winner = 1 {where}",
             params,
         )
         fidelity = {member.value: member for member in Fidelity}
@@ -489,6 +491,8 @@ class Index:
                 row[15],
                 row[16] == 1,
                 *files[row[17]],
+                row[18] == 1,
+                row[19],
             )
             for row in rows
         ]
@@ -735,7 +739,10 @@ def _no_cyclic_gc() -> Iterator[None]:
 
 
 def _merged(old: Row | None, new: Row) -> Row:
-    """Join a response's blocks read in two passes: the fullest usage, every tool."""
+    """Join a response's blocks read in two passes: the fullest usage, every tool.
+
+    A later copy that says the call was rewound marks it so (the tokens stay).
+    """
     assert old is not None
     tools = old[13].split(TOOL_SEPARATOR) if old[13] else []
     tools += [
@@ -752,6 +759,8 @@ def _merged(old: Row | None, new: Row) -> Row:
         old[15],
         fuller[16],
         fuller[17],
+        max(old[18], new[18]),
+        fuller[19],
     )
 
 

@@ -47,6 +47,8 @@ ROW_COLUMNS = (
     "fidelity",
     "cost",
     "unpriced",
+    "rewound",
+    "source_cost",
 )
 KEY, RANK, SOURCE, SESSION = 0, 1, 2, 3
 TOKENS = slice(7, 13)  # input … reasoning
@@ -225,6 +227,8 @@ def call_row(call: ApiCall, rank: int, cost: float, unpriced: bool) -> Row:
         call.fidelity.value,
         cost,
         int(unpriced),
+        int(call.rewound),
+        call.source_cost,
     )
 
 

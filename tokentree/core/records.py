@@ -65,6 +65,8 @@ class ApiCall(NamedTuple):
     unpriced: bool = False
     file: str = ""
     file_missing: bool = False
+    rewound: bool = False  # undone in the chat afterwards (Gemini), but paid for
+    source_cost: float | None = None  # the cost the assistant itself logged (OpenCode)
 
 
 class Prompt(NamedTuple):

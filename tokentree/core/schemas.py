@@ -133,6 +133,12 @@ class ExportNode(_Strict):
     estimated_calls: int
     subagent_calls: int
     source_removed_calls: int
+    rewound_calls: int = 0
+    """Calls undone in the chat afterwards (Gemini's rewind): counted, they were paid for."""
+    source_cost_usd: float | None = None
+    """The cost the assistant logged itself (OpenCode), for the calls that carry one."""
+    source_cost_ours_usd: float | None = None
+    """tokentree's cost of those same calls, to compare with source_cost_usd."""
     sessions: int
     turns: int
     models: dict[str, int]

@@ -61,6 +61,10 @@ class Totals:
     estimated_calls: int = 0
     subagent_calls: int = 0
     missing_calls: int = 0  # their source file was deleted; kept from the index
+    rewound_calls: int = 0  # undone in the chat afterwards, still paid for
+    source_cost_calls: int = 0  # calls whose assistant logged its own cost (OpenCode)
+    source_cost: float = 0.0  # what the assistant itself logged for them
+    source_cost_ours: float = 0.0  # our cost of those same calls, to compare with
 
     @property
     def cache_write(self) -> int:
@@ -94,6 +98,11 @@ class Totals:
         self.estimated_calls += call.fidelity is Fidelity.ESTIMATED
         self.subagent_calls += call.subagent
         self.missing_calls += call.file_missing
+        self.rewound_calls += call.rewound
+        if call.source_cost is not None:
+            self.source_cost_calls += 1
+            self.source_cost += call.source_cost
+            self.source_cost_ours += call.cost
 
     def add(self, other: Totals) -> None:
         self.calls += other.calls
@@ -109,6 +118,10 @@ class Totals:
         self.estimated_calls += other.estimated_calls
         self.subagent_calls += other.subagent_calls
         self.missing_calls += other.missing_calls
+        self.rewound_calls += other.rewound_calls
+        self.source_cost_calls += other.source_cost_calls
+        self.source_cost += other.source_cost
+        self.source_cost_ours += other.source_cost_ours
 
 
 @dataclass(slots=True, eq=False)

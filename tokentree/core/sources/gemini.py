@@ -33,8 +33,9 @@ from tokentree.core.sources.base import (
 
 NAME = "gemini-cli"
 SUFFIXES = (".jsonl", ".json")
-MARKERS = ((b'"gemini"', None), (b'"user"', None), (b'"sessionId"', None))
-"""Only message, prompt and session lines matter in a `.jsonl` chat: UI notices are not decoded."""
+MARKERS = ((b'"gemini"', None), (b'"user"', None), (b'"sessionId"', None), (b'"$rewindTo"', None))
+"""Only message, prompt, session and rewind lines matter in a `.jsonl` chat: UI notices are not
+decoded."""
 FALLBACK_MODEL = "gemini-2.5-pro"  # the CLI's default when a message does not name its model
 
 # The append log is the newer copy of a migrated session; otherwise the fuller usage wins.
@@ -63,23 +64,59 @@ def read_mode(path: str) -> ReadMode:
 
 
 def parse(lines: Iterable[bytes], state: dict[str, Any], path: str) -> FileParse:
-    """Calls and prompts in `lines` (a whole `.json` chat, or new lines of a `.jsonl` one)."""
+    """Calls and prompts in `lines` (a whole `.json` chat, or new lines of a `.jsonl` one).
+
+    `$rewindTo` undoes a message and all after it: those calls were paid for, so
+    they stay counted, marked rewound; calls stored by an earlier read are marked
+    by a copy with no tokens, which the index merges into the stored one.
+    """
     result = FileParse(state=state)
     latest: dict[str, dict[str, Any]] = {}  # message id → its last record in this read
+    order: list[str] = state.setdefault("order", [])  # message ids, first appearance first
+    rewound: set[str] = set()
     for record in _records(lines, path, result):
-        if "$rewindTo" in record:
-            continue  # the rewound calls were paid for: they stay counted
+        target = record.get("$rewindTo")
+        if isinstance(target, str) and target in order:
+            rewound.update(order[order.index(target) :])
+            continue
         update = record.get("$set")
         if isinstance(update, dict):
             _metadata(state, update, path)
         elif isinstance(record.get("id"), str) and "type" in record:
+            if record["id"] not in latest and record["id"] not in order:
+                order.append(record["id"])
             latest.pop(record["id"], None)  # keep the order of the last record
             latest[record["id"]] = record
         elif isinstance(record.get("sessionId"), str):
             _metadata(state, record, path)
+    counted: dict[str, float] = state.setdefault("counted", {})  # id → time of its call
     for record in latest.values():
-        _message(result, state, record, path)
+        _message(result, state, record, path, rewound=record["id"] in rewound)
+    for message_id in sorted(rewound - latest.keys()):
+        if message_id in counted:  # stored by an earlier read: mark it
+            _mark_rewound(result, state, message_id, counted[message_id], path)
+    counted.update((call.key.rsplit(":", 1)[1], call.timestamp) for call in result.calls)
     return result
+
+
+def _mark_rewound(
+    result: FileParse, state: dict[str, Any], message_id: str, timestamp: float, path: str
+) -> None:
+    session = _session(state, path)
+    result.calls.append(
+        ApiCall(
+            source=NAME,
+            key=f"gemini:{state.get('session') or session}:{message_id}",
+            session_id=session,
+            project=state.get("project", ""),
+            timestamp=timestamp,
+            model=FALLBACK_MODEL,
+            tokens=Tokens(),
+            file=path,
+            rewound=True,
+        )
+    )
+    result.ranks.append(0)
 
 
 def _records(lines: Iterable[bytes], path: str, result: FileParse) -> Iterator[dict[str, Any]]:
@@ -161,7 +198,9 @@ def _session(state: dict[str, Any], path: str) -> str:
     return state.get("parent") or state.get("session") or stem
 
 
-def _message(result: FileParse, state: dict[str, Any], record: dict[str, Any], path: str) -> None:
+def _message(
+    result: FileParse, state: dict[str, Any], record: dict[str, Any], path: str, *, rewound: bool
+) -> None:
     kind = record.get("type")
     if kind not in ("gemini", "user"):
         return  # info, error and warning notices
@@ -194,6 +233,7 @@ def _message(result: FileParse, state: dict[str, Any], record: dict[str, Any], p
         subagent=bool(state.get("subagent")),
         fidelity=Fidelity.EXACT if model else Fidelity.ESTIMATED,
         file=path,
+        rewound=rewound,
     )
     result.calls.append(call)
     result.ranks.append((_RANK_APPEND_LOG if path.endswith(".jsonl") else 0) + tokens.total)

@@ -348,7 +348,7 @@ def _message(
     where = info.get("path")
     cwd = where.get("cwd") if isinstance(where, dict) else None
     project = cwd if isinstance(cwd, str) else lineage.directory(session_id)
-    for step, (when, tokens, tools) in enumerate(_steps(info, parts, created)):
+    for step, (when, tokens, tools, own_cost) in enumerate(_steps(info, parts, created)):
         if tokens is None:
             result.skipped["wrong field types"] += 1
             continue
@@ -364,20 +364,27 @@ def _message(
                 tools=tuple(tools),
                 subagent=child,
                 fidelity=Fidelity.EXACT,
+                source_cost=own_cost,
             )
         )
         result.ranks.append((_RANK_DATABASE if from_database else 0) + tokens.total)
 
 
+def _own_cost(record: dict[str, Any]) -> float | None:
+    cost = record.get("cost")
+    return float(cost) if type(cost) in (int, float) and cost > 0 else None
+
+
 def _steps(
     info: dict[str, Any], parts: list[Part], created: float
-) -> list[tuple[float, Tokens | None, list[str]]]:
-    """(time in ms, tokens, tools) of each finished step of a message.
+) -> list[tuple[float, Tokens | None, list[str], float | None]]:
+    """(time in ms, tokens, tools, OpenCode's own cost) of each finished step of a message.
 
     A tool part belongs to the step that finishes after it; tools of a step not
-    finished yet wait for the read that sees its `step-finish`.
+    finished yet wait for the read that sees its `step-finish`. OpenCode logs a
+    cost of 0 when its catalogue has no price: that is no cost logged, not free.
     """
-    steps: list[tuple[float, Tokens | None, list[str]]] = []
+    steps: list[tuple[float, Tokens | None, list[str], float | None]] = []
     tools: list[str] = []
     for _, part_created, part in parts:
         kind = part.get("type")
@@ -387,14 +394,14 @@ def _steps(
                 tools.append(label)
         elif kind == "step-finish":
             when = part_created if isinstance(part_created, int) else created
-            steps.append((when, _tokens(part.get("tokens")), tools))
+            steps.append((when, _tokens(part.get("tokens")), tools, _own_cost(part)))
             tools = []
     if steps:
         return steps
     times = info.get("time") if isinstance(info.get("time"), dict) else {}
     tokens = _tokens(info.get("tokens"))
     if times.get("completed") and tokens is not None and tokens.total:
-        return [(created, tokens, tools)]  # an older message whose parts are gone
+        return [(created, tokens, tools, _own_cost(info))]  # an older message without parts
     return []  # still streaming, or failed before any usage
 
 
