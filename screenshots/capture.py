@@ -3,7 +3,9 @@
     python screenshots/capture.py          # writes screenshots/*.svg
 
 Every path tokentree reads or writes points into a temporary folder, so the
-real home directory (its logs, cache and config) is never touched.
+real home directory (its logs, cache and config) is never touched. The clock is
+fixed (a quarter of an hour after the demo's newest call), so the live line's
+"today", 5-hour block and busy session come out the same on every run.
 """
 
 from __future__ import annotations
@@ -12,14 +14,19 @@ import asyncio
 import os
 import sys
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 SIZE = (120, 36)
+NOW = datetime(2026, 11, 22, 20, 20, tzinfo=UTC).timestamp()  # the demo's last call: 20:06
 SHOTS = {
     "weeks": (),
-    "session": ("enter", "enter", "enter"),
-    "info": ("enter", "enter", "i"),
+    # W47 › Fri 20 Nov › mobile-app: a turn marked ◆, the advice for the session below
+    "session": ("enter", "enter", "j", "enter"),
+    # the same session's row, with its activity, context curve and advice
+    "info": ("enter", "enter", "j", "i"),
+    "overview": ("o",),
     "help": ("question_mark",),
 }
 
@@ -33,6 +40,8 @@ def _isolate(home: Path) -> None:
         "XDG_STATE_HOME": home / ".local/state",
         "CLAUDE_CONFIG_DIR": home / ".claude",
         "CODEX_HOME": home / ".codex",
+        "GEMINI_CLI_HOME": home,
+        "OPENCODE_DATA_DIR": home / ".local/share/opencode",
     }.items():
         os.environ[name] = str(value)
 
@@ -41,14 +50,15 @@ async def _shoot(name: str, keys: tuple[str, ...]) -> Path:
     from tokentree.app.app import create_app
     from tokentree.workspace import Choices
 
-    app = create_app(Choices(demo=True, timezone="UTC"), live=False)
+    app = create_app(Choices(demo=True, timezone="UTC"), live=False, clock=lambda: NOW)
     async with app.run_test(size=SIZE) as pilot:
-        while app.snapshot is None or not app.snapshot.complete:
+        while app.snapshot is None or not app.snapshot.complete or app.analysis is None:
             await asyncio.sleep(0.02)
         await pilot.press(*keys)
         for _ in range(3):
-            others = [w for w in app.workers if w.group != "index"]
-            await app.workers.wait_for_complete(others)
+            others = [w for w in app.workers if w.group not in ("index", "analysis")]
+            if others:  # an empty list would wait for every worker: the analysis never ends
+                await app.workers.wait_for_complete(others)
             await pilot.pause(0.05)
         target = HERE / f"{name}.svg"
         app.save_screenshot(target.name, str(HERE))

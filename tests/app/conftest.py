@@ -156,6 +156,45 @@ def usage_logs(isolated_home: Path) -> Path:
     return isolated_home
 
 
+IDLE = "ffff6666-0000-4000-8000-000000000006"  # the session that rebuilds its cache
+
+
+def write_advice_logs(home: Path) -> None:
+    """The usage logs, and on 18 Nov a session whose cache expires in a 24-minute pause."""
+    write_usage_logs(home)
+    read = (("Read", {"file_path": "/home/dev/atlas/app.py"}),)
+    edit = (("Edit", {"file_path": "/home/dev/atlas/app.py"}),)
+    test = (("Bash", {"command": "pytest -q"}),)
+    _claude_session(
+        home / ".claude" / "projects" / "-home-dev-atlas" / f"{IDLE}.jsonl",
+        IDLE,
+        "/home/dev/atlas",
+        [
+            (
+                at(18, 9, 0),
+                [
+                    dict(model=OPUS, input=20, cache_write=50_000, output=400, tools=read),
+                    dict(model=OPUS, input=10, cache_read=50_000, output=900, tools=edit),
+                    dict(model=OPUS, input=10, cache_read=51_000, output=200, tools=test),
+                ],
+            ),
+            (
+                at(18, 9, 25),  # 24 minutes after the last call: the 5-minute cache is gone
+                [
+                    dict(model=OPUS, input=30, cache_write=52_000, output=300, tools=read),
+                    dict(model=OPUS, input=10, cache_read=52_000, output=600, tools=edit),
+                ],
+            ),
+        ],
+    )
+
+
+@pytest.fixture
+def advice_logs(isolated_home: Path) -> Path:
+    write_advice_logs(isolated_home)
+    return isolated_home
+
+
 NOW = at(20, 8, 20)  # the tests' "now": 19 minutes after the newest call (Codex, gpt-oss)
 
 
@@ -168,20 +207,35 @@ def make_app(**choices: object) -> TokenTreeApp:
     )
 
 
+LOOPS = ("index", "analysis")  # workers that run until the app quits
+
+
 async def ready(app: TokenTreeApp, timeout: float = 10.0) -> None:
-    """Wait until the first complete tree is on screen and side workers are done."""
+    """Wait until the first complete tree and its analysis are on screen, side workers done."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while not (app.snapshot is not None and app.snapshot.complete):
         assert loop.time() < deadline, "the index did not finish"
         await asyncio.sleep(0.01)
+    await analysed(app, deadline - loop.time())
     await settle(app)
+
+
+async def analysed(app: TokenTreeApp, timeout: float = 10.0) -> None:
+    """Wait until the tree on screen has its activity and advice."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while app.analysis is None or app.analysis.tree is not app.snapshot.tree:
+        assert loop.time() < deadline, "the tree was not analysed"
+        await asyncio.sleep(0.01)
 
 
 async def settle(app: TokenTreeApp) -> None:
     """Let messages, refreshes and the info/export workers finish."""
     for _ in range(3):
-        others = [w for w in app.workers if w.group != "index" and not w.group.startswith("watch")]
+        others = [
+            w for w in app.workers if w.group not in LOOPS and not w.group.startswith("watch")
+        ]
         if others:
             await app.workers.wait_for_complete(others)
         await asyncio.sleep(0.02)

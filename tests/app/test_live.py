@@ -17,8 +17,9 @@ from types import SimpleNamespace
 import orjson
 import pytest
 
-from tests.app.conftest import OPUS, SONNET, at, ready, settle
+from tests.app.conftest import OPUS, SONNET, analysed, at, ready, settle
 from tests.builders import (
+    OpenCodeStore,
     append,
     claude_call,
     claude_prompt,
@@ -27,17 +28,19 @@ from tests.builders import (
     codex_prompt,
     codex_tokens,
     jsonl,
+    opencode_usage,
     write,
 )
 from tokentree import format as fmt
 from tokentree.app import app as app_module
 from tokentree.app.app import TokenTreeApp, context_thresholds, create_app
 from tokentree.app.live_tree import LiveTree
-from tokentree.app.messages import TreeUpdated
+from tokentree.app.messages import TreeAnalysed, TreeUpdated
 from tokentree.app.watching import plan_watch, polling_requested
 from tokentree.app.widgets.bars import fit_pieces
 from tokentree.cli import main
 from tokentree.core.live import Thresholds
+from tokentree.core.sources import Root
 from tokentree.core.tree import Kind, Node
 from tokentree.core.view import flag_glyphs
 from tokentree.workspace import Choices, prepare_workspace
@@ -130,6 +133,12 @@ async def test_totals_change_exactly_once_each_appended_call_is_complete(usage_l
         # the refresh regrew 17 Nov only: the week before is the very same node
         old_week, new_week = first.tree.child("2026-W46"), app.snapshot.tree.child("2026-W46")
         assert old_week is new_week and app.indexer.trees.full_builds == 1
+        # activity and advice follow, once the logs are quiet: never more often than trees
+        await analysed(app)
+        analyses = [m.analysis for m in seen if isinstance(m, TreeAnalysed)]
+        assert 1 <= len(analyses) <= len(trees) and analyses[-1].tree is app.snapshot.tree
+        web = app.snapshot.tree.find(f"2026-W47/2026-11-17/claude-code:{WEB}")
+        assert app.analysis.attribution[web].classes()["conversation"][0] > 0  # the new calls
 
 
 async def test_a_deleted_log_keeps_its_history(usage_logs) -> None:
@@ -207,6 +216,58 @@ async def test_without_inotify_it_polls_and_says_so(usage_logs, monkeypatch) -> 
         calls = app.snapshot.tree.totals.calls
         await refreshed(app, change(web_log(usage_logs), web_call(1, 30)))
         assert app.snapshot.tree.totals.calls == calls + 1
+
+
+def test_opencode_is_watched_for_its_databases_not_its_project_snapshots(tmp_path: Path) -> None:
+    data = tmp_path / "opencode"
+    (data / "snapshot" / "0a1b2c" / "objects").mkdir(parents=True)  # git stores of projects
+    (data / "storage" / "message").mkdir(parents=True)
+    root = Root(data, "opencode", discovered=True)
+    plan = plan_watch([root], "")
+    assert plan.flat == (str(data),) and plan.logs == (str(data / "storage" / "message"),)
+    assert plan.flat_log(str(data / "opencode.db")) and plan.flat_log(str(data / "opencode.db-wal"))
+    assert not plan.flat_log(str(data / "opencode.db-shm"))  # a reader changes it too
+    assert not plan.flat_log(str(data / "snapshot" / "0a1b2c" / "opencode.db"))
+    (data / "storage" / "message").rmdir()  # OpenCode 1.2 keeps its messages in the database
+    plan = plan_watch([root], "")
+    assert plan.logs == () and plan.parents == (str(data / "storage"),)
+    assert plan.announces(str(data / "storage" / "message"))
+    other = plan_watch([Root(data, None)], "")  # a folder named on the command line: all of it
+    assert other.logs == (str(data),) and other.flat == ()
+
+
+async def test_a_write_to_opencodes_database_is_noticed(isolated_home: Path) -> None:
+    data = isolated_home / ".local" / "share" / "opencode"  # OPENCODE_DATA_DIR
+    (data / "snapshot" / "0a1b2c").mkdir(parents=True)
+    store = OpenCodeStore(data)
+    store.session("ses_1", at(18, 9))
+    store.user("msg_01", "ses_1", at(18, 9))
+    store.assistant("msg_02", "ses_1", at(18, 9, 1), [opencode_usage(100, 50, read=1000)])
+    app = live_app(clock=at(18, 9, 30).timestamp())
+    try:
+        async with app.run_test(size=SIZE):
+            await ready(app)
+            assert app.snapshot.tree.totals.calls == 1
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 10
+            while not any(w.group == "watch-roots" and w.is_running for w in app.workers):
+                assert loop.time() < deadline, "the folder watcher did not start"
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(0.2)
+            assert str(data) in app._plan.flat and str(data) not in app._plan.logs
+            moment = time.monotonic()
+            store.assistant("msg_03", "ses_1", at(18, 9, 5), [opencode_usage(20, 30, read=1100)])
+            await refreshed(app, moment)  # the write went to opencode.db-wal
+            assert app.snapshot.tree.totals.calls == 2
+            refreshes = -1
+            while app.indexer.refreshes != refreshes:  # each row written may mark it once more
+                refreshes = app.indexer.refreshes
+                await asyncio.sleep(0.5)
+            (data / "snapshot" / "0a1b2c" / "index").write_bytes(b"a project snapshot")
+            await asyncio.sleep(0.6)  # the watcher groups changes for 0.3 s, then the refresh
+            assert app.indexer.refreshes == refreshes, "a snapshot write refreshed the index"
+    finally:
+        store.close()
 
 
 def test_roots_on_a_network_filesystem_are_polled(tmp_path: Path) -> None:

@@ -98,6 +98,8 @@ async def test_export_writes_the_selected_subtree_and_never_overwrites_unasked(
         assert {k: root[k] for k in expected} == expected
         assert root["turns"] == session.turns == len(root["children"])
         assert sum(turn["calls"] for turn in root["children"]) == session.totals.calls
+        assert sum(part["tokens"] for part in root["activity"].values()) == session.totals.total
+        assert all("activity" in turn and "advice" in turn for turn in root["children"])
 
         written.write_text("sentinel")
         await pilot.press("e", "enter")  # exists: asks first
@@ -161,7 +163,8 @@ async def test_a_long_first_index_shows_partial_trees_and_progress(usage_logs) -
     assert progress and progress[-1].done == progress[-1].total > 0
 
 
-async def test_ten_thousand_children_open_and_scroll_without_lag(isolated_home) -> None:
+async def test_ten_thousand_children_open_page_and_resort(isolated_home) -> None:
+    """Only lines that were on screen are drawn (how fast: benchmarks/ui.py)."""
     start = at(18, 9)
     lines = [claude_prompt(start)] + [
         claude_call(
@@ -178,22 +181,18 @@ async def test_ten_thousand_children_open_and_scroll_without_lag(isolated_home) 
     async with app.run_test(size=SIZE) as pilot:
         await ready(app, timeout=30)
         await pilot.press("enter", "enter", "enter")  # W47 › 18 Nov › the session: 1 turn
-        began = time.perf_counter()
         await pilot.press("enter")
-        opened = time.perf_counter() - began
         assert app.table.listing.node.kind is Kind.TURN and len(app.table.rows) == 10_000
-        began = time.perf_counter()
         for _ in range(10):
             await pilot.press("pagedown")
+        assert app.table.cursor == 10 * app.table.visible_rows
         await pilot.press("end")
-        paged = (time.perf_counter() - began) / 11
         assert app.table.cursor == 9_999
         assert len(app.table._strips) < 512, "only lines that were on screen are drawn"
-        began = time.perf_counter()
-        await pilot.press("t", "n")
-        resorted = (time.perf_counter() - began) / 2
-    # generous bounds for slow CI machines; typical: 0.2 s, 0.07 s, 0.1 s
-    assert opened < 1.5 and paged < 0.5 and resorted < 1.0, (opened, paged, resorted)
+        last = app.table.current
+        await pilot.press("t", "n")  # by tokens, then by time: the cursor stays on its call
+        assert app.table.current is last and app.table.listing.sort.key.value == "time"
+        assert len(app.table._strips) < 512
 
 
 class _Terminal(io.StringIO):

@@ -3,9 +3,11 @@
 The app owns the view state (where we are, sort, filter, cursor memory) and
 never reads logs or the index itself: a thread worker does (indexer.py), two
 watcher workers tell it when a log changed or a missing root appeared
-(watching.py), and thread workers price the info panel and write exports.
-Everything comes back as a message. A one-second timer redraws the live line
-(today, the 5-hour block, busy sessions) from the last snapshot and the clock.
+(watching.py), another thread works out each tree's activity and advice after
+it is shown (analysis.py), and thread workers price the info panel and write
+exports. Everything comes back as a message. A one-second timer redraws the
+live line (today, the 5-hour block, busy sessions) from the last snapshot and
+the clock.
 """
 
 from __future__ import annotations
@@ -25,22 +27,29 @@ from textual.screen import ModalScreen
 from textual.worker import get_current_worker
 
 from tokentree import config
+from tokentree.app.analysis import Analyser, Analysis
 from tokentree.app.indexer import Indexer
 from tokentree.app.messages import (
+    AnalysisFailed,
     BreakdownPriced,
     ExportFinished,
     IndexFailed,
     IndexProgressed,
+    TreeAnalysed,
     TreeUpdated,
 )
 from tokentree.app.screens.export import ExportRequest, ExportScreen
 from tokentree.app.screens.help import HelpScreen
+from tokentree.app.screens.overview import OverviewScreen
 from tokentree.app.snapshot import Snapshot
 from tokentree.app.watching import POLL_SECONDS, WatchPlan, plan_watch, polling_requested
+from tokentree.app.widgets.advice_bar import AdviceBar
 from tokentree.app.widgets.bars import PathBar, StatusBar, crumb, totals_text
 from tokentree.app.widgets.filter_bar import FilterBar
 from tokentree.app.widgets.info_panel import InfoPanel
-from tokentree.app.widgets.usage_table import UsageTable
+from tokentree.app.widgets.usage_table import NO_DECOR, Decor, UsageTable
+from tokentree.core.advice import AdviceSettings
+from tokentree.core.attribution import mix
 from tokentree.core.breakdown import Breakdown, breakdown
 from tokentree.core.export import ExportError, export_document, write_export
 from tokentree.core.live import DEFAULT_THRESHOLDS, Thresholds, summarize
@@ -50,10 +59,12 @@ from tokentree.core.view import (
     GRAPH_CYCLE,
     BarMetric,
     Graph,
+    Listing,
     Sort,
     SortKey,
     export_name,
     listing,
+    mix_order,
     resolve,
 )
 from tokentree.workspace import Choices, Workspace, prepare_workspace
@@ -64,6 +75,7 @@ VIEW_ACTIONS = {
     "toggle_metric",
     "cycle_graph",
     "toggle_info",
+    "overview",
     "export",
     "filter",
     "help",
@@ -92,6 +104,7 @@ class TokenTreeApp(App[int]):
         Binding("a", "toggle_metric", "bar by cost or tokens", show=False),
         Binding("g", "cycle_graph", "bar / percent / both", show=False),
         Binding("i", "toggle_info", "info", show=False),
+        Binding("o", "overview", "overview", show=False),
         Binding("e", "export", "export", show=False),
         Binding("slash", "filter", "filter", show=False),
         Binding("question_mark", "help", "help", show=False),
@@ -102,6 +115,7 @@ class TokenTreeApp(App[int]):
 
     path_bar: PathBar
     table: UsageTable
+    advice_bar: AdviceBar
     info: InfoPanel
     filter_bar: FilterBar
     status: StatusBar
@@ -122,7 +136,17 @@ class TokenTreeApp(App[int]):
         self.clock = clock  # "now" for the live line: tests pin it
         self.thresholds = thresholds
         self.indexer = Indexer(workspace, self.post_message)
+        self.analyser = Analyser(
+            workspace.index.prices,
+            self._load_advice_settings,
+            workspace.calendar.week_start,
+            self.post_message,
+        )
         self.snapshot: Snapshot | None = None
+        self.analysis: Analysis | None = None  # of this snapshot's tree, or of an older one
+        self._advice_settings: AdviceSettings | None = None
+        self._settings_lock = threading.Lock()
+        self._analysis_error = ""
         self.path: Path_ = ()
         self.sort = Sort()
         self.bar_metric = BarMetric.COST
@@ -150,16 +174,25 @@ class TokenTreeApp(App[int]):
         calendar = self.workspace.calendar
         self.path_bar = PathBar(self.reading, self.workspace.zone_name, calendar.zone, id="path")
         self.table = UsageTable(id="table")
+        self.advice_bar = AdviceBar(id="advice")
         self.info = InfoPanel(self.workspace.calendar.zone, id="info")
         self.filter_bar = FilterBar(id="filter")
         self.status = StatusBar(id="status")
-        yield from (self.path_bar, self.table, self.info, self.filter_bar, self.status)
+        yield from (
+            self.path_bar,
+            self.table,
+            self.advice_bar,
+            self.info,
+            self.filter_bar,
+            self.status,
+        )
 
     def on_mount(self) -> None:
         self.table.empty_text = "Reading logs…"
         self.table.focus()
         self.status.set_status("reading logs…", "busy")
         self._index()
+        self._analyse()
         self.set_interval(TICK, self._tick)
 
     # --- the index thread and the watcher ---------------------------------------------------------
@@ -169,6 +202,22 @@ class TokenTreeApp(App[int]):
         worker = get_current_worker()
         self.indexer.run(live=self.live, cancelled=lambda: worker.is_cancelled)
 
+    @work(thread=True, exclusive=True, exit_on_error=False, group="analysis")
+    def _analyse(self) -> None:
+        worker = get_current_worker()
+        self.analyser.run(cancelled=lambda: worker.is_cancelled)
+
+    def _load_advice_settings(self) -> AdviceSettings:
+        """The advice thresholds of the config file, read once (by the analysis or an export)."""
+        with self._settings_lock:
+            if self._advice_settings is None:
+                try:
+                    self._advice_settings = config.load_settings().advice_settings()
+                except config.ConfigError as error:  # the file changed since the start
+                    self.post_message(AnalysisFailed(f"{error}; advice uses the defaults"))
+                    self._advice_settings = AdviceSettings()
+            return self._advice_settings
+
     def _start_watching(self, *, replanned: bool = False) -> None:
         """Plan what to watch as the disk is now, and start a worker per watched set.
 
@@ -176,7 +225,7 @@ class TokenTreeApp(App[int]):
         appears or a watched one goes away; then a log may be new: read it.
         Where the system cannot tell about changes, poll instead.
         """
-        plan = plan_watch(root.path for root in self.workspace.roots)
+        plan = plan_watch(self.workspace.roots)
         self._plan = plan
         reason = (
             self._polling_reason
@@ -190,7 +239,7 @@ class TokenTreeApp(App[int]):
         else:
             self._set_watch_state("live")
             self._watch_logs(plan)
-            self._watch_parents(plan)
+            self._watch_folders(plan)
         if replanned:
             self.indexer.mark_dirty()
 
@@ -220,22 +269,32 @@ class TokenTreeApp(App[int]):
             self._watch_failed(error)
 
     @work(exclusive=True, exit_on_error=False, group="watch-roots")
-    async def _watch_parents(self, plan: WatchPlan) -> None:
-        """Wait for a missing root to appear (a first Claude Code or Codex run), then watch it."""
-        if not plan.parents:
+    async def _watch_folders(self, plan: WatchPlan) -> None:
+        """Watch folders without what is below them: OpenCode's data dir for its databases,
+        and the parent of a missing root, for it to appear (an assistant's first run)."""
+        folders = tuple(dict.fromkeys((*plan.flat, *plan.parents)))
+        if not folders:
             return
         from watchfiles import awatch
 
+        def replans(path: str) -> bool:  # a root appeared, or a data dir itself went
+            return plan.announces(path) or path in plan.flat
+
+        def wanted(path: str) -> bool:
+            return plan.flat_log(path) or replans(path)
+
         try:
-            async for _changes in awatch(
-                *plan.parents,
+            async for changes in awatch(
+                *folders,
                 debounce=DEBOUNCE_MS,
                 step=STEP_MS,
                 recursive=False,
-                watch_filter=lambda _change, path: plan.announces(path),
+                watch_filter=lambda _change, path: wanted(path),
                 force_polling=False,
             ):
-                if self._outdated(plan):
+                if any(plan.flat_log(path) for _, path in changes):
+                    self.indexer.mark_dirty()
+                if any(replans(path) for _, path in changes) and self._outdated(plan):
                     self._start_watching(replanned=True)
                     return
         except FileNotFoundError:
@@ -255,7 +314,7 @@ class TokenTreeApp(App[int]):
             self.indexer.mark_dirty()
 
     def _outdated(self, plan: WatchPlan) -> bool:
-        return plan_watch(root.path for root in self.workspace.roots) != plan
+        return plan_watch(self.workspace.roots) != plan
 
     def _watch_failed(self, error: Exception) -> None:
         """Fall back to polling when the system cannot watch, and say so."""
@@ -293,7 +352,13 @@ class TokenTreeApp(App[int]):
 
     def exit(self, *args, **kwargs) -> None:  # type: ignore[override]
         self.indexer.stop()  # before the workers are cancelled: ends a big read promptly
+        self.analyser.stop()
         super().exit(*args, **kwargs)
+
+    def on_unmount(self) -> None:
+        """However the app ends: its threads return now, not at their next look at the flag."""
+        self.indexer.stop()
+        self.analyser.stop()
 
     def _handle_exception(self, error: Exception) -> None:
         """Textual prints a traceback on a crash; the CLI promises one line (see cli.main).
@@ -303,6 +368,7 @@ class TokenTreeApp(App[int]):
         """
         self.crash = self.crash or error
         self.indexer.stop()
+        self.analyser.stop()
         if self.report_crash_in_cli and not os.environ.get("TOKENTREE_DEBUG"):
             self.exit(return_code=1)
         else:
@@ -326,6 +392,7 @@ class TokenTreeApp(App[int]):
         self._show(select=current.key if current else None, keep_screen_row=True)
         if message.snapshot.complete:
             self._show_status(message.snapshot)
+            self.analyser.submit(message.snapshot.tree, message.snapshot.generation)
         self._tick()
         if first_complete:
             for notice in dict.fromkeys(message.snapshot.notices):
@@ -333,6 +400,24 @@ class TokenTreeApp(App[int]):
             if self.live and not self._watching:
                 self._watching = True
                 self._start_watching()
+
+    @on(TreeAnalysed)
+    def _analysed(self, message: TreeAnalysed) -> None:
+        """Activity and advice arrived: add them to the list, the panels and the overview."""
+        self.analysis = message.analysis
+        if self.table.listing is not None:
+            self._decorate(self.table.listing)
+        if self.info.display:
+            self._show_info()
+        for screen in self.screen_stack:
+            if isinstance(screen, OverviewScreen):
+                screen.show(message.analysis.overview)
+
+    @on(AnalysisFailed)
+    def _analysis_failed(self, message: AnalysisFailed) -> None:
+        if message.error != self._analysis_error:  # a broken rule fails on every tree: say it once
+            self._analysis_error = message.error
+            self.notify(message.error, title="Activity and advice", severity="warning")
 
     @on(IndexFailed)
     def _index_failed(self, message: IndexFailed) -> None:
@@ -374,7 +459,9 @@ class TokenTreeApp(App[int]):
         shown = listing(node, self.sort, self.bar_metric, needle)
         self.table.empty_text = self._empty_text(shown.node, needle)
         select = select or self.remembered.get(self.path)
-        self.table.show(shown, select, keep_screen_row=keep_screen_row)
+        decor = self._decor(shown)
+        self.table.show(shown, select, keep_screen_row=keep_screen_row, decor=decor)
+        self._show_advice(shown)
         self.path_bar.show(chain)
 
     def _empty_text(self, node: Node, needle: str) -> str:
@@ -383,8 +470,58 @@ class TokenTreeApp(App[int]):
         if self.snapshot is not None and not self.snapshot.complete:
             return "Reading logs…"
         if node.kind is Kind.ALL:
-            return "No Claude Code or Codex usage found. Try: tokentree --demo, or tokentree PATH"
+            return (
+                "No Claude Code, Codex, Gemini CLI or OpenCode usage found. "
+                "Try: tokentree --demo, or tokentree PATH"
+            )
         return "Nothing below this node."
+
+    # --- activity and advice ------------------------------------------------------------------
+
+    def _twin(self, node: Node, path: Path_) -> Node | None:
+        """`node` (at `path`) in the analysed tree: itself, unless that is a refresh behind."""
+        analysis = self.analysis
+        if analysis is None:
+            return None
+        if self.snapshot is not None and analysis.tree is self.snapshot.tree:
+            return node
+        return analysis.counterpart(path)
+
+    def _decor(self, shown: Listing) -> Decor:
+        """The Mix column and advice marks of a list, from the newest analysis."""
+        analysis = self.analysis
+        if analysis is None:
+            return Decor(pending=True)
+        parent = self._twin(shown.node, self.path)
+        if parent is None:
+            return NO_DECOR
+        attribution = analysis.attribution
+        order = mix_order(attribution[parent].classes())
+        if parent is shown.node:
+
+            def mix_of(row: Node) -> str:
+                return mix(attribution[row], order)
+        else:
+            twins = {child.key: child for child in parent.children}
+
+            def mix_of(row: Node) -> str:
+                twin = twins.get(row.key)
+                return mix(attribution[twin], order) if twin is not None else ""
+
+        return Decor(order, mix_of, analysis.advice.marks(parent))
+
+    def _decorate(self, shown: Listing) -> None:
+        self.table.decorate(self._decor(shown))
+        self._show_advice(shown)
+
+    def _show_advice(self, shown: Listing) -> None:
+        """The block under the list: advice about the node whose children are listed."""
+        twin = self._twin(shown.node, self.path)
+        items = self.analysis.advice.for_node(twin) if self.analysis and twin else []
+        self.advice_bar.show(shown.node, items)
+
+    def action_overview(self) -> None:
+        self.push_screen(OverviewScreen(self.analysis.overview if self.analysis else None))
 
     @on(UsageTable.Highlighted)
     def _highlighted(self, message: UsageTable.Highlighted) -> None:
@@ -501,7 +638,17 @@ class TokenTreeApp(App[int]):
         node, parents = selected
         key = (self.snapshot.generation, (*[n.key for n in parents[1:]], node.key))
         found = self._breakdowns.get(key)
-        self.info.show(node, parents, found, self.snapshot.rate_limits)
+        twin = self._twin(node, key[1])
+        analysis = self.analysis
+        self.info.show(
+            node,
+            parents,
+            found,
+            self.snapshot.rate_limits,
+            activity=analysis.attribution[twin] if analysis and twin else None,
+            advice=analysis.advice.for_node(twin) if analysis and twin else (),
+            analysing=analysis is None,
+        )
         if found is None:
             self._price(node, key)
 
@@ -546,7 +693,13 @@ class TokenTreeApp(App[int]):
     @work(thread=True, exit_on_error=False, group="export")
     def _write_export(self, node: Node, node_path: str, request: ExportRequest) -> None:
         try:
-            document = export_document(node, node_path, self.workspace.zone_name)
+            document = export_document(
+                node,
+                node_path,
+                self.workspace.zone_name,
+                prices=self.workspace.index.prices,
+                advice_settings=self._load_advice_settings(),
+            )
             target = os.path.expanduser(request.target)
             written = write_export(document, target, overwrite=request.overwrite)
         except ExportError as error:

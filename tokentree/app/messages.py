@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from textual.message import Message
 
 from tokentree.app.snapshot import Snapshot
 from tokentree.core.breakdown import Breakdown
+
+if TYPE_CHECKING:
+    from tokentree.app.analysis import Analysis
 
 
 @dataclass
@@ -33,6 +37,26 @@ class TreeUpdated(Message):
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, TreeUpdated)
+
+
+@dataclass
+class TreeAnalysed(Message):
+    """Activity, advice and the overview of a tree the view has shown (or an older one).
+
+    Only the newest matters: one waiting in the queue is replaced by the next.
+    """
+
+    analysis: Analysis
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, TreeAnalysed)
+
+
+@dataclass
+class AnalysisFailed(Message):
+    """Attributing or advising on a tree raised; the last analysis stays on screen."""
+
+    error: str
 
 
 @dataclass

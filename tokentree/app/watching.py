@@ -1,10 +1,12 @@
 """What to watch for new log lines, and how: decisions only, the app's workers do the watching.
 
-Roots that exist are watched recursively. A root that does not exist yet (no
-Claude Code run on this machine so far) is watched for from its nearest
-existing parent, and not recursively: a recursive watch of a home directory
-would spend the user's inotify watches on every folder in it. Roots on a
-network filesystem are polled, since inotify does not see writes made by
+Roots that exist are watched recursively, except OpenCode's data dir: it also
+holds git snapshots of whole projects, so only its own files (the databases)
+are watched, and its `storage/message` folder recursively. A root that does
+not exist yet (no Claude Code run on this machine so far) is watched for from
+its nearest existing parent, and not recursively: a recursive watch of a home
+directory would spend the user's inotify watches on every folder in it. Roots
+on a network filesystem are polled, since inotify does not see writes made by
 another machine; so is everything when the system cannot watch (out of
 inotify watches).
 """
@@ -15,6 +17,8 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from tokentree.core.sources import Root, opencode
 
 POLL_SECONDS = 2.0  # without change notifications, look this often (a refresh stats every log)
 NETWORK_FILESYSTEMS = frozenset(
@@ -42,35 +46,60 @@ NETWORK_FILESYSTEMS = frozenset(
 
 @dataclass(frozen=True, slots=True)
 class WatchPlan:
-    """The folders to watch: existing roots (recursively) and the parents of absent ones."""
+    """The folders to watch: existing roots (recursively), folders whose own files are logs
+    (not recursively), and the parents of absent roots (not recursively)."""
 
     logs: tuple[str, ...]
     parents: tuple[str, ...]
     absent: tuple[str, ...] = ()
     network: str = ""  # why polling is needed ("nfs4 at /mnt/home"), or ""
+    flat: tuple[str, ...] = ()  # OpenCode data dirs: their databases, not their snapshots
 
     def announces(self, path: str) -> bool:
         """Is a change at `path` (below a watched parent) a step towards an absent root?"""
         return any(_below(root, path) for root in self.absent)
 
+    def flat_log(self, path: str) -> bool:
+        """Is `path` a database (or its write-ahead log) in a folder watched flat?
 
-def plan_watch(roots: Iterable[Path], mountinfo: str | None = None) -> WatchPlan:
-    """Decide what to watch for these roots as the disk is now."""
+        Not its `-shm` file: a reader (this one) changes it too.
+        """
+        folder, _, name = path.rpartition(os.sep)
+        return (
+            folder in self.flat
+            and name.startswith("opencode")
+            and (name.endswith(".db") or name.endswith(".db-wal"))
+        )
+
+
+def plan_watch(roots: Iterable[Root | Path], mountinfo: str | None = None) -> WatchPlan:
+    """Decide what to watch for these roots (or plain folders) as the disk is now."""
     logs: list[str] = []
     parents: list[str] = []
     absent: list[str] = []
-    for root in roots:
-        if root.exists():
-            logs.append(str(root))
-            continue
-        parent = nearest_existing(root)
+    flat: list[str] = []
+
+    def watch(path: Path) -> None:
+        if path.exists():
+            logs.append(str(path))
+            return
+        parent = nearest_existing(path)
         if parent is not None:
             parents.append(str(parent))
-            absent.append(str(root))
+            absent.append(str(path))
+
+    for root in roots:
+        path, source = (root.path, root.source) if isinstance(root, Root) else (root, None)
+        if source == opencode.NAME and path.is_dir():
+            flat.append(str(path))
+            watch(path / "storage" / "message")
+        else:
+            watch(path)
     network = network_filesystem(
-        [*logs, *parents], _mountinfo() if mountinfo is None else mountinfo
+        [*logs, *flat, *parents], _mountinfo() if mountinfo is None else mountinfo
     )
-    return WatchPlan(*(tuple(dict.fromkeys(items)) for items in (logs, parents, absent)), network)
+    unique = [tuple(dict.fromkeys(items)) for items in (logs, parents, absent)]
+    return WatchPlan(*unique, network=network, flat=tuple(dict.fromkeys(flat)))
 
 
 def polling_requested(env: Mapping[str, str]) -> bool:

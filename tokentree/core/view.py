@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
+from tokentree.core.attribution import CLASSES
 from tokentree.core.tree import CHILD_KIND, Kind, Node, Totals
 
 
@@ -113,6 +114,36 @@ SOURCE_BADGE = {
     "gemini-cli": "gemini",
     "opencode": "opencd",
 }
+
+
+MIX_CLASSES = 6  # glyphs in the Mix column: the list's costliest classes
+MIX_LETTERS = {
+    "reading": "r",
+    "editing": "e",
+    "commands": "x",
+    "testing": "t",
+    "git": "g",
+    "web": "w",
+    "planning": "p",
+    "delegation": "d",
+    "compaction": "z",
+    "conversation": "c",
+    "other": "o",
+}
+"""The letter heading each class's glyph in the Mix column (and its line in the info panel)."""
+
+
+def mix_order(classes: dict[str, tuple[int, float]], limit: int = MIX_CLASSES) -> tuple[str, ...]:
+    """The classes a list's Mix column shows: the costliest of its parent first (by tokens when
+    nothing was priced), ties in CLASSES order, at most `limit`."""
+    by_cost = any(cost > 0 for _, cost in classes.values())
+    present = [name for name in CLASSES if classes.get(name, (0, 0.0))[by_cost] > 0]
+    present.sort(key=lambda name: -classes[name][by_cost])
+    return tuple(present[:limit])
+
+
+def mix_heading(order: Sequence[str]) -> str:
+    return "".join(MIX_LETTERS.get(name, "?") for name in order)
 
 
 def flag_glyphs(totals: Totals) -> str:

@@ -1,4 +1,4 @@
-"""`?`: the keys, the live line, the columns and what each flag means."""
+"""`?`: the keys, the live line, the columns, the flags, activity classes and advice rules."""
 
 from __future__ import annotations
 
@@ -10,8 +10,11 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from tokentree.core.advice import rule_help
+from tokentree.core.attribution import CLASS_HELP
 from tokentree.core.live import DEFAULT_THRESHOLDS, Thresholds
-from tokentree.core.view import FLAGS
+from tokentree.core.overview import SOURCE_NAMES
+from tokentree.core.view import FLAGS, MIX_LETTERS, SOURCE_BADGE
 
 KEYS = (
     ("↑ ↓  j k", "move; PgUp PgDn Home End jump"),
@@ -21,7 +24,8 @@ KEYS = (
     ("n  C", "sort by time (or name), by count; the same key again reverses"),
     ("a", "bar and % by cost or by tokens"),
     ("g", "show the bar, the percentage, or both"),
-    ("i", "info panel: token kinds and their cost, models, span, files, flags"),
+    ("i", "info panel: token kinds and costs, activity, context, models, advice"),
+    ("o", "overview: daily spend, trend, splits, top advice with the arithmetic"),
     ("/", "filter this list (Enter keeps it, Esc clears it)"),
     ("e", "export the selected subtree as JSON"),
     ("T", "light or dark theme (Ctrl+P: command palette)"),
@@ -34,7 +38,27 @@ COLUMNS = (
     ("Tokens", "input + cache writes + cache reads + output"),
     ("Cache", "cache hit: cache reads ÷ everything sent"),
     ("Sess/Turns/Calls", "sessions in a week or day, turns in a session, calls in a turn"),
-    ("claude / codex", "the source of a session: Claude Code or Codex"),
+    (
+        "Mix",
+        "each row's cost by activity: one bar per class, the list's costliest classes first, "
+        "headed by their letters (below); from 100 columns on",
+    ),
+    (
+        "source",
+        "where a session came from: "
+        + " · ".join(f"{badge} {SOURCE_NAMES[source]}" for source, badge in SOURCE_BADGE.items()),
+    ),
+    ("◆ ▲ after a row", "advice about the row (◆ a saving, ▲ where the money went); i explains"),
+)
+
+ACTIVITY_INTRO = (
+    "what each call was doing, from the tools it asked for and where it ran (a sub-agent, "
+    "a compaction); a call that asked for several tools is split between their classes. "
+    "The letters head the Mix column."
+)
+ADVICE_INTRO = (
+    "Rules that fire only on numbers in the logs, each with the saving's arithmetic (i on "
+    "the row it is about, or o). Their thresholds are in config.toml under [advice.<rule>]."
 )
 
 
@@ -70,6 +94,18 @@ def help_text(thresholds: Thresholds = DEFAULT_THRESHOLDS) -> Table:
     table.add_row(Text("Flags", style="bold underline"), "")
     for flag in FLAGS:
         table.add_row(f"{flag.glyph}  {flag.name}", flag.meaning)
+    table.add_row("", "")
+    table.add_row(Text("Activity", style="bold underline"), "")
+    table.add_row("", ACTIVITY_INTRO)
+    for name, meaning in CLASS_HELP.items():
+        table.add_row(f"{MIX_LETTERS.get(name, '?')}  {name}", meaning)
+    table.add_row("", "")
+    table.add_row(Text("Advice", style="bold underline"), "")
+    table.add_row("", ADVICE_INTRO)
+    for rule, title, explanation in rule_help():
+        table.add_row("", "")
+        text = Text(title, style="bold") + Text(f"  [advice.{rule}]\n", style="dim")
+        table.add_row("", text + Text(explanation))
     return table
 
 

@@ -279,6 +279,7 @@ HINTS = (
     Hint("a", "bar $/tok", 4),
     Hint("g", "graph", 5),
     Hint("i", "info", 1),
+    Hint("o", "overview", 1),
     Hint("e", "export", 1),
     Hint("/", "filter", 1),
     Hint("?", "help", 0),

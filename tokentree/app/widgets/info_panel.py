@@ -1,4 +1,8 @@
-"""The `i` panel: every token kind with its cost, models, span, files, flags and rate limits."""
+"""The `i` panel: token kinds and their cost, activity, context, facts, and the node's advice.
+
+Three columns (tokens, activity, facts) on a wide terminal, two on a narrow
+one (activity under the tokens); the advice, with its arithmetic, below them.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +11,27 @@ from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
-from rich.console import RenderableType
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
 from tokentree import format as fmt
+from tokentree.app.widgets.advice_bar import bullet, by_saving, sentence
+from tokentree.core.advice import Advice
+from tokentree.core.attribution import (
+    Activity,
+    call_activity,
+    carried,
+    carried_share,
+    context_curve,
+    new_material,
+    turn_calls,
+)
 from tokentree.core.breakdown import TOKEN_KINDS, Breakdown
+from tokentree.core.overview import sparkline
 from tokentree.core.tree import Kind, Node, short_model
-from tokentree.core.view import FLAGS
+from tokentree.core.view import FLAGS, MIX_LETTERS, mix_order
 
 KIND_TITLE = {
     Kind.ALL: "All time",
@@ -26,6 +42,9 @@ KIND_TITLE = {
     Kind.CALL: "Call",
 }
 MAX_FILES = 3
+MAX_OTHER = 3  # "other" tools / MCP servers listed by name
+CURVE_WIDTH = 40  # glyphs of the context sparkline
+WIDE = 150  # from this width on, activity gets a column of its own
 
 
 class InfoPanel(Static):
@@ -34,7 +53,9 @@ class InfoPanel(Static):
     DEFAULT_CSS = """
     InfoPanel {
         height: auto;
-        max-height: 50%;
+        max-height: 60%;
+        overflow-y: auto;
+        scrollbar-size-vertical: 1;
         border: round $primary;
         border-title-color: $text-accent;
         border-title-style: bold;
@@ -54,16 +75,53 @@ class InfoPanel(Static):
         parent_chain: Sequence[Node],
         found: Breakdown | None,
         rate_limits: Mapping[str, Any] | None,
+        activity: Activity | None = None,
+        advice: Sequence[Advice] = (),
+        analysing: bool = False,
     ) -> None:
+        """`activity` and `advice` come from the analysis (None and `analysing` until it is in)."""
         self.node = node
         self.border_title = title(node, parent_chain)
         tokens = token_table(node, found)
         facts = fact_table(node, parent_chain, found, rate_limits, self.zone)
-        layout = Table.grid(padding=(0, 3), expand=False)
-        layout.add_column()
-        layout.add_column()
-        layout.add_row(tokens, facts)
-        self.update(layout)
+        classes = None if node.call is not None else activity_table(activity, analysing)
+        self.update(Columns(tokens, classes, facts, advice_text(advice)))
+
+
+class Columns:
+    """Tokens | activity | facts, advice below, when wide; else tokens over activity beside
+    facts over advice, which keeps the two columns about as tall as each other."""
+
+    def __init__(
+        self,
+        tokens: RenderableType,
+        activity: RenderableType | None,
+        facts: RenderableType,
+        advice: RenderableType | None,
+    ) -> None:
+        self.tokens, self.activity, self.facts, self.advice = tokens, activity, facts, advice
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        grid = Table.grid(padding=(0, 3), expand=False)
+        wide = self.activity is not None and options.max_width >= WIDE
+        if wide:
+            cells: list[RenderableType] = [self.tokens, self.activity, self.facts]
+        else:
+            cells = [
+                _stack(self.tokens, self.activity),
+                _stack(self.facts, self.advice),
+            ]
+        for _ in cells:
+            grid.add_column()
+        grid.add_row(*cells)
+        yield grid
+        if wide and self.advice is not None:
+            yield Text("")
+            yield self.advice
+
+
+def _stack(top: RenderableType, below: RenderableType | None) -> RenderableType:
+    return top if below is None else Group(top, Text(""), below)
 
 
 def title(node: Node, parent_chain: Sequence[Node]) -> str:
@@ -127,10 +185,15 @@ def facts(
     if node.call is not None:
         call = node.call
         rows.append(("tools", Text("\n".join(call.tools) or "none")))
+        rows.append(("activity", call_activity(call)))
         session = next((n for n in parent_chain if n.kind is Kind.SESSION), None)
         if session is not None:
             rows.append(("session", f"{_project(session)} · {session.session_id[:8]}…"))
         rows.append(("prompt sent", f"{call.tokens.prompt:,} tok"))
+        share = carried_share(call)
+        if share is not None:
+            rows.append(("context carried", f"{carried(call):,} tok ({share:.0%} of the prompt)"))
+            rows.append(("new material", f"{new_material(call):,} tok (uncached + cache writes)"))
         if call.subagent:
             rows.append(("sub-agent", "yes (or compaction)"))
     else:
@@ -144,6 +207,10 @@ def facts(
     if node.kind is Kind.SESSION:
         rows.append(("project", node.project or "(not logged)"))
         rows.append(("session id", f"{node.source} {node.session_id}"))
+    if node.kind in (Kind.SESSION, Kind.TURN):
+        curve = context_text(node)
+        if curve is not None:
+            rows.append(("context", curve))
     if found is not None:
         if len(found.calls_by_source) > 1 or node.kind in (Kind.ALL, Kind.WEEK, Kind.DAY):
             rows.append(("sources", sources_text(found)))
@@ -159,6 +226,87 @@ def facts(
     if rate_limits and found is not None and found.calls_by_source.get("codex"):
         rows.append(("codex limits", limits_text(rate_limits, zone)))
     return rows
+
+
+def activity_table(activity: Activity | None, analysing: bool) -> RenderableType:
+    """Tokens and cost per activity class, costliest first, each with its Mix-column letter."""
+    table = Table.grid(padding=(0, 2))
+    table.add_column()
+    table.add_column(justify="right")
+    table.add_column(justify="right")
+    table.add_column(justify="right", style="dim")
+    table.add_row(Text("activity", style="bold"), Text("tokens", style="dim"), "cost", "")
+    if activity is None:
+        table.add_row(Text("analysing…" if analysing else "–", style="dim"), "", "", "")
+        return table
+    classes = activity.classes()
+    by_cost = any(cost > 0 for _, cost in classes.values())
+    whole = sum(part[by_cost] for part in classes.values())
+    for name in mix_order(classes, limit=len(classes)):
+        tokens, cost = classes[name]
+        share = classes[name][by_cost] / whole if whole else 0.0
+        label = f"{MIX_LETTERS.get(name, '?')} {name}"
+        table.add_row(label, fmt.tokens(tokens), fmt.cost(cost), f"{share:.0%}")
+        if name == "other":
+            details = list(activity.other().items())
+            for detail, (count, dollars) in details[:MAX_OTHER]:
+                table.add_row(
+                    Text(f"    {detail or '(unnamed)'}", style="dim"),
+                    Text(fmt.tokens(count), style="dim"),
+                    Text(fmt.cost(dollars), style="dim"),
+                    "",
+                )
+            if len(details) > MAX_OTHER:
+                more = Text(f"    +{len(details) - MAX_OTHER} more", style="dim")
+                table.add_row(more, "", "", "")
+    return table
+
+
+def context_text(node: Node) -> Text | None:
+    """The context each main-thread call sent, as a sparkline: growth, compactions, resets."""
+    if node.kind is Kind.SESSION:
+        prompts = [point.prompt for point in context_curve(node)]
+    else:
+        prompts = [call.tokens.prompt for call in turn_calls(node) if not call.subagent]
+    if not prompts:
+        return None
+    text = Text(sparkline(downsample(prompts, CURVE_WIDTH)), style="bold")
+    calls = f"{len(prompts):,} main-thread call{'s' * (len(prompts) != 1)}"
+    text.append(
+        f"\npeak {fmt.tokens(max(prompts))} · last {fmt.tokens(prompts[-1])} · {calls}",
+        style="dim",
+    )
+    return text
+
+
+def downsample(values: Sequence[int], width: int) -> list[float]:
+    """At most `width` values: the largest of each run, so no peak is lost."""
+    if len(values) <= width:
+        return [float(value) for value in values]
+    step = len(values) / width
+    return [
+        float(max(values[int(i * step) : max(int((i + 1) * step), int(i * step) + 1)]))
+        for i in range(width)
+    ]
+
+
+def advice_text(items: Sequence[Advice]) -> RenderableType | None:
+    """Each piece of advice: title and saving, the message, and the saving's arithmetic."""
+    if not items:
+        return None
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(no_wrap=True)
+    grid.add_column()
+    for item in by_saving(items):
+        text = Text(item.title, style="bold")
+        if item.saving_usd > 0:
+            text.append(f"  ≈ ${item.saving_usd:,.2f} saved", style="bold")
+        text.append("\n" + sentence(item.message))
+        formula = item.evidence.get("formula", "")
+        if formula and item.saving_usd > 0:
+            text.append(f"\nformula: {formula}", style="dim")
+        grid.add_row(Text(bullet(item), style="bold"), text)
+    return grid
 
 
 def span(start: float, end: float, zone: tzinfo) -> str:

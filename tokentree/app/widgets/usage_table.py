@@ -2,13 +2,15 @@
 
 Only the lines on screen are rendered, so a node with 10,000 children opens as
 fast as one with ten. Line 0 is the column header and stays put; row `i` is
-drawn on line `i - scroll_y + 1`.
+drawn on line `i - scroll_y + 1`. What the analysis adds (each row's activity
+mix and the advice marks beside its label) comes as a `Decor`, a moment after
+the tree, and is drawn the same lazy way.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
@@ -28,6 +30,7 @@ from tokentree.core.tree import Kind, Node
 from tokentree.core.view import (
     COUNT_TITLE,
     LABEL_TITLE,
+    MIX_CLASSES,
     SOURCE_BADGE,
     BarMetric,
     Graph,
@@ -36,6 +39,7 @@ from tokentree.core.view import (
     bar,
     count_of,
     flag_glyphs,
+    mix_heading,
 )
 
 COST_WIDTH = 9
@@ -43,9 +47,32 @@ PERCENT_WIDTH = 6
 TOKENS_WIDTH = 8
 CACHE_WIDTH = 6
 COUNT_WIDTH = 6
-BADGE_WIDTH = 7  # "claude " / "codex  "
+BADGE_WIDTH = 7  # "claude " / "codex  " / "gemini " / "opencd "
+BADGE_STYLE = {"claude": "claude", "codex": "codex", "gemini": "gemini", "opencd": "opencode"}
+MIX_WIDTH = MIX_CLASSES
+MIX_MIN_TABLE = 100  # the Mix column is the first to go on a narrower terminal
 LABEL_MIN = 24
+MARK_GAP = 3  # cells between a label and its advice mark
+MARKS_MAX = 40  # cells of marks the bar gives way to
 STRIP_CACHE = 512  # rendered lines kept; a few screens' worth
+
+
+@dataclass(frozen=True, eq=False)
+class Decor:
+    """What the analysis adds to a list: each row's activity mix and advice marks (by key).
+
+    `order` names the Mix column's classes (its heading shows their letters);
+    `mix` gives a row's glyphs, called only for the rows drawn. `pending` while
+    the first analysis is still running.
+    """
+
+    order: tuple[str, ...] = ()
+    mix: Callable[[Node], str] | None = None
+    marks: Mapping[str, str] = field(default_factory=dict)
+    pending: bool = False
+
+
+NO_DECOR = Decor()
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,21 +84,32 @@ class Layout:
     flags: int
     badge: int
     label: int
+    mix: int = 0
 
 
-def layout(width: int, graph: Graph, flags: int, badge: bool) -> Layout:
-    """Share the width: numbers fixed, the bar up to 26 cells, the label at least 24."""
+def layout(width: int, graph: Graph, flags: int, badge: bool, marks: int = 0) -> Layout:
+    """Share the width: numbers fixed, the bar up to 26 cells, the label at least 24.
+
+    From 100 cells on, the activity mix gets its column after the count. When
+    labels and their advice marks need `marks` cells, the bar shrinks (to 6 at
+    least) until they have them.
+    """
     fixed = 1 + COST_WIDTH + 1 + TOKENS_WIDTH + 1 + CACHE_WIDTH + 1 + COUNT_WIDTH + 2
     percent = PERCENT_WIDTH if graph is not Graph.BAR else 0
     fixed += percent + (1 if percent else 0)
+    mix_width = MIX_WIDTH if width >= MIX_MIN_TABLE else 0
+    fixed += mix_width + 2 if mix_width else 0
     flags_width = flags + 1 if flags else 0
     badge_width = BADGE_WIDTH if badge else 0
     fixed += flags_width + badge_width
     bar_width = 0
     if graph is not Graph.PERCENT:
         bar_width = min(26, max(6, round((width - fixed - 1 - LABEL_MIN) * 0.45)))
+        short = marks - (width - fixed - 1 - bar_width)
+        if short > 0:
+            bar_width = max(6, bar_width - short)
         fixed += bar_width + 1
-    return Layout(percent, bar_width, flags_width, badge_width, max(8, width - fixed))
+    return Layout(percent, bar_width, flags_width, badge_width, max(8, width - fixed), mix_width)
 
 
 class UsageTable(ScrollView, can_focus=True):
@@ -104,6 +142,10 @@ class UsageTable(ScrollView, can_focus=True):
     UsageTable > .usage-table--flag { color: $text-warning; }
     UsageTable > .usage-table--claude { color: $text-accent; }
     UsageTable > .usage-table--codex { color: $text-success; }
+    UsageTable > .usage-table--gemini { color: $text-primary; }
+    UsageTable > .usage-table--opencode { color: $text-secondary; }
+    UsageTable > .usage-table--mix { color: $text-primary; }
+    UsageTable > .usage-table--advice { color: $text-warning; }
     UsageTable > .usage-table--empty { color: $text-muted; text-style: italic; }
     UsageTable > .usage-table--live-ok { color: $text-success; text-style: bold; }
     UsageTable > .usage-table--live-warn { color: $text-warning; text-style: bold; }
@@ -123,6 +165,10 @@ class UsageTable(ScrollView, can_focus=True):
         "usage-table--flag",
         "usage-table--claude",
         "usage-table--codex",
+        "usage-table--gemini",
+        "usage-table--opencode",
+        "usage-table--mix",
+        "usage-table--advice",
         "usage-table--empty",
         "usage-table--live-ok",
         "usage-table--live-warn",
@@ -172,8 +218,11 @@ class UsageTable(ScrollView, can_focus=True):
         self._layout_key: tuple | None = None
         self._layout = Layout(0, 0, 0, 0, 0)
         self._flags_width = 0
+        self._label_column = 0  # cells before the advice marks start, once per list
+        self._mark_width = 0
         self._styles: dict[str, Style] = {}
         self.busy: Mapping[str, Busy] = {}
+        self.decor = NO_DECOR
 
     # --- data -----------------------------------------------------------------------------------
 
@@ -186,7 +235,14 @@ class UsageTable(ScrollView, can_focus=True):
         rows = self.rows
         return rows[self.cursor] if 0 <= self.cursor < len(rows) else None
 
-    def show(self, listing: Listing, select: str | None = None, *, keep_screen_row: bool) -> None:
+    def show(
+        self,
+        listing: Listing,
+        select: str | None = None,
+        *,
+        keep_screen_row: bool,
+        decor: Decor = NO_DECOR,
+    ) -> None:
         """Show `listing` with the cursor on `select`, else on the first row.
 
         With `keep_screen_row` (a refresh of the same list) the cursor stays on
@@ -198,7 +254,9 @@ class UsageTable(ScrollView, can_focus=True):
         if found is None and not keep_screen_row:
             found = 0
         self.listing = listing
+        self.decor = decor
         self._flags_width = max((len(flag_glyphs(row.totals)) for row in listing.rows), default=0)
+        self._label_column = 0
         self._strips.clear()
         self._layout_key = None
         self.cursor = found if found is not None else min(self.cursor, len(listing.rows) - 1)
@@ -209,6 +267,13 @@ class UsageTable(ScrollView, can_focus=True):
         self._scroll_to_cursor(center=not keep_screen_row)
         self.refresh()
         self.post_message(self.Highlighted(self, self.current, self.listing))
+
+    def decorate(self, decor: Decor) -> None:
+        """New activity and advice for the rows shown (an analysis arrived)."""
+        self.decor = decor
+        self._label_column = 0
+        self._strips.clear()
+        self.refresh()
 
     def show_busy(self, busy: Mapping[str, Busy]) -> None:
         """The live sessions (by key), drawn with a dot in their context's colour."""
@@ -304,11 +369,11 @@ class UsageTable(ScrollView, can_focus=True):
     def _current_layout(self) -> Layout:
         listing = self.listing
         width = self.scrollable_content_region.width
-        key = (width, self.graph, id(listing))
+        key = (width, self.graph, id(listing), id(self.decor))
         if key != self._layout_key:
             badge = listing is not None and listing.child_kind is Kind.SESSION
             self._layout_key = key
-            self._layout = layout(width, self.graph, self._flags_width, badge)
+            self._layout = layout(width, self.graph, self._flags_width, badge, self._marks_room())
         return self._layout
 
     def render_line(self, y: int) -> Strip:
@@ -375,6 +440,9 @@ class UsageTable(ScrollView, can_focus=True):
             title(COUNT_TITLE.get(child_kind, "Calls"), SortKey.COUNT).rjust(COUNT_WIDTH),
             "  ",
         ]
+        if lay.mix:
+            heading = mix_heading(self.decor.order) if self.decor.order else "Mix"
+            cells += [heading.ljust(lay.mix)[: lay.mix], "  "]
         if lay.flags:
             cells += [" " * lay.flags]
         label = title(LABEL_TITLE[child_kind], SortKey.TIME)
@@ -431,11 +499,17 @@ class UsageTable(ScrollView, can_focus=True):
             (f"{count_of(node):,}".rjust(COUNT_WIDTH), "dim"),
             ("  ", None),
         ]
+        if lay.mix:
+            decor = self.decor
+            glyphs = decor.mix(node) if decor.mix is not None else ""
+            if decor.pending:
+                glyphs = "…"
+            segments += [(glyphs.ljust(lay.mix)[: lay.mix], "mix"), ("  ", None)]
         if lay.flags:
             segments.append((flag_glyphs(totals).ljust(lay.flags), "flag"))
         if lay.badge:
             badge = SOURCE_BADGE.get(node.source, node.source[:6])
-            segments.append((badge.ljust(BADGE_WIDTH), "claude" if badge == "claude" else "codex"))
+            segments.append((badge.ljust(BADGE_WIDTH), BADGE_STYLE.get(badge, "codex")))
         busy = self.busy.get(node.key) if node.kind is Kind.SESSION else None
         if busy is not None:
             segments += [
@@ -443,12 +517,50 @@ class UsageTable(ScrollView, can_focus=True):
                 (f"{fmt.tokens(busy.pulse.context)} ctx · ", "dim"),
             ]
         used = sum(cell_len(text) for text, _ in segments)
-        segments.append((_fit(node.label, max(0, width - used)), None))
+        room = max(0, width - used)
+        mark = self.decor.marks.get(node.key, "")
+        if mark and room >= LABEL_MIN // 2 + MARK_GAP + 2:
+            column = min(self._marks_column(room), room - MARK_GAP - 2)
+            label = node.label if cell_len(node.label) <= column else _fit(node.label, column)
+            label = set_cell_size(label, max(cell_len(label), column)) + " " * MARK_GAP
+            segments += [(label, None), (_fit_mark(mark, room - cell_len(label)), "advice")]
+        else:
+            segments.append((_fit(node.label, room), None))
         return Strip([Segment(text, styled(name)) for text, name in segments], width)
+
+    def _measure_marks(self) -> None:
+        """The longest label of a marked row, and the longest mark, once per list."""
+        if not self._label_column:
+            marks = self.decor.marks
+            labels = [cell_len(row.label) for row in self.rows if row.key in marks] if marks else []
+            self._label_column = max(labels, default=1)
+            self._mark_width = max((cell_len(mark) for mark in marks.values()), default=0)
+
+    def _marks_room(self) -> int:
+        """Cells the marked rows want for label and mark (a label up to LABEL_MIN of them)."""
+        self._measure_marks()
+        if not self._mark_width:
+            return 0
+        return min(self._label_column, LABEL_MIN) + MARK_GAP + min(self._mark_width, MARKS_MAX)
+
+    def _marks_column(self, room: int) -> int:
+        """Where the marks start: after the longest marked label, so they line up; a long
+        label is cut rather than a mark, down to half of LABEL_MIN."""
+        self._measure_marks()
+        return min(self._label_column, max(LABEL_MIN // 2, room - self._mark_width - MARK_GAP))
 
 
 def _percent(share: float | None) -> str:
     return "" if share is None else f"{share * 100:.1f}%"
+
+
+def _fit_mark(mark: str, width: int) -> str:
+    """A mark cut to `width`, keeping its saving ("◆ cache rebuilt … ≈ $0.22")."""
+    head, sep, saving = mark.rpartition(" ≈ ")
+    tail = sep + saving
+    if cell_len(mark) <= width or not sep or cell_len(tail) + 3 > width:
+        return _fit(mark, width)
+    return _fit(head, width - cell_len(tail)).rstrip() + tail
 
 
 def _fit(text: str, width: int) -> str:

@@ -1,0 +1,246 @@
+"""Activity and advice in the view: the Mix column, row marks, the advice block, the info panel,
+the overview and help; and the analysis thread that computes them after each tree."""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+from types import SimpleNamespace
+
+from rich.console import Console
+
+from tests.app.conftest import IDLE, make_app, ready, settle
+from tokentree.app import analysis as analysis_module
+from tokentree.app.analysis import Analyser
+from tokentree.app.messages import AnalysisFailed, TreeAnalysed, TreeUpdated
+from tokentree.app.screens.help import help_text
+from tokentree.app.screens.overview import OverviewScreen
+from tokentree.app.widgets.usage_table import BADGE_STYLE, UsageTable
+from tokentree.core.advice import RULES, AdviceSettings
+from tokentree.core.attribution import CLASSES, mix
+from tokentree.core.overview import SOURCE_NAMES
+from tokentree.core.tree import Kind, Node
+from tokentree.core.view import MIX_LETTERS, SOURCE_BADGE, mix_heading
+
+SIZE = (120, 36)
+SESSION = f"claude-code:{IDLE}"
+
+
+def text_of(renderable: object, width: int = 116) -> str:
+    console = Console(width=width, record=True, file=io.StringIO())
+    console.print(renderable)
+    return console.export_text()
+
+
+def row_text(app, key: str) -> str:
+    index = app.table.listing.index_of(key)
+    assert index is not None, key
+    app.table.move_to(index)
+    return app.table.render_line(index - round(app.table.scroll_y) + 1).text
+
+
+async def open_row(app, pilot, key: str) -> None:
+    app.table.move_to(app.table.listing.index_of(key))
+    await pilot.press("enter")
+
+
+async def test_rows_carry_their_activity_mix_and_advice_marks(advice_logs) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app)
+        analysis = app.analysis
+        root = app.snapshot.tree
+        order = app.table.decor.order
+        assert order and set(order) <= set(CLASSES)
+        assert mix_heading(order) in app.table.render_line(0).text  # the letters head the column
+        week = root.child("2026-W47")
+        assert mix(analysis.attribution[week], order) in row_text(app, "2026-W47")
+
+        await open_row(app, pilot, "2026-W47")
+        await open_row(app, pilot, "2026-11-18")
+        session = app.snapshot.tree.find(f"2026-W47/2026-11-18/{SESSION}")
+        [advice] = analysis.advice.for_node(session)
+        assert advice.rule == "cache_rebuilt" and advice.saving_usd > 0.05
+        assert f"◆ cache rebuilt after idle ≈ ${advice.saving_usd:,.2f}" in row_text(app, SESSION)
+        assert not app.advice_bar.display  # the day itself has no advice
+
+        await pilot.press("enter")  # the session: its turns, the rebuilt one marked
+        assert "◆ cache rebuilt after 24 min idle" in row_text(app, "2")
+        assert "cache rebuilt" not in row_text(app, "1")
+        bar = app.advice_bar
+        assert bar.display and "advice for this session" in bar.border_title
+        assert "idle gap" in str(bar.render()) and bar.items == [advice]
+
+        await pilot.press("left", "i")  # back on the session row: the panel explains it
+        await settle(app)
+        text = text_of(app.info.content)
+        assert "activity" in text and "r reading" in text and "e editing" in text
+        assert "Cache rebuilt after idle" in text and f"≈ ${advice.saving_usd:,.2f} saved" in text
+        assert "formula: Σ over 1 rebuild" in text
+        assert "context     █████" in text  # the prompt of each call: no growth, no reset
+        assert "peak 52.03 k · last 52.01 k · 5 main-thread calls" in text
+
+
+async def test_a_call_shows_its_activity_and_the_context_it_carried(advice_logs) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app)
+        for key in ("2026-W47", "2026-11-18", SESSION, "2"):
+            await open_row(app, pilot, key)
+        calls = sorted(app.table.rows, key=lambda node: node.start)
+        app.table.move_to(app.table.rows.index(calls[-1]))  # read 52,000 of 52,010 from cache
+        await pilot.press("i")
+        await settle(app)
+        text = text_of(app.info.content)
+        assert "activity         editing" in text
+        assert "context carried  52,000 tok (100% of the prompt)" in text
+        assert "new material     10 tok" in text
+
+
+async def test_the_tree_never_waits_for_its_analysis(usage_logs, monkeypatch) -> None:
+    """Until the analysis is in, the list, the info panel and the overview say it is coming."""
+    release = threading.Event()
+    threads: list[threading.Thread] = []
+    real = analysis_module.analyse
+
+    def slow(*args, **options):
+        threads.append(threading.current_thread())
+        release.wait(10)
+        return real(*args, **options)
+
+    monkeypatch.setattr(analysis_module, "analyse", slow)
+    seen: list[object] = []
+    app = make_app()
+    async with app.run_test(size=SIZE, message_hook=seen.append) as pilot:
+        while app.snapshot is None or not app.snapshot.complete:
+            await pilot.pause(0.01)
+        await settle(app)
+        assert app.analysis is None and app.table.decor.pending
+        assert "…" in app.table.render_line(1).text and "Mix" in app.table.render_line(0).text
+        await pilot.press("i")
+        assert "analysing…" in text_of(app.info.content)
+        await pilot.press("o")
+        assert isinstance(app.screen, OverviewScreen)
+        assert "Analysing the logs" in str(app.screen.body.render())
+        release.set()
+        await ready(app)
+        assert "week trend" in str(app.screen.body.render())  # the open overview follows
+        await pilot.press("o")
+        assert not isinstance(app.screen, OverviewScreen)
+        assert not app.table.decor.pending and "activity" in text_of(app.info.content)
+    assert threads and threading.main_thread() not in threads
+    order = [type(m) for m in seen if isinstance(m, TreeUpdated | TreeAnalysed)]
+    assert order.index(TreeAnalysed) > order.index(TreeUpdated)
+    [analysed] = [m.analysis for m in seen if isinstance(m, TreeAnalysed)]
+    assert analysed.tree is app.snapshot.tree
+
+
+async def test_the_overview_opens_scrolls_and_closes(advice_logs) -> None:
+    app = make_app()
+    async with app.run_test(size=(100, 24)) as pilot:
+        await ready(app)
+        await pilot.press("o")
+        screen = app.screen
+        assert isinstance(screen, OverviewScreen)
+        text = str(screen.body.render())
+        assert "Overview  2026-11-11 – 2026-11-20" in text and "2026-W47" in text
+        assert "by source   Claude Code" in text and "Codex" in text
+        assert "1. ≈ $" in text and "Cache rebuilt after idle" in text and "formula:" in text
+        assert max(len(line) for line in text.splitlines()) <= 95  # fits its box
+        await pilot.press("end")
+        assert screen.scroller.scroll_y > 0  # longer than the screen: it scrolls
+        await pilot.press("n")  # view keys wait under it
+        assert app.sort.key.value == "cost"
+        await pilot.press("escape")
+        assert app.screen is app.screen_stack[0]
+
+
+def test_the_overview_screen(snap_compare, advice_logs) -> None:
+    async def run_before(pilot) -> None:
+        await ready(pilot.app)
+        await pilot.press("o")
+        await settle(pilot.app)
+
+    assert snap_compare(make_app(), terminal_size=(120, 36), run_before=run_before)
+
+
+def test_help_names_every_source_activity_class_and_advice_rule() -> None:
+    text = text_of(help_text(), width=400)
+    for badge in SOURCE_BADGE.values():
+        assert badge in text
+    for name in SOURCE_NAMES.values():
+        assert name in text
+    for name in CLASSES:
+        assert f"{MIX_LETTERS[name]}  {name}" in text
+    for rule in RULES.values():
+        assert rule.title in text and f"[advice.{rule.id}]" in text
+    assert "claude / codex" not in text
+
+
+def test_every_source_badge_has_its_own_colour() -> None:
+    styles = [BADGE_STYLE[badge] for badge in SOURCE_BADGE.values()]
+    assert len(set(styles)) == len(SOURCE_BADGE)
+    assert all(f"usage-table--{style}" in UsageTable.COMPONENT_CLASSES for style in styles)
+
+
+# --- the analysis thread on its own -------------------------------------------------------------
+
+
+def _tree(number: int) -> Node:
+    return Node(Kind.ALL, "", f"tree {number}", 0.0, 0.0)
+
+
+def _analyser(monkeypatch, posted: list[object], fail: bool = False) -> Analyser:
+    def fake(tree, generation, prices, settings, week_start):
+        if fail:
+            raise ValueError("a rule broke")
+        return SimpleNamespace(tree=tree, generation=generation)
+
+    monkeypatch.setattr(analysis_module, "analyse", fake)
+    return Analyser(None, AdviceSettings, 0, posted.append, settle=0.1)  # type: ignore[arg-type]
+
+
+def _wait(condition, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+
+
+def test_the_analyser_takes_the_newest_tree_and_skips_trees_it_has_seen(monkeypatch) -> None:
+    posted: list[object] = []
+    analyser = _analyser(monkeypatch, posted)
+    thread = threading.Thread(target=analyser.run)
+    thread.start()
+    try:
+        first = _tree(1)
+        analyser.submit(first, 1)  # the first tree: at once
+        _wait(lambda: len(posted) == 1)
+        for number in (2, 3, 4):  # a busy session: three refreshes in a row
+            analyser.submit(_tree(number), number)
+        _wait(lambda: analyser.analysed == 2)
+        newest = posted[-1].analysis.tree
+        analyser.submit(newest, 5)  # the same tree again (only the status line changed)
+        time.sleep(0.3)
+    finally:
+        analyser.stop()
+        thread.join(2)
+    assert not thread.is_alive()
+    assert [message.analysis.generation for message in posted] == [1, 4]
+    assert analyser.analysed == 2
+
+
+def test_a_failed_analysis_is_posted_not_raised(monkeypatch) -> None:
+    posted: list[object] = []
+    analyser = _analyser(monkeypatch, posted, fail=True)
+    thread = threading.Thread(target=analyser.run)
+    thread.start()
+    try:
+        analyser.submit(_tree(1), 1)
+        _wait(lambda: posted)
+    finally:
+        analyser.stop()
+        thread.join(2)
+    [message] = posted
+    assert isinstance(message, AnalysisFailed) and "ValueError: a rule broke" in message.error

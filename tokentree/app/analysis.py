@@ -1,0 +1,162 @@
+"""Activity and advice for each complete tree, on a thread of their own, after the tree is shown.
+
+Attributing and advising on a big history takes a second or two (107k calls:
+about 1.8 s), far longer than a live refresh, so it never delays a tree: the app
+hands every complete tree to the `Analyser`, whose thread analyses the newest
+one and posts `TreeAnalysed`. Trees arriving meanwhile are coalesced: the thread
+waits until the logs have been quiet for a moment (at most `MAX_STALE` seconds),
+spends at most a third of the time analysing, and skips a tree it has seen.
+Until a new analysis arrives the view keeps showing the last one, matched to the
+new tree by path (most of a live tree is shared with the last one anyway).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from textual.message import Message
+
+from tokentree.app.messages import AnalysisFailed, TreeAnalysed
+from tokentree.core.advice import AdviceReport, AdviceSettings, advise
+from tokentree.core.attribution import Attribution
+from tokentree.core.overview import build_overview
+from tokentree.core.pricing import PriceBook
+from tokentree.core.tree import Node
+
+SETTLE = 1.0  # seconds without a newer tree before a live tree is analysed
+MAX_STALE = 10.0  # … but a busy session's advice is never older than this
+IDLE_WAIT = 0.25  # how often the idle loop looks at the stop flag
+
+
+@dataclass(frozen=True, eq=False)
+class Analysis:
+    """A tree's activity per node, its advice and its overview; never changed once posted."""
+
+    tree: Node
+    generation: int
+    attribution: Attribution
+    advice: AdviceReport
+    overview: dict[str, Any]
+    seconds: float = 0.0
+
+    def counterpart(self, path: Sequence[str]) -> Node | None:
+        """The node at `path` in the analysed tree (which may be a refresh behind the view)."""
+        node: Node | None = self.tree
+        for key in path:
+            node = node.child(key) if node is not None else None
+        return node
+
+
+def analyse(
+    tree: Node,
+    generation: int,
+    prices: PriceBook,
+    settings: AdviceSettings,
+    week_start: int,
+) -> Analysis:
+    """Everything the view shows about activity and advice, for one tree."""
+    started = time.perf_counter()
+    attribution = Attribution(tree)
+    advice = advise(tree, prices, settings, attribution)
+    overview = build_overview(tree, attribution, advice, week_start)
+    seconds = time.perf_counter() - started
+    return Analysis(tree, generation, attribution, advice, overview, seconds)
+
+
+class Analyser:
+    """Analyses the newest tree it was given; runs on one worker thread, posts `TreeAnalysed`."""
+
+    def __init__(
+        self,
+        prices: PriceBook,
+        settings: Callable[[], AdviceSettings],
+        week_start: int,
+        post: Callable[[Message], object],
+        *,
+        settle: float = SETTLE,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.prices = prices
+        self.settings = settings
+        self.week_start = week_start
+        self.post = post
+        self.settle = settle
+        self.clock = clock
+        self.analysed = 0  # trees analysed so far (tests, benchmark)
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._pending: tuple[Node, int] | None = None
+        self._last: Node | None = None
+        self._submitted = 0.0  # when the newest pending tree came
+        self._first_pending = 0.0  # when the oldest tree not yet analysed came
+        self._next = 0.0  # not before: at most a third of the time is spent analysing
+        self._cancelled: Callable[[], bool] = lambda: False
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set() or self._cancelled()
+
+    def submit(self, tree: Node, generation: int) -> None:
+        """A complete tree is on screen: analyse it (or a newer one) soon. Any thread."""
+        now = self.clock()
+        with self._lock:
+            if self._pending is None:
+                self._first_pending = now
+            self._pending = (tree, generation)
+            self._submitted = now
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+
+    def run(self, cancelled: Callable[[], bool] | None = None) -> None:
+        """Wait for trees and analyse them until stopped (the worker's flag is polled too)."""
+        if cancelled is not None:
+            self._cancelled = cancelled
+        while not self.stopped:
+            if not self._wake.wait(IDLE_WAIT) or self.stopped:
+                continue
+            if not self._wait_until_due():
+                return
+            with self._lock:
+                self._wake.clear()
+                pending, self._pending = self._pending, None
+            if pending is None or pending[0] is self._last:
+                continue
+            self._analyse(*pending)
+
+    def _wait_until_due(self) -> bool:
+        """Let a burst of trees settle (not the first one); False when stopped meanwhile."""
+        while not self.stopped:
+            with self._lock:
+                settle = self.settle if self._last is not None else 0.0
+                due = max(
+                    self._next,
+                    min(self._submitted + settle, self._first_pending + MAX_STALE),
+                )
+            left = due - self.clock()
+            if left <= 0:
+                return True
+            self._stop.wait(min(left, IDLE_WAIT))
+        return False
+
+    def _analyse(self, tree: Node, generation: int) -> None:
+        started = self.clock()
+        try:
+            analysis = analyse(tree, generation, self.prices, self.settings(), self.week_start)
+        except Exception as error:  # shown once in the app; the last analysis stays
+            self.post(AnalysisFailed(f"{type(error).__name__}: {error}"))
+        else:
+            if not self.stopped:
+                self.post(TreeAnalysed(analysis))
+        finally:
+            self._last = tree
+            self.analysed += 1
+            finished = self.clock()
+            self._next = finished + 2 * (finished - started)
