@@ -71,6 +71,10 @@ async def test_rows_carry_their_activity_mix_and_advice_marks(advice_logs) -> No
         bar = app.advice_bar
         assert bar.display and "advice for this session" in bar.border_title
         assert "idle gap" in str(bar.render()) and bar.items == [advice]
+        await pilot.press("i")  # the info panel on a turn: the list keeps the room
+        assert app.info.display and not bar.display
+        await pilot.press("escape")
+        assert not app.info.display and bar.display
 
         await pilot.press("left", "i")  # back on the session row: the panel explains it
         await settle(app)
@@ -229,6 +233,27 @@ def test_the_analyser_takes_the_newest_tree_and_skips_trees_it_has_seen(monkeypa
     assert not thread.is_alive()
     assert [message.analysis.generation for message in posted] == [1, 4]
     assert analyser.analysed == 2
+
+
+def test_the_analyser_waits_for_the_indexer_to_finish_reading(monkeypatch) -> None:
+    """Running alongside a refresh would delay it: the two share the interpreter's lock."""
+    posted: list[object] = []
+    analyser = _analyser(monkeypatch, posted)
+    reading = threading.Event()
+    reading.set()
+    analyser.busy = reading.is_set
+    thread = threading.Thread(target=analyser.run)
+    thread.start()
+    try:
+        analyser.submit(_tree(1), 1)
+        time.sleep(0.3)
+        assert not posted
+        reading.clear()
+        _wait(lambda: posted)
+    finally:
+        analyser.stop()
+        thread.join(2)
+    assert [message.analysis.generation for message in posted] == [1]
 
 
 def test_a_failed_analysis_is_posted_not_raised(monkeypatch) -> None:

@@ -4,10 +4,13 @@ Attributing and advising on a big history takes a second or two (107k calls:
 about 1.8 s), far longer than a live refresh, so it never delays a tree: the app
 hands every complete tree to the `Analyser`, whose thread analyses the newest
 one and posts `TreeAnalysed`. Trees arriving meanwhile are coalesced: the thread
-waits until the logs have been quiet for a moment (at most `MAX_STALE` seconds),
-spends at most a third of the time analysing, and skips a tree it has seen.
-Until a new analysis arrives the view keeps showing the last one, matched to the
-new tree by path (most of a live tree is shared with the last one anyway).
+waits until the logs have been quiet for a moment (at most `MAX_STALE` seconds)
+and the indexer is not reading, skips a tree it has seen, and after an analysis
+waits `BUDGET` times as long as it took, so a busy session's history is analysed
+every 20 s or so, not after every call. (A refresh that runs alongside an
+analysis waits for it, in effect: the two share the interpreter's lock.) Until
+a new analysis arrives the view keeps showing the last one, matched to the new
+tree by path (most of a live tree is shared with the last one anyway).
 """
 
 from __future__ import annotations
@@ -28,8 +31,10 @@ from tokentree.core.pricing import PriceBook
 from tokentree.core.tree import Node
 
 SETTLE = 1.0  # seconds without a newer tree before a live tree is analysed
-MAX_STALE = 10.0  # … but a busy session's advice is never older than this
+MAX_STALE = 10.0  # … but a busy session's advice is not left older than this, budget allowing
+BUDGET = 10  # after an analysis, wait this many times as long as it took: ≤ 10 % of a core
 IDLE_WAIT = 0.25  # how often the idle loop looks at the stop flag
+SETTLE_STEP = 0.05  # how often a due analysis looks whether the indexer is still reading
 
 
 @dataclass(frozen=True, eq=False)
@@ -77,6 +82,7 @@ class Analyser:
         week_start: int,
         post: Callable[[Message], object],
         *,
+        busy: Callable[[], bool] = lambda: False,
         settle: float = SETTLE,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -84,6 +90,7 @@ class Analyser:
         self.settings = settings
         self.week_start = week_start
         self.post = post
+        self.busy = busy  # the indexer is reading: start later, not alongside it
         self.settle = settle
         self.clock = clock
         self.analysed = 0  # trees analysed so far (tests, benchmark)
@@ -94,7 +101,7 @@ class Analyser:
         self._last: Node | None = None
         self._submitted = 0.0  # when the newest pending tree came
         self._first_pending = 0.0  # when the oldest tree not yet analysed came
-        self._next = 0.0  # not before: at most a third of the time is spent analysing
+        self._next = 0.0  # not before: see BUDGET
         self._cancelled: Callable[[], bool] = lambda: False
 
     @property
@@ -132,7 +139,8 @@ class Analyser:
             self._analyse(*pending)
 
     def _wait_until_due(self) -> bool:
-        """Let a burst of trees settle (not the first one); False when stopped meanwhile."""
+        """Let a burst of trees settle (not the first one) and the indexer finish reading;
+        False when stopped meanwhile."""
         while not self.stopped:
             with self._lock:
                 settle = self.settle if self._last is not None else 0.0
@@ -141,9 +149,9 @@ class Analyser:
                     min(self._submitted + settle, self._first_pending + MAX_STALE),
                 )
             left = due - self.clock()
-            if left <= 0:
+            if left <= 0 and not self.busy():
                 return True
-            self._stop.wait(min(left, IDLE_WAIT))
+            self._stop.wait(min(left, IDLE_WAIT) if left > 0 else SETTLE_STEP)
         return False
 
     def _analyse(self, tree: Node, generation: int) -> None:
@@ -159,4 +167,4 @@ class Analyser:
             self._last = tree
             self.analysed += 1
             finished = self.clock()
-            self._next = finished + 2 * (finished - started)
+            self._next = finished + BUDGET * (finished - started)

@@ -141,6 +141,7 @@ class TokenTreeApp(App[int]):
             self._load_advice_settings,
             workspace.calendar.week_start,
             self.post_message,
+            busy=lambda: self.indexer.busy,
         )
         self.snapshot: Snapshot | None = None
         self.analysis: Analysis | None = None  # of this snapshot's tree, or of an older one
@@ -392,7 +393,6 @@ class TokenTreeApp(App[int]):
         self._show(select=current.key if current else None, keep_screen_row=True)
         if message.snapshot.complete:
             self._show_status(message.snapshot)
-            self.analyser.submit(message.snapshot.tree, message.snapshot.generation)
         self._tick()
         if first_complete:
             for notice in dict.fromkeys(message.snapshot.notices):
@@ -400,6 +400,9 @@ class TokenTreeApp(App[int]):
             if self.live and not self._watching:
                 self._watching = True
                 self._start_watching()
+        if message.snapshot.complete:  # once the tree is drawn: analysing holds up the UI
+            tree, generation = message.snapshot.tree, message.snapshot.generation
+            self.call_after_refresh(self.analyser.submit, tree, generation)
 
     @on(TreeAnalysed)
     def _analysed(self, message: TreeAnalysed) -> None:
@@ -514,8 +517,14 @@ class TokenTreeApp(App[int]):
         self.table.decorate(self._decor(shown))
         self._show_advice(shown)
 
-    def _show_advice(self, shown: Listing) -> None:
-        """The block under the list: advice about the node whose children are listed."""
+    def _show_advice(self, shown: Listing | None) -> None:
+        """The block under the list: advice about the node whose children are listed.
+
+        Not while the info panel is open: it explains the row, and the list needs the room.
+        """
+        if shown is None or self.info.display:
+            self.advice_bar.show(None, ())
+            return
         twin = self._twin(shown.node, self.path)
         items = self.analysis.advice.for_node(twin) if self.analysis and twin else []
         self.advice_bar.show(shown.node, items)
@@ -579,7 +588,7 @@ class TokenTreeApp(App[int]):
 
     def action_escape(self) -> None:
         if self.info.display:
-            self.info.display = False
+            self.action_toggle_info(show=False)
         elif self.filters.get(self.path):
             self._set_filter("")
 
@@ -630,6 +639,7 @@ class TokenTreeApp(App[int]):
         info.display = not info.display if show is None else show
         if info.display:
             self._show_info()
+        self._show_advice(self.table.listing)
 
     def _show_info(self) -> None:
         selected = self._selected()

@@ -96,6 +96,11 @@ class Indexer:
         if self.reading:
             _end_reader_processes()
 
+    @property
+    def busy(self) -> bool:
+        """Reading the logs, or about to: a change is waiting to be read."""
+        return self.reading or self._dirty.is_set()
+
     def mark_dirty(self) -> None:
         """A log changed on disk: refresh soon (called by the file watcher)."""
         self._dirty.set()
