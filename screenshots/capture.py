@@ -56,8 +56,8 @@ async def _shoot(name: str, keys: tuple[str, ...]) -> Path:
             await asyncio.sleep(0.02)
         await pilot.press(*keys)
         for _ in range(3):
-            others = [w for w in app.workers if w.group not in ("index", "analysis")]
-            if others:  # an empty list would wait for every worker: the analysis never ends
+            others = [w for w in app.workers if w.group != "index"]
+            if others:  # an empty list would wait for every worker, the index's too
                 await app.workers.wait_for_complete(others)
             await pilot.pause(0.05)
         target = HERE / f"{name}.svg"

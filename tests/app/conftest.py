@@ -207,7 +207,7 @@ def make_app(**choices: object) -> TokenTreeApp:
     )
 
 
-LOOPS = ("index", "analysis")  # workers that run until the app quits
+LOOPS = ("index",)  # workers that run until the app quits (the analysis is a plain thread)
 
 
 async def ready(app: TokenTreeApp, timeout: float = 10.0) -> None:

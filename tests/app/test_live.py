@@ -115,6 +115,7 @@ async def refreshed(app: TokenTreeApp, since: float, timeout: float = 10.0) -> N
 async def test_totals_change_exactly_once_each_appended_call_is_complete(usage_logs) -> None:
     seen: list[object] = []
     app = live_app()
+    app.analyser.settle = 0.3  # not the default two seconds: a test has no time to spare
     async with app.run_test(size=SIZE, message_hook=seen.append):
         await watching(app)
         first = app.snapshot

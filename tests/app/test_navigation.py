@@ -193,4 +193,4 @@ async def test_q_quits_and_stops_the_index_thread(usage_logs) -> None:
         await ready(app)
         await pilot.press("q")
         await settle(app)
-    assert app.indexer.stopped and app.return_code == 0
+    assert app.indexer.stopped and app.analyser.stopped and app.return_code == 0

@@ -4,8 +4,8 @@ Attributing and advising on a big history takes a second or two (107k calls:
 about 1.8 s), far longer than a live refresh, so it never delays a tree: the app
 hands every complete tree to the `Analyser`, whose thread analyses the newest
 one and posts `TreeAnalysed`. Trees arriving meanwhile are coalesced: the thread
-waits until the logs have been quiet for a moment (at most `MAX_STALE` seconds)
-and the indexer is not reading, skips a tree it has seen, and after an analysis
+waits until the logs have been quiet for two seconds (at most `MAX_STALE`) and
+the indexer is not reading, skips a tree it has seen, and after an analysis
 waits `BUDGET` times as long as it took, so a busy session's history is analysed
 every 20 s or so, not after every call. (A refresh that runs alongside an
 analysis waits for it, in effect: the two share the interpreter's lock.) Until
@@ -30,8 +30,8 @@ from tokentree.core.overview import build_overview
 from tokentree.core.pricing import PriceBook
 from tokentree.core.tree import Node
 
-SETTLE = 1.0  # seconds without a newer tree before a live tree is analysed
-MAX_STALE = 10.0  # … but a busy session's advice is not left older than this, budget allowing
+SETTLE = 2.0  # seconds without a newer tree before a live tree is analysed
+MAX_STALE = 60.0  # … but a busy session's advice is not left older than this, budget allowing
 BUDGET = 10  # after an analysis, wait this many times as long as it took: ≤ 10 % of a core
 IDLE_WAIT = 0.25  # how often the idle loop looks at the stop flag
 SETTLE_STEP = 0.05  # how often a due analysis looks whether the indexer is still reading
@@ -73,7 +73,7 @@ def analyse(
 
 
 class Analyser:
-    """Analyses the newest tree it was given; runs on one worker thread, posts `TreeAnalysed`."""
+    """Analyses the newest tree it was given; runs on a thread of its own, posts `TreeAnalysed`."""
 
     def __init__(
         self,
@@ -102,11 +102,10 @@ class Analyser:
         self._submitted = 0.0  # when the newest pending tree came
         self._first_pending = 0.0  # when the oldest tree not yet analysed came
         self._next = 0.0  # not before: see BUDGET
-        self._cancelled: Callable[[], bool] = lambda: False
 
     @property
     def stopped(self) -> bool:
-        return self._stop.is_set() or self._cancelled()
+        return self._stop.is_set()
 
     def submit(self, tree: Node, generation: int) -> None:
         """A complete tree is on screen: analyse it (or a newer one) soon. Any thread."""
@@ -122,10 +121,8 @@ class Analyser:
         self._stop.set()
         self._wake.set()
 
-    def run(self, cancelled: Callable[[], bool] | None = None) -> None:
-        """Wait for trees and analyse them until stopped (the worker's flag is polled too)."""
-        if cancelled is not None:
-            self._cancelled = cancelled
+    def run(self) -> None:
+        """Wait for trees and analyse them until stopped."""
         while not self.stopped:
             if not self._wake.wait(IDLE_WAIT) or self.stopped:
                 continue

@@ -148,6 +148,11 @@ class TokenTreeApp(App[int]):
         self._advice_settings: AdviceSettings | None = None
         self._settings_lock = threading.Lock()
         self._analysis_error = ""
+        # A daemon thread, not a worker: an analysis cannot be interrupted (pure functions, two
+        # seconds on a big history), and quitting must not wait for one. It only posts results.
+        self._analysis_thread = threading.Thread(
+            target=self.analyser.run, name="tokentree-analysis", daemon=True
+        )
         self.path: Path_ = ()
         self.sort = Sort()
         self.bar_metric = BarMetric.COST
@@ -193,7 +198,7 @@ class TokenTreeApp(App[int]):
         self.table.focus()
         self.status.set_status("reading logs…", "busy")
         self._index()
-        self._analyse()
+        self._analysis_thread.start()
         self.set_interval(TICK, self._tick)
 
     # --- the index thread and the watcher ---------------------------------------------------------
@@ -202,11 +207,6 @@ class TokenTreeApp(App[int]):
     def _index(self) -> None:
         worker = get_current_worker()
         self.indexer.run(live=self.live, cancelled=lambda: worker.is_cancelled)
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="analysis")
-    def _analyse(self) -> None:
-        worker = get_current_worker()
-        self.analyser.run(cancelled=lambda: worker.is_cancelled)
 
     def _load_advice_settings(self) -> AdviceSettings:
         """The advice thresholds of the config file, read once (by the analysis or an export)."""

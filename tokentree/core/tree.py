@@ -149,8 +149,8 @@ class Node:
         """A turn's call rows are made the first time they are asked for: most never are."""
         if self._unbuilt_calls is not None:
             calls, clock = self._unbuilt_calls
-            self._unbuilt_calls = None
             self._children = [_call_node(call, clock) for call in calls]
+            self._unbuilt_calls = None  # only now: another thread may be reading the calls
         return self._children
 
     def child(self, key: str) -> Node | None:

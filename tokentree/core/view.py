@@ -91,7 +91,28 @@ FLAGS = (
         "the log file was deleted since indexing; its calls are kept",
         lambda t: t.missing_calls,
     ),
+    Flag(
+        "↶",
+        "rewound",
+        "undone in the chat afterwards (Gemini's rewind), but paid for: still counted",
+        lambda t: t.rewound_calls,
+    ),
+    Flag(
+        "≠",
+        "own cost differs",
+        "OpenCode logged its own cost and it differs from ours by over 5 % (see i)",
+        lambda t: int(own_cost_differs(t)),
+    ),
 )
+
+
+def own_cost_differs(totals: Totals) -> bool:
+    """The assistant's own logged cost and ours disagree enough to show both."""
+    if not totals.source_cost_calls:
+        return False
+    gap = abs(totals.source_cost - totals.source_cost_ours)
+    return gap > max(0.01, 0.05 * max(totals.source_cost, totals.source_cost_ours))
+
 
 COUNT_TITLE = {
     Kind.WEEK: "Sess",

@@ -31,7 +31,7 @@ from tokentree.core.attribution import (
 from tokentree.core.breakdown import TOKEN_KINDS, Breakdown
 from tokentree.core.overview import sparkline
 from tokentree.core.tree import Kind, Node, short_model
-from tokentree.core.view import FLAGS, MIX_LETTERS, mix_order
+from tokentree.core.view import FLAGS, MIX_LETTERS, mix_order, own_cost_differs
 
 KIND_TITLE = {
     Kind.ALL: "All time",
@@ -376,6 +376,15 @@ def flags_text(node: Node) -> Text:
                 text.append("\n")
             text.append(f"{flag.glyph} {count:,} {flag.name}", style="bold")
             text.append(f": {flag.meaning}", style="dim")
+    totals = node.totals
+    if totals.source_cost_calls:  # the assistant's own figure beside ours, always
+        if text.plain:
+            text.append("\n")
+        text.append(
+            f"OpenCode's own cost ${totals.source_cost:,.4f}"
+            f" vs ours ${totals.source_cost_ours:,.4f} for {totals.source_cost_calls:,} calls",
+            style="bold" if own_cost_differs(totals) else "",
+        )
     return text
 
 
