@@ -43,18 +43,9 @@ TARGETS = {  # seconds, median less the pilot's own time
 
 
 def isolate(home: Path) -> None:
-    for name, value in {
-        "HOME": home,
-        "XDG_CACHE_HOME": home / ".cache",
-        "XDG_CONFIG_HOME": home / ".config",
-        "XDG_DATA_HOME": home / ".local/share",
-        "XDG_STATE_HOME": home / ".local/state",
-        "CLAUDE_CONFIG_DIR": home / ".claude",
-        "CODEX_HOME": home / ".codex",
-        "GEMINI_CLI_HOME": home,
-        "OPENCODE_DATA_DIR": home / ".local/share/opencode",
-    }.items():
-        os.environ[name] = str(value)
+    from tokentree.synthetic import isolated_environment
+
+    os.environ.update(isolated_environment(home))
 
 
 def write_logs(home: Path, children: int) -> None:

@@ -32,18 +32,9 @@ SHOTS = {
 
 
 def _isolate(home: Path) -> None:
-    for name, value in {
-        "HOME": home,
-        "XDG_CACHE_HOME": home / ".cache",
-        "XDG_CONFIG_HOME": home / ".config",
-        "XDG_DATA_HOME": home / ".local/share",
-        "XDG_STATE_HOME": home / ".local/state",
-        "CLAUDE_CONFIG_DIR": home / ".claude",
-        "CODEX_HOME": home / ".codex",
-        "GEMINI_CLI_HOME": home,
-        "OPENCODE_DATA_DIR": home / ".local/share/opencode",
-    }.items():
-        os.environ[name] = str(value)
+    from tokentree.synthetic import isolated_environment
+
+    os.environ.update(isolated_environment(home))
 
 
 async def _shoot(name: str, keys: tuple[str, ...]) -> Path:

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tokentree.synthetic import isolated_environment
+
 REAL_HOME = os.path.realpath(os.path.expanduser("~"))
 FIXTURES = Path(__file__).parent / "fixtures"
 REAL_SAMPLES = FIXTURES / "real_samples"
@@ -41,19 +43,8 @@ if REAL_HOME not in ("/", ""):
 def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
     """HOME and every variable a source or platformdirs reads point into a tmp dir."""
     home = tmp_path_factory.mktemp("home")
-    for name, value in {
-        "HOME": home,
-        "XDG_CACHE_HOME": home / ".cache",
-        "XDG_CONFIG_HOME": home / ".config",
-        "XDG_DATA_HOME": home / ".local/share",
-        "XDG_STATE_HOME": home / ".local/state",
-        "CLAUDE_CONFIG_DIR": home / ".claude",
-        "CODEX_HOME": home / ".codex",
-        "GEMINI_CLI_HOME": home,
-        "OPENCODE_DATA_DIR": home / ".local/share/opencode",
-        "TZ": "UTC",
-    }.items():
-        monkeypatch.setenv(name, str(value))
+    for name, value in {**isolated_environment(home), "TZ": "UTC"}.items():
+        monkeypatch.setenv(name, value)
     _touched.clear()
     yield home
     assert not _touched, f"the real home directory was touched: {_touched[:5]}"

@@ -1725,6 +1725,28 @@ class _CodexSession:
         )
 
 
+def isolated_environment(home: Path) -> dict[str, str]:
+    """Every variable a log source or platformdirs reads, pointed into `home`.
+
+    Tests, benchmarks and screenshots run with these, so nothing ever reads the
+    real home directory.
+    """
+    return {
+        name: str(value)
+        for name, value in {
+            "HOME": home,
+            "XDG_CACHE_HOME": home / ".cache",
+            "XDG_CONFIG_HOME": home / ".config",
+            "XDG_DATA_HOME": home / ".local/share",
+            "XDG_STATE_HOME": home / ".local/state",
+            "CLAUDE_CONFIG_DIR": home / ".claude",
+            "CODEX_HOME": home / ".codex",
+            "GEMINI_CLI_HOME": home,
+            "OPENCODE_DATA_DIR": home / ".local/share/opencode",
+        }.items()
+    }
+
+
 def generate(
     dest: Path,
     *,
