@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pwd
 import sys
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 
 from tokentree.synthetic import isolated_environment
 
-REAL_HOME = os.path.realpath(os.path.expanduser("~"))
+REAL_HOME = os.path.realpath(pwd.getpwuid(os.getuid()).pw_dir)  # from the user database, not $HOME
 FIXTURES = Path(__file__).parent / "fixtures"
 REAL_SAMPLES = FIXTURES / "real_samples"
 _ALLOWED = tuple(os.path.realpath(p) for p in sys.path if p) + (
