@@ -37,6 +37,8 @@ from tokentree.core.reading import (
     ReadResult,
     ReadTask,
     Row,
+    Sums,
+    add_to_sums,
     file_fingerprint,
     file_head,
     read_all,
@@ -421,6 +423,7 @@ class Index:
                 [(file_id, *prompt) for prompt in result.prompts],
             )
             fresh += [(file_id, path, row) for row in result.rows]
+            run.rollup.add_sums(file_id, result.sums)
             learned |= result.learned_rates
         stats.new_copies += len(fresh)
         self.prices.remember(learned)
@@ -558,37 +561,33 @@ class _Rollup:
 
     Each counted call adds to its (root, source, session, project, model,
     quarter hour) row; a call that stops counting subtracts what it added.
+    Workers send the sums of all they read, as if every call counted: the
+    run corrects the few that do not, so most calls are never added up here.
     """
 
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
         self.roots: dict[int, str] = {}
-        self.deltas: dict[tuple[Any, ...], list[float]] = {}
+        self.deltas: Sums = {}
 
     def add(self, file_id: int, row: Row, sign: int) -> None:
-        self.add_all([(file_id, row)], sign)
+        sums: Sums = {}
+        add_to_sums(sums, [row], sign)
+        self.add_sums(file_id, sums)
 
-    def add_all(self, rows: Iterable[tuple[int, Row]], sign: int = 1) -> None:
-        roots = self.roots
+    def add_sums(self, file_id: int, sums: Sums) -> None:
+        root = self.roots.get(file_id)
+        if root is None:
+            self.roots.update(self.db.execute("SELECT id, root FROM files"))
+            root = self.roots[file_id]
         deltas = self.deltas
-        for file_id, row in rows:
-            root = roots.get(file_id)
-            if root is None:
-                roots.update(self.db.execute("SELECT id, root FROM files"))
-                root = roots[file_id]
-            # root, source, session, project, model, quarter hour (see ROW_COLUMNS)
-            group = (root, row[2], row[3], row[4], row[6], int(row[5] // 900))
-            delta = deltas.get(group)
+        for group, counts in sums.items():
+            delta = deltas.get((root, *group))
             if delta is None:
-                delta = deltas[group] = [0, 0, 0, 0, 0, 0, 0.0, 0]
-            delta[0] += sign
-            delta[1] += sign * row[7]
-            delta[2] += sign * (row[8] + row[9])
-            delta[3] += sign * row[10]
-            delta[4] += sign * row[11]
-            delta[5] += sign * row[12]
-            delta[6] += sign * row[16]
-            delta[7] += sign * row[17]
+                deltas[(root, *group)] = counts.copy()
+            else:
+                for position, count in enumerate(counts):
+                    delta[position] += count
 
     def write(self, db: sqlite3.Connection) -> None:
         db.executemany(
@@ -599,9 +598,9 @@ class _Rollup:
             " cache_read = cache_read + excluded.cache_read, output = output + excluded.output,"
             " reasoning = reasoning + excluded.reasoning, cost = cost + excluded.cost,"
             " unpriced = unpriced + excluded.unpriced",
-            [(*group, *delta) for group, delta in self.deltas.items()],
+            [(*group, *delta) for group, delta in self.deltas.items() if any(delta)],
         )
-        if any(delta[0] < 0 for delta in self.deltas.values()):
+        if any(delta[0] <= 0 and any(delta) for delta in self.deltas.values()):
             db.execute("DELETE FROM rollup WHERE calls = 0")
         self.deltas = {}
 
@@ -637,18 +636,17 @@ class _Run:
         inserts: list[tuple[Any, ...]] = []
         updates: list[tuple[Any, ...]] = []
         counted_before: dict[str, _Copy | None] = dict.fromkeys(forgotten)
-        counted: list[tuple[int, Row]] = []
         for file_id, path, row in fresh:
             key = row[KEY]
             copies = self.copies.get(key)
-            if not copies:  # the only copy so far: it counts
+            if not copies:  # the only copy so far: it counts, as its file's sums say
                 copy = _Copy(self.next_id, file_id, path, True, row)
                 self.copies[key] = [copy]
                 self.written.append(copy)
                 inserts.append((self.next_id, file_id, 1, *row))
-                counted.append((file_id, row))
                 self.next_id += 1
                 continue
+            self.rollup.add(file_id, row, -1)  # it counts below only if it wins
             if key not in counted_before:
                 winner = next((copy for copy in copies if copy.winner), None)
                 counted_before[key] = winner
@@ -666,7 +664,6 @@ class _Run:
                 same_file.rank = same_file.row[RANK]
                 self.written.append(same_file)
                 updates.append((*same_file.row[RANK:], same_file.id))
-        self.rollup.add_all(counted)
         self.db.executemany(
             f"INSERT INTO calls(id, file_id, winner, {', '.join(ROW_COLUMNS)})"
             f" VALUES ({_marks(range(len(ROW_COLUMNS) + 3))})",

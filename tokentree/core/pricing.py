@@ -49,13 +49,19 @@ class Rates:
         return self
 
     def cost(self, tokens: Tokens) -> float:
-        rates = self.for_prompt(tokens.prompt)
+        return self.cost_of(*tokens[:5])
+
+    def cost_of(
+        self, fresh: int, write_5m: int, write_1h: int, cache_read: int, output: int
+    ) -> float:
+        """The cost of one request; every indexed call is priced here, so no Tokens is built."""
+        rates = self.for_prompt(fresh + write_5m + write_1h + cache_read)
         return (
-            tokens.input * rates.input
-            + tokens.cache_write_5m * rates.cache_write_5m
-            + tokens.cache_write_1h * rates.cache_write_1h
-            + tokens.cache_read * rates.cache_read
-            + tokens.output * rates.output
+            fresh * rates.input
+            + write_5m * rates.cache_write_5m
+            + write_1h * rates.cache_write_1h
+            + cache_read * rates.cache_read
+            + output * rates.output
         ) / PER_MILLION
 
 
@@ -82,6 +88,11 @@ class PriceBook:
         """None when no price is known: the call is unpriced, never free."""
         return self._rates((model, source, day.toordinal() - _EPOCH_ORDINAL))
 
+    def rates_for(self, model: str, source: str, timestamp: float) -> Rates | None:
+        """The rates of a call made at `timestamp`: looked up once per model and UTC day."""
+        key = (model, source, int(timestamp // SECONDS_PER_DAY))
+        return self._known[key] if key in self._known else self._rates(key)
+
     def _rates(self, key: RateKey) -> Rates | None:
         if key in self._known:
             return self._known[key]
@@ -101,7 +112,7 @@ class PriceBook:
         """
         if not any(call.tokens):
             return 0.0, True
-        rates = self._rates((call.model, call.source, int(call.timestamp // SECONDS_PER_DAY)))
+        rates = self.rates_for(call.model, call.source, call.timestamp)
         if rates is None:
             return 0.0, True
         return rates.cost(call.tokens), False
@@ -113,12 +124,6 @@ class PriceBook:
         """The lookups made since the last call, for the index to store."""
         learned, self.learned = self.learned, {}
         return learned
-
-    def preload(self) -> None:
-        """Import the price data now, e.g. before forking workers that will all need it."""
-        from genai_prices import data_snapshot
-
-        data_snapshot.get_snapshot()
 
 
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
@@ -182,7 +187,8 @@ def _user_rates(model: str, prices: Mapping[str, float]) -> Rates:
 
 
 def _library_rates(model: str, provider: str | None, day: date) -> Rates | None:
-    from genai_prices import data_snapshot  # 0.25 s to import: only when pricing new calls
+    # 0.25 s to import: only when pricing new calls
+    from genai_prices import __version__, data_snapshot
 
     snapshot = data_snapshot.get_snapshot()
     found = None
@@ -198,9 +204,7 @@ def _library_rates(model: str, provider: str | None, day: date) -> Rates | None:
         return None
     provider_info, model_info = found
     prices = model_info.get_prices(datetime(day.year, day.month, day.day, 12, tzinfo=UTC))
-    from importlib.metadata import version
-
-    origin = f"genai-prices {version('genai-prices')}, {provider_info.id}/{model_info.id}, {day}"
+    origin = f"genai-prices {__version__}, {provider_info.id}/{model_info.id}, {day}"
     return _rates_from_library(prices, origin, provider_info.id == "anthropic")
 
 

@@ -53,6 +53,29 @@ ROW_COLUMNS = (
 KEY, RANK, SOURCE, SESSION = 0, 1, 2, 3
 TOKENS = slice(7, 13)  # input … reasoning
 
+Sums = dict[tuple[Any, ...], list[float]]
+"""Rollup sums per (source, session, project, model, quarter hour): calls, input, cache write,
+cache read, output, reasoning, cost, unpriced calls."""
+SLOT_SECONDS = 900
+
+
+def add_to_sums(sums: Sums, rows: Iterable[Row], sign: int = 1) -> None:
+    """Add (or take away) rows' counts: workers sum what they read, the index corrects that."""
+    for row in rows:
+        group = (row[2], row[3], row[4], row[6], int(row[5] // SLOT_SECONDS))
+        total = sums.get(group)
+        if total is None:
+            total = sums[group] = [0, 0, 0, 0, 0, 0, 0.0, 0]
+        total[0] += sign
+        total[1] += sign * row[7]
+        total[2] += sign * (row[8] + row[9])
+        total[3] += sign * row[10]
+        total[4] += sign * row[11]
+        total[5] += sign * row[12]
+        total[6] += sign * row[16]
+        total[7] += sign * row[17]
+
+
 Progress = Callable[[int, int], None]
 
 
@@ -71,6 +94,7 @@ class ReadResult:
 
     task: ReadTask
     rows: list[Row] = field(default_factory=list)
+    sums: Sums = field(default_factory=dict)  # of all the rows, as if each counted
     prompts: list[tuple[str, str, float]] = field(default_factory=list)
     skipped: Counter[str] = field(default_factory=Counter)
     state: dict[str, Any] = field(default_factory=dict)
@@ -157,10 +181,8 @@ def read_file(task: ReadTask) -> ReadResult:
         result.next_offset = task.offset
         return result
     before = len(_prices.learned)
-    result.rows = [
-        call_row(call, rank, *_prices.price(call))
-        for call, rank in zip(parsed.calls, parsed.ranks, strict=True)
-    ]
+    result.rows = call_rows(parsed.calls, parsed.ranks, _prices)
+    add_to_sums(result.sums, result.rows)
     if len(_prices.learned) > before:
         result.learned_rates = _prices.take_learned()
     result.prompts = [(p.source, p.session_id, p.timestamp) for p in parsed.prompts]
@@ -206,30 +228,50 @@ def read_whole(path: str) -> Chunk:
     return Chunk([data], len(data), 0, 0)
 
 
-def call_row(call: ApiCall, rank: int, cost: float, unpriced: bool) -> Row:
-    t = call.tokens
-    return (
-        call.key,
-        rank,
-        call.source,
-        call.session_id,
-        call.project,
-        call.timestamp,
-        call.model,
-        t.input,
-        t.cache_write_5m,
-        t.cache_write_1h,
-        t.cache_read,
-        t.output,
-        t.reasoning,
-        TOOL_SEPARATOR.join(call.tools),
-        int(call.subagent),
-        call.fidelity.value,
-        cost,
-        int(unpriced),
-        int(call.rewound),
-        call.source_cost,
-    )
+def call_rows(calls: Sequence[ApiCall], ranks: Sequence[int], prices: PriceBook) -> list[Row]:
+    """The calls as priced rows (see ROW_COLUMNS).
+
+    A first index builds a row per call, so each call is unpacked once here
+    rather than through PriceBook.price(), which gives the same numbers.
+    """
+    rows: list[Row] = []
+    append = rows.append
+    rates_for = prices.rates_for
+    for call, rank in zip(calls, ranks, strict=True):
+        source, key, session, project, timestamp, model, tokens, tools, subagent, fidelity = call[
+            :10
+        ]
+        fresh, write_5m, write_1h, cache_read, output, reasoning = tokens
+        rates = rates_for(model, source, timestamp)
+        if rates is None or not any(tokens):  # no usage at all is an unknown cost, not zero
+            cost, unpriced = 0.0, 1
+        else:
+            cost, unpriced = rates.cost_of(fresh, write_5m, write_1h, cache_read, output), 0
+        append(
+            (
+                key,
+                rank,
+                source,
+                session,
+                project,
+                timestamp,
+                model,
+                fresh,
+                write_5m,
+                write_1h,
+                cache_read,
+                output,
+                reasoning,
+                TOOL_SEPARATOR.join(tools),
+                int(subagent),
+                fidelity.value,
+                cost,
+                unpriced,
+                int(call.rewound),
+                call.source_cost,
+            )
+        )
+    return rows
 
 
 def file_head(path: str, length: int | None) -> tuple[int, str]:

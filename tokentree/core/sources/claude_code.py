@@ -202,8 +202,9 @@ def parse(lines: Iterable[bytes], state: dict[str, Any], path: str) -> FileParse
             prompt = _prompt(record)
             if prompt is not None:
                 result.prompts.append(prompt)
+    shared: dict[str, str] = {}  # one string object per session, folder and model
     for draft in drafts.values():
-        result.calls.append(draft.call(path))
+        result.calls.append(draft.call(path, shared))
         result.ranks.append(draft.rank)
     return result
 
@@ -244,22 +245,26 @@ class _Draft:
         if total > self.total:
             self.usage, self.total = usage, total
         if tools:
-            self.tools += [tool for tool in tools if tool not in self.tools]
+            self.tools = self.tools + [tool for tool in tools if tool not in self.tools]
         if rank > self.rank:
             self.rank = rank
 
-    def call(self, path: str) -> ApiCall:
+    def call(self, path: str, shared: dict[str, str]) -> ApiCall:
+        """The call; `shared` makes equal strings one object, which pickles once per file."""
         line = self.line
         session_id = line.sessionId
         cwd = line.cwd
         version = line.version
+        if type(session_id) is not str or not session_id:
+            session_id = _session_from_path(path)
+        cwd = cwd if type(cwd) is str else ""
         return ApiCall(
             NAME,
             self.key,
-            session_id if type(session_id) is str and session_id else _session_from_path(path),
-            cwd if type(cwd) is str else "",
+            shared.setdefault(session_id, session_id),
+            shared.setdefault(cwd, cwd),
             self.timestamp,
-            self.model,
+            shared.setdefault(self.model, self.model),
             _tokens(self.usage),
             tuple(self.tools),
             self.subagent,
@@ -319,7 +324,7 @@ def _add_call(
     key = f"{message_id}:{request_id}" if type(request_id) is str and request_id else message_id
     sidechain = line.isSidechain is True
     content = message.content
-    tools = _tool_labels(content) if type(content) is list else []
+    tools = _tool_labels(content) if type(content) is list else _NO_TOOLS
     rank = (0 if copy else _RANK_TOP_LEVEL) + (0 if sidechain else _RANK_MAIN_THREAD) + total
     draft = drafts.get(key)
     if draft is not None:
@@ -372,13 +377,19 @@ def _fidelity(version: str | None) -> Fidelity:
 
 
 def _tool_labels(content: list[Any]) -> list[str]:
-    labels = []
+    """Labels of the tool_use blocks: most lines hold one text or thinking block, and none."""
+    labels = _NO_TOOLS
     for block in content:
         if type(block) is _Block and block.type == "tool_use":
             name = block.name
             if isinstance(name, str):
+                if labels is _NO_TOOLS:
+                    labels = []
                 labels.append(tool_label(name, _tool_target(name, block.input)))
     return labels
+
+
+_NO_TOOLS: list[str] = []  # shared, never changed: merge() copies before adding
 
 
 def _tool_target(name: str, arguments: Any) -> str:
