@@ -264,6 +264,8 @@ class Index:
             if run.cold and tasks:  # a first build: its indexes are made once, at the end
                 for name in _DROPPED_FOR_FIRST_BUILD:
                     self.db.execute(f"DROP INDEX IF EXISTS {name}")
+        if run.cold and tasks:  # nothing to lose yet: a crash mid-build leaves a file to rebuild
+            self.db.execute("PRAGMA synchronous = OFF")
             run.settle([], self._forget(rereads, run.rollup))
             run.rollup.write(self.db)
         batch: list[ReadResult] = []
@@ -277,6 +279,7 @@ class Index:
                 batch, size = [], 0
         if batch or run.cold:
             self._store_batch(run, batch, stats, on_batch, final=True)
+        self.db.execute("PRAGMA synchronous = NORMAL")
         return stats
 
     def _store_batch(

@@ -245,7 +245,8 @@ class _Draft:
         if total > self.total:
             self.usage, self.total = usage, total
         if tools:
-            self.tools = self.tools + [tool for tool in tools if tool not in self.tools]
+            known = self.tools
+            self.tools = known + [tool for tool in tools if tool not in known]
         if rank > self.rank:
             self.rank = rank
 
@@ -357,12 +358,14 @@ def _tokens(usage: _Usage) -> Tokens:
     if type(split) is _CacheSplit:
         one_hour = split.ephemeral_1h_input_tokens
         write_1h = one_hour if type(one_hour) is int and 0 <= one_hour <= cache_write else 0
+    # input, cache write 5m and 1h, cache read, output; positional: keywords cost 3x here
     return Tokens(
-        input=usage.input_tokens,
-        cache_write_5m=cache_write - write_1h,
-        cache_write_1h=write_1h,
-        cache_read=usage.cache_read_input_tokens,
-        output=usage.output_tokens,
+        usage.input_tokens,
+        cache_write - write_1h,
+        write_1h,
+        usage.cache_read_input_tokens,
+        usage.output_tokens,
+        0,
     )
 
 
