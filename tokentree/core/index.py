@@ -264,22 +264,25 @@ class Index:
             if run.cold and tasks:  # a first build: its indexes are made once, at the end
                 for name in _DROPPED_FOR_FIRST_BUILD:
                     self.db.execute(f"DROP INDEX IF EXISTS {name}")
-        if run.cold and tasks:  # nothing to lose yet: a crash mid-build leaves a file to rebuild
-            self.db.execute("PRAGMA synchronous = OFF")
             run.settle([], self._forget(rereads, run.rollup))
             run.rollup.write(self.db)
-        batch: list[ReadResult] = []
-        size = 0
-        cpu = workers if workers is not None else (os.cpu_count() or 1)
-        for result in read_all(tasks, self.prices, cpu, progress):
-            batch.append(result)
-            size += result.bytes_read
-            if size >= batch_bytes:
-                self._store_batch(run, batch, stats, on_batch, final=False)
-                batch, size = [], 0
-        if batch or run.cold:
-            self._store_batch(run, batch, stats, on_batch, final=True)
-        self.db.execute("PRAGMA synchronous = NORMAL")
+        # A first build has nothing to lose: no fsync until it is done (a file left
+        # corrupt by a power cut is rebuilt at the next start).
+        self.db.execute(f"PRAGMA synchronous = {'OFF' if run.cold else 'NORMAL'}")
+        try:
+            batch: list[ReadResult] = []
+            size = 0
+            cpu = workers if workers is not None else (os.cpu_count() or 1)
+            for result in read_all(tasks, self.prices, cpu, progress):
+                batch.append(result)
+                size += result.bytes_read
+                if size >= batch_bytes:
+                    self._store_batch(run, batch, stats, on_batch, final=False)
+                    batch, size = [], 0
+            if batch or run.cold:
+                self._store_batch(run, batch, stats, on_batch, final=True)
+        finally:
+            self.db.execute("PRAGMA synchronous = NORMAL")
         return stats
 
     def _store_batch(
