@@ -117,6 +117,13 @@ class PriceBook:
             return 0.0, True
         return rates.cost(call.tokens), False
 
+    @staticmethod
+    def preload() -> None:
+        """Import the price data now: forked workers then share it instead of each loading it."""
+        from genai_prices import data_snapshot
+
+        data_snapshot.get_snapshot()
+
     def remember(self, known: Mapping[RateKey, Rates | None]) -> None:
         self._known.update(known)
 

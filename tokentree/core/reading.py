@@ -122,6 +122,7 @@ def read_all(
         from multiprocessing import get_context
 
         ordered = sorted(tasks, key=lambda task: sizes[task.file_id], reverse=True)
+        prices.preload()  # once here rather than once in each worker
         context = get_context("fork")
         with ProcessPoolExecutor(workers, context, _use_prices, (prices,)) as pool:
             futures = [pool.submit(read_files, group) for group in _groups(ordered, sizes)]
