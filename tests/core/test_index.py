@@ -10,6 +10,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -354,3 +355,26 @@ def test_explicit_roots_scope_only_their_files(isolated_home: Path) -> None:
     ]
     assert len(harness.calls(index)) == 1
     assert os.path.exists(harness.db)
+
+
+def test_fast_mode_calls_keep_their_speed_and_fast_price(isolated_home: Path) -> None:
+    """A fast-mode call is stored with its speed and priced at the fast rates, also after a
+    restart (the rates the index remembers are per speed)."""
+    standard = claude_call("msg_1", T0, model="claude-opus-4-8", input=1000, output=1000)
+    fast = claude_call("msg_2", T0, model="claude-opus-4-8", input=1000, output=1000)
+    fast["message"]["usage"]["speed"] = "fast"
+    harness = Harness(isolated_home)
+    write(harness.projects / "s.jsonl", claude_prompt(T0), standard, fast)
+    index = harness.update()
+    by_key = {call.key.split(":")[0]: call for call in harness.calls(index)}
+    assert (by_key["msg_1"].speed, by_key["msg_2"].speed) == ("", "fast")
+    assert by_key["msg_1"].cost == pytest.approx(0.030)
+    assert by_key["msg_2"].cost == pytest.approx(0.060)
+    index.close()
+    later = claude_call("msg_3", T0, model="claude-opus-4-8", input=1000, output=1000)
+    later["message"]["usage"]["speed"] = "fast"
+    write(harness.projects / "t.jsonl", claude_prompt(T0), later)
+    again = Index(harness.db)
+    assert again.prices.rates_for("claude-opus-4-8", "claude-code", T0.timestamp(), "fast")
+    [new] = [call for call in harness.calls(harness.update(again)) if call.key.startswith("msg_3")]
+    assert new.cost == pytest.approx(0.060) and not new.unpriced

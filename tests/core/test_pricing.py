@@ -83,3 +83,27 @@ def test_user_prices_override_and_add_models() -> None:
     assert book.price(_call("claude-sonnet-4-5-20250929", Tokens(output=1_000_000)))[0] == 10
     assert book.fingerprint != PriceBook().fingerprint
     assert book.rates("gpt-oss-120b-local", "codex", date(2026, 1, 1)).origin.startswith("user")
+
+
+def _fast(call: ApiCall) -> ApiCall:
+    return call._replace(speed="fast")
+
+
+def test_fast_mode_is_priced_at_the_listed_fast_rates() -> None:
+    """genai-prices lists Opus 4.8's fast mode at twice its standard rates."""
+    tokens = Tokens(input=1000, cache_write_5m=1000, cache_read=1000, output=1000)
+    book = PriceBook()
+    standard, _ = book.price(_call("claude-opus-4-8", tokens, day="2026-11-01"))
+    fast, unpriced = book.price(_fast(_call("claude-opus-4-8", tokens, day="2026-11-01")))
+    assert standard == pytest.approx((5 + 6.25 + 0.5 + 25) / 1000)
+    assert not unpriced and fast == pytest.approx((10 + 12.5 + 1 + 50) / 1000)
+    rates = book.rates("claude-opus-4-8", "claude-code", date(2026, 11, 1), "fast")
+    assert rates is not None and "fast mode" in rates.origin
+
+
+def test_fast_mode_without_a_listed_price_is_unpriced_not_standard() -> None:
+    """Opus 4.6 has no fast-mode price in the table: standard rates would understate it."""
+    call = _fast(_call("claude-opus-4-6", Tokens(input=1000, output=1000), day="2026-11-01"))
+    assert PriceBook().price(call) == (0.0, True)
+    user = PriceBook({"claude-opus-4-6-fast": {"input": 30, "output": 150}})
+    assert user.price(call) == (pytest.approx((30 + 150) / 1000), False)

@@ -352,7 +352,7 @@ class _Engine:
         self.attribution = attribution
         self.report = AdviceReport()
         self.sessions = list(self._sessions(root, base_path, ""))
-        self._rates: dict[tuple[str, str, int], Rates | None] = {}
+        self._rates: dict[tuple[str, str, int, str], Rates | None] = {}
         self._alternatives: dict[str, str | None] = {}
         self.base_path = base_path
         self.place = Place(root, base_path, root.label)
@@ -395,8 +395,14 @@ class _Engine:
                 yield from self._sessions(child, _join(path, child.key), day)
 
     def rates(self, call: ApiCall, model: str | None = None) -> Rates | None:
-        """The rates of the call's day (for its prompt size), for its model or another one."""
-        key = (model or call.model, call.source, int(call.timestamp // 86_400))
+        """The rates of the call's day (for its prompt size), for its model and speed or for
+        another model at the standard speed."""
+        day = int(call.timestamp // 86_400)
+        key = (
+            (call.model, call.source, day, call.speed)
+            if model is None
+            else (model, call.source, day, "")
+        )
         found = self._rates.get(key, _UNKNOWN)
         if found is _UNKNOWN:
             found = self.day_rates(*key)
@@ -404,13 +410,13 @@ class _Engine:
             return found
         return found.for_prompt(_prompt(call.tokens))
 
-    def day_rates(self, model: str, source: str, day: int) -> Rates | None:
+    def day_rates(self, model: str, source: str, day: int, speed: str = "") -> Rates | None:
         """The rates of a model on a UTC day (days since the epoch), as the index priced it."""
-        key = (model, source, day)
+        key = (model, source, day, speed)
         found = self._rates.get(key, _UNKNOWN)
         if found is _UNKNOWN:
             date = datetime.fromtimestamp(day * 86_400, UTC).date()
-            found = self._rates[key] = self.prices.rates(model, source, date)
+            found = self._rates[key] = self.prices.rates(model, source, date, speed)
         return found
 
     def _calls(self) -> Iterator[ApiCall]:

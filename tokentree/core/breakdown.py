@@ -51,7 +51,7 @@ def breakdown(node: Node, prices: PriceBook) -> Breakdown:
         if call.file:
             result.files[call.file] = result.files.get(call.file, False) or call.file_missing
         day = datetime.fromtimestamp(call.timestamp, UTC).date()
-        rates = prices.rates(call.model, call.source, day)
+        rates = prices.rates(call.model, call.source, day, call.speed)
         if rates is None:
             result.unpriced_models.add(call.model)
             continue

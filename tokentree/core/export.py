@@ -87,6 +87,7 @@ def node_dict(
             "model": call.model,
             "tools": list(call.tools),
             "fidelity": call.fidelity.value,
+            "speed": call.speed or "standard",
             "subagent": call.subagent,
             "source_removed": call.file_missing,
         }
@@ -116,6 +117,7 @@ def aggregates(totals: Totals) -> dict[str, Any]:
         "subagent_calls": totals.subagent_calls,
         "source_removed_calls": totals.missing_calls,
         "rewound_calls": totals.rewound_calls,
+        "fast_calls": totals.fast_calls,
         "source_cost_usd": round(totals.source_cost, 6) if totals.source_cost_calls else None,
         "source_cost_ours_usd": (
             round(totals.source_cost_ours, 6) if totals.source_cost_calls else None

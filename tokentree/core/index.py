@@ -47,7 +47,7 @@ from tokentree.core.records import ApiCall, Fidelity, Prompt, Tokens
 from tokentree.core.sources import Root, read_mode
 from tokentree.core.sources.base import ReadMode, SourceFile
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 _CHUNK = 500  # SQLite host parameters per IN (…) query
 BATCH_BYTES = 64 * 1024 * 1024
 
@@ -72,7 +72,7 @@ CREATE TABLE calls(
     cw5 INTEGER NOT NULL, cw1h INTEGER NOT NULL, cr INTEGER NOT NULL, output INTEGER NOT NULL,
     reasoning INTEGER NOT NULL, tools TEXT NOT NULL, subagent INTEGER NOT NULL,
     fidelity TEXT NOT NULL, cost REAL NOT NULL, unpriced INTEGER NOT NULL,
-    rewound INTEGER NOT NULL, source_cost REAL
+    rewound INTEGER NOT NULL, source_cost REAL, speed TEXT NOT NULL
 );
 CREATE TABLE prompts(file_id INTEGER NOT NULL, source TEXT NOT NULL, session TEXT NOT NULL,
                      ts REAL NOT NULL);
@@ -83,7 +83,7 @@ CREATE TABLE rollup(
     reasoning INTEGER NOT NULL, cost REAL NOT NULL, unpriced INTEGER NOT NULL
 );
 CREATE TABLE rates(model TEXT NOT NULL, source TEXT NOT NULL, day INTEGER NOT NULL,
-                   rates BLOB, PRIMARY KEY (model, source, day));
+                   speed TEXT NOT NULL, rates BLOB, PRIMARY KEY (model, source, day, speed));
 """
 _INDEXES = (
     "CREATE INDEX IF NOT EXISTS calls_key ON calls(key)",
@@ -159,8 +159,8 @@ class Index:
         self.db = self._open()
         self.prices.remember(
             {
-                (model, source, day): rates_from_json(blob)
-                for model, source, day, blob in self.db.execute("SELECT * FROM rates")
+                (model, source, day, speed): rates_from_json(blob)
+                for model, source, day, speed, blob in self.db.execute("SELECT * FROM rates")
             }
         )
 
@@ -434,7 +434,7 @@ class Index:
         stats.new_copies += len(fresh)
         self.prices.remember(learned)
         self.db.executemany(
-            "INSERT OR REPLACE INTO rates VALUES (?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO rates VALUES (?, ?, ?, ?, ?)",
             [(*key, rates_to_json(rates)) for key, rates in learned.items()],
         )
         run.settle(fresh, [])
@@ -449,11 +449,12 @@ class Index:
             self.db.execute("DELETE FROM rates")
             self.prices = PriceBook(self.prices.user_prices)  # forget the remembered rates
             changes = []
-            for rowid, source, ts, model, *counts in self.db.execute(
-                "SELECT id, source, ts, model, input, cw5, cw1h, cr, output, reasoning FROM calls"
+            for rowid, source, ts, model, speed, *counts in self.db.execute(
+                "SELECT id, source, ts, model, speed, input, cw5, cw1h, cr, output, reasoning"
+                " FROM calls"
             ).fetchall():
                 cost, unpriced = self.prices.price(
-                    ApiCall(source, "", "", "", ts, model, Tokens(*counts))
+                    ApiCall(source, "", "", "", ts, model, Tokens(*counts), speed=speed)
                 )
                 changes.append((cost, int(unpriced), rowid))
             self.db.executemany("UPDATE calls SET cost = ?, unpriced = ? WHERE id = ?", changes)
@@ -480,7 +481,8 @@ class Index:
         rows = self.db.execute(
             "SELECT c.source, c.key, c.session, c.project, c.ts, c.model, c.input, c.cw5, c.cw1h,"
             " c.cr, c.output, c.reasoning, c.tools, c.subagent, c.fidelity, c.cost, c.unpriced,"
-            " c.file_id, c.rewound, c.source_cost FROM calls c JOIN files f ON f.id = c.file_id"
+            " c.file_id, c.rewound, c.source_cost, c.speed FROM calls c"
+            " JOIN files f ON f.id = c.file_id"
             f" WHERE c.winner = 1 {where}",
             params,
         )
@@ -502,6 +504,7 @@ class Index:
                 *files[row[17]],
                 row[18] == 1,
                 row[19],
+                row[20],
             )
             for row in rows
         ]
@@ -764,6 +767,7 @@ def _merged(old: Row | None, new: Row) -> Row:
         fuller[17],
         max(old[18], new[18]),
         fuller[19],
+        fuller[20],
     )
 
 

@@ -65,8 +65,8 @@ class Rates:
         ) / PER_MILLION
 
 
-RateKey = tuple[str, str, int]
-"""(model, source, UTC day number): the unit prices are looked up and remembered in."""
+RateKey = tuple[str, str, int, str]
+"""(model, source, UTC day number, speed): the unit prices are looked up and remembered in."""
 SECONDS_PER_DAY = 86_400
 
 
@@ -84,23 +84,24 @@ class PriceBook:
         self.learned: dict[RateKey, Rates | None] = {}
         self.fingerprint = price_fingerprint(user_prices)
 
-    def rates(self, model: str, source: str, day: date) -> Rates | None:
+    def rates(self, model: str, source: str, day: date, speed: str = "") -> Rates | None:
         """None when no price is known: the call is unpriced, never free."""
-        return self._rates((model, source, day.toordinal() - _EPOCH_ORDINAL))
+        return self._rates((model, source, day.toordinal() - _EPOCH_ORDINAL, speed))
 
-    def rates_for(self, model: str, source: str, timestamp: float) -> Rates | None:
+    def rates_for(self, model: str, source: str, timestamp: float, speed: str = "") -> Rates | None:
         """The rates of a call made at `timestamp`: looked up once per model and UTC day."""
-        key = (model, source, int(timestamp // SECONDS_PER_DAY))
+        key = (model, source, int(timestamp // SECONDS_PER_DAY), speed)
         return self._known[key] if key in self._known else self._rates(key)
 
     def _rates(self, key: RateKey) -> Rates | None:
         if key in self._known:
             return self._known[key]
-        model, source, day_number = key
+        model, source, day_number, speed = key
         day = date.fromordinal(day_number + _EPOCH_ORDINAL)
-        found = self._user.get(model.lower()) or _library_rates(
-            model, _PROVIDER_OF_SOURCE.get(source), day
-        )
+        # the user's price file names a fast mode as its own model: "claude-opus-4-6-fast"
+        found = self._user.get(f"{model}-{speed}".lower() if speed else model.lower())
+        if found is None:
+            found = _library_rates(model, _PROVIDER_OF_SOURCE.get(source), day, speed)
         self._known[key] = self.learned[key] = found
         return found
 
@@ -112,7 +113,7 @@ class PriceBook:
         """
         if not any(call.tokens):
             return 0.0, True
-        rates = self.rates_for(call.model, call.source, call.timestamp)
+        rates = self.rates_for(call.model, call.source, call.timestamp, call.speed)
         if rates is None:
             return 0.0, True
         return rates.cost(call.tokens), False
@@ -193,7 +194,8 @@ def _user_rates(model: str, prices: Mapping[str, float]) -> Rates:
     )
 
 
-def _library_rates(model: str, provider: str | None, day: date) -> Rates | None:
+def _library_rates(model: str, provider: str | None, day: date, speed: str) -> Rates | None:
+    """genai-prices' rates for the model on that day; a fast mode only where it lists one."""
     # 0.25 s to import: only when pricing new calls
     from genai_prices import __version__, data_snapshot
 
@@ -210,8 +212,16 @@ def _library_rates(model: str, provider: str | None, day: date) -> Rates | None:
     if found is None:
         return None
     provider_info, model_info = found
-    prices = model_info.get_prices(datetime(day.year, day.month, day.day, 12, tzinfo=UTC))
-    origin = f"genai-prices {__version__}, {provider_info.id}/{model_info.id}, {day}"
+    when = datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
+    context = {"speed": speed} if speed else None
+    if context and not any(
+        variant.when == context and (variant.constraint is None or variant.constraint.active(when))
+        for variant in model_info.price_variants or ()
+    ):
+        return None  # standard rates would understate it: unpriced, and said so
+    prices = model_info.get_prices(when, context)
+    mode = f", {speed} mode" if speed else ""
+    origin = f"genai-prices {__version__}, {provider_info.id}/{model_info.id}{mode}, {day}"
     return _rates_from_library(prices, origin, provider_info.id == "anthropic")
 
 

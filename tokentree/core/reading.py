@@ -49,6 +49,7 @@ ROW_COLUMNS = (
     "unpriced",
     "rewound",
     "source_cost",
+    "speed",
 )
 KEY, RANK, SOURCE, SESSION = 0, 1, 2, 3
 TOKENS = slice(7, 13)  # input … reasoning
@@ -243,7 +244,8 @@ def call_rows(calls: Sequence[ApiCall], ranks: Sequence[int], prices: PriceBook)
             :10
         ]
         fresh, write_5m, write_1h, cache_read, output, reasoning = tokens
-        rates = rates_for(model, source, timestamp)
+        speed = call.speed
+        rates = rates_for(model, source, timestamp, speed)
         if rates is None or not any(tokens):  # no usage at all is an unknown cost, not zero
             cost, unpriced = 0.0, 1
         else:
@@ -270,6 +272,7 @@ def call_rows(calls: Sequence[ApiCall], ranks: Sequence[int], prices: PriceBook)
                 unpriced,
                 int(call.rewound),
                 call.source_cost,
+                speed,
             )
         )
     return rows

@@ -67,6 +67,7 @@ class ApiCall(NamedTuple):
     file_missing: bool = False
     rewound: bool = False  # undone in the chat afterwards (Gemini), but paid for
     source_cost: float | None = None  # the cost the assistant itself logged (OpenCode)
+    speed: str = ""  # "fast": Claude's fast mode, billed at its own (higher) rates
 
 
 class Prompt(NamedTuple):

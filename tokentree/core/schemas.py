@@ -135,6 +135,8 @@ class ExportNode(_Strict):
     source_removed_calls: int
     rewound_calls: int = 0
     """Calls undone in the chat afterwards (Gemini's rewind): counted, they were paid for."""
+    fast_calls: int = 0
+    """Calls billed in Claude's fast mode, at its own rates."""
     source_cost_usd: float | None = None
     """The cost the assistant logged itself (OpenCode), for the calls that carry one."""
     source_cost_ours_usd: float | None = None
@@ -148,6 +150,8 @@ class ExportNode(_Strict):
     model: str | None = None
     tools: list[str] | None = None
     fidelity: Literal["exact", "lower-bound", "estimated"] | None = None
+    speed: str | None = None
+    """"standard", or the mode the call was billed in apart ("fast": Claude's fast mode)."""
     subagent: bool | None = None
     source_removed: bool | None = None
     activity: dict[str, ActivityPart] | None = None

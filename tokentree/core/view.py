@@ -92,6 +92,12 @@ FLAGS = (
         lambda t: t.missing_calls,
     ),
     Flag(
+        "»",
+        "fast mode",
+        "includes Claude fast-mode calls, billed at their own higher rates",
+        lambda t: t.fast_calls,
+    ),
+    Flag(
         "↶",
         "rewound",
         "undone in the chat afterwards (Gemini's rewind), but paid for: still counted",

@@ -125,6 +125,7 @@ class _Usage(_Fields):
     cache_read_input_tokens: Any = 0
     output_tokens: Any = 0
     cache_creation: _CacheSplit | _NotObject = None
+    speed: Any = None  # "fast" in fast mode (FORMATS.md §1.6)
 
 
 class _Message(_Fields):
@@ -273,6 +274,10 @@ class _Draft:
             0.0,
             False,
             path,
+            False,
+            False,
+            None,
+            _speed(self.usage.speed),
         )
 
 
@@ -367,6 +372,11 @@ def _tokens(usage: _Usage) -> Tokens:
         usage.output_tokens,
         0,
     )
+
+
+def _speed(value: Any) -> str:
+    """A mode priced apart ("fast"), or "" for the standard one."""
+    return value if type(value) is str and value not in ("", "standard") else ""
 
 
 @cache
