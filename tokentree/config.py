@@ -32,6 +32,8 @@ class ModelPrice:
     cache_read: float | None = None
     cache_write: float | None = None
     cache_write_1h: float | None = None
+    web_search_per_1k: float | None = None
+    """USD per 1,000 server-side web searches (Anthropic's web search tool)."""
 
 
 @dataclass(frozen=True)

@@ -144,3 +144,16 @@ def test_only_real_prompts_start_turns() -> None:
         claude_prompt(T0, "no session", session=None),
     )
     assert [prompt.timestamp for prompt in parsed.prompts] == [T0.timestamp()] * 2
+
+
+def test_web_searches_and_fast_mode_are_read_from_the_usage() -> None:
+    line = claude_call("msg_1", T0)
+    line["message"]["usage"] |= {
+        "server_tool_use": {"web_search_requests": 2, "web_fetch_requests": 1},
+        "speed": "fast",
+    }
+    [call] = _parse(line).calls
+    assert (call.web_searches, call.speed) == (2, "fast")
+    line["message"]["usage"] |= {"server_tool_use": {"web_search_requests": "2"}, "speed": 1}
+    [call] = _parse(line).calls
+    assert (call.web_searches, call.speed) == (0, "")

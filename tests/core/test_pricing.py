@@ -107,3 +107,17 @@ def test_fast_mode_without_a_listed_price_is_unpriced_not_standard() -> None:
     assert PriceBook().price(call) == (0.0, True)
     user = PriceBook({"claude-opus-4-6-fast": {"input": 30, "output": 150}})
     assert user.price(call) == (pytest.approx((30 + 150) / 1000), False)
+
+
+def test_web_searches_are_billed_per_search_whatever_the_prompt_size() -> None:
+    """Anthropic's web search costs $10 per 1,000 searches, apart from the tokens."""
+    book = PriceBook()
+    small = _call("claude-sonnet-4-5", Tokens(input=1000))
+    searched = small._replace(web_searches=3)
+    assert book.price(searched)[0] - book.price(small)[0] == pytest.approx(0.03)
+    big = _call("claude-sonnet-4-5", Tokens(input=300_000))  # in the long-context tier
+    assert book.price(big._replace(web_searches=2))[0] - book.price(big)[0] == pytest.approx(0.02)
+    user = PriceBook({"my-model": {"input": 1, "output": 1, "web_search_per_1k": 5}})
+    assert user.price(_call("my-model", Tokens(input=1), source="codex")._replace(web_searches=2))[
+        0
+    ] == pytest.approx(1e-6 + 0.01)

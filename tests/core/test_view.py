@@ -160,13 +160,18 @@ def test_breakdown_prices_each_kind_and_adds_up_to_the_stored_cost() -> None:
                 input=100 * i, cache_write_5m=1000, cache_write_1h=500, cache_read=9000, output=70
             ),
             file="/logs/s.jsonl",
+            web_searches=i - 1,
         )
         for i in range(1, 4)
     ] + [ApiCall("codex", "u", "t", "/p", 1795000100.0, "no-such-model", Tokens(input=5))]
     calls = [c._replace(cost=prices.price(c)[0], unpriced=prices.price(c)[1]) for c in raw]
     tree = build_tree(calls, [], UTC_CAL)
     found = breakdown(tree, prices)
-    assert sum(found.cost_by_kind.values()) == pytest.approx(tree.totals.cost)
+    assert found.web_search_cost == pytest.approx(3 * 0.01)  # $10 per 1,000 searches
+    assert tree.totals.web_searches == 3
+    assert sum(found.cost_by_kind.values()) + found.web_search_cost == pytest.approx(
+        tree.totals.cost
+    )
     assert found.cost_by_kind["cache_write_1h"] == pytest.approx(3 * 500 * 6.0 / 1e6)
     assert found.unpriced_models == {"no-such-model"}
     assert found.calls_by_source == {"claude-code": 3, "codex": 1}

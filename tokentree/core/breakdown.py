@@ -34,6 +34,7 @@ class Breakdown:
     origins: set[str] = field(default_factory=set)  # where the rates came from
     unpriced_models: set[str] = field(default_factory=set)
     long_context_calls: int = 0
+    web_search_cost: float = 0.0  # billed per search, apart from the tokens
 
 
 _KINDS = tuple(name for name, _ in TOKEN_KINDS)
@@ -59,6 +60,9 @@ def breakdown(node: Node, prices: PriceBook) -> Breakdown:
         result.long_context_calls += applied is not rates
         result.origins.add(rates.origin)
         _add_kinds(result, call, applied)
+        searches = call.web_searches * rates.web_search
+        result.web_search_cost += searches
+        result.cost_by_model[call.model] += searches
     return result
 
 

@@ -118,6 +118,7 @@ def aggregates(totals: Totals) -> dict[str, Any]:
         "source_removed_calls": totals.missing_calls,
         "rewound_calls": totals.rewound_calls,
         "fast_calls": totals.fast_calls,
+        "web_searches": totals.web_searches,
         "source_cost_usd": round(totals.source_cost, 6) if totals.source_cost_calls else None,
         "source_cost_ours_usd": (
             round(totals.source_cost_ours, 6) if totals.source_cost_calls else None

@@ -72,7 +72,8 @@ CREATE TABLE calls(
     cw5 INTEGER NOT NULL, cw1h INTEGER NOT NULL, cr INTEGER NOT NULL, output INTEGER NOT NULL,
     reasoning INTEGER NOT NULL, tools TEXT NOT NULL, subagent INTEGER NOT NULL,
     fidelity TEXT NOT NULL, cost REAL NOT NULL, unpriced INTEGER NOT NULL,
-    rewound INTEGER NOT NULL, source_cost REAL, speed TEXT NOT NULL
+    rewound INTEGER NOT NULL, source_cost REAL, speed TEXT NOT NULL,
+    web_searches INTEGER NOT NULL
 );
 CREATE TABLE prompts(file_id INTEGER NOT NULL, source TEXT NOT NULL, session TEXT NOT NULL,
                      ts REAL NOT NULL);
@@ -449,12 +450,22 @@ class Index:
             self.db.execute("DELETE FROM rates")
             self.prices = PriceBook(self.prices.user_prices)  # forget the remembered rates
             changes = []
-            for rowid, source, ts, model, speed, *counts in self.db.execute(
-                "SELECT id, source, ts, model, speed, input, cw5, cw1h, cr, output, reasoning"
-                " FROM calls"
+            for rowid, source, ts, model, speed, searches, *counts in self.db.execute(
+                "SELECT id, source, ts, model, speed, web_searches, input, cw5, cw1h, cr, output,"
+                " reasoning FROM calls"
             ).fetchall():
                 cost, unpriced = self.prices.price(
-                    ApiCall(source, "", "", "", ts, model, Tokens(*counts), speed=speed)
+                    ApiCall(
+                        source,
+                        "",
+                        "",
+                        "",
+                        ts,
+                        model,
+                        Tokens(*counts),
+                        speed=speed,
+                        web_searches=searches,
+                    )
                 )
                 changes.append((cost, int(unpriced), rowid))
             self.db.executemany("UPDATE calls SET cost = ?, unpriced = ? WHERE id = ?", changes)
@@ -481,7 +492,7 @@ class Index:
         rows = self.db.execute(
             "SELECT c.source, c.key, c.session, c.project, c.ts, c.model, c.input, c.cw5, c.cw1h,"
             " c.cr, c.output, c.reasoning, c.tools, c.subagent, c.fidelity, c.cost, c.unpriced,"
-            " c.file_id, c.rewound, c.source_cost, c.speed FROM calls c"
+            " c.file_id, c.rewound, c.source_cost, c.speed, c.web_searches FROM calls c"
             " JOIN files f ON f.id = c.file_id"
             f" WHERE c.winner = 1 {where}",
             params,
@@ -505,6 +516,7 @@ class Index:
                 row[18] == 1,
                 row[19],
                 row[20],
+                row[21],
             )
             for row in rows
         ]
@@ -768,6 +780,7 @@ def _merged(old: Row | None, new: Row) -> Row:
         max(old[18], new[18]),
         fuller[19],
         fuller[20],
+        fuller[21],
     )
 
 

@@ -28,7 +28,8 @@ _PROVIDER_OF_SOURCE = {"claude-code": "anthropic", "codex": "openai", "gemini-cl
 
 @dataclass(frozen=True, slots=True)
 class Rates:
-    """USD per million tokens of each kind, and the tier a large prompt moves to."""
+    """USD per million tokens of each kind, and the tier a large prompt moves to; a web search
+    the model ran on the server is billed apart, per search."""
 
     input: float
     output: float
@@ -38,6 +39,7 @@ class Rates:
     origin: str  # where the numbers came from, shown in the info panel
     tier_start: int | None = None  # prompt size above which `tier` prices the whole request
     tier: Rates | None = None
+    web_search: float = 0.0  # USD per search, whatever the prompt's size
 
     def for_prompt(self, prompt_tokens: int) -> Rates:
         if (
@@ -52,7 +54,13 @@ class Rates:
         return self.cost_of(*tokens[:5])
 
     def cost_of(
-        self, fresh: int, write_5m: int, write_1h: int, cache_read: int, output: int
+        self,
+        fresh: int,
+        write_5m: int,
+        write_1h: int,
+        cache_read: int,
+        output: int,
+        web_searches: int = 0,
     ) -> float:
         """The cost of one request; every indexed call is priced here, so no Tokens is built."""
         rates = self.for_prompt(fresh + write_5m + write_1h + cache_read)
@@ -62,7 +70,7 @@ class Rates:
             + write_1h * rates.cache_write_1h
             + cache_read * rates.cache_read
             + output * rates.output
-        ) / PER_MILLION
+        ) / PER_MILLION + web_searches * self.web_search
 
 
 RateKey = tuple[str, str, int, str]
@@ -116,7 +124,7 @@ class PriceBook:
         rates = self.rates_for(call.model, call.source, call.timestamp, call.speed)
         if rates is None:
             return 0.0, True
-        return rates.cost(call.tokens), False
+        return rates.cost_of(*call.tokens[:5], call.web_searches), False
 
     @staticmethod
     def preload() -> None:
@@ -156,12 +164,13 @@ def _rates_list(rates: Rates) -> list[Any]:
         rates.origin,
         rates.tier_start,
         _rates_list(rates.tier) if rates.tier else None,
+        rates.web_search,
     ]
 
 
 def _rates_from_list(values: list[Any]) -> Rates:
-    *prices, origin, tier_start, tier = values
-    return Rates(*prices, origin, tier_start, _rates_from_list(tier) if tier else None)
+    *prices, origin, tier_start, tier, web_search = values
+    return Rates(*prices, origin, tier_start, _rates_from_list(tier) if tier else None, web_search)
 
 
 def price_fingerprint(user_prices: Mapping[str, Mapping[str, float]] | None) -> str:
@@ -191,6 +200,7 @@ def _user_rates(model: str, prices: Mapping[str, float]) -> Rates:
         cache_write_5m=write_5m,
         cache_write_1h=float(prices.get("cache_write_1h", base * 2)),
         origin=f"user price file ({model})",
+        web_search=float(prices.get("web_search_per_1k", 0.0)) / 1000,
     )
 
 
@@ -260,7 +270,8 @@ def _rates_from_library(prices: Any, origin: str, anthropic: bool) -> Rates | No
         tiers = getattr(price, "tiers", None)
         return float(tiers[0].price) if tiers else float(price)
 
-    standard = level(base_price)
+    per_1k = getattr(prices, "web_searches_kcount", None)
+    standard = replace(level(base_price), web_search=float(per_1k or 0) / 1000)
     if tier_start is None:
         return standard
     return replace(standard, tier_start=tier_start, tier=level(tier_price))

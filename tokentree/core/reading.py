@@ -50,6 +50,7 @@ ROW_COLUMNS = (
     "rewound",
     "source_cost",
     "speed",
+    "web_searches",
 )
 KEY, RANK, SOURCE, SESSION = 0, 1, 2, 3
 TOKENS = slice(7, 13)  # input … reasoning
@@ -249,7 +250,8 @@ def call_rows(calls: Sequence[ApiCall], ranks: Sequence[int], prices: PriceBook)
         if rates is None or not any(tokens):  # no usage at all is an unknown cost, not zero
             cost, unpriced = 0.0, 1
         else:
-            cost, unpriced = rates.cost_of(fresh, write_5m, write_1h, cache_read, output), 0
+            cost = rates.cost_of(fresh, write_5m, write_1h, cache_read, output, call.web_searches)
+            unpriced = 0
         append(
             (
                 key,
@@ -273,6 +275,7 @@ def call_rows(calls: Sequence[ApiCall], ranks: Sequence[int], prices: PriceBook)
                 int(call.rewound),
                 call.source_cost,
                 speed,
+                call.web_searches,
             )
         )
     return rows

@@ -68,6 +68,7 @@ class ApiCall(NamedTuple):
     rewound: bool = False  # undone in the chat afterwards (Gemini), but paid for
     source_cost: float | None = None  # the cost the assistant itself logged (OpenCode)
     speed: str = ""  # "fast": Claude's fast mode, billed at its own (higher) rates
+    web_searches: int = 0  # searches the model ran on the server, billed per search
 
 
 class Prompt(NamedTuple):

@@ -137,6 +137,8 @@ class ExportNode(_Strict):
     """Calls undone in the chat afterwards (Gemini's rewind): counted, they were paid for."""
     fast_calls: int = 0
     """Calls billed in Claude's fast mode, at its own rates."""
+    web_searches: int = 0
+    """Server-side web searches, billed per search on top of the tokens (in cost_usd)."""
     source_cost_usd: float | None = None
     """The cost the assistant logged itself (OpenCode), for the calls that carry one."""
     source_cost_ours_usd: float | None = None

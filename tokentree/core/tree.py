@@ -63,6 +63,7 @@ class Totals:
     missing_calls: int = 0  # their source file was deleted; kept from the index
     rewound_calls: int = 0  # undone in the chat afterwards, still paid for
     fast_calls: int = 0  # billed in a fast mode, at its own rates
+    web_searches: int = 0  # server-side web searches, billed per search on top of tokens
     source_cost_calls: int = 0  # calls whose assistant logged its own cost (OpenCode)
     source_cost: float = 0.0  # what the assistant itself logged for them
     source_cost_ours: float = 0.0  # our cost of those same calls, to compare with
@@ -101,6 +102,7 @@ class Totals:
         self.missing_calls += call.file_missing
         self.rewound_calls += call.rewound
         self.fast_calls += call.speed == "fast"
+        self.web_searches += call.web_searches
         if call.source_cost is not None:
             self.source_cost_calls += 1
             self.source_cost += call.source_cost
@@ -122,6 +124,7 @@ class Totals:
         self.missing_calls += other.missing_calls
         self.rewound_calls += other.rewound_calls
         self.fast_calls += other.fast_calls
+        self.web_searches += other.web_searches
         self.source_cost_calls += other.source_cost_calls
         self.source_cost += other.source_cost
         self.source_cost_ours += other.source_cost_ours

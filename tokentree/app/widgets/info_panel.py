@@ -146,6 +146,9 @@ def token_table(node: Node, found: Breakdown | None) -> RenderableType:
         table.add_row(label, f"{count:,}", cost)
     if totals.reasoning:
         table.add_row(Text("  of which reasoning", style="dim"), f"{totals.reasoning:,}", "")
+    if totals.web_searches:
+        cost = "…" if found is None else fmt.cost(found.web_search_cost)
+        table.add_row("web searches", f"{totals.web_searches:,}", cost)
     table.add_row(
         Text("total", style="bold"),
         Text(f"{totals.total:,}", style="bold"),

@@ -117,6 +117,10 @@ class _CacheSplit(_Fields):
     ephemeral_1h_input_tokens: Any = 0
 
 
+class _ServerTools(_Fields):
+    web_search_requests: Any = 0
+
+
 class _Usage(_Fields):
     """Anthropic usage: a missing count is 0, a count of another type makes the line wrong."""
 
@@ -126,6 +130,7 @@ class _Usage(_Fields):
     output_tokens: Any = 0
     cache_creation: _CacheSplit | _NotObject = None
     speed: Any = None  # "fast" in fast mode (FORMATS.md §1.6)
+    server_tool_use: _ServerTools | _NotObject = None  # web searches, billed per search
 
 
 class _Message(_Fields):
@@ -278,6 +283,7 @@ class _Draft:
             False,
             None,
             _speed(self.usage.speed),
+            _web_searches(self.usage.server_tool_use),
         )
 
 
@@ -372,6 +378,13 @@ def _tokens(usage: _Usage) -> Tokens:
         usage.output_tokens,
         0,
     )
+
+
+def _web_searches(server_tools: Any) -> int:
+    if type(server_tools) is not _ServerTools:
+        return 0
+    count = server_tools.web_search_requests
+    return count if type(count) is int and count > 0 else 0
 
 
 def _speed(value: Any) -> str:
