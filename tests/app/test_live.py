@@ -473,3 +473,20 @@ def test_live_session_colours(snap_compare, live_logs) -> None:
 
     app = create_app(Choices(timezone="UTC"), live=False, clock=LIVE_NOW.timestamp)
     assert snap_compare(app, terminal_size=(150, 14), run_before=run_before)
+
+
+def test_a_preview_holds_the_newest_weeks_and_the_build_adds_the_older_ones(usage_logs) -> None:
+    workspace = prepare_workspace(Choices(timezone="UTC"))
+    workspace.refresh()
+    full = LiveTree(workspace).build()
+    trees = LiveTree(workspace)
+    assert trees.preview(1, full.totals.calls + 1) is None and trees.tree is None
+    preview = trees.preview(1, full.totals.calls)
+    assert preview is not None and [week.key for week in preview.children] == ["2026-W47"]
+    _same(preview.children[0], full.child("2026-W47"))
+    whole = trees.build()
+    _same(whole, full)
+    assert whole.child("2026-W47") is preview.children[0]  # the cursor's rows stay the same
+    append(web_log(usage_logs), web_call(1, 30))  # and it grows live like any built tree
+    assert trees.update(workspace.refresh())
+    _same(trees.tree, workspace.tree())

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
+from datetime import date, timedelta
 from typing import Any
 
 from tokentree.core import live
@@ -40,19 +41,50 @@ class LiveTree:
         self._recent_calls: list[ApiCall] = []
         self._slots: Sums = {}
         self._sessions: Sums = {}
+        self._previewed: tuple[date, list[ApiCall]] | None = None  # see preview()
 
     def build(self) -> Node:
-        """Build everything from the index (the first tree, and the fallback)."""
+        """Build everything from the index (the first tree, and the fallback); after a
+        preview, only the weeks before it, spliced to it."""
         workspace = self.workspace
-        index, scope = workspace.index, workspace.scope
-        self._slots = _sums(index.sums(scope, QUARTER_HOUR_GROUP))
-        self._sessions = _sums(index.sums(scope, "session"))
-        calls = index.calls(scope)
-        self._prompts = index.prompts(scope)
-        self.tree = build_tree(calls, self._prompts, workspace.calendar)
-        self._keep_recent(calls)
+        index, scope, calendar = workspace.index, workspace.scope, workspace.calendar
+        if self._previewed is not None:
+            since, recent = self._previewed
+            self._previewed = None
+            before = replace(scope, until=min(calendar.day_start(since), scope.until or math.inf))
+            older = build_tree(index.calls(before), self._prompts, calendar)
+            self.tree = splice(older, self.tree, since) if self.tree else older
+        else:
+            self._read_sums()
+            recent = index.calls(scope)
+            self._prompts = index.prompts(scope)
+            self.tree = build_tree(recent, self._prompts, calendar)
+        self._keep_recent(recent)
         self.full_builds += 1
         return self.tree
+
+    def preview(self, weeks: int, min_calls: int) -> Node | None:
+        """The tree of the newest `weeks` weeks alone, when the history holds at least
+        `min_calls` calls (it then takes seconds to build whole): a first screen to show
+        while build() adds the older weeks. None for a smaller history."""
+        index, scope, calendar = self.workspace.index, self.workspace.scope, self.workspace.calendar
+        self._read_sums()  # before the calls, as in build(): a change after them shows next time
+        calls = sum(sums[0] for sums in self._slots.values())
+        if calls < min_calls or not self._slots:
+            return None
+        newest = calendar.day(max(self._slots) * QUARTER_HOUR)
+        since = calendar.week_of(newest) - timedelta(weeks=weeks - 1)
+        recent = replace(scope, since=max(calendar.day_start(since), scope.since or -math.inf))
+        self._prompts = index.prompts(scope)  # all: a session begun earlier keeps its turns
+        fresh = index.calls(recent)
+        self.tree = build_tree(fresh, self._prompts, calendar)
+        self._previewed = (since, fresh)
+        return self.tree
+
+    def _read_sums(self) -> None:
+        index, scope = self.workspace.index, self.workspace.scope
+        self._slots = _sums(index.sums(scope, QUARTER_HOUR_GROUP))
+        self._sessions = _sums(index.sums(scope, "session"))
 
     def update(self, stats: UpdateStats) -> bool:
         """Bring the tree up to date after a refresh; False when no call in scope changed."""
