@@ -121,3 +121,25 @@ def test_web_searches_are_billed_per_search_whatever_the_prompt_size() -> None:
     assert user.price(_call("my-model", Tokens(input=1), source="codex")._replace(web_searches=2))[
         0
     ] == pytest.approx(1e-6 + 0.01)
+
+
+def test_indexed_rows_are_priced_as_the_price_book_prices_a_call() -> None:
+    """The index prices rows in one pass (reading.call_rows); it must agree with price()."""
+    from tokentree.core.reading import ROW_COLUMNS, call_rows
+
+    book = PriceBook()
+    calls = [
+        _call("claude-sonnet-4-5", Tokens(input=1000, cache_write_1h=500, output=70)),
+        _call("claude-sonnet-4-5", Tokens(input=250_000, cache_read=9000)),  # long context
+        _fast(_call("claude-opus-4-8", Tokens(input=10, output=10), day="2026-11-01")),
+        _fast(_call("claude-opus-4-6", Tokens(input=10, output=10), day="2026-11-01")),
+        _call("claude-sonnet-4-5", Tokens(input=10))._replace(web_searches=4),
+        _call("no-such-model", Tokens(input=5), source="codex"),
+        _call("gemini-2.5-pro", Tokens(), source="gemini-cli"),  # usage lost: unknown cost
+    ]
+    cost, unpriced = ROW_COLUMNS.index("cost"), ROW_COLUMNS.index("unpriced")
+    rows = call_rows(calls, [0] * len(calls), book)
+    for call, row in zip(calls, rows, strict=True):
+        expected_cost, expected_unpriced = book.price(call)
+        assert row[cost] == pytest.approx(expected_cost) and row[unpriced] == expected_unpriced
+    assert [row[unpriced] for row in rows] == [0, 0, 0, 1, 0, 1, 1]
