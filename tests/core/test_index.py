@@ -378,3 +378,42 @@ def test_fast_mode_calls_keep_their_speed_and_fast_price(isolated_home: Path) ->
     assert again.prices.rates_for("claude-opus-4-8", "claude-code", T0.timestamp(), "fast")
     [new] = [call for call in harness.calls(harness.update(again)) if call.key.startswith("msg_3")]
     assert new.cost == pytest.approx(0.060) and not new.unpriced
+
+
+def _btw_replay(message_id: str, request_id: str, when: datetime, **usage: int) -> dict:
+    """A `/btw` side question's sidechain copy of a parent response, under a new request."""
+    return claude_call(message_id, when, request_id=request_id, sidechain=True, **usage)
+
+
+def test_a_btw_replay_of_a_main_thread_response_does_not_count(isolated_home: Path) -> None:
+    """FORMATS.md §1.7: the replay keeps the parent's message.id with a new requestId."""
+    harness = Harness(isolated_home)
+    btw = harness.projects / "s" / "subagents" / "agent-btw1.jsonl"
+    write(
+        btw,
+        _btw_replay("msg_main", "req_btw", T0 + timedelta(minutes=5), cache_read=90_000),
+        _btw_replay("msg_side", "req_side", T0 + timedelta(minutes=5), input=40, output=300),
+    )
+    alone = harness.calls()  # no main-thread copy yet: the replay counts, once
+    assert sorted(c.key for c in alone) == ["msg_main:req_btw", "msg_side:req_side"]
+    parent = write(
+        harness.projects / "s.jsonl",
+        claude_prompt(T0),
+        claude_call("msg_main", T0 + timedelta(seconds=30), request_id="req_main", input=70),
+    )
+    calls = harness.calls()
+    assert sorted(c.key for c in calls) == ["msg_main:req_main", "msg_side:req_side"]
+    assert harness.totals()[1:] == (70 + 40, 0, 0, 100 + 300)
+    write(parent, claude_prompt(T0))  # the parent rewritten without it: the replay counts again
+    assert sorted(c.key for c in harness.calls()) == ["msg_main:req_btw", "msg_side:req_side"]
+
+
+def test_of_two_replays_with_no_main_thread_copy_one_counts(isolated_home: Path) -> None:
+    harness = Harness(isolated_home)
+    write(
+        harness.projects / "s" / "subagents" / "agent-btw1.jsonl",
+        _btw_replay("msg_main", "req_1", T0, cache_read=1000),
+        _btw_replay("msg_main", "req_2", T0, cache_read=5000),
+    )
+    [call] = harness.calls()
+    assert call.key == "msg_main:req_2" and call.tokens.cache_read == 5000

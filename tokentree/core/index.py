@@ -26,11 +26,11 @@ import orjson
 
 from tokentree.core.pricing import PriceBook, rates_from_json, rates_to_json
 from tokentree.core.reading import (
+    FAMILY,
     KEY,
     RANK,
     ROW_COLUMNS,
-    SESSION,
-    SOURCE,
+    SUBAGENT,
     TOKENS,
     TOOL_SEPARATOR,
     Progress,
@@ -73,7 +73,7 @@ CREATE TABLE calls(
     reasoning INTEGER NOT NULL, tools TEXT NOT NULL, subagent INTEGER NOT NULL,
     fidelity TEXT NOT NULL, cost REAL NOT NULL, unpriced INTEGER NOT NULL,
     rewound INTEGER NOT NULL, source_cost REAL, speed TEXT NOT NULL,
-    web_searches INTEGER NOT NULL
+    web_searches INTEGER NOT NULL, family TEXT NOT NULL
 );
 CREATE TABLE prompts(file_id INTEGER NOT NULL, source TEXT NOT NULL, session TEXT NOT NULL,
                      ts REAL NOT NULL);
@@ -89,11 +89,12 @@ CREATE TABLE rates(model TEXT NOT NULL, source TEXT NOT NULL, day INTEGER NOT NU
 _INDEXES = (
     "CREATE INDEX IF NOT EXISTS calls_key ON calls(key)",
     "CREATE INDEX IF NOT EXISTS calls_file ON calls(file_id)",
+    "CREATE INDEX IF NOT EXISTS calls_family ON calls(family) WHERE family != ''",
     "CREATE INDEX IF NOT EXISTS prompts_file ON prompts(file_id)",
     "CREATE UNIQUE INDEX IF NOT EXISTS rollup_key"
     " ON rollup(root, source, session, project, model, slot)",
 )
-_DROPPED_FOR_FIRST_BUILD = ("calls_key", "calls_file")
+_DROPPED_FOR_FIRST_BUILD = ("calls_key", "calls_file", "calls_family")
 _ROLLUP_SELECT = """
 SELECT f.root, c.source, c.session, c.project, c.model, CAST(c.ts / 900 AS INTEGER), count(*),
        sum(c.input), sum(c.cw5 + c.cw1h), sum(c.cr), sum(c.output), sum(c.reasoning),
@@ -138,7 +139,7 @@ class FileDiagnostics:
 class _Copy:
     """One stored copy of a call, as the dedup decision needs it."""
 
-    __slots__ = ("id", "file_id", "path", "rank", "winner", "session", "row")
+    __slots__ = ("id", "file_id", "path", "rank", "winner", "subagent", "row")
 
     def __init__(self, id: int, file_id: int, path: str, winner: bool, row: Row) -> None:
         self.id = id
@@ -146,7 +147,7 @@ class _Copy:
         self.path = path
         self.rank: int = row[RANK]
         self.winner = winner
-        self.session: tuple[str, str] = (row[SOURCE], row[SESSION])
+        self.subagent: bool = row[SUBAGENT] == 1
         self.row: Row | None = row  # only until it is written: a later read may merge into it
 
 
@@ -371,16 +372,16 @@ class Index:
             self.db.executemany("UPDATE files SET missing = 1 WHERE id = ?", gone)
             stats.files_missing += len(gone)
 
-    def _forget(self, file_ids: Sequence[int], rollup: _Rollup) -> list[str]:
-        """Drop what was read from these files; returns the keys of their calls."""
-        forgotten: list[str] = []
+    def _forget(self, file_ids: Sequence[int], rollup: _Rollup) -> list[tuple[str, str]]:
+        """Drop what was read from these files; returns the keys and families of their calls."""
+        forgotten: list[tuple[str, str]] = []
         columns = ", ".join(ROW_COLUMNS)
         for chunk in _chunks(file_ids):
             marks = _marks(chunk)
             for file_id, winner, *row in self.db.execute(
                 f"SELECT file_id, winner, {columns} FROM calls WHERE file_id IN ({marks})", chunk
             ):
-                forgotten.append(row[KEY])
+                forgotten.append((row[KEY], row[FAMILY]))
                 if winner:
                     rollup.add(file_id, row, -1)
             self.db.execute(f"DELETE FROM calls WHERE file_id IN ({marks})", chunk)
@@ -631,9 +632,12 @@ class _Run:
 
     The winner is the highest rank (source-defined: own file over embedded
     copy, main thread over sidechain, then the larger total); ties go to the
-    smaller file path, so the result does not depend on reading order. Copies
-    met in this run stay in memory, so each key is looked up in SQLite at most
-    once, and never in a first build (nothing is stored yet).
+    smaller file path, so the result does not depend on reading order. A call
+    whose best copy is a sub-agent's replays a response (its family) that
+    another request counts on the main thread (Claude's `/btw`): it does not
+    count; of replays with no such call, one counts. Copies met in this run
+    stay in memory, so each key is looked up in SQLite at most once, and never
+    in a first build (nothing is stored yet).
     """
 
     def __init__(self, index: Index) -> None:
@@ -641,38 +645,45 @@ class _Run:
         self.cold = False  # a first build: nothing stored yet
         self.complete = False  # every stored copy is in memory
         self.copies: dict[str, list[_Copy]] = {}
+        self.families: dict[str, set[str]] = {}  # family → its keys, for the families in memory
+        self.family_of: dict[str, str] = {}
         self.written: list[_Copy] = []  # copies whose rows can be let go after this batch
         self.rollup = _Rollup(self.db)
         self.next_id = 0
 
-    def settle(self, fresh: list[tuple[int, str, Row]], forgotten: list[str]) -> None:
+    def settle(self, fresh: list[tuple[int, str, Row]], forgotten: list[tuple[str, str]]) -> None:
         """Store new copies (merging blocks of one response), mark the winners, count them."""
         stored = self.db.execute("SELECT max(id) FROM calls").fetchone()[0] or 0
         if stored != self.next_id - 1:  # first batch, or another instance wrote meanwhile
             self.complete = self.cold
             self.next_id = stored + 1
         if not self.complete:
-            keys = {row[KEY] for _, _, row in fresh} | set(forgotten)
+            keys = {row[KEY] for _, _, row in fresh} | {key for key, _ in forgotten}
             self._load([key for key in keys if key not in self.copies])
+            families = {row[FAMILY] for _, _, row in fresh} | {family for _, family in forgotten}
+            self._load_families(families - {""})
         inserts: list[tuple[Any, ...]] = []
         updates: list[tuple[Any, ...]] = []
-        counted_before: dict[str, _Copy | None] = dict.fromkeys(forgotten)
+        counted_before: dict[str, _Copy | None] = {}
+        for key, family in forgotten:  # their counted copies were taken out by _forget
+            counted_before[key] = None
+            self._join(key, family, counted_before)
         for file_id, path, row in fresh:
-            key = row[KEY]
+            key, family = row[KEY], row[FAMILY]
             copies = self.copies.get(key)
-            if not copies:  # the only copy so far: it counts, as its file's sums say
+            if not copies and not self.families.get(family):
+                # the only copy so far: it counts, as its file's sums say
                 copy = _Copy(self.next_id, file_id, path, True, row)
                 self.copies[key] = [copy]
+                self._join(key, family, None)
                 self.written.append(copy)
                 inserts.append((self.next_id, file_id, 1, *row))
                 self.next_id += 1
                 continue
             self.rollup.add(file_id, row, -1)  # it counts below only if it wins
-            if key not in counted_before:
-                winner = next((copy for copy in copies if copy.winner), None)
-                counted_before[key] = winner
-                if winner is not None:
-                    self.rollup.add(winner.file_id, self._row_of(winner), -1)
+            self._touch(key, counted_before)
+            self._join(key, family, counted_before)
+            copies = self.copies.setdefault(key, [])
             same_file = next((copy for copy in copies if copy.file_id == file_id), None)
             if same_file is None:
                 copy = _Copy(self.next_id, file_id, path, False, row)
@@ -694,16 +705,47 @@ class _Run:
             f"UPDATE calls SET {', '.join(f'{c} = ?' for c in ROW_COLUMNS[RANK:])} WHERE id = ?",
             updates,
         )
+        self._decide(counted_before)
+
+    def _touch(self, key: str, counted_before: dict[str, _Copy | None]) -> None:
+        """Take a call out of the rollup until _decide() counts it again."""
+        if key not in counted_before:
+            winner = next((copy for copy in self.copies.get(key, ()) if copy.winner), None)
+            counted_before[key] = winner
+            if winner is not None:
+                self.rollup.add(winner.file_id, self._row_of(winner), -1)
+
+    def _join(self, key: str, family: str, counted_before: dict[str, _Copy | None] | None) -> None:
+        """Note the key's family; a change to one call of a family is decided for all of them."""
+        if not family:
+            return
+        self.family_of[key] = family
+        members = self.families.setdefault(family, set())
+        members.add(key)
+        if counted_before is not None:
+            for member in members:
+                self._touch(member, counted_before)
+
+    def _decide(self, counted_before: dict[str, _Copy | None]) -> None:
+        """Mark the copy of each touched call that counts (if any), and count it."""
         flips = []
+        decided: set[str] = set()
         for key in counted_before:
-            copies = self.copies[key]
-            best = min(copies, key=lambda copy: (-copy.rank, copy.path), default=None)
-            for copy in copies:
-                if copy.winner != (copy is best):
-                    copy.winner = copy is best
-                    flips.append((int(copy.winner), copy.id))
-            if best is not None:
-                self.rollup.add(best.file_id, self._row_of(best), 1)
+            if key in decided:
+                continue
+            family = self.family_of.get(key, "")
+            group = self.families[family] if family else {key}
+            best = {member: _best(self.copies.get(member, ())) for member in group}
+            counted = _counted(best)
+            for member in group:
+                decided.add(member)
+                winner = best[member] if member in counted else None
+                for copy in self.copies.get(member, ()):
+                    if copy.winner != (copy is winner):
+                        copy.winner = copy is winner
+                        flips.append((int(copy.winner), copy.id))
+                if winner is not None:
+                    self.rollup.add(winner.file_id, self._row_of(winner), 1)
         self.db.executemany("UPDATE calls SET winner = ? WHERE id = ?", flips)
 
     def finish_batch(self, final: bool) -> None:
@@ -740,7 +782,37 @@ class _Run:
                 row = tuple(stored[4:])
                 copy = _Copy(stored[0], stored[1], stored[2], bool(stored[3]), row)
                 self.copies[row[KEY]].append(copy)
+                self._join(row[KEY], row[FAMILY], None)
                 self.written.append(copy)
+
+    def _load_families(self, families: set[str]) -> None:
+        """Bring every stored call of these families into memory (a replay is judged by them)."""
+        keys: set[str] = set()
+        for chunk in _chunks(sorted(families)):
+            keys.update(
+                key
+                for (key,) in self.db.execute(
+                    f"SELECT DISTINCT key FROM calls WHERE family != '' AND family IN"
+                    f" ({_marks(chunk)})",
+                    chunk,
+                )
+            )
+        self._load([key for key in keys if key not in self.copies])
+
+
+def _best(copies: Iterable[_Copy]) -> _Copy | None:
+    """The copy of a call that counts: highest rank, then the smaller path."""
+    return min(copies, key=lambda copy: (-copy.rank, copy.path), default=None)
+
+
+def _counted(best: dict[str, _Copy | None]) -> set[str]:
+    """The calls of one family that count: all those on the main thread; when there is none,
+    the best of the sub-agent copies (FORMATS.md §1.7: `/btw` replays a response)."""
+    present = {key: copy for key, copy in best.items() if copy is not None}
+    main = {key for key, copy in present.items() if not copy.subagent}
+    if main or not present:
+        return main
+    return {min(present, key=lambda key: (-present[key].rank, present[key].path, key))}
 
 
 @contextmanager
@@ -781,6 +853,7 @@ def _merged(old: Row | None, new: Row) -> Row:
         fuller[19],
         fuller[20],
         fuller[21],
+        old[22],
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,8 +51,9 @@ ROW_COLUMNS = (
     "source_cost",
     "speed",
     "web_searches",
+    "family",
 )
-KEY, RANK, SOURCE, SESSION = 0, 1, 2, 3
+KEY, RANK, SUBAGENT, FAMILY = 0, 1, 14, 22
 TOKENS = slice(7, 13)  # input … reasoning
 
 Sums = dict[tuple[Any, ...], list[float]]
@@ -184,7 +185,7 @@ def read_file(task: ReadTask) -> ReadResult:
         result.next_offset = task.offset
         return result
     before = len(_prices.learned)
-    result.rows = call_rows(parsed.calls, parsed.ranks, _prices)
+    result.rows = call_rows(parsed.calls, parsed.ranks, _prices, parsed.families)
     add_to_sums(result.sums, result.rows)
     if len(_prices.learned) > before:
         result.learned_rates = _prices.take_learned()
@@ -231,7 +232,12 @@ def read_whole(path: str) -> Chunk:
     return Chunk([data], len(data), 0, 0)
 
 
-def call_rows(calls: Sequence[ApiCall], ranks: Sequence[int], prices: PriceBook) -> list[Row]:
+def call_rows(
+    calls: Sequence[ApiCall],
+    ranks: Sequence[int],
+    prices: PriceBook,
+    families: Mapping[str, str] | None = None,
+) -> list[Row]:
     """The calls as priced rows (see ROW_COLUMNS).
 
     A first index builds a row per call, so each call is unpacked once here
@@ -240,6 +246,7 @@ def call_rows(calls: Sequence[ApiCall], ranks: Sequence[int], prices: PriceBook)
     rows: list[Row] = []
     append = rows.append
     rates_for = prices.rates_for
+    family_of = (families or {}).get
     for call, rank in zip(calls, ranks, strict=True):
         source, key, session, project, timestamp, model, tokens, tools, subagent, fidelity = call[
             :10
@@ -276,6 +283,7 @@ def call_rows(calls: Sequence[ApiCall], ranks: Sequence[int], prices: PriceBook)
                 call.source_cost,
                 speed,
                 call.web_searches,
+                family_of(key, ""),
             )
         )
     return rows

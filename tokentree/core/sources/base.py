@@ -23,11 +23,14 @@ class FileParse:
     `state` is the parser's memory between incremental reads (cumulative
     counters, the current model, …): it must be plain JSON data.
     `ranks` holds, per call key, which copy wins when the same call is found in
-    several files (higher wins).
+    several files (higher wins). `families` names, per call key, the response it
+    carries (Claude's message.id): a sub-agent copy of a response that a main-thread
+    call already counts under another request (a `/btw` replay) does not count.
     """
 
     calls: list[ApiCall] = field(default_factory=list)
     ranks: list[int] = field(default_factory=list)
+    families: dict[str, str] = field(default_factory=dict)
     prompts: list[Prompt] = field(default_factory=list)
     skipped: Counter[str] = field(default_factory=Counter)
     state: dict[str, Any] = field(default_factory=dict)

@@ -212,6 +212,7 @@ def parse(lines: Iterable[bytes], state: dict[str, Any], path: str) -> FileParse
     for draft in drafts.values():
         result.calls.append(draft.call(path, shared))
         result.ranks.append(draft.rank)
+    result.families = {key: draft.line.message.id for key, draft in drafts.items()}  # type: ignore[union-attr]
     return result
 
 
