@@ -87,14 +87,13 @@ CREATE TABLE rates(model TEXT NOT NULL, source TEXT NOT NULL, day INTEGER NOT NU
                    speed TEXT NOT NULL, rates BLOB, PRIMARY KEY (model, source, day, speed));
 """
 _INDEXES = (
-    "CREATE INDEX IF NOT EXISTS calls_key ON calls(key)",
+    "CREATE INDEX IF NOT EXISTS calls_key ON calls(family, key)",
     "CREATE INDEX IF NOT EXISTS calls_file ON calls(file_id)",
-    "CREATE INDEX IF NOT EXISTS calls_family ON calls(family) WHERE family != ''",
     "CREATE INDEX IF NOT EXISTS prompts_file ON prompts(file_id)",
     "CREATE UNIQUE INDEX IF NOT EXISTS rollup_key"
     " ON rollup(root, source, session, project, model, slot)",
 )
-_DROPPED_FOR_FIRST_BUILD = ("calls_key", "calls_file", "calls_family")
+_DROPPED_FOR_FIRST_BUILD = ("calls_key", "calls_file")
 _ROLLUP_SELECT = """
 SELECT f.root, c.source, c.session, c.project, c.model, CAST(c.ts / 900 AS INTEGER), count(*),
        sum(c.input), sum(c.cw5 + c.cw1h), sum(c.cr), sum(c.output), sum(c.reasoning),
@@ -645,8 +644,9 @@ class _Run:
         self.cold = False  # a first build: nothing stored yet
         self.complete = False  # every stored copy is in memory
         self.copies: dict[str, list[_Copy]] = {}
-        self.families: dict[str, set[str]] = {}  # family → its keys, for the families in memory
-        self.family_of: dict[str, str] = {}
+        # family → its one key, or its keys once there are more (rare: a /btw replay)
+        self.families: dict[str, str | list[str]] = {}
+        self.loaded_families: set[str] = set()  # read from SQLite whole in this run
         self.written: list[_Copy] = []  # copies whose rows can be let go after this batch
         self.rollup = _Rollup(self.db)
         self.next_id = 0
@@ -658,31 +658,36 @@ class _Run:
             self.complete = self.cold
             self.next_id = stored + 1
         if not self.complete:
-            keys = {row[KEY] for _, _, row in fresh} | {key for key, _ in forgotten}
-            self._load([key for key in keys if key not in self.copies])
-            families = {row[FAMILY] for _, _, row in fresh} | {family for _, family in forgotten}
-            self._load_families(families - {""})
+            wanted = {(row[FAMILY], row[KEY]) for _, _, row in fresh} | {
+                (family, key) for key, family in forgotten
+            }
+            self._load(
+                {key for family, key in wanted if not family and key not in self.copies},
+                {family for family, _ in wanted if family} - self.loaded_families,
+            )
         inserts: list[tuple[Any, ...]] = []
         updates: list[tuple[Any, ...]] = []
         counted_before: dict[str, _Copy | None] = {}
+        touched = _Touched(counted_before, {})
         for key, family in forgotten:  # their counted copies were taken out by _forget
             counted_before[key] = None
-            self._join(key, family, counted_before)
+            self._join(key, family, touched)
         for file_id, path, row in fresh:
             key, family = row[KEY], row[FAMILY]
             copies = self.copies.get(key)
-            if not copies and not self.families.get(family):
+            if not copies and family not in self.families:
                 # the only copy so far: it counts, as its file's sums say
                 copy = _Copy(self.next_id, file_id, path, True, row)
                 self.copies[key] = [copy]
-                self._join(key, family, None)
+                if family:
+                    self.families[family] = key
                 self.written.append(copy)
                 inserts.append((self.next_id, file_id, 1, *row))
                 self.next_id += 1
                 continue
             self.rollup.add(file_id, row, -1)  # it counts below only if it wins
             self._touch(key, counted_before)
-            self._join(key, family, counted_before)
+            self._join(key, family, touched)
             copies = self.copies.setdefault(key, [])
             same_file = next((copy for copy in copies if copy.file_id == file_id), None)
             if same_file is None:
@@ -705,7 +710,7 @@ class _Run:
             f"UPDATE calls SET {', '.join(f'{c} = ?' for c in ROW_COLUMNS[RANK:])} WHERE id = ?",
             updates,
         )
-        self._decide(counted_before)
+        self._decide(touched)
 
     def _touch(self, key: str, counted_before: dict[str, _Copy | None]) -> None:
         """Take a call out of the rollup until _decide() counts it again."""
@@ -715,26 +720,31 @@ class _Run:
             if winner is not None:
                 self.rollup.add(winner.file_id, self._row_of(winner), -1)
 
-    def _join(self, key: str, family: str, counted_before: dict[str, _Copy | None] | None) -> None:
+    def _join(self, key: str, family: str, touched: _Touched | None) -> None:
         """Note the key's family; a change to one call of a family is decided for all of them."""
         if not family:
             return
-        self.family_of[key] = family
-        members = self.families.setdefault(family, set())
-        members.add(key)
-        if counted_before is not None:
-            for member in members:
-                self._touch(member, counted_before)
+        members = self.families.get(family)
+        if members is None:
+            self.families[family] = members = key
+        elif isinstance(members, str) and members != key:
+            self.families[family] = members = [members, key]
+        elif isinstance(members, list) and key not in members:
+            members.append(key)
+        if touched is not None:
+            for member in [members] if isinstance(members, str) else members:
+                self._touch(member, touched.before)
+                touched.family[member] = family
 
-    def _decide(self, counted_before: dict[str, _Copy | None]) -> None:
+    def _decide(self, touched: _Touched) -> None:
         """Mark the copy of each touched call that counts (if any), and count it."""
         flips = []
         decided: set[str] = set()
-        for key in counted_before:
+        for key in touched.before:
             if key in decided:
                 continue
-            family = self.family_of.get(key, "")
-            group = self.families[family] if family else {key}
+            members = self.families.get(touched.family.get(key, ""), key)
+            group = [members] if isinstance(members, str) else members
             best = {member: _best(self.copies.get(member, ())) for member in group}
             counted = _counted(best)
             for member in group:
@@ -768,36 +778,44 @@ class _Run:
             self.written.append(copy)
         return copy.row
 
-    def _load(self, keys: list[str]) -> None:
-        """Bring the stored copies of these keys into memory."""
+    def _load(self, keys: set[str], families: set[str]) -> None:
+        """Bring stored copies into memory: of these keys (calls without a family), and of
+        every call of these families (a replay is judged by the rest of its family).
+
+        A key already in memory keeps what this run knows of it."""
         for key in keys:
             self.copies[key] = []
+        loading: set[str] = set(keys)
         columns = ", ".join(f"c.{name}" for name in ROW_COLUMNS)
-        for chunk in _chunks(keys):
-            for stored in self.db.execute(
-                f"SELECT c.id, c.file_id, f.path, c.winner, {columns} FROM calls c"
-                f" JOIN files f ON f.id = c.file_id WHERE c.key IN ({_marks(chunk)})",
-                chunk,
-            ):
+        select = f"SELECT c.id, c.file_id, f.path, c.winner, {columns} FROM calls c"
+        select += " JOIN files f ON f.id = c.file_id WHERE "
+        queries = [
+            *((f"c.family = '' AND c.key IN ({_marks(chunk)})", chunk) for chunk in _chunks(keys)),
+            *((f"c.family IN ({_marks(chunk)})", chunk) for chunk in _chunks(families)),
+        ]
+        for where, chunk in queries:
+            for stored in self.db.execute(select + where, chunk):
                 row = tuple(stored[4:])
+                key = row[KEY]
+                if key not in loading:
+                    if key in self.copies:
+                        continue
+                    self.copies[key] = []
+                    loading.add(key)
                 copy = _Copy(stored[0], stored[1], stored[2], bool(stored[3]), row)
-                self.copies[row[KEY]].append(copy)
-                self._join(row[KEY], row[FAMILY], None)
+                self.copies[key].append(copy)
+                self._join(key, row[FAMILY], None)
                 self.written.append(copy)
+        self.loaded_families |= families
 
-    def _load_families(self, families: set[str]) -> None:
-        """Bring every stored call of these families into memory (a replay is judged by them)."""
-        keys: set[str] = set()
-        for chunk in _chunks(sorted(families)):
-            keys.update(
-                key
-                for (key,) in self.db.execute(
-                    f"SELECT DISTINCT key FROM calls WHERE family != '' AND family IN"
-                    f" ({_marks(chunk)})",
-                    chunk,
-                )
-            )
-        self._load([key for key in keys if key not in self.copies])
+
+@dataclass(slots=True)
+class _Touched:
+    """The calls a settle changed: each one's counted copy before (taken out of the rollup
+    until decided again), and the family of those that have one."""
+
+    before: dict[str, _Copy | None]
+    family: dict[str, str]
 
 
 def _best(copies: Iterable[_Copy]) -> _Copy | None:
