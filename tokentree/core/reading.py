@@ -53,7 +53,9 @@ ROW_COLUMNS = (
     "web_searches",
     "family",
 )
-KEY, RANK, SUBAGENT, FAMILY = 0, 1, 14, 22
+KEY, RANK, SUBAGENT, FAMILY = (
+    ROW_COLUMNS.index(name) for name in ("key", "rank", "subagent", "family")
+)
 TOKENS = slice(7, 13)  # input … reasoning
 
 Sums = dict[tuple[Any, ...], list[float]]
