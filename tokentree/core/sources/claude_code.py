@@ -212,7 +212,7 @@ def parse(lines: Iterable[bytes], state: dict[str, Any], path: str) -> FileParse
     for draft in drafts.values():
         result.calls.append(draft.call(path, shared))
         result.ranks.append(draft.rank)
-    result.families = {key: draft.line.message.id for key, draft in drafts.items()}  # type: ignore[union-attr]
+    result.families = {key: draft.message_id for key, draft in drafts.items()}
     return result
 
 
@@ -223,11 +223,23 @@ class _Draft:
     once, when the file's lines are done.
     """
 
-    __slots__ = ("key", "line", "timestamp", "model", "usage", "total", "tools", "rank", "subagent")
+    __slots__ = (
+        "key",
+        "message_id",
+        "line",
+        "timestamp",
+        "model",
+        "usage",
+        "total",
+        "tools",
+        "rank",
+        "subagent",
+    )
 
     def __init__(
         self,
         key: str,
+        message_id: str,
         line: _Line,
         timestamp: float,
         model: str,
@@ -238,6 +250,7 @@ class _Draft:
         subagent: bool,
     ) -> None:
         self.key = key
+        self.message_id = message_id  # the response: its family (see FileParse.families)
         self.line = line
         self.timestamp = timestamp
         self.model = model
@@ -348,7 +361,9 @@ def _add_call(
         result.skipped["wrong field types"] += 1
         return
     subagent = subagent_file or sidechain or bool(line.agentId)
-    drafts[key] = _Draft(key, line, timestamp, model, usage, total, tools, rank, subagent)
+    drafts[key] = _Draft(
+        key, message_id, line, timestamp, model, usage, total, tools, rank, subagent
+    )
 
 
 def _total(usage: _Usage) -> int | None:
