@@ -227,3 +227,22 @@ def test_a_crash_in_the_app_is_one_line_not_a_traceback(capsys, monkeypatch, usa
     assert main([]) == 1
     err = capsys.readouterr().err
     assert "tokentree: unexpected RuntimeError: boom" in err and "Traceback" not in err
+
+
+async def test_info_panel_shows_fast_mode_and_web_searches(isolated_home) -> None:
+    line = claude_call("msg_fast", at(17, 10, 0), model="claude-opus-4-8", input=1000)
+    line["message"]["usage"] |= {"speed": "fast", "server_tool_use": {"web_search_requests": 2}}
+    write(
+        isolated_home / ".claude" / "projects" / "-home-dev-atlas" / "s.jsonl",
+        claude_prompt(at(17, 9, 59)),
+        line,
+    )
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app)
+        await pilot.press("i")  # on the week
+        await settle(app)
+        text = panel_text(app)
+        assert "» 1 fast mode" in text
+        [searches] = [row for row in text.splitlines() if "web searches" in row]
+        assert "2" in searches and "$0.02" in searches
