@@ -298,6 +298,23 @@ def test_subagent_and_compaction_shares() -> None:
     assert compacted.evidence["compactions"] == 1 and compacted.saving_usd == 0
 
 
+def test_fast_mode_prices_the_same_tokens_at_the_standard_speed() -> None:
+    fast_opus = {kind: 2 * rate for kind, rate in OPUS.items()}
+    book = PriceBook({"test-opus": OPUS, "test-opus-fast": fast_opus})
+    calls = [call(30 * i, fresh=1_000, read=20_000, output=2_000) for i in range(5)]
+    calls[3:] = [
+        c._replace(speed="fast", cost=book.price(c._replace(speed="fast"))[0]) for c in calls[3:]
+    ]
+    tree = build_tree(calls, [], Calendar(ZoneInfo("UTC")))
+    item = only(advise(tree, book, SETTINGS, Attribution(tree)), "fast_mode")
+    standard = sum(book.price(c._replace(speed=""))[0] for c in calls[3:])
+    assert item.evidence["calls"] == 2
+    assert item.saving_usd == pytest.approx(sum(c.cost for c in calls[3:]) - standard)
+    assert item.saving_usd == pytest.approx(standard)  # twice the rates: half of it is saved
+    _, none = run(calls[:3])
+    assert not [found for found in none.items if found.rule == "fast_mode"]
+
+
 def test_every_rule_has_settings_and_an_explanation() -> None:
     fields = {field.name for field in dataclasses.fields(AdviceSettings)}
     assert set(RULES) <= fields

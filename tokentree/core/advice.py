@@ -167,6 +167,14 @@ class CompactionShare:
 
 
 @dataclass(frozen=True)
+class FastMode:
+    """Calls made in Claude's fast mode, billed at its higher rates. Saving if the same tokens
+    had gone at the standard speed: Σ (cost − the same tokens at standard rates)."""
+
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
 class AdviceSettings:
     """`[advice]` in config.toml: global floors, then one table per rule."""
 
@@ -183,6 +191,7 @@ class AdviceSettings:
     model_choice: ModelChoice = field(default_factory=ModelChoice)
     subagent_share: SubagentShare = field(default_factory=SubagentShare)
     compaction_share: CompactionShare = field(default_factory=CompactionShare)
+    fast_mode: FastMode = field(default_factory=FastMode)
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,6 +218,7 @@ RULES = {
         Rule("oversized_turns", "Oversized turn", OversizedTurns),
         Rule("concentration", "Concentrated spend", Concentration),
         Rule("compaction_share", "Compaction share of spend", CompactionShare),
+        Rule("fast_mode", "Fast mode", FastMode),
     )
 }
 
@@ -377,6 +387,8 @@ class _Engine:
             self.subagent_share()
         if s.compaction_share.enabled:
             self.compaction_share()
+        if s.fast_mode.enabled:
+            self.fast_mode()
         if s.oversized_turns.enabled:
             self.oversized_turns()
         if s.concentration.enabled:
@@ -862,6 +874,41 @@ class _Engine:
             if self.emit("subagent_share", self.place, message + advice, proof, saving):
                 return
         self.emit("subagent_share", self.place, message, evidence)
+
+    def fast_mode(self) -> None:
+        if not self.root.totals.fast_calls:
+            return
+        cost = standard = 0.0
+        calls = 0
+        models: Counter[str] = Counter()
+        for call in self._calls():
+            rates = self.rates(call, call.model) if call.speed == "fast" else None
+            if rates is None or call.unpriced:
+                continue
+            calls += 1
+            cost += call.cost
+            standard += rates.cost(call.tokens)
+            models[call.model] += 1
+        saving = cost - standard
+        if not calls:
+            return
+        message = (
+            f"{calls:,} calls ran in fast mode for ${cost:,.2f}; at the standard speed the same "
+            f"tokens cost ${standard:,.2f}. Keep fast mode for the work that needs the speed: "
+            f"≈ ${saving:,.2f} saved."
+        )
+        formula = (
+            f"Σ over {calls:,} fast-mode calls of (cost − the same tokens at standard rates) = "
+            f"${cost:,.2f} − ${standard:,.2f} = ${saving:,.2f}"
+        )
+        evidence = {
+            "calls": calls,
+            "cost_usd": round(cost, 6),
+            "standard_cost_usd": round(standard, 6),
+            "models": dict(models.most_common()),
+            "formula": formula,
+        }
+        self.emit("fast_mode", self.place, message, evidence, saving)
 
     def compaction_share(self) -> None:
         s = self.settings.compaction_share
