@@ -326,7 +326,7 @@ def test_two_instances_at_once_do_not_corrupt_the_index(isolated_home: Path) -> 
     assert harness.totals()[0] == 600
     with sqlite3.connect(harness.db) as db:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-        assert db.execute("SELECT count(*) FROM calls").fetchone() == (600,)
+        assert db.execute("SELECT count(*) FROM copies").fetchone() == (600,)
 
 
 def test_parallel_cold_read_equals_serial(isolated_home: Path, monkeypatch) -> None:

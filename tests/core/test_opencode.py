@@ -61,7 +61,7 @@ class Harness:
         )
 
     def copies(self) -> int:
-        return self.index.db.execute("SELECT count(*) FROM calls").fetchone()[0]
+        return self.index.db.execute("SELECT count(*) FROM copies").fetchone()[0]
 
 
 @pytest.fixture

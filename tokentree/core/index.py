@@ -13,6 +13,7 @@ model and quarter hour makes a warm report a small sum.
 from __future__ import annotations
 
 import gc
+import math
 import os
 import sqlite3
 from collections import Counter
@@ -22,17 +23,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import orjson
 
 from tokentree.core.pricing import PriceBook, rates_from_json, rates_to_json
 from tokentree.core.reading import (
+    COST,
     FAMILY,
     KEY,
     RANK,
-    ROW_COLUMNS,
     SUBAGENT,
     TOKENS,
     TOOL_SEPARATOR,
+    TS,
+    UNPRICED,
     Progress,
     ReadResult,
     ReadTask,
@@ -47,7 +51,7 @@ from tokentree.core.records import ApiCall, Fidelity, Prompt, Tokens
 from tokentree.core.sources import Root, read_mode
 from tokentree.core.sources.base import ReadMode, SourceFile
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 _CHUNK = 500  # SQLite host parameters per IN (…) query
 BATCH_BYTES = 64 * 1024 * 1024
 
@@ -65,16 +69,12 @@ CREATE TABLE files(
     state BLOB, skipped BLOB, rate_limits BLOB,
     missing INTEGER NOT NULL DEFAULT 0
 );
-CREATE TABLE calls(
+CREATE TABLE copies(
     id INTEGER PRIMARY KEY, file_id INTEGER NOT NULL, winner INTEGER NOT NULL,
-    key TEXT NOT NULL, rank INTEGER NOT NULL, source TEXT NOT NULL, session TEXT NOT NULL,
-    project TEXT NOT NULL, ts REAL NOT NULL, model TEXT NOT NULL, input INTEGER NOT NULL,
-    cw5 INTEGER NOT NULL, cw1h INTEGER NOT NULL, cr INTEGER NOT NULL, output INTEGER NOT NULL,
-    reasoning INTEGER NOT NULL, tools TEXT NOT NULL, subagent INTEGER NOT NULL,
-    fidelity TEXT NOT NULL, cost REAL NOT NULL, unpriced INTEGER NOT NULL,
-    rewound INTEGER NOT NULL, source_cost REAL, speed TEXT NOT NULL,
-    web_searches INTEGER NOT NULL, family TEXT NOT NULL
+    family TEXT NOT NULL, key TEXT NOT NULL, rank INTEGER NOT NULL, subagent INTEGER NOT NULL
 );
+CREATE TABLE call_rows(file_id INTEGER PRIMARY KEY, first_ts REAL NOT NULL,
+                       last_ts REAL NOT NULL, rows BLOB NOT NULL);
 CREATE TABLE prompts(file_id INTEGER NOT NULL, source TEXT NOT NULL, session TEXT NOT NULL,
                      ts REAL NOT NULL);
 CREATE TABLE rollup(
@@ -87,20 +87,18 @@ CREATE TABLE rates(model TEXT NOT NULL, source TEXT NOT NULL, day INTEGER NOT NU
                    speed TEXT NOT NULL, rates BLOB, PRIMARY KEY (model, source, day, speed));
 """
 _INDEXES = (
-    "CREATE INDEX IF NOT EXISTS calls_key ON calls(family, key)",
-    "CREATE INDEX IF NOT EXISTS calls_file ON calls(file_id)",
+    "CREATE INDEX IF NOT EXISTS copies_key ON copies(family, key)",
+    "CREATE INDEX IF NOT EXISTS copies_file ON copies(file_id)",
     "CREATE INDEX IF NOT EXISTS prompts_file ON prompts(file_id)",
     "CREATE UNIQUE INDEX IF NOT EXISTS rollup_key"
     " ON rollup(root, source, session, project, model, slot)",
 )
-_DROPPED_FOR_FIRST_BUILD = ("calls_key", "calls_file")
-_ROLLUP_SELECT = """
-SELECT f.root, c.source, c.session, c.project, c.model, CAST(c.ts / 900 AS INTEGER), count(*),
-       sum(c.input), sum(c.cw5 + c.cw1h), sum(c.cr), sum(c.output), sum(c.reasoning),
-       sum(c.cost), sum(c.unpriced)
-FROM calls c JOIN files f ON f.id = c.file_id WHERE c.winner = 1
-GROUP BY f.root, c.source, c.session, c.project, c.model, CAST(c.ts / 900 AS INTEGER)
-"""
+_DROPPED_FOR_FIRST_BUILD = ("copies_key", "copies_file")
+_encode_rows = msgspec.msgpack.Encoder().encode
+_decode_rows = msgspec.msgpack.Decoder(list[list[Any]]).decode
+"""A file's calls are stored as one msgpack list of rows (see ROW_COLUMNS): a row per call
+costs SQLite about 8 µs to insert from Python, which a first index of a year pays millions
+of times; the `copies` table keeps only what deciding which copy counts needs."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,16 +136,27 @@ class FileDiagnostics:
 class _Copy:
     """One stored copy of a call, as the dedup decision needs it."""
 
-    __slots__ = ("id", "file_id", "path", "rank", "winner", "subagent", "row")
+    __slots__ = ("id", "file_id", "path", "key", "rank", "winner", "subagent", "row")
 
-    def __init__(self, id: int, file_id: int, path: str, winner: bool, row: Row) -> None:
+    def __init__(
+        self,
+        id: int,
+        file_id: int,
+        path: str,
+        key: str,
+        winner: bool,
+        rank: int,
+        subagent: bool,
+        row: Row | None,
+    ) -> None:
         self.id = id
+        self.key = key
         self.file_id = file_id
         self.path = path
-        self.rank: int = row[RANK]
+        self.rank = rank
         self.winner = winner
-        self.subagent: bool = row[SUBAGENT] == 1
-        self.row: Row | None = row  # only until it is written: a later read may merge into it
+        self.subagent = subagent
+        self.row = row  # only until it is written: a later read may merge into it
 
 
 class Index:
@@ -261,7 +270,7 @@ class Index:
             self._refresh_prices()
             tasks, rereads = self._plan(files, stats)
             self._mark_missing(files, roots, stats)
-            run.cold = not self.db.execute("SELECT EXISTS(SELECT 1 FROM calls)").fetchone()[0]
+            run.cold = not self.db.execute("SELECT EXISTS(SELECT 1 FROM copies)").fetchone()[0]
             if run.cold and tasks:  # a first build: its indexes are made once, at the end
                 for name in _DROPPED_FOR_FIRST_BUILD:
                     self.db.execute(f"DROP INDEX IF EXISTS {name}")
@@ -374,17 +383,24 @@ class Index:
     def _forget(self, file_ids: Sequence[int], rollup: _Rollup) -> list[tuple[str, str]]:
         """Drop what was read from these files; returns the keys and families of their calls."""
         forgotten: list[tuple[str, str]] = []
-        columns = ", ".join(ROW_COLUMNS)
         for chunk in _chunks(file_ids):
             marks = _marks(chunk)
-            for file_id, winner, *row in self.db.execute(
-                f"SELECT file_id, winner, {columns} FROM calls WHERE file_id IN ({marks})", chunk
+            counted: set[tuple[int, str]] = set()
+            for file_id, key, family, winner in self.db.execute(
+                f"SELECT file_id, key, family, winner FROM copies WHERE file_id IN ({marks})",
+                chunk,
             ):
-                forgotten.append((row[KEY], row[FAMILY]))
+                forgotten.append((key, family))
                 if winner:
-                    rollup.add(file_id, row, -1)
-            self.db.execute(f"DELETE FROM calls WHERE file_id IN ({marks})", chunk)
-            self.db.execute(f"DELETE FROM prompts WHERE file_id IN ({marks})", chunk)
+                    counted.add((file_id, key))
+            for file_id, blob in self.db.execute(
+                f"SELECT file_id, rows FROM call_rows WHERE file_id IN ({marks})", chunk
+            ):
+                for row in _decode_rows(blob):
+                    if (file_id, row[KEY]) in counted:
+                        rollup.add(file_id, row, -1)
+            for table in ("copies", "call_rows", "prompts"):
+                self.db.execute(f"DELETE FROM {table} WHERE file_id IN ({marks})", chunk)
             self.db.execute(
                 "UPDATE files SET skipped = NULL, rate_limits = NULL, offset = 0, state = NULL"
                 f" WHERE id IN ({marks})",
@@ -450,76 +466,64 @@ class Index:
             self.db.execute("DELETE FROM rates")
             self.prices = PriceBook(self.prices.user_prices)  # forget the remembered rates
             changes = []
-            for rowid, source, ts, model, speed, searches, *counts in self.db.execute(
-                "SELECT id, source, ts, model, speed, web_searches, input, cw5, cw1h, cr, output,"
-                " reasoning FROM calls"
-            ).fetchall():
-                cost, unpriced = self.prices.price(
-                    ApiCall(
-                        source,
-                        "",
-                        "",
-                        "",
-                        ts,
-                        model,
-                        Tokens(*counts),
-                        speed=speed,
-                        web_searches=searches,
-                    )
-                )
-                changes.append((cost, int(unpriced), rowid))
-            self.db.executemany("UPDATE calls SET cost = ?, unpriced = ? WHERE id = ?", changes)
+            for file_id, blob in self.db.execute("SELECT file_id, rows FROM call_rows").fetchall():
+                rows = _decode_rows(blob)
+                for row in rows:
+                    cost, unpriced = self.prices.price(_call(row, "", False))
+                    row[COST], row[UNPRICED] = cost, int(unpriced)
+                changes.append((_encode_rows(rows), file_id))
+            self.db.executemany("UPDATE call_rows SET rows = ? WHERE file_id = ?", changes)
             self._rebuild_rollup()
         self.db.execute("INSERT OR REPLACE INTO meta VALUES ('prices', ?)", (fingerprint,))
 
     def _rebuild_rollup(self) -> None:
         """Recompute the whole rollup from the counted calls (after a repricing)."""
         self.db.execute("DELETE FROM rollup")
-        self.db.execute("INSERT INTO rollup " + _ROLLUP_SELECT)
+        counted = set(self.db.execute("SELECT file_id, key FROM copies WHERE winner = 1"))
+        rollup = _Rollup(self.db)
+        for file_id, blob in self.db.execute("SELECT file_id, rows FROM call_rows").fetchall():
+            sums: Sums = {}
+            add_to_sums(sums, (row for row in _decode_rows(blob) if (file_id, row[KEY]) in counted))
+            rollup.add_sums(file_id, sums)
+        rollup.write(self.db)
 
     # --- reading --------------------------------------------------------------------------------
 
     def calls(self, scope: Scope) -> list[ApiCall]:
-        """The counted calls in scope, in no particular order (the tree sorts what it shows)."""
-        where, params = _where(scope)
+        """The counted calls in scope, in no particular order (the tree sorts what it shows).
+
+        Only the files whose calls reach into the scope's time span are decoded.
+        """
+        where, params = _where(scope, None)
         files = {
             file_id: (path, bool(missing))
             for file_id, path, missing in self.db.execute(
-                f"SELECT f.id, f.path, f.missing FROM files f WHERE 1 {_where(scope, None)[0]}",
-                _where(scope, None)[1],
+                f"SELECT f.id, f.path, f.missing FROM files f WHERE 1 {where}", params
             )
         }
-        rows = self.db.execute(
-            "SELECT c.source, c.key, c.session, c.project, c.ts, c.model, c.input, c.cw5, c.cw1h,"
-            " c.cr, c.output, c.reasoning, c.tools, c.subagent, c.fidelity, c.cost, c.unpriced,"
-            " c.file_id, c.rewound, c.source_cost, c.speed, c.web_searches FROM calls c"
-            " JOIN files f ON f.id = c.file_id"
-            f" WHERE c.winner = 1 {where}",
+        losers: dict[int, set[str]] = {}
+        for file_id, key in self.db.execute(
+            "SELECT c.file_id, c.key FROM copies c JOIN files f ON f.id = c.file_id"
+            f" WHERE c.winner = 0 {where}",
             params,
-        )
-        fidelity = {member.value: member for member in Fidelity}
-        return [
-            ApiCall(
-                row[0],
-                row[1],
-                row[2],
-                row[3],
-                row[4],
-                row[5],
-                Tokens(*row[6:12]),
-                tuple(row[12].split(TOOL_SEPARATOR)) if row[12] else (),
-                row[13] == 1,
-                fidelity[row[14]],
-                row[15],
-                row[16] == 1,
-                *files[row[17]],
-                row[18] == 1,
-                row[19],
-                row[20],
-                row[21],
-            )
-            for row in rows
-        ]
+        ):
+            losers.setdefault(file_id, set()).add(key)
+        since = -math.inf if scope.since is None else scope.since
+        until = math.inf if scope.until is None else scope.until
+        calls: list[ApiCall] = []
+        for file_id, blob in self.db.execute(
+            "SELECT r.file_id, r.rows FROM call_rows r JOIN files f ON f.id = r.file_id"
+            f" WHERE r.last_ts >= ? AND r.first_ts < ? {where}",
+            [since, until, *params],
+        ):
+            path, missing = files[file_id]
+            skipped = losers.get(file_id, ())
+            calls += [
+                _call(row, path, missing)
+                for row in _decode_rows(blob)
+                if row[KEY] not in skipped and since <= row[TS] < until
+            ]
+        return calls
 
     def prompts(self, scope: Scope) -> list[Prompt]:
         where, params = _where(scope, table="p")
@@ -648,12 +652,14 @@ class _Run:
         self.families: dict[str, str | list[str]] = {}
         self.loaded_families: set[str] = set()  # read from SQLite whole in this run
         self.written: list[_Copy] = []  # copies whose rows can be let go after this batch
+        self.changed: dict[int, list[_Copy]] = {}  # per file, copies whose rows are new
+        self.stored_rows: dict[int, dict[str, Row]] = {}  # files' rows read back, this batch
         self.rollup = _Rollup(self.db)
         self.next_id = 0
 
     def settle(self, fresh: list[tuple[int, str, Row]], forgotten: list[tuple[str, str]]) -> None:
         """Store new copies (merging blocks of one response), mark the winners, count them."""
-        stored = self.db.execute("SELECT max(id) FROM calls").fetchone()[0] or 0
+        stored = self.db.execute("SELECT max(id) FROM copies").fetchone()[0] or 0
         if stored != self.next_id - 1:  # first batch, or another instance wrote meanwhile
             self.complete = self.cold
             self.next_id = stored + 1
@@ -677,12 +683,12 @@ class _Run:
             copies = self.copies.get(key)
             if not copies and family not in self.families:
                 # the only copy so far: it counts, as its file's sums say
-                copy = _Copy(self.next_id, file_id, path, True, row)
+                copy = _Copy(self.next_id, file_id, path, key, True, row[RANK], row[SUBAGENT], row)
                 self.copies[key] = [copy]
                 if family:
                     self.families[family] = key
-                self.written.append(copy)
-                inserts.append((self.next_id, file_id, 1, *row))
+                self._changed(copy)
+                inserts.append((self.next_id, file_id, 1, family, key, row[RANK], row[SUBAGENT]))
                 self.next_id += 1
                 continue
             self.rollup.add(file_id, row, -1)  # it counts below only if it wins
@@ -691,26 +697,56 @@ class _Run:
             copies = self.copies.setdefault(key, [])
             same_file = next((copy for copy in copies if copy.file_id == file_id), None)
             if same_file is None:
-                copy = _Copy(self.next_id, file_id, path, False, row)
+                copy = _Copy(self.next_id, file_id, path, key, False, row[RANK], row[SUBAGENT], row)
                 copies.append(copy)
-                self.written.append(copy)
-                inserts.append((self.next_id, file_id, 0, *row))
+                self._changed(copy)
+                inserts.append((self.next_id, file_id, 0, family, key, row[RANK], row[SUBAGENT]))
                 self.next_id += 1
             else:  # more content blocks of a response already stored from this file
                 same_file.row = _merged(self._row_of(same_file), row)
                 same_file.rank = same_file.row[RANK]
-                self.written.append(same_file)
-                updates.append((*same_file.row[RANK:], same_file.id))
-        self.db.executemany(
-            f"INSERT INTO calls(id, file_id, winner, {', '.join(ROW_COLUMNS)})"
-            f" VALUES ({_marks(range(len(ROW_COLUMNS) + 3))})",
-            inserts,
-        )
-        self.db.executemany(
-            f"UPDATE calls SET {', '.join(f'{c} = ?' for c in ROW_COLUMNS[RANK:])} WHERE id = ?",
-            updates,
-        )
+                self._changed(same_file)
+                updates.append((same_file.rank, same_file.id))
+        self.db.executemany("INSERT INTO copies VALUES (?, ?, ?, ?, ?, ?, ?)", inserts)
+        self.db.executemany("UPDATE copies SET rank = ? WHERE id = ?", updates)
         self._decide(touched)
+        self._save_rows()
+
+    def _changed(self, copy: _Copy) -> None:
+        self.changed.setdefault(copy.file_id, []).append(copy)
+        self.written.append(copy)
+
+    def _save_rows(self) -> None:
+        """Write the rows of the files this settle changed: each file's calls in one blob."""
+        for file_id, copies in self.changed.items():
+            rows = self._stored(file_id)
+            rows.update((copy.key, copy.row) for copy in copies)  # type: ignore[misc]
+            values = list(rows.values())
+            self.db.execute(
+                "INSERT OR REPLACE INTO call_rows VALUES (?, ?, ?, ?)",
+                (
+                    file_id,
+                    min(row[TS] for row in values),
+                    max(row[TS] for row in values),
+                    _encode_rows(values),
+                ),
+            )
+        self.changed = {}
+
+    def _stored(self, file_id: int) -> dict[str, Row]:
+        """A file's stored rows by key (none in a first build), read once a batch."""
+        rows = self.stored_rows.get(file_id)
+        if rows is None:
+            found = (
+                None
+                if self.cold
+                else self.db.execute(
+                    "SELECT rows FROM call_rows WHERE file_id = ?", (file_id,)
+                ).fetchone()
+            )
+            rows = {row[KEY]: row for row in _decode_rows(found[0])} if found else {}
+            self.stored_rows[file_id] = rows
+        return rows
 
     def _touch(self, key: str, counted_before: dict[str, _Copy | None]) -> None:
         """Take a call out of the rollup until _decide() counts it again."""
@@ -756,7 +792,7 @@ class _Run:
                         flips.append((int(copy.winner), copy.id))
                 if winner is not None:
                     self.rollup.add(winner.file_id, self._row_of(winner), 1)
-        self.db.executemany("UPDATE calls SET winner = ? WHERE id = ?", flips)
+        self.db.executemany("UPDATE copies SET winner = ? WHERE id = ?", flips)
 
     def finish_batch(self, final: bool) -> None:
         """Write the rollup's changes; free the rows already written; index a first build."""
@@ -764,6 +800,7 @@ class _Run:
         for copy in self.written:
             copy.row = None
         self.written = []
+        self.stored_rows = {}
         if final:
             for statement in _INDEXES:
                 self.db.execute(statement)
@@ -772,9 +809,7 @@ class _Run:
     def _row_of(self, copy: _Copy) -> Row:
         """A copy's stored row, read back when this run has let it go."""
         if copy.row is None:
-            columns = ", ".join(ROW_COLUMNS)
-            found = self.db.execute(f"SELECT {columns} FROM calls WHERE id = ?", (copy.id,))
-            copy.row = tuple(found.fetchone())
+            copy.row = self._stored(copy.file_id)[copy.key]
             self.written.append(copy)
         return copy.row
 
@@ -786,26 +821,24 @@ class _Run:
         for key in keys:
             self.copies[key] = []
         loading: set[str] = set(keys)
-        columns = ", ".join(f"c.{name}" for name in ROW_COLUMNS)
-        select = f"SELECT c.id, c.file_id, f.path, c.winner, {columns} FROM calls c"
-        select += " JOIN files f ON f.id = c.file_id WHERE "
+        select = "SELECT c.id, c.file_id, f.path, c.key, c.winner, c.rank, c.subagent, c.family"
+        select += " FROM copies c JOIN files f ON f.id = c.file_id WHERE "
         queries = [
             *((f"c.family = '' AND c.key IN ({_marks(chunk)})", chunk) for chunk in _chunks(keys)),
             *((f"c.family IN ({_marks(chunk)})", chunk) for chunk in _chunks(families)),
         ]
         for where, chunk in queries:
-            for stored in self.db.execute(select + where, chunk):
-                row = tuple(stored[4:])
-                key = row[KEY]
+            for id, file_id, path, key, winner, rank, subagent, family in self.db.execute(
+                select + where, chunk
+            ):
                 if key not in loading:
                     if key in self.copies:
                         continue
                     self.copies[key] = []
                     loading.add(key)
-                copy = _Copy(stored[0], stored[1], stored[2], bool(stored[3]), row)
+                copy = _Copy(id, file_id, path, key, winner == 1, rank, subagent == 1, None)
                 self.copies[key].append(copy)
-                self._join(key, row[FAMILY], None)
-                self.written.append(copy)
+                self._join(key, family, None)
         self.loaded_families |= families
 
 
@@ -844,6 +877,58 @@ def _no_cyclic_gc() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+_FIDELITY = {member.value: member for member in Fidelity}
+
+
+def _call(row: Sequence[Any], path: str, missing: bool) -> ApiCall:
+    """A stored row as the call the tree and the exports read."""
+    (
+        key,
+        _rank,
+        source,
+        session,
+        project,
+        ts,
+        model,
+        fresh,
+        write_5m,
+        write_1h,
+        cache_read,
+        output,
+        reasoning,
+        tools,
+        subagent,
+        fidelity,
+        cost,
+        unpriced,
+        rewound,
+        source_cost,
+        speed,
+        web_searches,
+        _family,
+    ) = row
+    return ApiCall(
+        source,
+        key,
+        session,
+        project,
+        ts,
+        model,
+        Tokens(fresh, write_5m, write_1h, cache_read, output, reasoning),
+        tuple(tools.split(TOOL_SEPARATOR)) if tools else (),
+        subagent == 1,
+        _FIDELITY[fidelity],
+        cost,
+        unpriced == 1,
+        path,
+        missing,
+        rewound == 1,
+        source_cost,
+        speed,
+        web_searches,
+    )
 
 
 def _merged(old: Row | None, new: Row) -> Row:

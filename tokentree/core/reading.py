@@ -53,8 +53,9 @@ ROW_COLUMNS = (
     "web_searches",
     "family",
 )
-KEY, RANK, SUBAGENT, FAMILY = (
-    ROW_COLUMNS.index(name) for name in ("key", "rank", "subagent", "family")
+KEY, RANK, TS, SUBAGENT, COST, UNPRICED, FAMILY = (
+    ROW_COLUMNS.index(name)
+    for name in ("key", "rank", "ts", "subagent", "cost", "unpriced", "family")
 )
 TOKENS = slice(7, 13)  # input … reasoning
 
