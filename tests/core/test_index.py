@@ -10,6 +10,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -173,6 +174,24 @@ def test_resumed_session_copies_count_once(isolated_home: Path) -> None:
     calls = harness.calls()
     assert len(calls) == 4
     assert sum(c.tokens.output for c in calls) == 400
+
+
+def test_copies_met_in_later_batches_of_a_first_build_count_once(isolated_home: Path) -> None:
+    """Each file its own batch: a copy read after its first copy was written and let go."""
+    harness = Harness(isolated_home)
+    source = REAL_SAMPLES / "claude_code"
+    shutil.copytree(source, harness.projects)
+    resumed = [
+        dict(line, sessionId="resumed")
+        for line in map(orjson.loads, _sample_bytes().splitlines())
+        if line.get("type") == "assistant"
+    ]
+    write(harness.projects / "zz-resumed.jsonl", *resumed)
+    expected = _snapshot(harness.update(Index(None)), harness)
+    index = Index(None)
+    found = find_files(harness.roots)
+    index.update(found.files, harness.roots, batch_bytes=1)
+    assert _snapshot(index, harness) == expected
 
 
 def test_content_blocks_of_one_response_count_once_with_the_fullest_usage(

@@ -734,16 +734,12 @@ class _Run:
         self.changed = {}
 
     def _stored(self, file_id: int) -> dict[str, Row]:
-        """A file's stored rows by key (none in a first build), read once a batch."""
+        """A file's stored rows by key, read once a batch."""
         rows = self.stored_rows.get(file_id)
         if rows is None:
-            found = (
-                None
-                if self.cold
-                else self.db.execute(
-                    "SELECT rows FROM call_rows WHERE file_id = ?", (file_id,)
-                ).fetchone()
-            )
+            found = self.db.execute(
+                "SELECT rows FROM call_rows WHERE file_id = ?", (file_id,)
+            ).fetchone()
             rows = {row[KEY]: row for row in _decode_rows(found[0])} if found else {}
             self.stored_rows[file_id] = rows
         return rows
