@@ -6,8 +6,9 @@ grown files are read from where the last read stopped (a JSON document rewritten
 whole is read afresh; a database is asked for the rows changed since the marks
 its last read left in the file's state). Files that disappear keep their calls
 (marked missing): Claude Code deletes old transcripts, the history should not
-go with them. A rollup of the counted calls per session,
-model and quarter hour makes a warm report a small sum.
+go with them. Each file's calls are one blob (`call_rows`); `copies` holds what
+deciding which copy of a call counts needs. A rollup of the counted calls per
+session, model and quarter hour makes a warm report a small sum.
 """
 
 from __future__ import annotations
@@ -494,7 +495,7 @@ class Index:
 
         Only the files whose calls reach into the scope's time span are decoded.
         """
-        where, params = _where(scope, None)
+        where, params = _where(scope, table=None)
         files = {
             file_id: (path, bool(missing))
             for file_id, path, missing in self.db.execute(
@@ -966,7 +967,8 @@ _GROUPS = {
 QUARTER_HOUR_GROUP = "quarter_hour"
 
 
-def _where(scope: Scope, table: str | None = "c") -> tuple[str, list[Any]]:
+def _where(scope: Scope, table: str | None) -> tuple[str, list[Any]]:
+    """The scope as SQL over `files f`; `table` names the one whose `ts` the span limits."""
     clauses = [f"f.root IN ({_marks(scope.roots)})", f"f.source IN ({_marks(scope.sources)})"]
     params: list[Any] = [*scope.roots, *scope.sources]
     if table is not None and scope.since is not None:
