@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 from enum import StrEnum
-from functools import cache
+from functools import cache, partial
 
 from tokentree.core.records import ApiCall, Fidelity, Prompt
 
@@ -136,7 +136,7 @@ class Node:
 
     kind: Kind
     key: str
-    label: str
+    _label: str
     start: float
     end: float
     totals: Totals = field(default_factory=Totals)
@@ -149,6 +149,19 @@ class Node:
     project: str = ""
     _children: list[Node] = field(default_factory=list, repr=False)
     _unbuilt_calls: tuple[list[ApiCall], Clock] | None = field(default=None, repr=False)
+    _label_of: Callable[[], str] | None = field(default=None, repr=False)
+
+    @property
+    def label(self) -> str:
+        """A turn's label (its tool mix) is made the first time it is asked for: most never are."""
+        if self._label_of is not None:
+            self._label = self._label_of()
+            self._label_of = None  # after: another thread may be reading the label
+        return self._label
+
+    @label.setter
+    def label(self, value: str) -> None:
+        self._label, self._label_of = value, None
 
     @property
     def children(self) -> list[Node]:
@@ -290,7 +303,7 @@ def _session_node(
         for call in calls:
             add_call(call)
         turn.models.update(call.model for call in calls)
-        turn.label = turn_label(number, began, calls, clock)
+        turn._label_of = partial(turn_label, number, began, calls, clock)
         session.children.append(turn)
         session.project = session.project or next((c.project for c in calls if c.project), "")
     _merge_children(session, 1)
