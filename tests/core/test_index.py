@@ -25,7 +25,7 @@ from tests.builders import (
 )
 from tests.conftest import REAL_SAMPLES
 from tokentree.core import reading
-from tokentree.core.index import Index, Scope
+from tokentree.core.index import COMPACT_CHUNKS, Index, Scope
 from tokentree.core.sources import Root, default_roots, find_files
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
@@ -211,6 +211,26 @@ def test_content_blocks_of_one_response_count_once_with_the_fullest_usage(
     assert call.tokens.output == 173
     assert call.tools == ("Bash pytest",)
     assert call.fidelity.value == "lower-bound"
+
+
+def test_a_log_read_many_times_keeps_few_blobs_and_completes_earlier_calls(
+    isolated_home: Path,
+) -> None:
+    """Each read of a growing log stores its new calls apart, joined every COMPACT_CHUNKS reads;
+    a response whose blocks span two reads is completed where it was first stored."""
+    harness = Harness(isolated_home)
+    log = write(harness.projects / "s.jsonl", claude_prompt(T0))
+    index = Index(harness.db)
+    for i in range(COMPACT_CHUNKS + 5):
+        when = T0 + timedelta(minutes=i)
+        append(log, jsonl(claude_call(f"msg_{i}", when, output=3)))
+        harness.update(index)
+        append(log, jsonl(claude_call(f"msg_{i}", when, output=50, tools=(("Glob", {}),))))
+    calls = harness.calls(harness.update(index))
+    assert len(calls) == COMPACT_CHUNKS + 5
+    assert {(c.tokens.output, c.tools) for c in calls} == {(50, ("Glob",))}
+    blobs = index.db.execute("SELECT count(*) FROM call_rows").fetchone()[0]
+    assert 1 <= blobs <= COMPACT_CHUNKS
 
 
 def test_agent_progress_copies_count_only_without_the_sub_agent_file(isolated_home: Path) -> None:

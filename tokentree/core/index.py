@@ -6,8 +6,9 @@ grown files are read from where the last read stopped (a JSON document rewritten
 whole is read afresh; a database is asked for the rows changed since the marks
 its last read left in the file's state). Files that disappear keep their calls
 (marked missing): Claude Code deletes old transcripts, the history should not
-go with them. Each file's calls are one blob (`call_rows`); `copies` holds what
-deciding which copy of a call counts needs. A rollup of the counted calls per
+go with them. A file's calls are stored in blobs, one per read (`call_rows`), so a
+growing log adds small ones; `copies` holds what deciding which copy of a call
+counts needs. A rollup of the counted calls per
 session, model and quarter hour makes a warm report a small sum.
 """
 
@@ -52,7 +53,7 @@ from tokentree.core.records import ApiCall, Fidelity, Prompt, Tokens
 from tokentree.core.sources import Root, read_mode
 from tokentree.core.sources.base import ReadMode, SourceFile
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 _CHUNK = 500  # SQLite host parameters per IN (…) query
 BATCH_BYTES = 64 * 1024 * 1024
 
@@ -74,8 +75,9 @@ CREATE TABLE copies(
     id INTEGER PRIMARY KEY, file_id INTEGER NOT NULL, winner INTEGER NOT NULL,
     family TEXT NOT NULL, key TEXT NOT NULL, rank INTEGER NOT NULL, subagent INTEGER NOT NULL
 );
-CREATE TABLE call_rows(file_id INTEGER PRIMARY KEY, first_ts REAL NOT NULL,
-                       last_ts REAL NOT NULL, rows BLOB NOT NULL);
+CREATE TABLE call_rows(file_id INTEGER NOT NULL, chunk INTEGER NOT NULL,
+                       first_ts REAL NOT NULL, last_ts REAL NOT NULL, rows BLOB NOT NULL,
+                       PRIMARY KEY (file_id, chunk));
 CREATE TABLE prompts(file_id INTEGER NOT NULL, source TEXT NOT NULL, session TEXT NOT NULL,
                      ts REAL NOT NULL);
 CREATE TABLE rollup(
@@ -95,9 +97,11 @@ _INDEXES = (
     " ON rollup(root, source, session, project, model, slot)",
 )
 _DROPPED_FOR_FIRST_BUILD = ("copies_key", "copies_file")
+COMPACT_CHUNKS = 32
+"""A file read this many times has its blobs joined into one (bounded work per refresh)."""
 _encode_rows = msgspec.msgpack.Encoder().encode
 _decode_rows = msgspec.msgpack.Decoder(list[list[Any]]).decode
-"""A file's calls are stored as one msgpack list of rows (see ROW_COLUMNS): a row per call
+"""A read's calls are stored as one msgpack list of rows (see ROW_COLUMNS): a row per call
 costs SQLite about 8 µs to insert from Python, which a first index of a year pays millions
 of times; the `copies` table keeps only what deciding which copy counts needs."""
 
@@ -467,13 +471,17 @@ class Index:
             self.db.execute("DELETE FROM rates")
             self.prices = PriceBook(self.prices.user_prices)  # forget the remembered rates
             changes = []
-            for file_id, blob in self.db.execute("SELECT file_id, rows FROM call_rows").fetchall():
+            for file_id, chunk, blob in self.db.execute(
+                "SELECT file_id, chunk, rows FROM call_rows"
+            ).fetchall():
                 rows = _decode_rows(blob)
                 for row in rows:
                     cost, unpriced = self.prices.price(_call(row, "", False))
                     row[COST], row[UNPRICED] = cost, int(unpriced)
-                changes.append((_encode_rows(rows), file_id))
-            self.db.executemany("UPDATE call_rows SET rows = ? WHERE file_id = ?", changes)
+                changes.append((_encode_rows(rows), file_id, chunk))
+            self.db.executemany(
+                "UPDATE call_rows SET rows = ? WHERE file_id = ? AND chunk = ?", changes
+            )
             self._rebuild_rollup()
         self.db.execute("INSERT OR REPLACE INTO meta VALUES ('prices', ?)", (fingerprint,))
 
@@ -653,8 +661,9 @@ class _Run:
         self.families: dict[str, str | list[str]] = {}
         self.loaded_families: set[str] = set()  # read from SQLite whole in this run
         self.written: list[_Copy] = []  # copies whose rows can be let go after this batch
-        self.changed: dict[int, list[_Copy]] = {}  # per file, copies whose rows are new
-        self.stored_rows: dict[int, dict[str, Row]] = {}  # files' rows read back, this batch
+        # per file, the copies whose rows are to be written: new ones, completed stored ones
+        self.changed: dict[int, tuple[list[_Copy], list[_Copy]]] = {}
+        self.stored_rows: dict[int, dict[str, tuple[int, Row]]] = {}  # read back, this batch
         self.rollup = _Rollup(self.db)
         self.next_id = 0
 
@@ -688,7 +697,7 @@ class _Run:
                 self.copies[key] = [copy]
                 if family:
                     self.families[family] = key
-                self._changed(copy)
+                self._changed(copy, new=True)
                 inserts.append((self.next_id, file_id, 1, family, key, row[RANK], row[SUBAGENT]))
                 self.next_id += 1
                 continue
@@ -700,49 +709,72 @@ class _Run:
             if same_file is None:
                 copy = _Copy(self.next_id, file_id, path, key, False, row[RANK], row[SUBAGENT], row)
                 copies.append(copy)
-                self._changed(copy)
+                self._changed(copy, new=True)
                 inserts.append((self.next_id, file_id, 0, family, key, row[RANK], row[SUBAGENT]))
                 self.next_id += 1
             else:  # more content blocks of a response already stored from this file
                 same_file.row = _merged(self._row_of(same_file), row)
                 same_file.rank = same_file.row[RANK]
-                self._changed(same_file)
+                self._changed(same_file, new=False)
                 updates.append((same_file.rank, same_file.id))
         self.db.executemany("INSERT INTO copies VALUES (?, ?, ?, ?, ?, ?, ?)", inserts)
         self.db.executemany("UPDATE copies SET rank = ? WHERE id = ?", updates)
         self._decide(touched)
         self._save_rows()
 
-    def _changed(self, copy: _Copy) -> None:
-        self.changed.setdefault(copy.file_id, []).append(copy)
+    def _changed(self, copy: _Copy, *, new: bool) -> None:
+        """A copy whose row must be written: a new one, or a stored one a later read completed."""
+        self.changed.setdefault(copy.file_id, ([], []))[0 if new else 1].append(copy)
         self.written.append(copy)
 
     def _save_rows(self) -> None:
-        """Write the rows of the files this settle changed: each file's calls in one blob."""
-        for file_id, copies in self.changed.items():
-            rows = self._stored(file_id)
-            rows.update((copy.key, copy.row) for copy in copies)  # type: ignore[misc]
-            values = list(rows.values())
-            self.db.execute(
-                "INSERT OR REPLACE INTO call_rows VALUES (?, ?, ?, ?)",
-                (
-                    file_id,
-                    min(row[TS] for row in values),
-                    max(row[TS] for row in values),
-                    _encode_rows(values),
-                ),
-            )
+        """Write the rows this settle changed: a read's new calls as one more blob of its file
+        (all of the file's blobs joined into one every COMPACT_CHUNKS reads), and the blobs
+        holding calls whose blocks a later read completed, again."""
+        for file_id, (new, completed) in self.changed.items():
+            stored = self._stored(file_id) if completed else {}
+            for copy in completed:
+                stored[copy.key] = (stored[copy.key][0], copy.row)  # type: ignore[assignment]
+            for chunk in {stored[copy.key][0] for copy in completed}:
+                rows = [row for at, row in stored.values() if at == chunk]
+                self._write_chunk(file_id, chunk, rows)
+            if not new:
+                continue
+            chunk = self.db.execute(
+                "SELECT coalesce(max(chunk) + 1, 0) FROM call_rows WHERE file_id = ?", (file_id,)
+            ).fetchone()[0]
+            rows = [copy.row for copy in new]
+            if chunk >= COMPACT_CHUNKS:
+                rows += [row for _, row in self._stored(file_id).values()]
+                self.db.execute("DELETE FROM call_rows WHERE file_id = ?", (file_id,))
+                chunk = 0
+            self._write_chunk(file_id, chunk, rows)  # type: ignore[arg-type]
+            self.stored_rows.pop(file_id, None)  # read again when next needed
         self.changed = {}
 
-    def _stored(self, file_id: int) -> dict[str, Row]:
-        """A file's stored rows by key, read once a batch."""
+    def _write_chunk(self, file_id: int, chunk: int, rows: list[Row]) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO call_rows VALUES (?, ?, ?, ?, ?)",
+            (
+                file_id,
+                chunk,
+                min(row[TS] for row in rows),
+                max(row[TS] for row in rows),
+                _encode_rows(rows),
+            ),
+        )
+
+    def _stored(self, file_id: int) -> dict[str, tuple[int, Row]]:
+        """A file's stored rows by key, with the blob each is in; read once a batch."""
         rows = self.stored_rows.get(file_id)
         if rows is None:
-            found = self.db.execute(
-                "SELECT rows FROM call_rows WHERE file_id = ?", (file_id,)
-            ).fetchone()
-            rows = {row[KEY]: row for row in _decode_rows(found[0])} if found else {}
-            self.stored_rows[file_id] = rows
+            rows = self.stored_rows[file_id] = {
+                row[KEY]: (chunk, row)
+                for chunk, blob in self.db.execute(
+                    "SELECT chunk, rows FROM call_rows WHERE file_id = ?", (file_id,)
+                )
+                for row in _decode_rows(blob)
+            }
         return rows
 
     def _touch(self, key: str, counted_before: dict[str, _Copy | None]) -> None:
@@ -806,7 +838,7 @@ class _Run:
     def _row_of(self, copy: _Copy) -> Row:
         """A copy's stored row, read back when this run has let it go."""
         if copy.row is None:
-            copy.row = self._stored(copy.file_id)[copy.key]
+            copy.row = self._stored(copy.file_id)[copy.key][1]
             self.written.append(copy)
         return copy.row
 
