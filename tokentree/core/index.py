@@ -734,7 +734,7 @@ class _Run:
         for file_id, (new, completed) in self.changed.items():
             stored = self._stored(file_id) if completed else {}
             for copy in completed:
-                stored[copy.key] = (stored[copy.key][0], copy.row)  # type: ignore[assignment]
+                stored[copy.key] = (stored[copy.key][0], self._row_of(copy))
             for chunk in {stored[copy.key][0] for copy in completed}:
                 rows = [row for at, row in stored.values() if at == chunk]
                 self._write_chunk(file_id, chunk, rows)
@@ -743,12 +743,12 @@ class _Run:
             chunk = self.db.execute(
                 "SELECT coalesce(max(chunk) + 1, 0) FROM call_rows WHERE file_id = ?", (file_id,)
             ).fetchone()[0]
-            rows = [copy.row for copy in new]
+            rows = [self._row_of(copy) for copy in new]
             if chunk >= COMPACT_CHUNKS:
                 rows += [row for _, row in self._stored(file_id).values()]
                 self.db.execute("DELETE FROM call_rows WHERE file_id = ?", (file_id,))
                 chunk = 0
-            self._write_chunk(file_id, chunk, rows)  # type: ignore[arg-type]
+            self._write_chunk(file_id, chunk, rows)
             self.stored_rows.pop(file_id, None)  # read again when next needed
         self.changed = {}
 
