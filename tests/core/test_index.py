@@ -7,6 +7,7 @@ import random
 import shutil
 import sqlite3
 import threading
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -456,3 +457,28 @@ def test_of_two_replays_with_no_main_thread_copy_one_counts(isolated_home: Path)
     )
     [call] = harness.calls()
     assert call.key == "msg_main:req_2" and call.tokens.cache_read == 5000
+
+
+def test_calls_in_a_time_span_are_the_calls_whose_time_is_in_it(isolated_home: Path) -> None:
+    """Stored reads outside the span are not decoded; those across its edges are filtered."""
+    harness = Harness(isolated_home)
+    log = write(harness.projects / "s.jsonl", claude_prompt(T0))
+    index = Index(harness.db)
+    for day in range(4):  # one read a day, so one stored blob each
+        when = T0 + timedelta(days=day)
+        append(log, jsonl(*(claude_call(f"m{day}{h}", when + timedelta(hours=h)) for h in (0, 5))))
+        harness.update(index)
+    every = harness.calls(index)
+    since, until = (
+        (T0 + timedelta(days=1, hours=3)).timestamp(),
+        (T0 + timedelta(days=3)).timestamp(),
+    )
+    span = index.calls(replace(harness.scope(), since=since, until=until))
+    assert sorted(c.key for c in span) == sorted(
+        c.key for c in every if since <= c.timestamp < until
+    )
+    assert [c.key.split(":")[0] for c in sorted(span, key=lambda c: c.timestamp)] == [
+        "m15",
+        "m20",
+        "m25",
+    ]
