@@ -48,8 +48,9 @@ from tokentree.core.reading import (
     file_fingerprint,
     file_head,
     read_all,
+    row_call,
 )
-from tokentree.core.records import ApiCall, Fidelity, Prompt, Tokens
+from tokentree.core.records import ApiCall, Prompt
 from tokentree.core.sources import Root, read_mode
 from tokentree.core.sources.base import ReadMode, SourceFile
 
@@ -390,20 +391,10 @@ class Index:
         forgotten: list[tuple[str, str]] = []
         for chunk in _chunks(file_ids):
             marks = _marks(chunk)
-            counted: set[tuple[int, str]] = set()
-            for file_id, key, family, winner in self.db.execute(
-                f"SELECT file_id, key, family, winner FROM copies WHERE file_id IN ({marks})",
-                chunk,
-            ):
-                forgotten.append((key, family))
-                if winner:
-                    counted.add((file_id, key))
-            for file_id, blob in self.db.execute(
-                f"SELECT file_id, rows FROM call_rows WHERE file_id IN ({marks})", chunk
-            ):
-                for row in _decode_rows(blob):
-                    if (file_id, row[KEY]) in counted:
-                        rollup.add(file_id, row, -1)
+            where = f" AND file_id IN ({marks})"
+            forgotten += self.db.execute(f"SELECT key, family FROM copies WHERE 1{where}", chunk)
+            for file_id, row in self._counted_rows(where, chunk):
+                rollup.add(file_id, row, -1)
             for table in ("copies", "call_rows", "prompts"):
                 self.db.execute(f"DELETE FROM {table} WHERE file_id IN ({marks})", chunk)
             self.db.execute(
@@ -476,7 +467,7 @@ class Index:
             ).fetchall():
                 rows = _decode_rows(blob)
                 for row in rows:
-                    cost, unpriced = self.prices.price(_call(row, "", False))
+                    cost, unpriced = self.prices.price(row_call(row, "", False))
                     row[COST], row[UNPRICED] = cost, int(unpriced)
                 changes.append((_encode_rows(rows), file_id, chunk))
             self.db.executemany(
@@ -488,13 +479,23 @@ class Index:
     def _rebuild_rollup(self) -> None:
         """Recompute the whole rollup from the counted calls (after a repricing)."""
         self.db.execute("DELETE FROM rollup")
-        counted = set(self.db.execute("SELECT file_id, key FROM copies WHERE winner = 1"))
         rollup = _Rollup(self.db)
-        for file_id, blob in self.db.execute("SELECT file_id, rows FROM call_rows").fetchall():
-            sums: Sums = {}
-            add_to_sums(sums, (row for row in _decode_rows(blob) if (file_id, row[KEY]) in counted))
-            rollup.add_sums(file_id, sums)
+        for file_id, row in self._counted_rows():
+            rollup.add(file_id, row, 1)
         rollup.write(self.db)
+
+    def _counted_rows(
+        self, where: str = "", params: Sequence[Any] = ()
+    ) -> Iterator[tuple[int, Row]]:
+        """The stored rows of the copies that count (`where` limits `file_id`)."""
+        counted = set(
+            self.db.execute(f"SELECT file_id, key FROM copies WHERE winner = 1{where}", params)
+        )
+        blobs = self.db.execute(f"SELECT file_id, rows FROM call_rows WHERE 1{where}", params)
+        for file_id, blob in blobs.fetchall():
+            for row in _decode_rows(blob):
+                if (file_id, row[KEY]) in counted:
+                    yield file_id, row
 
     # --- reading --------------------------------------------------------------------------------
 
@@ -528,7 +529,7 @@ class Index:
             path, missing = files[file_id]
             skipped = losers.get(file_id, ())
             calls += [
-                _call(row, path, missing)
+                row_call(row, path, missing)
                 for row in _decode_rows(blob)
                 if row[KEY] not in skipped and since <= row[TS] < until
             ]
@@ -683,10 +684,9 @@ class _Run:
             )
         inserts: list[tuple[Any, ...]] = []
         updates: list[tuple[Any, ...]] = []
-        counted_before: dict[str, _Copy | None] = {}
-        touched = _Touched(counted_before, {})
+        touched: dict[str, str] = {}  # the calls to decide again → their family
         for key, family in forgotten:  # their counted copies were taken out by _forget
-            counted_before[key] = None
+            touched[key] = family
             self._join(key, family, touched)
         for file_id, path, row in fresh:
             key, family = row[KEY], row[FAMILY]
@@ -702,7 +702,7 @@ class _Run:
                 self.next_id += 1
                 continue
             self.rollup.add(file_id, row, -1)  # it counts below only if it wins
-            self._touch(key, counted_before)
+            self._touch(key, family, touched)
             self._join(key, family, touched)
             copies = self.copies.setdefault(key, [])
             same_file = next((copy for copy in copies if copy.file_id == file_id), None)
@@ -777,15 +777,15 @@ class _Run:
             }
         return rows
 
-    def _touch(self, key: str, counted_before: dict[str, _Copy | None]) -> None:
+    def _touch(self, key: str, family: str, touched: dict[str, str]) -> None:
         """Take a call out of the rollup until _decide() counts it again."""
-        if key not in counted_before:
+        if key not in touched:
+            touched[key] = family
             winner = next((copy for copy in self.copies.get(key, ()) if copy.winner), None)
-            counted_before[key] = winner
             if winner is not None:
                 self.rollup.add(winner.file_id, self._row_of(winner), -1)
 
-    def _join(self, key: str, family: str, touched: _Touched | None) -> None:
+    def _join(self, key: str, family: str, touched: dict[str, str] | None) -> None:
         """Note the key's family; a change to one call of a family is decided for all of them."""
         if not family:
             return
@@ -798,17 +798,16 @@ class _Run:
             members.append(key)
         if touched is not None:
             for member in [members] if isinstance(members, str) else members:
-                self._touch(member, touched.before)
-                touched.family[member] = family
+                self._touch(member, family, touched)
 
-    def _decide(self, touched: _Touched) -> None:
+    def _decide(self, touched: dict[str, str]) -> None:
         """Mark the copy of each touched call that counts (if any), and count it."""
         flips = []
         decided: set[str] = set()
-        for key in touched.before:
+        for key, family in touched.items():
             if key in decided:
                 continue
-            members = self.families.get(touched.family.get(key, ""), key)
+            members = self.families.get(family, key)
             group = [members] if isinstance(members, str) else members
             best = {member: _best(self.copies.get(member, ())) for member in group}
             counted = _counted(best)
@@ -871,15 +870,6 @@ class _Run:
         self.loaded_families |= families
 
 
-@dataclass(slots=True)
-class _Touched:
-    """The calls a settle changed: each one's counted copy before (taken out of the rollup
-    until decided again), and the family of those that have one."""
-
-    before: dict[str, _Copy | None]
-    family: dict[str, str]
-
-
 def _best(copies: Iterable[_Copy]) -> _Copy | None:
     """The copy of a call that counts: highest rank, then the smaller path."""
     return min(copies, key=lambda copy: (-copy.rank, copy.path), default=None)
@@ -906,58 +896,6 @@ def _no_cyclic_gc() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
-
-
-_FIDELITY = {member.value: member for member in Fidelity}
-
-
-def _call(row: Sequence[Any], path: str, missing: bool) -> ApiCall:
-    """A stored row as the call the tree and the exports read."""
-    (
-        key,
-        _rank,
-        source,
-        session,
-        project,
-        ts,
-        model,
-        fresh,
-        write_5m,
-        write_1h,
-        cache_read,
-        output,
-        reasoning,
-        tools,
-        subagent,
-        fidelity,
-        cost,
-        unpriced,
-        rewound,
-        source_cost,
-        speed,
-        web_searches,
-        _family,
-    ) = row
-    return ApiCall(
-        source,
-        key,
-        session,
-        project,
-        ts,
-        model,
-        Tokens(fresh, write_5m, write_1h, cache_read, output, reasoning),
-        tuple(tools.split(TOOL_SEPARATOR)) if tools else (),
-        subagent == 1,
-        _FIDELITY[fidelity],
-        cost,
-        unpriced == 1,
-        path,
-        missing,
-        rewound == 1,
-        source_cost,
-        speed,
-        web_searches,
-    )
 
 
 def _merged(old: Row | None, new: Row) -> Row:

@@ -119,12 +119,26 @@ class PriceBook:
         A call with no tokens at all lost its usage (Gemini logs some so): its
         cost is unknown, not zero.
         """
-        if not any(call.tokens):
+        return self.price_of(
+            call.model, call.source, call.timestamp, call.speed, call.tokens, call.web_searches
+        )
+
+    def price_of(
+        self,
+        model: str,
+        source: str,
+        timestamp: float,
+        speed: str,
+        tokens: Tokens,
+        web_searches: int,
+    ) -> tuple[float, bool]:
+        """price() for a call already taken apart: the index prices every row with it."""
+        if not any(tokens):
             return 0.0, True
-        rates = self.rates_for(call.model, call.source, call.timestamp, call.speed)
+        rates = self.rates_for(model, source, timestamp, speed)
         if rates is None:
             return 0.0, True
-        return rates.cost_of(*call.tokens[:5], call.web_searches), False
+        return rates.cost_of(*tokens[:5], web_searches), False
 
     @staticmethod
     def preload() -> None:

@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from tokentree.core.pricing import PriceBook, RateKey, Rates
-from tokentree.core.records import ApiCall
+from tokentree.core.records import ApiCall, Fidelity, Tokens
 from tokentree.core.sources import database_reader, markers_for, parser_for, read_mode
 from tokentree.core.sources.base import ReadMode
 from tokentree.core.tail import Chunk, read_complete_lines
@@ -243,25 +243,20 @@ def call_rows(
 ) -> list[Row]:
     """The calls as priced rows (see ROW_COLUMNS).
 
-    A first index builds a row per call, so each call is unpacked once here
-    rather than through PriceBook.price(), which gives the same numbers.
+    A first index builds a row per call, so each call is unpacked once here and
+    priced with PriceBook.price_of().
     """
     rows: list[Row] = []
     append = rows.append
-    rates_for = prices.rates_for
+    price_of = prices.price_of
     family_of = (families or {}).get
     for call, rank in zip(calls, ranks, strict=True):
         source, key, session, project, timestamp, model, tokens, tools, subagent, fidelity = call[
             :10
         ]
         fresh, write_5m, write_1h, cache_read, output, reasoning = tokens
-        speed = call.speed
-        rates = rates_for(model, source, timestamp, speed)
-        if rates is None or not any(tokens):  # no usage at all is an unknown cost, not zero
-            cost, unpriced = 0.0, 1
-        else:
-            cost = rates.cost_of(fresh, write_5m, write_1h, cache_read, output, call.web_searches)
-            unpriced = 0
+        speed, web_searches = call.speed, call.web_searches
+        cost, unpriced = price_of(model, source, timestamp, speed, tokens, web_searches)
         append(
             (
                 key,
@@ -281,15 +276,67 @@ def call_rows(
                 int(subagent),
                 fidelity.value,
                 cost,
-                unpriced,
+                int(unpriced),
                 int(call.rewound),
                 call.source_cost,
                 speed,
-                call.web_searches,
+                web_searches,
                 family_of(key, ""),
             )
         )
     return rows
+
+
+_FIDELITY = {member.value: member for member in Fidelity}
+
+
+def row_call(row: Sequence[Any], path: str, missing: bool) -> ApiCall:
+    """A stored row as the call the tree and the exports read: call_rows() undone."""
+    (
+        key,
+        _rank,
+        source,
+        session,
+        project,
+        ts,
+        model,
+        fresh,
+        write_5m,
+        write_1h,
+        cache_read,
+        output,
+        reasoning,
+        tools,
+        subagent,
+        fidelity,
+        cost,
+        unpriced,
+        rewound,
+        source_cost,
+        speed,
+        web_searches,
+        _family,
+    ) = row
+    return ApiCall(
+        source,
+        key,
+        session,
+        project,
+        ts,
+        model,
+        Tokens(fresh, write_5m, write_1h, cache_read, output, reasoning),
+        tuple(tools.split(TOOL_SEPARATOR)) if tools else (),
+        subagent == 1,
+        _FIDELITY[fidelity],
+        cost,
+        unpriced == 1,
+        path,
+        missing,
+        rewound == 1,
+        source_cost,
+        speed,
+        web_searches,
+    )
 
 
 def file_head(path: str, length: int | None) -> tuple[int, str]:
