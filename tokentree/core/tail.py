@@ -1,9 +1,10 @@
 """Byte-offset reading of append-only JSONL files that keeps a half-written last line for later.
 
-Most bytes of a transcript are tool output that holds no usage, so lines are
-found by one regex scan of the whole buffer for a source's markers (`"usage"`,
-…) rather than by splitting every line: only candidate lines are copied, and
-lines that could hold nothing of interest are never decoded (as in ccusage).
+Most bytes of a transcript are tool output or model text that holds no usage,
+so each line is looked at only where a source's markers (`"usage"`, …) sit: at
+its end, then from its start up to the first marker. Only candidate lines are
+copied, and lines that could hold nothing of interest are never decoded (as in
+ccusage).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class Chunk:
 Marker = tuple[bytes, bytes | None]
 """A byte string that makes a line worth decoding, and one that, right after it, vetoes it."""
 VETO_WINDOW = 256
+TAIL_WINDOW = 1024
 
 
 def read_complete_lines(
@@ -73,26 +75,39 @@ def _find(data: bytes, end: int, markers: Sequence[Marker]) -> list[bytes]:
     """The lines of data[:end] that hold a marker, in file order, each once.
 
     A marker followed closely by its veto marks a line that can hold nothing
-    of interest (a tool result): the scan jumps straight to its end.
+    of interest (a tool result): the scan jumps straight to its end. A marker
+    without a veto is looked for in the line's last TAIL_WINDOW bytes first:
+    a model response ends with its usage, so the long text before it is not
+    scanned at all (the line's end is found by memchr, far faster).
     """
-    pattern = _pattern(tuple(markers))
+    pattern = _pattern(tuple(marker for marker, _ in markers))
+    in_tail = _pattern(tuple(marker for marker, veto in markers if veto is None)).search
     vetoes = dict(markers)
     found: list[bytes] = []
+    find = data.find
     position = 0
-    while (match := pattern.search(data, position, end)) is not None:
-        hit = match.start()
-        stop = data.find(b"\n", hit, end)
-        veto = vetoes[match.group()]
-        if veto is None or data.find(veto, hit, min(hit + VETO_WINDOW, stop)) < 0:
-            found.append(data[data.rfind(b"\n", 0, hit) + 1 : stop])
+    while position < end:
+        stop = find(b"\n", position, end)
+        tail = stop - TAIL_WINDOW
+        if in_tail(data, tail if tail > position else position, stop) is not None:
+            found.append(data[position:stop])
+        elif (match := pattern.search(data, position, stop)) is not None:
+            hit = match.start()
+            veto = vetoes[match.group()]
+            if veto is None or find(veto, hit, min(hit + VETO_WINDOW, stop)) < 0:
+                found.append(data[position:stop])
         position = stop + 1
     return found
 
 
 @cache
-def _pattern(markers: tuple[Marker, ...]) -> re.Pattern[bytes]:
-    """One scan for all markers: faster than a search per marker or a split into lines."""
-    return re.compile(b"|".join(re.escape(marker) for marker, _ in markers))
+def _pattern(markers: tuple[bytes, ...]) -> re.Pattern[bytes]:
+    """One scan for all markers: faster than a search per marker or a split into lines.
+
+    No markers make a pattern that never matches."""
+    if not markers:
+        return re.compile(b"(?!)")
+    return re.compile(b"|".join(re.escape(marker) for marker in markers))
 
 
 def _is_whole_json(piece: bytes) -> bool:
