@@ -22,6 +22,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import repeat
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +58,7 @@ from tokentree.core.sources.base import ReadMode, SourceFile
 
 SCHEMA_VERSION = 6
 _CHUNK = 500  # SQLite host parameters per IN (…) query
+_KEY_OF, _RANK_OF, _SUBAGENT_OF, _FAMILY_OF = map(itemgetter, (KEY, RANK, SUBAGENT, FAMILY))
 BATCH_BYTES = 64 * 1024 * 1024
 
 _SCHEMA = """
@@ -406,7 +409,7 @@ class Index:
 
     def _store(self, run: _Run, results: Iterable[ReadResult], stats: UpdateStats) -> None:
         """Write what was read; the run decides which copy of each call counts."""
-        fresh: list[tuple[int, str, Row]] = []
+        fresh: list[tuple[int, str, list[Row]]] = []
         learned = {}
         for result in results:
             if result.error:
@@ -441,10 +444,10 @@ class Index:
                 "INSERT INTO prompts(file_id, source, session, ts) VALUES (?, ?, ?, ?)",
                 [(file_id, *prompt) for prompt in result.prompts],
             )
-            fresh += [(file_id, path, row) for row in result.rows]
+            fresh.append((file_id, path, result.rows))
             run.rollup.add_sums(file_id, result.sums)
             learned |= result.learned_rates
-        stats.new_copies += len(fresh)
+        stats.new_copies += sum(len(rows) for _, _, rows in fresh)
         self.prices.remember(learned)
         self.db.executemany(
             "INSERT OR REPLACE INTO rates VALUES (?, ?, ?, ?, ?)",
@@ -657,7 +660,8 @@ class _Run:
         self.db = index.db
         self.cold = False  # a first build: nothing stored yet
         self.complete = False  # every stored copy is in memory
-        self.copies: dict[str, list[_Copy]] = {}
+        # a call's copies; only the id of one stored in bulk, until it is needed (_copies)
+        self.copies: dict[str, list[_Copy] | int] = {}
         # family → its one key, or its keys once there are more (rare: a /btw replay)
         self.families: dict[str, str | list[str]] = {}
         self.loaded_families: set[str] = set()  # read from SQLite whole in this run
@@ -668,14 +672,16 @@ class _Run:
         self.rollup = _Rollup(self.db)
         self.next_id = 0
 
-    def settle(self, fresh: list[tuple[int, str, Row]], forgotten: list[tuple[str, str]]) -> None:
+    def settle(
+        self, fresh: list[tuple[int, str, list[Row]]], forgotten: list[tuple[str, str]]
+    ) -> None:
         """Store new copies (merging blocks of one response), mark the winners, count them."""
         stored = self.db.execute("SELECT max(id) FROM copies").fetchone()[0] or 0
         if stored != self.next_id - 1:  # first batch, or another instance wrote meanwhile
             self.complete = self.cold
             self.next_id = stored + 1
         if not self.complete:
-            wanted = {(row[FAMILY], row[KEY]) for _, _, row in fresh} | {
+            wanted = {(row[FAMILY], row[KEY]) for _, _, rows in fresh for row in rows} | {
                 (family, key) for key, family in forgotten
             }
             self._load(
@@ -688,39 +694,102 @@ class _Run:
         for key, family in forgotten:  # their counted copies were taken out by _forget
             touched[key] = family
             self._join(key, family, touched)
-        for file_id, path, row in fresh:
-            key, family = row[KEY], row[FAMILY]
-            copies = self.copies.get(key)
-            if not copies and family not in self.families:
-                # the only copy so far: it counts, as its file's sums say
-                copy = _Copy(self.next_id, file_id, path, key, True, row[RANK], row[SUBAGENT], row)
-                self.copies[key] = [copy]
-                if family:
-                    self.families[family] = key
-                self._changed(copy, new=True)
-                inserts.append((self.next_id, file_id, 1, family, key, row[RANK], row[SUBAGENT]))
-                self.next_id += 1
+        for file_id, path, rows in fresh:
+            if not rows:
                 continue
-            self.rollup.add(file_id, row, -1)  # it counts below only if it wins
-            self._touch(key, family, touched)
-            self._join(key, family, touched)
-            copies = self.copies.setdefault(key, [])
-            same_file = next((copy for copy in copies if copy.file_id == file_id), None)
-            if same_file is None:
-                copy = _Copy(self.next_id, file_id, path, key, False, row[RANK], row[SUBAGENT], row)
-                copies.append(copy)
-                self._changed(copy, new=True)
-                inserts.append((self.next_id, file_id, 0, family, key, row[RANK], row[SUBAGENT]))
-                self.next_id += 1
-            else:  # more content blocks of a response already stored from this file
-                same_file.row = _merged(self._row_of(same_file), row)
-                same_file.rank = same_file.row[RANK]
-                self._changed(same_file, new=False)
-                updates.append((same_file.rank, same_file.id))
+            if self._all_new(rows):
+                self._add_new(file_id, rows)
+                continue
+            for row in rows:
+                self._add_copy(file_id, path, row, inserts, updates, touched)
         self.db.executemany("INSERT INTO copies VALUES (?, ?, ?, ?, ?, ?, ?)", inserts)
         self.db.executemany("UPDATE copies SET rank = ? WHERE id = ?", updates)
         self._decide(touched)
         self._save_rows()
+
+    def _all_new(self, rows: list[Row]) -> bool:
+        """No call of these rows (nor its family) is known yet, and none shares a family."""
+        keys = list(map(_KEY_OF, rows))
+        families = [family for family in map(_FAMILY_OF, rows) if family]
+        return (
+            not any(map(self.copies.get, keys))
+            and not any(map(self.families.__contains__, families))
+            and len(set(keys)) == len(keys)
+            and len(set(families)) == len(families)
+        )
+
+    def _add_new(self, file_id: int, rows: list[Row]) -> None:
+        """Store calls seen for the first time: each counts, as its file's sums say.
+
+        This run remembers each by its id only: most calls have a single copy, and the
+        few met again are read back (_copies) when that happens."""
+        ids = range(self.next_id, self.next_id + len(rows))
+        self.next_id += len(rows)
+        keys = list(map(_KEY_OF, rows))
+        families = list(map(_FAMILY_OF, rows))
+        self.db.executemany(
+            "INSERT INTO copies VALUES (?, ?, 1, ?, ?, ?, ?)",
+            zip(ids, repeat(file_id), families, keys, map(_RANK_OF, rows), map(_SUBAGENT_OF, rows)),
+        )
+        self.copies.update(zip(keys, ids, strict=True))
+        named = dict(zip(families, keys, strict=True))
+        named.pop("", None)
+        self.families.update(named)
+        self._append_rows(file_id, rows)
+
+    def _add_copy(
+        self,
+        file_id: int,
+        path: str,
+        row: Row,
+        inserts: list[tuple[Any, ...]],
+        updates: list[tuple[Any, ...]],
+        touched: dict[str, str],
+    ) -> None:
+        """One new copy of a call: the only one so far, another copy, or more of a stored one."""
+        key, family = row[KEY], row[FAMILY]
+        copies = self._copies(key)
+        if not copies and family not in self.families:
+            # the only copy so far: it counts, as its file's sums say
+            copy = _Copy(self.next_id, file_id, path, key, True, row[RANK], row[SUBAGENT], row)
+            self.copies[key] = [copy]
+            if family:
+                self.families[family] = key
+            self._changed(copy, new=True)
+            inserts.append((self.next_id, file_id, 1, family, key, row[RANK], row[SUBAGENT]))
+            self.next_id += 1
+            return
+        self.rollup.add(file_id, row, -1)  # it counts below only if it wins
+        self._touch(key, family, touched)
+        self._join(key, family, touched)
+        copies = self._copies(key)
+        self.copies[key] = copies
+        same_file = next((copy for copy in copies if copy.file_id == file_id), None)
+        if same_file is None:
+            copy = _Copy(self.next_id, file_id, path, key, False, row[RANK], row[SUBAGENT], row)
+            copies.append(copy)
+            self._changed(copy, new=True)
+            inserts.append((self.next_id, file_id, 0, family, key, row[RANK], row[SUBAGENT]))
+            self.next_id += 1
+        else:  # more content blocks of a response already stored from this file
+            same_file.row = _merged(self._row_of(same_file), row)
+            same_file.rank = same_file.row[RANK]
+            self._changed(same_file, new=False)
+            updates.append((same_file.rank, same_file.id))
+
+    def _copies(self, key: str) -> list[_Copy]:
+        """The copies of a call this run knows of; one stored by _add_new is read back."""
+        copies = self.copies.get(key)
+        if type(copies) is int:
+            file_id, path, rank, subagent = self.db.execute(
+                "SELECT c.file_id, f.path, c.rank, c.subagent FROM copies c"
+                " JOIN files f ON f.id = c.file_id WHERE c.id = ?",
+                (copies,),
+            ).fetchone()
+            copies = self.copies[key] = [
+                _Copy(copies, file_id, path, key, True, rank, subagent == 1, None)
+            ]
+        return copies or []
 
     def _changed(self, copy: _Copy, *, new: bool) -> None:
         """A copy whose row must be written: a new one, or a stored one a later read completed."""
@@ -728,9 +797,8 @@ class _Run:
         self.written.append(copy)
 
     def _save_rows(self) -> None:
-        """Write the rows this settle changed: a read's new calls as one more blob of its file
-        (all of the file's blobs joined into one every COMPACT_CHUNKS reads), and the blobs
-        holding calls whose blocks a later read completed, again."""
+        """Write the rows this settle changed: the blobs holding calls whose blocks a later
+        read completed, again; and a read's new calls as one more blob of its file."""
         for file_id, (new, completed) in self.changed.items():
             stored = self._stored(file_id) if completed else {}
             for copy in completed:
@@ -738,19 +806,22 @@ class _Run:
             for chunk in {stored[copy.key][0] for copy in completed}:
                 rows = [row for at, row in stored.values() if at == chunk]
                 self._write_chunk(file_id, chunk, rows)
-            if not new:
-                continue
-            chunk = self.db.execute(
-                "SELECT coalesce(max(chunk) + 1, 0) FROM call_rows WHERE file_id = ?", (file_id,)
-            ).fetchone()[0]
-            rows = [self._row_of(copy) for copy in new]
-            if chunk >= COMPACT_CHUNKS:
-                rows += [row for _, row in self._stored(file_id).values()]
-                self.db.execute("DELETE FROM call_rows WHERE file_id = ?", (file_id,))
-                chunk = 0
-            self._write_chunk(file_id, chunk, rows)
-            self.stored_rows.pop(file_id, None)  # read again when next needed
+            if new:
+                self._append_rows(file_id, [self._row_of(copy) for copy in new])
         self.changed = {}
+
+    def _append_rows(self, file_id: int, rows: list[Row]) -> None:
+        """A read's new calls as one more blob of its file; all of the file's blobs are
+        joined into one every COMPACT_CHUNKS reads."""
+        chunk = self.db.execute(
+            "SELECT coalesce(max(chunk) + 1, 0) FROM call_rows WHERE file_id = ?", (file_id,)
+        ).fetchone()[0]
+        if chunk >= COMPACT_CHUNKS:
+            rows = rows + [row for _, row in self._stored(file_id).values()]
+            self.db.execute("DELETE FROM call_rows WHERE file_id = ?", (file_id,))
+            chunk = 0
+        self._write_chunk(file_id, chunk, rows)
+        self.stored_rows.pop(file_id, None)  # read again when next needed
 
     def _write_chunk(self, file_id: int, chunk: int, rows: list[Row]) -> None:
         self.db.execute(
@@ -781,7 +852,7 @@ class _Run:
         """Take a call out of the rollup until _decide() counts it again."""
         if key not in touched:
             touched[key] = family
-            winner = next((copy for copy in self.copies.get(key, ()) if copy.winner), None)
+            winner = next((copy for copy in self._copies(key) if copy.winner), None)
             if winner is not None:
                 self.rollup.add(winner.file_id, self._row_of(winner), -1)
 
@@ -809,12 +880,12 @@ class _Run:
                 continue
             members = self.families.get(family, key)
             group = [members] if isinstance(members, str) else members
-            best = {member: _best(self.copies.get(member, ())) for member in group}
+            best = {member: _best(self._copies(member)) for member in group}
             counted = _counted(best)
             for member in group:
                 decided.add(member)
                 winner = best[member] if member in counted else None
-                for copy in self.copies.get(member, ()):
+                for copy in self._copies(member):
                     if copy.winner != (copy is winner):
                         copy.winner = copy is winner
                         flips.append((int(copy.winner), copy.id))
