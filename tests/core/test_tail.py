@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tokentree.core.sources.claude_code import MARKERS
-from tokentree.core.tail import TAIL_WINDOW, read_complete_lines
+from tokentree.core.tail import TAIL_WINDOW, Markers, read_complete_lines
 
 FILLER = "x" * (3 * TAIL_WINDOW)
 
@@ -51,3 +51,18 @@ def test_a_half_written_last_line_waits_and_no_markers_means_every_line(tmp_path
     assert everything.lines == [b'{"usage":1}', b'{"other":2}']
     assert marked.next_offset == everything.next_offset == len(b'{"usage":1}\n{"other":2}\n')
     assert marked.pending_bytes == len(b'{"usage":')
+
+
+def test_each_marker_is_searched_alone_yet_lines_come_once_and_in_order(tmp_path: Path) -> None:
+    markers = Markers(((b'"a"', None), (b'"b"', b'"veto"')))
+    lines = [
+        '{"b":1,"a":2}',  # both markers: once
+        '{"x":"' + FILLER + '","a":3}',
+        '{"b":"veto"}',  # vetoed, and no other marker
+        '{"b":"veto","a":4}',  # vetoed "b", but "a" counts
+        '{"c":5}',
+        '{"b":6}',
+    ]
+    chunk = read_complete_lines(_write(tmp_path / "log.jsonl", lines), 0, markers)
+
+    assert [line.decode() for line in chunk.lines] == [lines[0], lines[1], lines[3], lines[5]]

@@ -37,9 +37,20 @@ VETO_WINDOW = 256
 TAIL_WINDOW = 1024
 
 
-def read_complete_lines(
-    path: Path | str, offset: int, markers: Sequence[Marker] | None = None
-) -> Chunk:
+@dataclass(frozen=True, slots=True)
+class Markers:
+    """What makes a line of one source worth decoding.
+
+    `at_end` names markers the source writes near the end of its lines (Claude's
+    usage ends a model response): those lines are recognised without scanning
+    the long text before it.
+    """
+
+    wanted: tuple[Marker, ...]
+    at_end: tuple[bytes, ...] = ()
+
+
+def read_complete_lines(path: Path | str, offset: int, markers: Markers | None = None) -> Chunk:
     """Read the lines completed since `offset` that hold one of `markers`.
 
     A trailing piece without a newline is read only when it is already a whole
@@ -56,7 +67,12 @@ def read_complete_lines(
         next_offset, pending = offset + len(data), 0
         data += b"\n"
         end = len(data)
-    lines = _split(data, end) if markers is None else _find(data, end, markers)
+    if markers is None:
+        lines = _split(data, end)
+    elif markers.at_end:
+        lines = _find_by_line(data, end, markers)
+    else:
+        lines = _find_each(data, end, markers.wanted)
     huge = 0
     if any(len(line) > MAX_LINE_BYTES for line in lines):
         kept = [line for line in lines if len(line) <= MAX_LINE_BYTES]
@@ -71,18 +87,16 @@ def _split(data: bytes, end: int) -> list[bytes]:
     return lines
 
 
-def _find(data: bytes, end: int, markers: Sequence[Marker]) -> list[bytes]:
-    """The lines of data[:end] that hold a marker, in file order, each once.
+def _find_by_line(data: bytes, end: int, markers: Markers) -> list[bytes]:
+    """The lines of data[:end] worth decoding, line by line: a line whose last TAIL_WINDOW
+    bytes hold an `at_end` marker is; any other is looked at from its start.
 
-    A marker followed closely by its veto marks a line that can hold nothing
-    of interest (a tool result): the scan jumps straight to its end. A marker
-    without a veto is looked for in the line's last TAIL_WINDOW bytes first:
-    a model response ends with its usage, so the long text before it is not
-    scanned at all (the line's end is found by memchr, far faster).
+    There, the first marker decides: when its veto follows closely, the line can hold
+    nothing of interest (a tool result) and the rest of it is not scanned.
     """
-    pattern = _pattern(tuple(marker for marker, _ in markers))
-    in_tail = _pattern(tuple(marker for marker, veto in markers if veto is None)).search
-    vetoes = dict(markers)
+    pattern = _pattern(tuple(marker for marker, _ in markers.wanted))
+    in_tail = _pattern(markers.at_end).search
+    vetoes = dict(markers.wanted)
     found: list[bytes] = []
     find = data.find
     position = 0
@@ -100,13 +114,24 @@ def _find(data: bytes, end: int, markers: Sequence[Marker]) -> list[bytes]:
     return found
 
 
+def _find_each(data: bytes, end: int, wanted: Sequence[Marker]) -> list[bytes]:
+    """The lines of data[:end] holding a marker its veto does not closely follow, in file
+    order, each once: one fast search per marker (a regex of several markers runs at a
+    tenth of the speed of a search for one)."""
+    stops: dict[int, int] = {}  # line start → its end
+    find, rfind = data.find, data.rfind
+    for marker, veto in wanted:
+        position = 0
+        while (hit := find(marker, position, end)) >= 0:
+            stop = find(b"\n", hit, end)
+            if veto is None or find(veto, hit, min(hit + VETO_WINDOW, stop)) < 0:
+                stops[rfind(b"\n", 0, hit) + 1] = stop
+            position = stop + 1
+    return [data[start : stops[start]] for start in sorted(stops)]
+
+
 @cache
 def _pattern(markers: tuple[bytes, ...]) -> re.Pattern[bytes]:
-    """One scan for all markers: faster than a search per marker or a split into lines.
-
-    No markers make a pattern that never matches."""
-    if not markers:
-        return re.compile(b"(?!)")
     return re.compile(b"|".join(re.escape(marker) for marker in markers))
 
 

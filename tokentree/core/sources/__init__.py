@@ -11,6 +11,7 @@ from typing import Any
 
 from tokentree.core.sources import claude_code, codex, gemini, opencode
 from tokentree.core.sources.base import FileParse, ReadMode, SourceFile, walk_files
+from tokentree.core.tail import Markers
 
 SOURCES: dict[str, ModuleType] = {
     module.NAME: module for module in (claude_code, codex, gemini, opencode)
@@ -141,7 +142,7 @@ def parser_for(source: str) -> Parser:
     return SOURCES[source].parse
 
 
-def markers_for(source: str) -> tuple[tuple[bytes, bytes | None], ...]:
+def markers_for(source: str) -> Markers:
     return SOURCES[source].MARKERS
 
 

@@ -24,10 +24,12 @@ from tokentree.core.sources.base import (
     tool_label,
     url_host,
 )
+from tokentree.core.tail import Markers
 
 NAME = "claude-code"
-MARKERS = ((b'"usage"', None), (b'"user"', b'"tool_use_id"'))
-"""Only usage lines and user lines that are not tool results can matter: no other is decoded."""
+MARKERS = Markers(((b'"usage"', None), (b'"user"', b'"tool_use_id"')), at_end=(b'"usage"',))
+"""Only usage lines and user lines that are not tool results can matter: no other is decoded.
+A model response's usage comes last, but for a few ids and the timestamp."""
 
 # Which copy of a call wins (FORMATS.md §1.7, §1.9): the line in its own file
 # beats a copy embedded in a parent's progress line; the main thread beats a

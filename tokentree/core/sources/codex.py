@@ -23,12 +23,13 @@ from tokentree.core.sources.base import (
     parse_timestamp,
     tool_label,
 )
+from tokentree.core.tail import Markers
 
 NAME = "codex"
 FALLBACK_MODEL = "gpt-5"  # rollouts from before `turn_context` carried the model
 _USAGE_FIELDS = ("input_tokens", "cached_input_tokens", "output_tokens", "reasoning_output_tokens")
 _WANTED = (b'"token_count"', b'"turn_context"', b'"session_meta"', b'"user_message"', b'_call"')
-MARKERS = tuple((marker, None) for marker in _WANTED)
+MARKERS = Markers(tuple((marker, None) for marker in _WANTED))
 """Only lines holding one of these matter: the others are not decoded."""
 _SHELL_TOOLS = frozenset(
     {"shell", "shell_command", "exec_command", "local_shell", "container.exec"}

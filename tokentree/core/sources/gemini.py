@@ -30,10 +30,13 @@ from tokentree.core.sources.base import (
     tool_label,
     url_host,
 )
+from tokentree.core.tail import Markers
 
 NAME = "gemini-cli"
 SUFFIXES = (".jsonl", ".json")
-MARKERS = ((b'"gemini"', None), (b'"user"', None), (b'"sessionId"', None), (b'"$rewindTo"', None))
+MARKERS = Markers(
+    ((b'"gemini"', None), (b'"user"', None), (b'"sessionId"', None), (b'"$rewindTo"', None))
+)
 """Only message, prompt, session and rewind lines matter in a `.jsonl` chat: UI notices are not
 decoded."""
 FALLBACK_MODEL = "gemini-2.5-pro"  # the CLI's default when a message does not name its model

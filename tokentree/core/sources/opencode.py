@@ -29,10 +29,11 @@ from tokentree.core.sources.base import (
     url_host,
     walk_files,
 )
+from tokentree.core.tail import Markers
 
 NAME = "opencode"
 SUFFIXES = (".db", ".json")
-MARKERS = ()
+MARKERS = Markers(())
 """Unused: OpenCode writes no JSONL logs."""
 
 # The database copy of a call beats the JSON file's; then the fuller usage wins.
