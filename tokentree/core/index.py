@@ -60,6 +60,8 @@ SCHEMA_VERSION = 6
 _CHUNK = 500  # SQLite host parameters per IN (…) query
 _KEY_OF, _RANK_OF, _SUBAGENT_OF, _FAMILY_OF = map(itemgetter, (KEY, RANK, SUBAGENT, FAMILY))
 BATCH_BYTES = 64 * 1024 * 1024
+BATCH_FILES = 128
+"""Or this many files read: the last batch, stored after all reading is done, stays small."""
 
 _SCHEMA = """
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -256,10 +258,10 @@ class Index:
         """Bring the index up to date with `files`, found under `roots`.
 
         Files are read outside the write lock and stored in transactions of about
-        `batch_bytes` read, which bounds memory; `on_batch` runs after each, so a
-        view can show partial results of a long first index. A result whose
-        file another instance stored meanwhile is dropped, so two instances
-        never count a line twice.
+        `batch_bytes` read (or BATCH_FILES files), which bounds memory; `on_batch`
+        runs after each, so a view can show partial results of a long first index.
+        A result whose file another instance stored meanwhile is dropped, so two
+        instances never count a line twice.
         """
         with _no_cyclic_gc():
             return self._update(files, roots, progress, workers, batch_bytes, on_batch)
@@ -295,7 +297,7 @@ class Index:
             for result in read_all(tasks, self.prices, cpu, progress):
                 batch.append(result)
                 size += result.bytes_read
-                if size >= batch_bytes:
+                if size >= batch_bytes or len(batch) >= BATCH_FILES:
                     self._store_batch(run, batch, stats, on_batch, final=False)
                     batch, size = [], 0
             if batch or run.cold:
