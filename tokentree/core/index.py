@@ -27,7 +27,6 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
-import msgspec
 import orjson
 
 from tokentree.core.pricing import PriceBook, rates_from_json, rates_to_json
@@ -43,10 +42,13 @@ from tokentree.core.reading import (
     UNPRICED,
     Progress,
     ReadResult,
+    ReadRows,
     ReadTask,
     Row,
     Sums,
     add_to_sums,
+    decode_rows,
+    encode_rows,
     file_fingerprint,
     file_head,
     read_all,
@@ -105,11 +107,8 @@ _INDEXES = (
 _DROPPED_FOR_FIRST_BUILD = ("copies_key", "copies_file")
 COMPACT_CHUNKS = 32
 """A file read this many times has its blobs joined into one (bounded work per refresh)."""
-_encode_rows = msgspec.msgpack.Encoder().encode
-_decode_rows = msgspec.msgpack.Decoder(list[list[Any]]).decode
-"""A read's calls are stored as one msgpack list of rows (see ROW_COLUMNS): a row per call
-costs SQLite about 8 µs to insert from Python, which a first index of a year pays millions
-of times; the `copies` table keeps only what deciding which copy counts needs."""
+# A read's calls are stored as one blob of rows (see ROW_COLUMNS and encode_rows); the
+# `copies` table keeps only what deciding which copy counts needs.
 
 
 @dataclass(frozen=True, slots=True)
@@ -411,7 +410,7 @@ class Index:
 
     def _store(self, run: _Run, results: Iterable[ReadResult], stats: UpdateStats) -> None:
         """Write what was read; the run decides which copy of each call counts."""
-        fresh: list[tuple[int, str, list[Row]]] = []
+        fresh: list[tuple[int, str, ReadRows]] = []
         learned = {}
         for result in results:
             if result.error:
@@ -470,11 +469,11 @@ class Index:
             for file_id, chunk, blob in self.db.execute(
                 "SELECT file_id, chunk, rows FROM call_rows"
             ).fetchall():
-                rows = _decode_rows(blob)
+                rows = decode_rows(blob)
                 for row in rows:
                     cost, unpriced = self.prices.price(row_call(row, "", False))
                     row[COST], row[UNPRICED] = cost, int(unpriced)
-                changes.append((_encode_rows(rows), file_id, chunk))
+                changes.append((encode_rows(rows), file_id, chunk))
             self.db.executemany(
                 "UPDATE call_rows SET rows = ? WHERE file_id = ? AND chunk = ?", changes
             )
@@ -498,7 +497,7 @@ class Index:
         )
         blobs = self.db.execute(f"SELECT file_id, rows FROM call_rows WHERE 1{where}", params)
         for file_id, blob in blobs.fetchall():
-            for row in _decode_rows(blob):
+            for row in decode_rows(blob):
                 if (file_id, row[KEY]) in counted:
                     yield file_id, row
 
@@ -535,7 +534,7 @@ class Index:
             skipped = losers.get(file_id, ())
             calls += [
                 row_call(row, path, missing)
-                for row in _decode_rows(blob)
+                for row in decode_rows(blob)
                 if row[KEY] not in skipped and since <= row[TS] < until
             ]
         return calls
@@ -675,7 +674,7 @@ class _Run:
         self.next_id = 0
 
     def settle(
-        self, fresh: list[tuple[int, str, list[Row]]], forgotten: list[tuple[str, str]]
+        self, fresh: list[tuple[int, str, ReadRows]], forgotten: list[tuple[str, str]]
     ) -> None:
         """Store new copies (merging blocks of one response), mark the winners, count them."""
         stored = self.db.execute("SELECT max(id) FROM copies").fetchone()[0] or 0
@@ -683,9 +682,11 @@ class _Run:
             self.complete = self.cold
             self.next_id = stored + 1
         if not self.complete:
-            wanted = {(row[FAMILY], row[KEY]) for _, _, rows in fresh for row in rows} | {
-                (family, key) for key, family in forgotten
-            }
+            wanted = {
+                (family, key)
+                for _, _, read in fresh
+                for family, key in zip(read.families, read.keys, strict=True)
+            } | {(family, key) for key, family in forgotten}
             self._load(
                 {key for family, key in wanted if not family and key not in self.copies},
                 {family for family, _ in wanted if family} - self.loaded_families,
@@ -696,23 +697,23 @@ class _Run:
         for key, family in forgotten:  # their counted copies were taken out by _forget
             touched[key] = family
             self._join(key, family, touched)
-        for file_id, path, rows in fresh:
-            if not rows:
+        for file_id, path, read in fresh:
+            if not read:
                 continue
-            if self._all_new(rows):
-                self._add_new(file_id, rows)
+            if self._all_new(read):
+                self._add_new(file_id, read)
                 continue
-            for row in rows:
+            for row in read.rows():
                 self._add_copy(file_id, path, row, inserts, updates, touched)
         self.db.executemany("INSERT INTO copies VALUES (?, ?, ?, ?, ?, ?, ?)", inserts)
         self.db.executemany("UPDATE copies SET rank = ? WHERE id = ?", updates)
         self._decide(touched)
         self._save_rows()
 
-    def _all_new(self, rows: list[Row]) -> bool:
-        """No call of these rows (nor its family) is known yet, and none shares a family."""
-        keys = list(map(_KEY_OF, rows))
-        families = [family for family in map(_FAMILY_OF, rows) if family]
+    def _all_new(self, read: ReadRows) -> bool:
+        """No call of a read (nor its family) is known yet, and none shares a family."""
+        keys = read.keys
+        families = [family for family in read.families if family]
         return (
             not any(map(self.copies.get, keys))
             and not any(map(self.families.__contains__, families))
@@ -720,24 +721,27 @@ class _Run:
             and len(set(families)) == len(families)
         )
 
-    def _add_new(self, file_id: int, rows: list[Row]) -> None:
+    def _add_new(self, file_id: int, read: ReadRows) -> None:
         """Store calls seen for the first time: each counts, as its file's sums say.
 
-        This run remembers each by its id only: most calls have a single copy, and the
-        few met again are read back (_copies) when that happens."""
-        ids = range(self.next_id, self.next_id + len(rows))
-        self.next_id += len(rows)
-        keys = list(map(_KEY_OF, rows))
-        families = list(map(_FAMILY_OF, rows))
+        Their rows are stored as the reader encoded them, and this run remembers each call
+        by its id only: most calls have a single copy, and the few met again are read
+        back (_copies) when that happens."""
+        ids = range(self.next_id, self.next_id + len(read))
+        self.next_id += len(read)
         self.db.executemany(
             "INSERT INTO copies VALUES (?, ?, 1, ?, ?, ?, ?)",
-            zip(ids, repeat(file_id), families, keys, map(_RANK_OF, rows), map(_SUBAGENT_OF, rows)),
+            zip(ids, repeat(file_id), read.families, read.keys, read.ranks, read.subagents),
         )
-        self.copies.update(zip(keys, ids, strict=True))
-        named = dict(zip(families, keys, strict=True))
+        self.copies.update(zip(read.keys, ids, strict=True))
+        named = dict(zip(read.families, read.keys, strict=True))
         named.pop("", None)
         self.families.update(named)
-        self._append_rows(file_id, rows)
+        chunk = self._next_chunk(file_id)
+        if chunk < COMPACT_CHUNKS:
+            self._write_blob(file_id, chunk, read.first_ts, read.last_ts, read.blob)
+        else:
+            self._append_rows(file_id, read.rows())
 
     def _add_copy(
         self,
@@ -815,27 +819,30 @@ class _Run:
     def _append_rows(self, file_id: int, rows: list[Row]) -> None:
         """A read's new calls as one more blob of its file; all of the file's blobs are
         joined into one every COMPACT_CHUNKS reads."""
-        chunk = self.db.execute(
-            "SELECT coalesce(max(chunk) + 1, 0) FROM call_rows WHERE file_id = ?", (file_id,)
-        ).fetchone()[0]
+        chunk = self._next_chunk(file_id)
         if chunk >= COMPACT_CHUNKS:
             rows = rows + [row for _, row in self._stored(file_id).values()]
             self.db.execute("DELETE FROM call_rows WHERE file_id = ?", (file_id,))
             chunk = 0
         self._write_chunk(file_id, chunk, rows)
-        self.stored_rows.pop(file_id, None)  # read again when next needed
+
+    def _next_chunk(self, file_id: int) -> int:
+        return self.db.execute(
+            "SELECT coalesce(max(chunk) + 1, 0) FROM call_rows WHERE file_id = ?", (file_id,)
+        ).fetchone()[0]
 
     def _write_chunk(self, file_id: int, chunk: int, rows: list[Row]) -> None:
+        times = [row[TS] for row in rows]
+        self._write_blob(file_id, chunk, min(times), max(times), encode_rows(rows))
+
+    def _write_blob(
+        self, file_id: int, chunk: int, first_ts: float, last_ts: float, blob: bytes
+    ) -> None:
         self.db.execute(
             "INSERT OR REPLACE INTO call_rows VALUES (?, ?, ?, ?, ?)",
-            (
-                file_id,
-                chunk,
-                min(row[TS] for row in rows),
-                max(row[TS] for row in rows),
-                _encode_rows(rows),
-            ),
+            (file_id, chunk, first_ts, last_ts, blob),
         )
+        self.stored_rows.pop(file_id, None)  # read again when next needed
 
     def _stored(self, file_id: int) -> dict[str, tuple[int, Row]]:
         """A file's stored rows by key, with the blob each is in; read once a batch."""
@@ -846,7 +853,7 @@ class _Run:
                 for chunk, blob in self.db.execute(
                     "SELECT chunk, rows FROM call_rows WHERE file_id = ?", (file_id,)
                 )
-                for row in _decode_rows(blob)
+                for row in decode_rows(blob)
             }
         return rows
 

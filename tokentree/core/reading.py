@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
 import orjson
 
 from tokentree.core.pricing import PriceBook, RateKey, Rates
@@ -58,6 +59,10 @@ KEY, RANK, TS, SUBAGENT, COST, UNPRICED, FAMILY = (
     for name in ("key", "rank", "ts", "subagent", "cost", "unpriced", "family")
 )
 TOKENS = slice(7, 13)  # input … reasoning
+encode_rows = msgspec.msgpack.Encoder().encode
+decode_rows = msgspec.msgpack.Decoder(list[list[Any]]).decode
+"""Rows travel and are stored as one msgpack list (a row per call would cost SQLite about
+8 µs to insert from Python, and pickling them one by one more than encoding them at once)."""
 
 Sums = dict[tuple[Any, ...], list[float]]
 """Rollup sums per (source, session, project, model, quarter hour): calls, input, cache write,
@@ -94,12 +99,48 @@ class ReadTask:
     state: dict[str, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class ReadRows:
+    """A read's new calls on their way to the index: the rows as one blob, which the index
+    stores as it is when every call is new, and, as columns, what deduplication needs."""
+
+    blob: bytes
+    keys: list[str]
+    families: list[str]
+    ranks: list[int]
+    subagents: list[int]
+    first_ts: float
+    last_ts: float
+
+    @classmethod
+    def of(cls, rows: list[Row]) -> ReadRows:
+        times = [row[TS] for row in rows]
+        return cls(
+            encode_rows(rows),
+            [row[KEY] for row in rows],
+            [row[FAMILY] for row in rows],
+            [row[RANK] for row in rows],
+            [row[SUBAGENT] for row in rows],
+            min(times, default=0.0),
+            max(times, default=0.0),
+        )
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def rows(self) -> list[Row]:
+        return decode_rows(self.blob)
+
+
+_NO_ROWS = ReadRows.of([])
+
+
 @dataclass(slots=True)
 class ReadResult:
     """What one read of one file produced, ready to store."""
 
     task: ReadTask
-    rows: list[Row] = field(default_factory=list)
+    rows: ReadRows = _NO_ROWS
     sums: Sums = field(default_factory=dict)  # of all the rows, as if each counted
     prompts: list[tuple[str, str, float]] = field(default_factory=list)
     skipped: Counter[str] = field(default_factory=Counter)
@@ -188,8 +229,9 @@ def read_file(task: ReadTask) -> ReadResult:
         result.next_offset = task.offset
         return result
     before = len(_prices.learned)
-    result.rows = call_rows(parsed.calls, parsed.ranks, _prices, parsed.families)
-    add_to_sums(result.sums, result.rows)
+    rows = call_rows(parsed.calls, parsed.ranks, _prices, parsed.families)
+    add_to_sums(result.sums, rows)
+    result.rows = ReadRows.of(rows)
     if len(_prices.learned) > before:
         result.learned_rates = _prices.take_learned()
     result.prompts = [(p.source, p.session_id, p.timestamp) for p in parsed.prompts]
