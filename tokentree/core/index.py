@@ -23,7 +23,6 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import repeat
-from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +59,6 @@ from tokentree.core.sources.base import ReadMode, SourceFile
 
 SCHEMA_VERSION = 6
 _CHUNK = 500  # SQLite host parameters per IN (…) query
-_KEY_OF, _RANK_OF, _SUBAGENT_OF, _FAMILY_OF = map(itemgetter, (KEY, RANK, SUBAGENT, FAMILY))
 BATCH_BYTES = 64 * 1024 * 1024
 BATCH_FILES = 128
 """Or this many files read: the last batch, stored after all reading is done, stays small."""

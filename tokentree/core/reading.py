@@ -11,6 +11,7 @@ import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 import msgspec
@@ -114,13 +115,15 @@ class ReadRows:
 
     @classmethod
     def of(cls, rows: list[Row]) -> ReadRows:
-        times = [row[TS] for row in rows]
+        keys, families, ranks, subagents, times = (
+            list(map(itemgetter(column), rows)) for column in (KEY, FAMILY, RANK, SUBAGENT, TS)
+        )
         return cls(
             encode_rows(rows),
-            [row[KEY] for row in rows],
-            [row[FAMILY] for row in rows],
-            [row[RANK] for row in rows],
-            [row[SUBAGENT] for row in rows],
+            keys,
+            families,
+            ranks,
+            subagents,
             min(times, default=0.0),
             max(times, default=0.0),
         )
