@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from tokentree import format as fmt
@@ -362,7 +361,6 @@ class _Engine:
         self.attribution = attribution
         self.report = AdviceReport()
         self.sessions = list(self._sessions(root, base_path, ""))
-        self._rates: dict[tuple[str, str, int, str], Rates | None] = {}
         self._alternatives: dict[str, str | None] = {}
         self.base_path = base_path
         self.place = Place(root, base_path, root.label)
@@ -409,27 +407,13 @@ class _Engine:
     def rates(self, call: ApiCall, model: str | None = None) -> Rates | None:
         """The rates of the call's day (for its prompt size), for its model and speed or for
         another model at the standard speed."""
-        day = int(call.timestamp // 86_400)
-        key = (
-            (call.model, call.source, day, call.speed)
-            if model is None
-            else (model, call.source, day, "")
-        )
-        found = self._rates.get(key, _UNKNOWN)
-        if found is _UNKNOWN:
-            found = self.day_rates(*key)
+        if model is None:
+            found = self.prices.rates_for(call.model, call.source, call.timestamp, call.speed)
+        else:
+            found = self.prices.rates_for(model, call.source, call.timestamp)
         if found is None or found.tier is None:
             return found
         return found.for_prompt(_prompt(call.tokens))
-
-    def day_rates(self, model: str, source: str, day: int, speed: str = "") -> Rates | None:
-        """The rates of a model on a UTC day (days since the epoch), as the index priced it."""
-        key = (model, source, day, speed)
-        found = self._rates.get(key, _UNKNOWN)
-        if found is _UNKNOWN:
-            date = datetime.fromtimestamp(day * 86_400, UTC).date()
-            found = self._rates[key] = self.prices.rates(model, source, date, speed)
-        return found
 
     def _calls(self) -> Iterator[ApiCall]:
         return (call for session in self.sessions for _, call in session.calls)
@@ -738,7 +722,7 @@ class _Engine:
                 found = usage.get((source, model))
                 if found is None:
                     found = usage[(source, model)] = _Usage()
-                rates = self.day_rates(model, source, day)
+                rates = self.prices.rates_on((model, source, day, ""))
                 found.add(sums, rates.for_prompt(200_001 if long else 0) if rates else None)
             for key, found in usage.items():
                 if found.prompt >= s.min_prompt and found.calls >= s.min_calls:
@@ -1131,9 +1115,6 @@ def _median(values: Iterable[float]) -> float:
 
 def _prompt(tokens: Tokens) -> int:
     return tokens.input + tokens.cache_write_5m + tokens.cache_write_1h + tokens.cache_read
-
-
-_UNKNOWN: Any = object()
 
 
 def _fresh_rate(tokens: Tokens, rates: Rates) -> float:

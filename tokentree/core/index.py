@@ -344,7 +344,7 @@ class Index:
                     "INSERT INTO files(path, source, root) VALUES (?, ?, ?)",
                     (file.path, file.source, file.root),
                 ).lastrowid
-                tasks.append(ReadTask(file_id, file.path, file.source, 0, {}))
+                tasks.append(ReadTask(file_id, file.path, file.source, 0, {}, fingerprint[2]))
                 continue
             file_id, dev, ino, size, mtime_ns, head_len, head_hash, offset, state = row[1:10]
             same_source = row[10] == file.source
@@ -368,11 +368,12 @@ class Index:
                 )
             ):
                 state = orjson.loads(state or b"{}")
-                tasks.append(ReadTask(file_id, file.path, file.source, offset, state))
+                to_read = max(fingerprint[2] - offset, 0)
+                tasks.append(ReadTask(file_id, file.path, file.source, offset, state, to_read))
             else:  # truncated, replaced, or now read by another source: read it afresh
                 rereads.append(file_id)
                 stats.files_reread += 1
-                tasks.append(ReadTask(file_id, file.path, file.source, 0, {}))
+                tasks.append(ReadTask(file_id, file.path, file.source, 0, {}, fingerprint[2]))
         return tasks, rereads
 
     def _mark_missing(
@@ -763,11 +764,10 @@ class _Run:
             inserts.append((self.next_id, file_id, 1, family, key, row[RANK], row[SUBAGENT]))
             self.next_id += 1
             return
+        self.copies[key] = copies
         self.rollup.add(file_id, row, -1)  # it counts below only if it wins
         self._touch(key, family, touched)
         self._join(key, family, touched)
-        copies = self._copies(key)
-        self.copies[key] = copies
         same_file = next((copy for copy in copies if copy.file_id == file_id), None)
         if same_file is None:
             copy = _Copy(self.next_id, file_id, path, key, False, row[RANK], row[SUBAGENT], row)

@@ -94,14 +94,15 @@ class PriceBook:
 
     def rates(self, model: str, source: str, day: date, speed: str = "") -> Rates | None:
         """None when no price is known: the call is unpriced, never free."""
-        return self._rates((model, source, day.toordinal() - _EPOCH_ORDINAL, speed))
+        return self.rates_on((model, source, day.toordinal() - _EPOCH_ORDINAL, speed))
 
     def rates_for(self, model: str, source: str, timestamp: float, speed: str = "") -> Rates | None:
         """The rates of a call made at `timestamp`: looked up once per model and UTC day."""
         key = (model, source, int(timestamp // SECONDS_PER_DAY), speed)
-        return self._known[key] if key in self._known else self._rates(key)
+        return self._known[key] if key in self._known else self.rates_on(key)
 
-    def _rates(self, key: RateKey) -> Rates | None:
+    def rates_on(self, key: RateKey) -> Rates | None:
+        """The rates of (model, source, UTC day number, speed), remembered."""
         if key in self._known:
             return self._known[key]
         model, source, day_number, speed = key

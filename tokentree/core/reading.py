@@ -98,6 +98,7 @@ class ReadTask:
     source: str
     offset: int
     state: dict[str, Any]
+    size: int  # bytes to read, as the plan's stat saw them: groups work and weighs progress
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,7 +166,7 @@ def read_all(
     tasks: Sequence[ReadTask], prices: PriceBook, workers: int, progress: Progress | None
 ) -> Iterator[ReadResult]:
     """Read the tasks, biggest first on all cores when there is enough to read."""
-    sizes = {task.file_id: _size_to_read(task) for task in tasks}
+    sizes = {task.file_id: task.size for task in tasks}
     total = sum(sizes.values())
     if workers > 1 and total >= PARALLEL_MIN_BYTES and len(tasks) > 1:
         from concurrent.futures import ProcessPoolExecutor, as_completed  # not for warm starts
@@ -392,13 +393,6 @@ def file_head(path: str, length: int | None) -> tuple[int, str]:
     except OSError:
         return (0, "")
     return len(data), hashlib.blake2b(data, digest_size=16).hexdigest()
-
-
-def _size_to_read(task: ReadTask) -> int:
-    try:
-        return max(os.stat(task.path).st_size - task.offset, 0)
-    except OSError:
-        return 0
 
 
 def _reporting(

@@ -1,1 +1,1 @@
-"""Modal screens: help and export."""
+"""Modal panels: help, the overview and the export dialog."""

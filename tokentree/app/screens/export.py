@@ -9,8 +9,9 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label
+
+from tokentree.app.screens.panel import PanelScreen
 
 
 @dataclass(frozen=True)
@@ -19,21 +20,11 @@ class ExportRequest:
     overwrite: bool
 
 
-class ExportScreen(ModalScreen[ExportRequest | None]):
+class ExportScreen(PanelScreen[ExportRequest | None]):
     """Enter (or Export) confirms; a second Enter confirms replacing an existing file."""
 
     DEFAULT_CSS = """
-    ExportScreen { align: center middle; }
-    ExportScreen > Vertical {
-        width: 76;
-        max-width: 100%;
-        height: auto;
-        border: round $primary;
-        border-title-color: $text-accent;
-        border-title-style: bold;
-        background: $surface;
-        padding: 0 1;
-    }
+    ExportScreen > .panel { width: 76; }
     ExportScreen #summary { color: $text-muted; margin-bottom: 1; width: 100%; }
     ExportScreen Input { margin-bottom: 0; }
     ExportScreen #warning { color: $text-warning; height: auto; width: 100%; }
@@ -49,7 +40,7 @@ class ExportScreen(ModalScreen[ExportRequest | None]):
         self.confirmed: str | None = None
 
     def compose(self) -> ComposeResult:
-        with Vertical() as box:
+        with Vertical(classes="panel") as box:
             box.border_title = "Export this subtree"
             yield Label(self.summary, id="summary")
             yield Input(self.default_target, id="target", placeholder="file name")

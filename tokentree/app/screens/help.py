@@ -7,9 +7,9 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from tokentree.app.screens.panel import PanelScreen
 from tokentree.core.advice import rule_help
 from tokentree.core.attribution import CLASS_HELP
 from tokentree.core.live import DEFAULT_THRESHOLDS, Thresholds
@@ -109,23 +109,10 @@ def help_text(thresholds: Thresholds = DEFAULT_THRESHOLDS) -> Table:
     return table
 
 
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(PanelScreen[None]):
     """Closed by any of Esc, ?, q."""
 
-    DEFAULT_CSS = """
-    HelpScreen { align: center middle; }
-    HelpScreen > VerticalScroll {
-        width: 96;
-        max-width: 100%;
-        height: auto;
-        max-height: 100%;
-        border: round $primary;
-        border-title-color: $text-accent;
-        border-title-style: bold;
-        background: $surface;
-        padding: 0 1;
-    }
-    """
+    DEFAULT_CSS = "HelpScreen > .panel { width: 96; }"
     BINDINGS = [Binding("escape,question_mark,q", "close", "close")]
 
     def __init__(self, thresholds: Thresholds = DEFAULT_THRESHOLDS) -> None:
@@ -133,10 +120,7 @@ class HelpScreen(ModalScreen[None]):
         self.thresholds = thresholds
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll() as scroll:
+        with VerticalScroll(classes="panel") as scroll:
             scroll.border_title = "tokentree help"
             scroll.border_subtitle = "Esc to close"
             yield Static(help_text(self.thresholds))
-
-    def action_close(self) -> None:
-        self.dismiss(None)

@@ -9,9 +9,9 @@ from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from tokentree.app.screens.panel import PanelScreen
 from tokentree.core.overview import render_overview
 
 HEADINGS = ("Overview", "Top advice", "Notes", "All advice")
@@ -29,22 +29,11 @@ def overview_text(data: dict[str, Any] | None, width: int) -> Text:
     return text
 
 
-class OverviewScreen(ModalScreen[None]):
+class OverviewScreen(PanelScreen[None]):
     """Closed by any of Esc, o, q; follows the newest analysis while it is open."""
 
     DEFAULT_CSS = """
-    OverviewScreen { align: center middle; }
-    OverviewScreen > VerticalScroll {
-        width: 100%;
-        max-width: 124;
-        height: auto;
-        max-height: 100%;
-        border: round $primary;
-        border-title-color: $text-accent;
-        border-title-style: bold;
-        background: $surface;
-        padding: 0 1;
-    }
+    OverviewScreen > .panel { width: 100%; max-width: 124; }
     OverviewScreen Static { width: auto; }
     """
     BINDINGS = [Binding("escape,o,q", "close", "close")]
@@ -53,7 +42,7 @@ class OverviewScreen(ModalScreen[None]):
         super().__init__()
         self.data = data
         self.body = Static(id="overview")
-        self.scroller = VerticalScroll()
+        self.scroller = VerticalScroll(classes="panel")
 
     def compose(self) -> ComposeResult:
         with self.scroller as scroll:
@@ -76,6 +65,3 @@ class OverviewScreen(ModalScreen[None]):
         # the box's width less its border, padding and scrollbar
         width = min(self.size.width, 124) - 5
         self.body.update(overview_text(self.data, width))
-
-    def action_close(self) -> None:
-        self.dismiss(None)
