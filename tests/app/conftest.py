@@ -150,6 +150,14 @@ def write_usage_logs(home: Path) -> None:
     )
 
 
+@pytest.fixture(autouse=True)
+def _stable_price_label(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Snapshots show where prices came from: the same label whichever genai-prices is installed."""
+    import genai_prices
+
+    monkeypatch.setattr(genai_prices, "__version__", "0.2.3")
+
+
 @pytest.fixture
 def usage_logs(isolated_home: Path) -> Path:
     write_usage_logs(isolated_home)
