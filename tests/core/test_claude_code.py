@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -9,7 +10,14 @@ import pytest
 from tests.builders import SESSION, agent_progress_copy, claude_call, claude_prompt, jsonl
 from tokentree.core.records import Fidelity
 from tokentree.core.sources import claude_code
-from tokentree.core.sources.base import FileParse
+from tokentree.core.sources.base import (
+    BAD_TIMESTAMP,
+    BAD_TOKENS,
+    FileParse,
+    parse_epoch_ms,
+    parse_timestamp,
+    token_count_problem,
+)
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 PATH = f"/logs/projects/-home-dev-atlas/{SESSION}.jsonl"
@@ -74,9 +82,22 @@ def _wrong(path: tuple[str, ...], value: object) -> dict:
         (("message", "id"), 7, "assistant line without usage or id"),
         (("message", "model"), {"name": "x"}, "wrong field types"),
         (("message", "usage", "output_tokens"), "many", "wrong field types"),
-        (("message", "usage", "input_tokens"), 1.5, "wrong field types"),
+        (("message", "usage", "input_tokens"), 1.5, BAD_TOKENS),
+        (("message", "usage", "input_tokens"), 12.0, BAD_TOKENS),
+        (("message", "usage", "input_tokens"), 2**63, BAD_TOKENS),
+        (("message", "usage", "output_tokens"), -1, BAD_TOKENS),
+        (("message", "usage", "cache_creation_input_tokens"), True, BAD_TOKENS),
         (("message", "usage", "cache_read_input_tokens"), None, "wrong field types"),
-        (("timestamp",), 1_700_000_000, "wrong field types"),
+        (("message", "usage", "cache_creation", "ephemeral_1h_input_tokens"), -5, BAD_TOKENS),
+        (("message", "usage", "server_tool_use"), {"web_search_requests": 2**53}, BAD_TOKENS),
+        (
+            ("message", "usage", "server_tool_use"),
+            {"web_search_requests": "2"},
+            "wrong field types",
+        ),
+        (("timestamp",), 1_700_000_000, BAD_TIMESTAMP),
+        (("timestamp",), "9999-12-31T23:59:59.000Z", BAD_TIMESTAMP),
+        (("timestamp",), "0001-01-01T00:00:00.000Z", BAD_TIMESTAMP),
     ],
 )
 def test_a_wrongly_typed_field_skips_its_call_and_is_counted(
@@ -154,6 +175,50 @@ def test_web_searches_and_fast_mode_are_read_from_the_usage() -> None:
     }
     [call] = _parse(line).calls
     assert (call.web_searches, call.speed) == (2, "fast")
-    line["message"]["usage"] |= {"server_tool_use": {"web_search_requests": "2"}, "speed": 1}
+    line["message"]["usage"] |= {"server_tool_use": "none", "speed": 1}
     [call] = _parse(line).calls
     assert (call.web_searches, call.speed) == (0, "")
+
+
+def test_bad_counts_and_times_skip_their_lines_and_the_others_count_exactly() -> None:
+    """A count of 2**63 once broke every later step (SQLite cannot store it)."""
+    huge, negative, flag = (claude_call(f"msg_{n}", T0) for n in ("huge", "neg", "flag"))
+    huge["message"]["usage"]["input_tokens"] = 2**63
+    negative["message"]["usage"]["output_tokens"] = -100
+    flag["message"]["usage"]["cache_read_input_tokens"] = True
+    parsed = _parse(
+        claude_call("msg_1", T0, input=5, output=50, cache_read=1000),
+        huge,
+        negative,
+        flag,
+        claude_call("msg_far", "9999-12-31T23:59:59.999Z"),
+        claude_call("msg_old", "0001-01-01T00:00:00.000Z"),
+        claude_prompt("0001-01-01T00:00:00.000Z"),  # not a prompt
+        claude_prompt(T0),
+        claude_call("msg_2", T0, input=7, output=70, cache_write=300),
+    )
+    assert [call.key for call in parsed.calls] == ["msg_1:req_msg_1", "msg_2:req_msg_2"]
+    assert sum(call.tokens.total for call in parsed.calls) == 5 + 50 + 1000 + 7 + 70 + 300
+    assert [prompt.timestamp for prompt in parsed.prompts] == [T0.timestamp()]
+    assert parsed.skipped == {BAD_TOKENS: 3, BAD_TIMESTAMP: 2}
+
+
+def test_a_token_count_is_an_int_from_zero_below_two_to_the_53() -> None:
+    assert token_count_problem(0, 2**53 - 1) is None
+    assert token_count_problem() is None
+    for bad in (2**53, -1, True, False, 12.0, 1.5, float("nan")):
+        assert token_count_problem(0, bad) == BAD_TOKENS, bad
+    for wrong in ("12", None, [1], {"n": 1}):
+        assert token_count_problem(wrong, 0) == "wrong field types", wrong
+
+
+def test_a_timestamp_lies_between_2000_and_a_day_from_now() -> None:
+    assert parse_timestamp("2000-01-01T00:00:00Z") == 946_684_800
+    assert parse_timestamp("1999-12-31T23:59:59.999Z") is None
+    soon, later = time.time() + 3600, time.time() + 2 * 86_400
+    assert parse_timestamp(datetime.fromtimestamp(soon, UTC).isoformat()) is not None
+    assert parse_timestamp(datetime.fromtimestamp(later, UTC).isoformat()) is None
+    assert parse_epoch_ms(946_684_800_000) == 946_684_800
+    assert parse_epoch_ms(later * 1000) is None
+    assert parse_epoch_ms(946_684_799_999) is None
+    assert parse_epoch_ms(True) is None and parse_epoch_ms("946684800000") is None

@@ -15,6 +15,7 @@ from tests.builders import (
 )
 from tokentree.core.index import Index, Scope
 from tokentree.core.sources import codex, default_roots, find_files
+from tokentree.core.sources.base import BAD_TIMESTAMP, BAD_TOKENS
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 SID = "019a0000-0000-7000-8000-000000000001"
@@ -157,3 +158,82 @@ def test_calls_before_any_turn_context_are_estimated_on_the_fallback_model() -> 
     parsed = _parse(codex_meta(SID, _at(0)), codex_tokens(_at(3), (1000, 0, 50, 0)))
     [call] = parsed.calls
     assert call.model == "gpt-5" and call.fidelity.value == "estimated"
+
+
+def _spoiled(when: datetime, field: str, value: object, *, usage: str = "total") -> dict:
+    """A snapshot one step past `_GOOD[0]` whose `usage`_token_usage holds a bad `field`."""
+    line = codex_tokens(when, (1800, 500, 60, 15), last=(800, 300, 10, 5))
+    line["payload"]["info"][f"{usage}_token_usage"][field] = value
+    return line
+
+
+_GOOD = (
+    codex_meta(SID, _at(0)),
+    codex_context(_at(1)),
+    codex_tokens(_at(3), (1000, 200, 50, 10)),
+)
+_AFTER = codex_tokens(_at(9), (2500, 1100, 80, 20), last=(700, 600, 20, 5))
+
+
+def _summary(parsed) -> tuple[int, ...]:
+    calls = parsed.calls
+    return (
+        len(calls),
+        sum(c.tokens.input for c in calls),
+        sum(c.tokens.cache_read for c in calls),
+        sum(c.tokens.output for c in calls),
+        sum(c.tokens.reasoning for c in calls),
+    )
+
+
+def test_a_snapshot_with_a_bool_count_is_skipped_and_leaves_the_baseline() -> None:
+    """`true` is an int to Python: taken, it reset the baseline and the next call counted twice."""
+    clean = _parse(*_GOOD, _AFTER)
+    assert _summary(clean) == (2, 2500 - 1100, 1100, 80, 20) and not clean.skipped
+    parsed = _parse(*_GOOD, _spoiled(_at(5), "cached_input_tokens", True), _AFTER)
+    assert _summary(parsed) == _summary(clean)
+    assert [c.timestamp for c in parsed.calls] == [_at(3).timestamp(), _at(9).timestamp()]
+    assert parsed.skipped == {BAD_TOKENS: 1}
+    assert parsed.state["total"] == [2500, 1100, 80, 20]
+
+
+def test_bad_counts_and_times_skip_their_snapshots_and_the_others_count_exactly() -> None:
+    far = codex_tokens("9999-12-31T23:59:59.999Z", (1800, 500, 60, 15))
+    old = codex_tokens("0001-01-01T00:00:00.000Z", (1800, 500, 60, 15))
+    parsed = _parse(
+        *_GOOD,
+        _spoiled(_at(4), "input_tokens", 2**63),
+        _spoiled(_at(5), "output_tokens", -1),
+        _spoiled(_at(6), "reasoning_output_tokens", True, usage="last"),
+        _spoiled(_at(7), "cached_input_tokens", 12.0),
+        _spoiled(_at(7.5), "input_tokens", "many"),
+        far,
+        old,
+        codex_prompt("9999-12-31T23:59:59.999Z"),  # not a prompt
+        _AFTER,
+    )
+    assert _summary(parsed) == (2, 2500 - 1100, 1100, 80, 20)
+    assert not parsed.prompts
+    assert parsed.skipped == {BAD_TOKENS: 4, "wrong field types": 1, BAD_TIMESTAMP: 3}
+
+
+def test_a_bad_snapshot_at_the_end_of_a_read_leaves_the_next_read_exact(
+    isolated_home: Path,
+) -> None:
+    path = write(
+        isolated_home / ".codex" / "sessions" / "rollout-2026-11-20T09-00-00-x.jsonl",
+        *_GOOD,
+        _spoiled(_at(4), "input_tokens", 2**63),
+    )
+    roots = default_roots({"CODEX_HOME": str(isolated_home / ".codex")}, isolated_home, ["codex"])
+    scope = Scope(tuple(str(r.path) for r in roots), ("codex",))
+    index = Index(isolated_home / "index.sqlite")
+    index.update(find_files(roots).files, roots)
+    with open(path, "ab") as handle:
+        handle.write(jsonl(_AFTER))
+    index.update(find_files(roots).files, roots)
+    calls = index.calls(scope)
+    assert sorted(c.tokens.output for c in calls) == [30, 50]
+    assert sum(c.tokens.input for c in calls) == 2500 - 1100
+    [diagnostics] = index.diagnostics(scope)
+    assert diagnostics.skipped == {BAD_TOKENS: 1}

@@ -23,6 +23,7 @@ from tests.builders import (
 from tests.conftest import REAL_SAMPLES
 from tokentree.core.index import Index, Scope
 from tokentree.core.sources import default_roots, explicit_roots, find_files, gemini, sniff
+from tokentree.core.sources.base import BAD_TIMESTAMP, BAD_TOKENS
 
 T0 = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)
 SESSION = "7d9e3c1a-55aa-4bb2-9c1d-0123456789ab"
@@ -320,7 +321,48 @@ def test_lines_of_other_kinds_and_bad_lines_are_skipped(harness: Harness) -> Non
     [call] = harness.calls()
     assert call.model == gemini.FALLBACK_MODEL and call.fidelity.value == "estimated"
     [diagnostics] = harness.index.diagnostics(harness.scope())
-    assert diagnostics.skipped == {"malformed JSON": 1, "wrong field types": 2}
+    assert diagnostics.skipped == {"malformed JSON": 1, "wrong field types": 1, BAD_TIMESTAMP: 1}
+
+
+def test_bad_counts_and_times_skip_their_messages_and_the_others_count_exactly(
+    harness: Harness,
+) -> None:
+    """A missing or null count is 0, as before; a bool, a negative or a huge one is refused."""
+    quiet = gemini_usage(500, 100, 20)
+    quiet["thoughts"] = None
+    del quiet["tool"]
+    write(
+        harness.chats / "session-2026-03-02T14-00-7d9e3c1a.jsonl",
+        gemini_meta(SESSION, T0),
+        gemini_prompt("u1", _at(0)),
+        gemini_prompt("u0", "0001-01-01T00:00:00.000Z"),  # not a prompt
+        gemini_reply("g1", _at(1), gemini_usage(1000, 600, 50, thoughts=20)),
+        gemini_reply("g2", _at(2), gemini_usage(2**63, 0, 1)),
+        gemini_reply("g3", _at(3), gemini_usage(10, 0, -1)),
+        gemini_reply("g4", _at(4), gemini_usage(10, True, 1)),
+        gemini_reply("g5", _at(5), gemini_usage(10, 0, 1, thoughts=False)),
+        gemini_reply("g6", "9999-12-31T23:59:59.999Z", gemini_usage(10, 0, 1)),
+        gemini_reply("g7", "0001-01-01T00:00:00.000Z", gemini_usage(10, 0, 1)),
+        gemini_reply("g8", _at(8), quiet),
+    )
+    assert harness.totals() == (2, 400 + 400, 600 + 100, 70 + 20, 20)
+    assert len(harness.index.prompts(harness.scope())) == 1
+    [diagnostics] = harness.index.diagnostics(harness.scope())
+    assert diagnostics.skipped == {BAD_TOKENS: 4, BAD_TIMESTAMP: 3}
+
+
+def test_a_legacy_chat_keeps_its_good_messages_beside_bad_ones(harness: Harness) -> None:
+    gemini_legacy(
+        harness.chats / "session-2026-03-02T14-00-7d9e3c1a.json",
+        gemini_meta(SESSION, T0),
+        gemini_prompt("u1", _at(0)),
+        gemini_reply("g1", _at(1), gemini_usage(900, 500, 20)),
+        gemini_reply("g2", _at(2), gemini_usage(900, 500, 2**53)),
+        gemini_reply("g3", "9999-12-31T23:59:59.999Z", gemini_usage(900, 500, 20)),
+    )
+    assert harness.totals() == (1, 400, 500, 20, 0)
+    [diagnostics] = harness.index.diagnostics(harness.scope())
+    assert diagnostics.skipped == {BAD_TOKENS: 1, BAD_TIMESTAMP: 1}
 
 
 # --- where the chats are ----------------------------------------------------------------------

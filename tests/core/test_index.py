@@ -25,8 +25,8 @@ from tests.builders import (
     write,
 )
 from tests.conftest import REAL_SAMPLES
-from tokentree.core import reading
-from tokentree.core.index import COMPACT_CHUNKS, Index, Scope
+from tokentree.core import tail
+from tokentree.core.index import Index, Scope
 from tokentree.core.sources import Root, default_roots, find_files
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
@@ -214,24 +214,23 @@ def test_content_blocks_of_one_response_count_once_with_the_fullest_usage(
     assert call.fidelity.value == "lower-bound"
 
 
-def test_a_log_read_many_times_keeps_few_blobs_and_completes_earlier_calls(
-    isolated_home: Path,
-) -> None:
-    """Each read of a growing log stores its new calls apart, joined every COMPACT_CHUNKS reads;
-    a response whose blocks span two reads is completed where it was first stored."""
+def test_a_log_read_many_times_completes_earlier_calls_in_place(isolated_home: Path) -> None:
+    """A response whose blocks span two reads of its file is one copy, merged as one read of
+    the whole file would give: the fullest usage and every tool."""
     harness = Harness(isolated_home)
     log = write(harness.projects / "s.jsonl", claude_prompt(T0))
     index = Index(harness.db)
-    for i in range(COMPACT_CHUNKS + 5):
+    reads = 12
+    for i in range(reads):
         when = T0 + timedelta(minutes=i)
         append(log, jsonl(claude_call(f"msg_{i}", when, output=3)))
         harness.update(index)
         append(log, jsonl(claude_call(f"msg_{i}", when, output=50, tools=(("Glob", {}),))))
     calls = harness.calls(harness.update(index))
-    assert len(calls) == COMPACT_CHUNKS + 5
+    assert len(calls) == reads
     assert {(c.tokens.output, c.tools) for c in calls} == {(50, ("Glob",))}
-    blobs = index.db.execute("SELECT count(*) FROM call_rows").fetchone()[0]
-    assert 1 <= blobs <= COMPACT_CHUNKS
+    assert index.db.execute("SELECT count(*) FROM copies").fetchone()[0] == reads
+    assert index.check() == []
 
 
 def test_agent_progress_copies_count_only_without_the_sub_agent_file(isolated_home: Path) -> None:
@@ -287,8 +286,8 @@ def test_unchanged_files_are_not_read_again(isolated_home: Path, monkeypatch) ->
     write(harness.projects / "s.jsonl", claude_call("msg_1", T0))
     index = harness.update()
     reads = []
-    original = reading.read_complete_lines
-    monkeypatch.setattr(reading, "read_complete_lines", lambda *a: reads.append(a) or original(*a))
+    original = tail.open_log
+    monkeypatch.setattr(tail, "open_log", lambda *a: reads.append(a) or original(*a))
     found = find_files(harness.roots)
     stats = index.update(found.files, harness.roots)
     assert reads == [] and stats.files_read == 0
@@ -374,7 +373,7 @@ def test_parallel_cold_read_equals_serial(isolated_home: Path, monkeypatch) -> N
     source = REAL_SAMPLES / "claude_code"
     shutil.copytree(source, harness.projects)
     serial = _snapshot(harness.update(Index(None)), harness)
-    monkeypatch.setattr(reading, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr("tokentree.core.reading.PARALLEL_MIN_BYTES", 0)
     index = Index(None)
     found = find_files(harness.roots)
     index.update(found.files, harness.roots, workers=2)

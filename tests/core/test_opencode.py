@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from tests.builders import (
 )
 from tokentree.core.index import Index, Scope
 from tokentree.core.sources import default_roots, find_files, opencode, sniff
+from tokentree.core.sources.base import BAD_TIMESTAMP, BAD_TOKENS
 
 T0 = datetime(2026, 5, 4, 9, 0, tzinfo=UTC)
 ROOT, CHILD = "ses_root", "ses_child"
@@ -255,7 +257,7 @@ def test_json_storage_alone(harness: Harness) -> None:
     store.close()
     opencode_storage(storage, *two_steps)
     opencode_session_file(storage, ROOT)
-    user = {"id": "msg_01", "sessionID": ROOT, "role": "user", "time": {"created": 1}}
+    user = {"id": "msg_01", "sessionID": ROOT, "role": "user", "time": {"created": ms(T0)}}
     assert sniff(str(opencode_storage(storage, user))) == opencode.NAME
     calls = harness.calls()
     assert harness.totals() == (2, 120, 200, 2300, 90, 10)
@@ -345,3 +347,65 @@ def test_opencodes_own_cost_is_kept_beside_ours_in_the_export(harness: Harness) 
     assert exported["source_cost_usd"] == pytest.approx(0.03)
     assert exported["source_cost_ours_usd"] == pytest.approx(ours, abs=1e-6)
     assert exported["rewound_calls"] == 0
+
+
+def test_bad_counts_and_times_skip_their_steps_and_the_others_count_exactly(
+    harness: Harness,
+) -> None:
+    """A missing or null count is 0, as before; a bool, a negative or a huge one is refused."""
+    far, old = datetime(9999, 12, 31, tzinfo=UTC), datetime(1, 1, 1, tzinfo=UTC)
+    store = OpenCodeStore(harness.data)
+    store.session(ROOT, T0)
+    store.user("msg_01", ROOT, _at(0))
+    store.user("msg_00", ROOT, old)  # not a prompt
+    quiet = opencode_usage(7, 3)
+    quiet["reasoning"] = None
+    del quiet["cache"]
+    store.assistant(
+        "msg_02",
+        ROOT,
+        _at(1),
+        [
+            opencode_usage(100, 10, read=1000),
+            opencode_usage(2**63, 10),
+            opencode_usage(100, -1),
+            opencode_usage(100, 10, reasoning=True),
+            opencode_usage(100, 10, write=1.5),
+            quiet,
+        ],
+    )
+    store.assistant("msg_03", ROOT, _at(3), [], tokens=opencode_usage(5, 2**53))  # no parts
+    store.assistant("msg_04", ROOT, far, [opencode_usage(100, 10)])
+    store.assistant("msg_05", ROOT, old, [opencode_usage(100, 10)])
+    store.assistant("msg_06", ROOT, _at(6), [opencode_usage(20, 2)])
+    store.db.execute("UPDATE part SET time_created = ? WHERE message_id = 'msg_06'", (ms(far),))
+    store.assistant("msg_07", ROOT, _at(7), [opencode_usage(40, 4, read=400)])
+    calls = harness.calls()
+    assert harness.totals() == (3, 147, 0, 1400, 17, 0)
+    assert [c.key for c in calls] == ["opencode:msg_02:0", "opencode:msg_02:5", "opencode:msg_07:0"]
+    assert len(harness.index.prompts(harness.scope())) == 1
+    [diagnostics] = harness.index.diagnostics(harness.scope())
+    assert diagnostics.skipped == {BAD_TOKENS: 5, BAD_TIMESTAMP: 4}
+    store.close()
+
+
+def test_json_storage_skips_a_message_with_a_bad_time_or_count(harness: Harness) -> None:
+    storage = harness.data / "storage"
+    opencode_session_file(storage, ROOT)
+    good = {
+        "id": "msg_02",
+        "sessionID": ROOT,
+        "role": "assistant",
+        "time": {"created": ms(_at(1)), "completed": ms(_at(2))},
+        "modelID": "claude-sonnet-4-5",
+        "providerID": "anthropic",
+        "tokens": opencode_usage(11, 22, read=33),
+    }
+    opencode_storage(storage, good)
+    opencode_storage(storage, good | {"id": "msg_03", "time": {"created": 9e15, "completed": 1}})
+    opencode_storage(storage, good | {"id": "msg_04", "tokens": opencode_usage(-11, 22)})
+    assert harness.totals() == (1, 11, 0, 33, 22, 0)
+    skipped: Counter[str] = Counter()
+    for diagnostics in harness.index.diagnostics(harness.scope()):
+        skipped.update(diagnostics.skipped)
+    assert skipped == {BAD_TIMESTAMP: 1, BAD_TOKENS: 1}

@@ -124,8 +124,8 @@ def test_web_searches_are_billed_per_search_whatever_the_prompt_size() -> None:
 
 
 def test_indexed_rows_are_priced_as_the_price_book_prices_a_call() -> None:
-    """The index prices rows in one pass (reading.call_rows); it must agree with price()."""
-    from tokentree.core.reading import ROW_COLUMNS, call_rows
+    """The index prices rows in one pass (rows.call_rows); it must agree with price()."""
+    from tokentree.core.rows import NAMES, call_rows
 
     book = PriceBook()
     calls = [
@@ -137,7 +137,7 @@ def test_indexed_rows_are_priced_as_the_price_book_prices_a_call() -> None:
         _call("no-such-model", Tokens(input=5), source="codex"),
         _call("gemini-2.5-pro", Tokens(), source="gemini-cli"),  # usage lost: unknown cost
     ]
-    cost, unpriced = ROW_COLUMNS.index("cost"), ROW_COLUMNS.index("unpriced")
+    cost, unpriced = NAMES.index("cost"), NAMES.index("unpriced")
     rows = call_rows(calls, [0] * len(calls), book)
     for call, row in zip(calls, rows, strict=True):
         expected_cost, expected_unpriced = book.price(call)

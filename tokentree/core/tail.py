@@ -5,25 +5,32 @@ so each line is looked at only where a source's markers (`"usage"`, …) sit: at
 its end, then from its start up to the first marker. Only candidate lines are
 copied, and lines that could hold nothing of interest are never decoded (as in
 ccusage).
+
+A file is read a block at a time, so a transcript of gigabytes costs a few
+megabytes of memory, not its size.
 """
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Sequence
+import stat
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
+from typing import BinaryIO
 
 import orjson
 
 MAX_LINE_BYTES = 64 * 1024 * 1024
 """Longer lines are skipped and counted: no assistant writes a record this large."""
+BLOCK_BYTES = 8 * 1024 * 1024
+"""How much of a file is read at once: large enough that a block holds thousands of lines."""
 
 
 @dataclass(frozen=True, slots=True)
 class Chunk:
-    """The complete lines appended since a read's offset, and where the next read begins."""
+    """Complete lines appended since a read's offset, and where the next read begins."""
 
     lines: list[bytes]  # only the lines holding a marker (all lines when no markers are given)
     next_offset: int
@@ -50,35 +57,118 @@ class Markers:
     at_end: tuple[bytes, ...] = ()
 
 
-def read_complete_lines(path: Path | str, offset: int, markers: Markers | None = None) -> Chunk:
-    """Read the lines completed since `offset` that hold one of `markers`.
+class NotRegularFile(OSError):
+    """A FIFO, device or socket where a log was expected: reading one could block forever."""
 
-    A trailing piece without a newline is read only when it is already a whole
-    JSON value (a file whose writer omitted the final newline); otherwise it is
-    half-written and stays pending, so it is read once, complete, next time.
+
+def open_log(path: str) -> BinaryIO:
+    """Open a log for reading, refusing anything but a regular file.
+
+    O_NONBLOCK keeps the open itself from waiting for a FIFO's writer; the
+    check after it, on the descriptor, cannot be raced by a rename.
     """
-    with open(path, "rb") as handle:
-        handle.seek(offset)
-        data = handle.read()
-    end = data.rfind(b"\n") + 1
-    next_offset, pending = offset + end, len(data) - end
-    tail = data[end:]
-    if tail.strip() and _is_whole_json(tail):
-        next_offset, pending = offset + len(data), 0
-        data += b"\n"
-        end = len(data)
-    if markers is None:
-        lines = _split(data, end)
-    elif markers.at_end:
-        lines = _find_by_line(data, end, markers)
-    else:
-        lines = _find_each(data, end, markers.wanted)
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise NotRegularFile("not a regular file")
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_line_blocks(
+    path: str, offset: int, markers: Markers | None = None, block_bytes: int = BLOCK_BYTES
+) -> Iterator[Chunk]:
+    """The lines completed since `offset` that hold one of `markers`, a block at a time.
+
+    Each chunk holds the candidate lines of one block's complete lines and the
+    offset just after them; the last chunk (there is always one) also says how
+    many bytes of a half-written line wait for the next read. A trailing piece
+    without a newline is read only when it is already a whole JSON value (a
+    file whose writer omitted the final newline); otherwise it is half-written
+    and stays pending, so it is read once, complete, next time.
+
+    A block's unfinished last line is read again at the start of the next
+    block rather than joined to it. A line longer than a block is first
+    followed to its newline a block at a time, then read whole; one over
+    MAX_LINE_BYTES is skipped and counted without ever being held, whether or
+    not it holds a marker. So memory stays within a block and one line of at
+    most MAX_LINE_BYTES (and that line's copy as a candidate).
+    """
     huge = 0
-    if any(len(line) > MAX_LINE_BYTES for line in lines):
-        kept = [line for line in lines if len(line) <= MAX_LINE_BYTES]
-        huge = len(lines) - len(kept)
-        lines = kept
-    return Chunk(lines, next_offset, pending, huge)
+    size = block_bytes
+    with open_log(path) as handle:
+        handle.seek(offset)
+        while True:
+            data = handle.read(size)
+            at_eof = len(data) < size
+            end = data.rfind(b"\n") + 1
+            if not end and not at_eof:  # a line longer than the block
+                length, complete = _follow_line(handle, len(data), block_bytes)
+                if length - complete <= MAX_LINE_BYTES:
+                    size = length + (not complete)  # read it whole; a short read ends the file
+                elif complete:
+                    huge += 1
+                    offset += length
+                    size = block_bytes
+                else:  # too long to hold, so it cannot be judged whole: it waits
+                    yield Chunk([], offset, length, huge)
+                    return
+                handle.seek(offset)
+                continue
+            lines = _candidates(data, end, markers) if end else []
+            if end > MAX_LINE_BYTES:
+                lines, huge = _drop_huge(data, end, lines, huge)
+            offset += end
+            if not at_eof:
+                del data  # not held while the lines are decoded
+                yield Chunk(lines, offset, 0, huge)
+                huge = 0
+                size = block_bytes
+                handle.seek(offset)  # its unfinished last line is read again with the next block
+                continue
+            tail = data[end:]
+            pending = len(tail)
+            if tail.strip() and _is_whole_json(tail):
+                if pending > MAX_LINE_BYTES:
+                    huge += 1
+                else:
+                    lines += _candidates(tail + b"\n", pending + 1, markers)
+                offset, pending = offset + pending, 0
+            yield Chunk(lines, offset, pending, huge)
+            return
+
+
+def _follow_line(handle: BinaryIO, length: int, block_bytes: int) -> tuple[int, bool]:
+    """How long a line that fills a whole block runs: up to and including its newline
+    (True), or to the end of the file (False). Read a block at a time, never kept."""
+    while block := handle.read(block_bytes):
+        newline = block.find(b"\n")
+        if newline >= 0:
+            return length + newline + 1, True
+        length += len(block)
+    return length, False
+
+
+def _candidates(data: bytes, end: int, markers: Markers | None) -> list[bytes]:
+    if markers is None:
+        return _split(data, end)
+    if markers.at_end:
+        return _find_by_line(data, end, markers)
+    return _find_each(data, end, markers.wanted)
+
+
+def _drop_huge(data: bytes, end: int, lines: list[bytes], huge: int) -> tuple[list[bytes], int]:
+    """The candidates without lines over MAX_LINE_BYTES, and `huge` plus every such line of
+    data[:end], candidate or not. Only a block longer than the limit can hold one."""
+    find = data.find
+    position = 0
+    while position < end:
+        stop = find(b"\n", position, end)
+        huge += stop - position > MAX_LINE_BYTES
+        position = stop + 1
+    return [line for line in lines if len(line) <= MAX_LINE_BYTES], huge
 
 
 def _split(data: bytes, end: int) -> list[bytes]:

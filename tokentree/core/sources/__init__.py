@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from tokentree.core import tail
 from tokentree.core.sources import claude_code, codex, gemini, opencode
 from tokentree.core.sources.base import FileParse, ReadMode, SourceFile, walk_files
 from tokentree.core.tail import Markers
@@ -65,18 +67,28 @@ def explicit_roots(paths: Sequence[str | Path], only: Iterable[str] = ()) -> lis
 
 
 def find_files(roots: Sequence[Root], only: Iterable[str] = ()) -> Discovery:
-    """Every log file below the roots that exist; missing roots are simply empty."""
+    """Every log file below the roots that exist; missing roots are simply empty.
+
+    Only regular files are ever sniffed or read: opening a FIFO blocks until a
+    writer comes, so a root or a file that is a FIFO, device or socket is noted
+    and skipped.
+    """
     wanted = set(only) or set(SOURCES)
     files: list[SourceFile] = []
     problems: list[str] = []
     seen: set[str] = set()
     for root in roots:
         folder = str(root.path)
-        if os.path.isfile(folder):
+        try:
+            mode = os.stat(folder).st_mode
+        except OSError:
+            continue
+        if stat.S_ISREG(mode):
             candidates = [folder]
-        elif os.path.isdir(folder):
+        elif stat.S_ISDIR(mode):
             candidates = _walk(root, folder, problems)
         else:
+            problems.append(f"skipped {folder}: not a regular file")
             continue
         for path in sorted(candidates):
             source = root.source or sniff(path)
@@ -116,9 +128,13 @@ def _named_like_logs(root: Root, source: str, path: str) -> bool:
 
 
 def sniff(path: str) -> str | None:
-    """Which source wrote a file, judged from its first line (its first 4 KB for a JSON file)."""
+    """Which source wrote a file, judged from its first line (its first 4 KB for a JSON file).
+
+    None for anything but a regular file, which is never read (find_files hands it none).
+    Read through `tail.open_log`, looked up at each call, as every log read is.
+    """
     try:
-        with open(path, "rb") as handle:
+        with tail.open_log(path) as handle:
             head = handle.readline(64 * 1024) if path.endswith(".jsonl") else handle.read(4096)
     except OSError:
         return None

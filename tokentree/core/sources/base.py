@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
@@ -68,14 +69,45 @@ def json_objects(lines: Iterable[bytes], skipped: Counter[str]) -> Iterator[dict
             skipped["not a JSON object"] += 1
 
 
+TOKEN_LIMIT = 1 << 53
+"""Counts from here up are corrupt: no call is that large, and SQLite's integers or a float
+would overflow or round them."""
+BAD_TOKENS = "token count out of range or not an integer"
+BAD_TIMESTAMP = "timestamp missing, malformed or out of range"
+_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC).timestamp()
+_LEEWAY = 86_400.0  # a clock a day ahead is still a clock, not a corrupt line
+
+
+def token_count_problem(*counts: Any) -> str | None:
+    """Why these counts cannot be summed as tokens, or None when every one can.
+
+    Logs are not trusted: a bool is an int to Python, a negative count would subtract, a huge
+    one overflows the index. A count that is not a number at all is a wrong type, as elsewhere.
+    """
+    for count in counts:
+        if type(count) is not int or not 0 <= count < TOKEN_LIMIT:
+            return BAD_TOKENS if isinstance(count, int | float) else "wrong field types"
+    return None
+
+
 def parse_timestamp(value: Any) -> float | None:
-    """ISO-8601 (`…Z`) to epoch seconds; None when it is not a timestamp."""
+    """ISO-8601 (`…Z`) to epoch seconds; None when it is not a timestamp or not a plausible one."""
     if not isinstance(value, str):
         return None
     try:
-        return datetime.fromisoformat(value).timestamp()
+        return _plausible(datetime.fromisoformat(value).timestamp())
     except ValueError:
         return None
+
+
+def parse_epoch_ms(value: Any) -> float | None:
+    """Epoch milliseconds to epoch seconds; None when not a number or not a plausible time."""
+    return _plausible(value / 1000) if type(value) in (int, float) else None
+
+
+def _plausible(seconds: float) -> float | None:
+    """A call's time from 2000 to a day from now: outside that, dates overflow in the tree."""
+    return seconds if _EARLIEST <= seconds <= time.time() + _LEEWAY else None
 
 
 def basename(path: Any) -> str:
@@ -117,7 +149,10 @@ def tool_label(name: str, target: str) -> str:
 def walk_files(root: str, suffixes: tuple[str, ...], problems: list[str]) -> list[str]:
     """Every file below `root` with one of `suffixes`; unreadable folders are noted, not fatal.
 
-    Plain strings, not Paths: a warm start walks thousands of files.
+    Plain strings, not Paths: a warm start walks thousands of files. Only regular
+    files (or links to one) count: reading a FIFO would block. A FIFO, device or
+    socket is noted; a dangling link, like a file deleted since, is a missing file
+    and passes silently. Links to folders are not followed.
     """
     found: list[str] = []
     stack = [root]
@@ -133,7 +168,10 @@ def walk_files(root: str, suffixes: tuple[str, ...], problems: list[str]) -> lis
                 if entry.is_dir(follow_symlinks=False):
                     stack.append(entry.path)
                 elif entry.name.endswith(suffixes):
-                    found.append(entry.path)
+                    if entry.is_file():  # a stat only for a link: readdir tells the rest
+                        found.append(entry.path)
+                    elif os.path.exists(entry.path):
+                        problems.append(f"skipped {entry.path}: not a regular file")
             except OSError:
                 problems.append(f"cannot read {entry.path}")
     return found

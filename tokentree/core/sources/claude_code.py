@@ -17,10 +17,12 @@ import msgspec
 
 from tokentree.core.records import ApiCall, Fidelity, Prompt, Tokens
 from tokentree.core.sources.base import (
+    BAD_TIMESTAMP,
     FileParse,
     basename,
     first_word,
     parse_timestamp,
+    token_count_problem,
     tool_label,
     url_host,
 )
@@ -124,7 +126,7 @@ class _ServerTools(_Fields):
 
 
 class _Usage(_Fields):
-    """Anthropic usage: a missing count is 0, a count of another type makes the line wrong."""
+    """Anthropic usage: a missing count is 0, any other bad count makes the line wrong."""
 
     input_tokens: Any = 0
     cache_creation_input_tokens: Any = 0
@@ -344,10 +346,16 @@ def _add_call(
     if type(usage) is not _Usage or type(message_id) is not str or not message_id:
         result.skipped["assistant line without usage or id"] += 1
         return
-    total = _total(usage)
-    if total is None or type(model) is not str:
-        result.skipped["wrong field types"] += 1
+    problem = _count_problem(usage)
+    if problem is not None or type(model) is not str:
+        result.skipped[problem or "wrong field types"] += 1
         return
+    total = (
+        usage.input_tokens
+        + usage.cache_creation_input_tokens
+        + usage.cache_read_input_tokens
+        + usage.output_tokens
+    )
     request_id = line.requestId
     key = f"{message_id}:{request_id}" if type(request_id) is str and request_id else message_id
     sidechain = line.isSidechain is True
@@ -360,7 +368,7 @@ def _add_call(
         return
     timestamp = parse_timestamp(line.timestamp)
     if timestamp is None:
-        result.skipped["wrong field types"] += 1
+        result.skipped[BAD_TIMESTAMP] += 1
         return
     subagent = subagent_file or sidechain or bool(line.agentId)
     drafts[key] = _Draft(
@@ -368,25 +376,28 @@ def _add_call(
     )
 
 
-def _total(usage: _Usage) -> int | None:
-    """All tokens of a usage record, or None when a count is not a number."""
-    fresh = usage.input_tokens
-    cache_write = usage.cache_creation_input_tokens
-    cache_read = usage.cache_read_input_tokens
-    output = usage.output_tokens
-    if type(fresh) is type(cache_write) is type(cache_read) is type(output) is int:
-        return fresh + cache_write + cache_read + output
-    return None
+def _count_problem(usage: _Usage) -> str | None:
+    """Why a count of the usage cannot be summed (every count read, in one check), or None."""
+    split = usage.cache_creation
+    server_tools = usage.server_tool_use
+    return token_count_problem(
+        usage.input_tokens,
+        usage.cache_creation_input_tokens,
+        usage.cache_read_input_tokens,
+        usage.output_tokens,
+        split.ephemeral_1h_input_tokens if type(split) is _CacheSplit else 0,
+        server_tools.web_search_requests if type(server_tools) is _ServerTools else 0,
+    )
 
 
 def _tokens(usage: _Usage) -> Tokens:
-    """Anthropic usage (its counts already checked by _total) to Tokens."""
+    """Anthropic usage (its counts already checked by _count_problem) to Tokens."""
     cache_write = usage.cache_creation_input_tokens
     split = usage.cache_creation
     write_1h = 0
     if type(split) is _CacheSplit:
         one_hour = split.ephemeral_1h_input_tokens
-        write_1h = one_hour if type(one_hour) is int and 0 <= one_hour <= cache_write else 0
+        write_1h = one_hour if one_hour <= cache_write else 0
     # input, cache write 5m and 1h, cache read, output; positional: keywords cost 3x here
     return Tokens(
         usage.input_tokens,
@@ -399,10 +410,8 @@ def _tokens(usage: _Usage) -> Tokens:
 
 
 def _web_searches(server_tools: Any) -> int:
-    if type(server_tools) is not _ServerTools:
-        return 0
-    count = server_tools.web_search_requests
-    return count if type(count) is int and count > 0 else 0
+    """Searches billed apart (the count already checked by _count_problem)."""
+    return server_tools.web_search_requests if type(server_tools) is _ServerTools else 0
 
 
 def _speed(value: Any) -> str:

@@ -16,11 +16,13 @@ import orjson
 
 from tokentree.core.records import ApiCall, Fidelity, Prompt, Tokens
 from tokentree.core.sources.base import (
+    BAD_TIMESTAMP,
     FileParse,
     basename,
     first_word,
     json_objects,
     parse_timestamp,
+    token_count_problem,
     tool_label,
 )
 from tokentree.core.tail import Markers
@@ -73,7 +75,7 @@ def parse(lines: Iterable[bytes], state: dict[str, Any], path: str) -> FileParse
             event = payload.get("type")
             timestamp = parse_timestamp(record.get("timestamp"))
             if timestamp is None:
-                result.skipped["wrong field types"] += 1
+                result.skipped[BAD_TIMESTAMP] += 1  # a snapshot skipped leaves the baseline too
             elif event == "token_count":
                 _token_count(result, state, payload, timestamp, record["timestamp"], path)
             elif event == "user_message" and not _replayed(state, timestamp):
@@ -132,6 +134,10 @@ def _token_count(
     if total is None and last is None:
         result.skipped["wrong field types"] += 1
         return
+    problem = token_count_problem(*(total or ()), *(last or ()))
+    if problem is not None:
+        result.skipped[problem] += 1
+        return  # the baseline stays: the next good snapshot's advance covers this one
     previous = state.get("total")
     if total is None:
         delta = last
@@ -169,11 +175,11 @@ def _token_count(
     result.ranks.append(0)
 
 
-def _usage(value: Any) -> list[int] | None:
+def _usage(value: Any) -> list[Any] | None:
+    """The four counts of a usage object, unchecked; None when there is no object."""
     if not isinstance(value, dict):
         return None
-    numbers = [value.get(name, 0) for name in _USAGE_FIELDS]
-    return numbers if all(type(number) is int for number in numbers) else None
+    return [value.get(name, 0) for name in _USAGE_FIELDS]
 
 
 def _tool(payload: dict[str, Any]) -> str:

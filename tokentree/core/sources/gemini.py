@@ -21,12 +21,14 @@ import orjson
 
 from tokentree.core.records import ApiCall, Fidelity, Prompt, Tokens
 from tokentree.core.sources.base import (
+    BAD_TIMESTAMP,
     FileParse,
     ReadMode,
     basename,
     first_word,
     json_objects,
     parse_timestamp,
+    token_count_problem,
     tool_label,
     url_host,
 )
@@ -209,7 +211,7 @@ def _message(
         return  # info, error and warning notices
     timestamp = parse_timestamp(record.get("timestamp"))
     if timestamp is None:
-        result.skipped["wrong field types"] += 1
+        result.skipped[BAD_TIMESTAMP] += 1
         return
     session = _session(state, path)
     if kind == "user":
@@ -220,9 +222,12 @@ def _message(
     usage = record.get("tokens")
     if usage is None and not isinstance(model, str):
         return  # a synthetic message (a summary), not a model response
-    tokens = _tokens(usage)
-    if tokens is None or (model is not None and not isinstance(model, str)):
+    if model is not None and not isinstance(model, str):
         result.skipped["wrong field types"] += 1
+        return
+    tokens = _tokens(usage)
+    if isinstance(tokens, str):
+        result.skipped[tokens] += 1
         return
     call = ApiCall(
         source=NAME,
@@ -242,15 +247,20 @@ def _message(
     result.ranks.append((_RANK_APPEND_LOG if path.endswith(".jsonl") else 0) + tokens.total)
 
 
-def _tokens(usage: Any) -> Tokens | None:
-    """Gemini usage to Tokens; no usage at all is kept as zero, which prices as unknown."""
+def _tokens(usage: Any) -> Tokens | str:
+    """Gemini usage to Tokens, or why it cannot be counted.
+
+    No usage at all is kept as zero, which prices as unknown; a missing or null count is 0.
+    """
     if usage is None:
         return Tokens()
     if not isinstance(usage, dict):
-        return None
-    counts = [usage.get(name) or 0 for name in ("input", "cached", "output", "thoughts", "tool")]
-    if not all(type(count) is int and count >= 0 for count in counts):
-        return None
+        return "wrong field types"
+    counts = [usage.get(name) for name in ("input", "cached", "output", "thoughts", "tool")]
+    counts = [0 if count is None else count for count in counts]
+    problem = token_count_problem(*counts)
+    if problem is not None:
+        return problem
     prompt, cached, output, thoughts, tool = counts
     return Tokens(
         input=max(prompt - cached, 0) + tool,

@@ -21,10 +21,13 @@ import orjson
 
 from tokentree.core.records import ApiCall, Fidelity, Prompt, Tokens
 from tokentree.core.sources.base import (
+    BAD_TIMESTAMP,
     FileParse,
     ReadMode,
     basename,
     first_word,
+    parse_epoch_ms,
+    token_count_problem,
     tool_label,
     url_host,
     walk_files,
@@ -53,6 +56,9 @@ Part = tuple[str, int | None, dict[str, Any]]
 """A part's id, its creation time in ms (None in the JSON files) and its data."""
 SessionInfo = tuple[Any, Any]
 """A session's parent id and directory, as stored (either may be missing or of another type)."""
+Step = tuple[float | None, Tokens | str, list[str], float | None]
+"""A finished step: its time in epoch seconds, tokens, tools and OpenCode's own cost. A time of
+None (not plausible) or tokens given as a string (why they are bad) mean: skip it and count it."""
 
 
 def discover(env: Mapping[str, str], home: Path) -> list[Path]:
@@ -330,15 +336,15 @@ def _message(
 ) -> None:
     role = info.get("role")
     times = info.get("time") if isinstance(info.get("time"), dict) else {}
-    created = times.get("created")
-    if type(created) not in (int, float):
-        result.skipped["wrong field types"] += 1
+    created = parse_epoch_ms(times.get("created"))
+    if created is None:
+        result.skipped[BAD_TIMESTAMP] += 1
         return
     root = lineage.root(session_id)
     child = root != session_id
     if role == "user":
         if not child:  # a child session's prompt is the task its parent gave
-            result.prompts.append(Prompt(NAME, root, created / 1000))
+            result.prompts.append(Prompt(NAME, root, created))
         return
     if role != "assistant":
         return
@@ -350,8 +356,11 @@ def _message(
     cwd = where.get("cwd") if isinstance(where, dict) else None
     project = cwd if isinstance(cwd, str) else lineage.directory(session_id)
     for step, (when, tokens, tools, own_cost) in enumerate(_steps(info, parts, created)):
-        if tokens is None:
-            result.skipped["wrong field types"] += 1
+        if isinstance(tokens, str):
+            result.skipped[tokens] += 1
+            continue
+        if when is None:
+            result.skipped[BAD_TIMESTAMP] += 1
             continue
         result.calls.append(
             ApiCall(
@@ -359,7 +368,7 @@ def _message(
                 key=f"opencode:{message_id}:{step}",
                 session_id=root,
                 project=project,
-                timestamp=when / 1000,
+                timestamp=when,
                 model=model,
                 tokens=tokens,
                 tools=tuple(tools),
@@ -376,16 +385,14 @@ def _own_cost(record: dict[str, Any]) -> float | None:
     return float(cost) if type(cost) in (int, float) and cost > 0 else None
 
 
-def _steps(
-    info: dict[str, Any], parts: list[Part], created: float
-) -> list[tuple[float, Tokens | None, list[str], float | None]]:
-    """(time in ms, tokens, tools, OpenCode's own cost) of each finished step of a message.
+def _steps(info: dict[str, Any], parts: list[Part], created: float) -> list[Step]:
+    """Each finished step of a message; `created` is the message's time in epoch seconds.
 
     A tool part belongs to the step that finishes after it; tools of a step not
     finished yet wait for the read that sees its `step-finish`. OpenCode logs a
     cost of 0 when its catalogue has no price: that is no cost logged, not free.
     """
-    steps: list[tuple[float, Tokens | None, list[str], float | None]] = []
+    steps: list[Step] = []
     tools: list[str] = []
     for _, part_created, part in parts:
         kind = part.get("type")
@@ -394,31 +401,35 @@ def _steps(
             if label:
                 tools.append(label)
         elif kind == "step-finish":
-            when = part_created if isinstance(part_created, int) else created
+            when = created if part_created is None else parse_epoch_ms(part_created)
             steps.append((when, _tokens(part.get("tokens")), tools, _own_cost(part)))
             tools = []
     if steps:
         return steps
     times = info.get("time") if isinstance(info.get("time"), dict) else {}
-    tokens = _tokens(info.get("tokens"))
-    if times.get("completed") and tokens is not None and tokens.total:
+    usage = info.get("tokens")
+    tokens = _tokens(usage) if times.get("completed") and isinstance(usage, dict) else Tokens()
+    if isinstance(tokens, str) or tokens.total:
         return [(created, tokens, tools, _own_cost(info))]  # an older message without parts
     return []  # still streaming, or failed before any usage
 
 
-def _tokens(usage: Any) -> Tokens | None:
+def _tokens(usage: Any) -> Tokens | str:
+    """OpenCode's tokens, or why they cannot be counted; a missing or null count is 0."""
     if not isinstance(usage, dict):
-        return None
+        return "wrong field types"
     cache = usage.get("cache") if isinstance(usage.get("cache"), dict) else {}
     counts = [
-        usage.get("input") or 0,
-        usage.get("output") or 0,
-        usage.get("reasoning") or 0,
-        cache.get("read") or 0,
-        cache.get("write") or 0,
+        usage.get("input"),
+        usage.get("output"),
+        usage.get("reasoning"),
+        cache.get("read"),
+        cache.get("write"),
     ]
-    if not all(type(count) is int and count >= 0 for count in counts):
-        return None
+    counts = [0 if count is None else count for count in counts]
+    problem = token_count_problem(*counts)
+    if problem is not None:
+        return problem
     fresh, output, reasoning, cache_read, cache_write = counts
     return Tokens(
         input=fresh,

@@ -1,0 +1,21 @@
+"""The persistent index: stored copies of calls (store), what counts and every sum (derive)."""
+
+from tokentree.core.index.index import (
+    BATCH_BYTES,
+    QUARTER_HOUR_GROUP,
+    FileDiagnostics,
+    Index,
+    Scope,
+    UpdateStats,
+)
+from tokentree.core.reading import Progress
+
+__all__ = [
+    "BATCH_BYTES",
+    "QUARTER_HOUR_GROUP",
+    "FileDiagnostics",
+    "Index",
+    "Progress",
+    "Scope",
+    "UpdateStats",
+]

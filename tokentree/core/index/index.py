@@ -1,0 +1,558 @@
+"""The persistent, incremental index: it stores what each read found and derives the rest.
+
+Per log file it keeps a fingerprint and the offset of the last complete line,
+so unchanged files are not read again and grown files are read from where the
+last read stopped (a JSON document rewritten whole is read afresh; a database
+is asked for the rows changed since the marks its last read left). Every copy
+of every call is kept as read; which copy counts and every sum are derived
+(derive.py). Files that disappear, or can no longer be read, keep their calls:
+Claude Code deletes old transcripts, the history should not go with them.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import sqlite3
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import wraps
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+import orjson
+
+from tokentree.core.index import derive
+from tokentree.core.index.store import (
+    CacheUnusable,
+    is_damage,
+    marks,
+    open_store,
+    recreate,
+    transaction,
+)
+from tokentree.core.pricing import PriceBook, rates_from_json, rates_to_json
+from tokentree.core.reading import (
+    GROUP_BYTES,
+    Progress,
+    ReadBatch,
+    ReadTask,
+    file_fingerprint,
+    file_head,
+    read_all,
+)
+from tokentree.core.records import ApiCall, Prompt, Tokens
+from tokentree.core.rows import COLUMN_LIST, NAMES, merged, row_call
+from tokentree.core.sources import Root, read_mode
+from tokentree.core.sources.base import ReadMode, SourceFile
+
+BATCH_BYTES = 64 * 1024 * 1024
+"""Read this much, then store it in one transaction: bounds memory, shows progress."""
+QUARTER_HOUR_GROUP = "quarter_hour"
+_GROUPS = {
+    QUARTER_HOUR_GROUP: "slot",
+    "session": "source || ' ' || session",
+    "project": "project",
+    "model": "model",
+    "source": "source",
+}
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Which part of the index a view reads: the folders it was started on and the sources."""
+
+    roots: tuple[str, ...]
+    sources: tuple[str, ...]
+    since: float | None = None  # epoch seconds, inclusive
+    until: float | None = None  # epoch seconds, exclusive
+
+
+@dataclass(slots=True)
+class UpdateStats:
+    """What one update did, for the status line and the benchmark."""
+
+    files_seen: int = 0
+    files_read: int = 0
+    files_reread: int = 0
+    files_missing: int = 0
+    bytes_read: int = 0
+    new_copies: int = 0
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class FileDiagnostics:
+    path: str
+    source: str
+    skipped: dict[str, int]
+    pending_bytes: int
+    missing: bool
+    unreadable: bool = False
+
+
+def _recovering(method: Callable[P, T]) -> Callable[P, T]:
+    """A damaged index found in use is rebuilt (with a notice), indexed again, and asked again."""
+
+    @wraps(method)
+    def guarded(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return method(*args, **kwargs)
+        except sqlite3.DatabaseError as error:
+            index = args[0]
+            assert isinstance(index, Index)
+            if not is_damage(error):
+                raise
+            index.recover(error)
+            return method(*args, **kwargs)
+
+    return guarded
+
+
+class Index:
+    """The SQLite index. `path=None` keeps it in memory (`--no-cache`); so does a cache that
+    cannot be written, with a notice."""
+
+    def __init__(self, path: Path | None, *, prices: PriceBook | None = None) -> None:
+        self.path = path
+        self.notices: list[str] = []
+        self.prices = prices or PriceBook()
+        self._last_update: tuple[Sequence[SourceFile], Sequence[Root]] | None = None
+        try:
+            self.db = open_store(path, self.notices)
+        except CacheUnusable as error:
+            self.notices.append(f"{error}; using an index in memory this time")
+            self.path = None
+            self.db = open_store(None, self.notices)
+        self.db.execute("ATTACH ':memory:' AS incoming")
+        self._remember_rates()
+
+    def _remember_rates(self) -> None:
+        self.prices.remember(
+            {
+                (model, source, day, speed): rates_from_json(blob)
+                for model, source, day, speed, blob in self.db.execute("SELECT * FROM rates")
+            }
+        )
+
+    def close(self) -> None:
+        self.db.close()
+
+    def recover(self, error: sqlite3.DatabaseError) -> None:
+        """Start again from an empty index after damage was found, and index the logs again."""
+        self.notices.append(f"index at {self.path} was damaged ({error}); rebuilt")
+        self.db.close()
+        try:
+            self.db = recreate(self.path) if self.path else open_store(None, self.notices)
+        except CacheUnusable as failure:
+            self.notices.append(f"{failure}; using an index in memory this time")
+            self.path = None
+            self.db = open_store(None, self.notices)
+        self.db.execute("ATTACH ':memory:' AS incoming")
+        if self._last_update is not None:
+            self._update(*self._last_update, None, None, BATCH_BYTES, None)
+
+    # --- updating -------------------------------------------------------------------------------
+
+    @_recovering
+    def update(
+        self,
+        files: Sequence[SourceFile],
+        roots: Sequence[Root],
+        *,
+        progress: Progress | None = None,
+        workers: int | None = None,
+        batch_bytes: int = BATCH_BYTES,
+        on_batch: Callable[[], None] | None = None,
+    ) -> UpdateStats:
+        """Bring the index up to date with `files`, found under `roots`.
+
+        Files are read outside the write lock and stored in transactions of about
+        `batch_bytes` read, which bounds memory; `on_batch` runs after each, so a
+        view can show partial results of a long first index. A read whose file
+        another instance stored meanwhile is dropped, so two instances never
+        count a line twice; whatever either stored, the totals are derived again.
+        """
+        self._last_update = (files, roots)
+        with _no_cyclic_gc():
+            return self._update(files, roots, progress, workers, batch_bytes, on_batch)
+
+    def _update(
+        self,
+        files: Sequence[SourceFile],
+        roots: Sequence[Root],
+        progress: Progress | None,
+        workers: int | None,
+        batch_bytes: int,
+        on_batch: Callable[[], None] | None,
+    ) -> UpdateStats:
+        stats = UpdateStats(files_seen=len(files))
+        with transaction(self.db):
+            touched = derive.Touched(self.db)
+            self._refresh_prices()
+            tasks = self._plan(files, stats, touched)
+            self._mark_missing(files, roots, stats)
+            derive.derive(self.db)
+            derive.scope_id(self.db, [str(root.path) for root in roots])
+        waiting: list[ReadBatch] = []
+        size = 0
+        cpu = workers if workers is not None else (os.cpu_count() or 1)
+        for batch in read_all(tasks, self.prices, cpu, progress, min(GROUP_BYTES, batch_bytes)):
+            waiting.append(batch)
+            size += batch.bytes_read
+            if size >= batch_bytes:
+                self._store(waiting, stats, on_batch)
+                waiting, size = [], 0
+        if waiting:
+            self._store(waiting, stats, on_batch)
+        return stats
+
+    def _plan(
+        self, files: Sequence[SourceFile], stats: UpdateStats, touched: derive.Touched
+    ) -> list[ReadTask]:
+        """Which files to read, from where; files replaced or truncated are forgotten first."""
+        known = {
+            row[0]: row
+            for row in self.db.execute(
+                "SELECT path, id, dev, ino, size, mtime_ns, head_len, head_hash, offset, state,"
+                " source, missing, unreadable, generation FROM files"
+            )
+        }
+        tasks: list[ReadTask] = []
+        forget: list[int] = []
+        for file in files:
+            mode = read_mode(file.source, file.path)
+            row = known.get(file.path)
+            try:
+                fingerprint = file_fingerprint(file.path, mode)
+                if row is None:
+                    file_id = self.db.execute(
+                        "INSERT INTO files(path, source) VALUES (?, ?)", (file.path, file.source)
+                    ).lastrowid
+                    assert file_id is not None
+                    tasks.append(ReadTask(file_id, file.path, file.source, 0, {}, fingerprint[2]))
+                    continue
+                (file_id, dev, ino, size, mtime_ns, head_len, head_hash, offset, state) = row[1:10]
+                source, missing, unreadable, generation = row[10:]
+                if dev is None and source == file.source:  # planned by another run, never stored
+                    tasks.append(
+                        ReadTask(file_id, file.path, file.source, 0, {}, fingerprint[2], generation)
+                    )
+                    continue
+                same_source = source == file.source
+                if same_source and (dev, ino, size, mtime_ns) == fingerprint and not unreadable:
+                    if missing:
+                        self.db.execute("UPDATE files SET missing = 0 WHERE id = ?", (file_id,))
+                    continue
+                grown = (
+                    same_source
+                    and (dev, ino) == fingerprint[:2]
+                    and mode is not ReadMode.WHOLE  # a rewritten document is read afresh
+                    and (
+                        mode is ReadMode.DATABASE  # asked for its changed rows, whatever its size
+                        or (
+                            fingerprint[2] >= (size or 0)
+                            and file_head(file.path, head_len) == (head_len, head_hash)
+                        )
+                    )
+                )
+            except OSError as error:
+                stats.problems.append(f"cannot read {file.path}: {error.strerror or error}")
+                if row is not None:  # its calls stay, as a deleted file's do
+                    self.db.execute("UPDATE files SET unreadable = 1 WHERE id = ?", (row[1],))
+                continue
+            if grown:
+                to_read = max(fingerprint[2] - offset, 0)
+                tasks.append(
+                    ReadTask(
+                        file_id,
+                        file.path,
+                        file.source,
+                        offset,
+                        orjson.loads(state or b"{}"),
+                        to_read,
+                        generation,
+                    )
+                )
+                continue
+            # truncated, replaced, or now read by another source: read it afresh
+            forget.append(file_id)
+            stats.files_reread += 1
+            self.db.execute("UPDATE files SET source = ? WHERE id = ?", (file.source, file_id))
+            tasks.append(
+                ReadTask(file_id, file.path, file.source, 0, {}, fingerprint[2], generation + 1)
+            )
+        self._forget(forget, touched)
+        return tasks
+
+    def _forget(self, file_ids: Sequence[int], touched: derive.Touched) -> None:
+        """Drop what was read from these files: they are read again from the start."""
+        for chunk in _chunks(file_ids):
+            touched.files(chunk)
+            marked = marks(chunk)
+            for table in ("copies", "prompts"):
+                self.db.execute(f"DELETE FROM {table} WHERE file_id IN ({marked})", chunk)
+            self.db.execute(
+                "UPDATE files SET skipped = NULL, rate_limits = NULL, offset = 0, state = NULL,"
+                f" pending = 0, generation = generation + 1 WHERE id IN ({marked})",
+                chunk,
+            )
+
+    def _mark_missing(
+        self, files: Sequence[SourceFile], roots: Sequence[Root], stats: UpdateStats
+    ) -> None:
+        present = {file.path for file in files}
+        inside, params = derive.in_roots([str(root.path) for root in roots])
+        rows = self.db.execute(
+            f"SELECT f.id, f.path FROM files f WHERE f.missing = 0 AND {inside}", params
+        ).fetchall()
+        gone = [(file_id,) for file_id, path in rows if path not in present]
+        self.db.executemany("UPDATE files SET missing = 1 WHERE id = ?", gone)
+        stats.files_missing += len(gone)
+
+    def _store(
+        self, batches: list[ReadBatch], stats: UpdateStats, on_batch: Callable[[], None] | None
+    ) -> None:
+        """Copy what was read in, then derive what it changed: one transaction."""
+        with transaction(self.db):
+            touched = derive.Touched(self.db)
+            for batch in batches:
+                self._store_batch(batch, stats, touched)
+            derive.derive(self.db)
+        if on_batch:
+            on_batch()
+
+    def _store_batch(self, batch: ReadBatch, stats: UpdateStats, touched: derive.Touched) -> None:
+        self.db.deserialize(batch.staged, name="incoming")
+        stored = {
+            file_id: (offset, generation, skipped, limits)
+            for file_id, offset, generation, skipped, limits in self.db.execute(
+                "SELECT id, offset, generation, skipped, rate_limits FROM files WHERE id IN"
+                " (SELECT value FROM json_each(?))",
+                (orjson.dumps([result.task.file_id for result in batch.results]),),
+            )
+        }
+        dropped: list[int] = []
+        merging: list[int] = []
+        for result in batch.results:
+            task = result.task
+            known = stored.get(task.file_id)
+            if result.error or known is None or known[:2] != (task.offset, task.generation):
+                dropped.append(task.file_id)  # failed, or another instance stored it first
+                if result.error:
+                    stats.problems.append(result.error)
+                    self.db.execute("UPDATE files SET unreadable = 1 WHERE id = ?", (task.file_id,))
+                continue
+            if task.offset or read_mode(task.source, task.path) is ReadMode.DATABASE:
+                merging.append(task.file_id)
+            stats.files_read += 1
+            stats.bytes_read += result.bytes_read
+            stats.new_copies += result.calls
+            counts = Counter(orjson.loads(known[2] or b"{}")) + result.skipped
+            self.db.execute(
+                "UPDATE files SET dev = ?, ino = ?, size = ?, mtime_ns = ?, head_len = ?,"
+                " head_hash = ?, offset = ?, pending = ?, state = ?, skipped = ?, rate_limits = ?,"
+                " missing = 0, unreadable = 0 WHERE id = ?",
+                (
+                    *result.stat,
+                    *result.head,
+                    result.next_offset,
+                    result.pending,
+                    orjson.dumps(result.state),
+                    orjson.dumps(dict(counts)) if counts else None,
+                    orjson.dumps(result.rate_limits) if result.rate_limits else known[3],
+                    task.file_id,
+                ),
+            )
+        for chunk in _chunks(dropped):
+            for table in ("staged", "staged_prompts"):
+                self.db.execute(
+                    f"DELETE FROM incoming.{table} WHERE file_id IN ({marks(chunk)})", chunk
+                )
+        touched.staged("incoming")
+        self._merge_copies(merging)
+        self.db.execute(f"INSERT INTO copies(file_id, {COLUMN_LIST}) SELECT * FROM incoming.staged")
+        self.db.execute("INSERT INTO prompts SELECT * FROM incoming.staged_prompts")
+        self._learn(batch.learned_rates)
+
+    def _merge_copies(self, file_ids: list[int]) -> None:
+        """A grown file's new lines may complete a response stored from its earlier lines:
+        that stored copy becomes the merged one, as one read of the whole file would give."""
+        for chunk in _chunks(file_ids):
+            marked = marks(chunk)
+            pairs = self.db.execute(
+                f"SELECT c.id, s.rowid, {_prefixed('c')}, {_prefixed('s')} FROM incoming.staged s"
+                f" JOIN copies c ON c.file_id = s.file_id AND c.key = s.key"
+                f" WHERE s.file_id IN ({marked})",
+                chunk,
+            ).fetchall()
+            width = len(NAMES)
+            for copy_id, staged_id, *values in pairs:
+                row = merged(tuple(values[:width]), tuple(values[width:]))
+                self.db.execute(
+                    f"UPDATE copies SET ({COLUMN_LIST}) = ({marks(row)}) WHERE id = ?",
+                    (*row, copy_id),
+                )
+                self.db.execute("DELETE FROM incoming.staged WHERE rowid = ?", (staged_id,))
+
+    def _learn(self, learned: dict[Any, Any]) -> None:
+        if not learned:
+            return
+        self.prices.remember(learned)
+        self.db.executemany(
+            "INSERT OR REPLACE INTO rates VALUES (?, ?, ?, ?, ?)",
+            [(*key, rates_to_json(rates)) for key, rates in learned.items()],
+        )
+
+    def _refresh_prices(self) -> None:
+        """Stored costs follow the price data: a new table or user price file reprices all."""
+        fingerprint = self.prices.fingerprint
+        row = self.db.execute("SELECT value FROM meta WHERE key = 'prices'").fetchone()
+        if row and row[0] == fingerprint:
+            return
+        if row:
+            self.db.execute("DELETE FROM rates")
+            self.prices = PriceBook(self.prices.user_prices)  # forget the remembered rates
+            changes = []
+            for id, source, ts, model, speed, web_searches, *tokens in self.db.execute(
+                "SELECT id, source, ts, model, speed, web_searches, input, cache_write_5m,"
+                " cache_write_1h, cache_read, output, reasoning FROM copies"
+            ).fetchall():
+                cost, unpriced = self.prices.price_of(
+                    model, source, ts, speed, Tokens(*tokens), web_searches
+                )
+                changes.append((cost, int(unpriced), id))
+            self.db.executemany("UPDATE copies SET cost = ?, unpriced = ? WHERE id = ?", changes)
+            self._learn(self.prices.take_learned())
+            derive.rebuild(self.db)
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES ('prices', ?)", (fingerprint,))
+
+    # --- keeping the derived tables honest ------------------------------------------------------
+
+    @_recovering
+    def check(self) -> list[str]:
+        """How the derived tables differ from a fresh derivation; empty when they agree."""
+        with transaction(self.db):
+            return derive.check(self.db)
+
+    @_recovering
+    def rebuild(self) -> None:
+        """Derive every winner and sum again from the stored copies."""
+        with transaction(self.db):
+            derive.rebuild(self.db)
+
+    # --- reading --------------------------------------------------------------------------------
+
+    def _scope(self, scope: Scope) -> int:
+        found = derive.known_scope(self.db, scope.roots)
+        if found is not None:
+            return found
+        with transaction(self.db):
+            return derive.scope_id(self.db, scope.roots)
+
+    @_recovering
+    def calls(self, scope: Scope) -> list[ApiCall]:
+        """The counted calls in scope, in no particular order (the tree sorts what it shows)."""
+        clauses, params = _filters(scope, "c.source", "c.ts")
+        rows = self.db.execute(
+            f"SELECT {_prefixed('c')}, f.path, f.missing FROM winners w"
+            " JOIN copies c ON c.id = w.copy JOIN files f ON f.id = c.file_id"
+            f" WHERE w.scope = ? {clauses}",
+            [self._scope(scope), *params],
+        )
+        return [row_call(row[:-2], row[-2], row[-1] == 1) for row in rows]
+
+    @_recovering
+    def prompts(self, scope: Scope) -> list[Prompt]:
+        inside, roots = derive.in_roots(scope.roots)
+        clauses, params = _filters(scope, "p.source", "p.ts")
+        rows = self.db.execute(
+            "SELECT DISTINCT p.source, p.session, p.ts FROM prompts p JOIN files f"
+            f" ON f.id = p.file_id WHERE {inside} {clauses} ORDER BY p.ts",
+            [*roots, *params],
+        )
+        return [Prompt(source, session, ts) for source, session, ts in rows]
+
+    @_recovering
+    def sums(self, scope: Scope, group: str) -> list[tuple[Any, ...]]:
+        """Per-group sums from the rollup, for the report: no call is read.
+
+        Rows: (group, calls, input, cache_write, cache_read, output, reasoning,
+        cost, unpriced_calls).
+        """
+        clauses, params = _filters(scope, "source", "slot", per=derive.SLOT_SECONDS)
+        return self.db.execute(
+            f"SELECT {_GROUPS[group]} AS g, sum(calls), sum(input), sum(cache_write),"
+            " sum(cache_read), sum(output), sum(reasoning), sum(cost), sum(unpriced) FROM rollup"
+            f" WHERE scope = ? {clauses} GROUP BY g",
+            [self._scope(scope), *params],
+        ).fetchall()
+
+    @_recovering
+    def diagnostics(self, scope: Scope) -> list[FileDiagnostics]:
+        inside, params = derive.in_roots(scope.roots)
+        rows = self.db.execute(
+            "SELECT f.path, f.source, f.skipped, f.pending, f.missing, f.unreadable FROM files f"
+            " WHERE (f.skipped IS NOT NULL OR f.pending > 0 OR f.missing = 1 OR f.unreadable = 1)"
+            f" AND {inside} AND f.source IN ({marks(scope.sources)}) ORDER BY f.path",
+            [*params, *scope.sources],
+        )
+        return [
+            FileDiagnostics(
+                path, source, orjson.loads(skipped or b"{}"), pending, missing == 1, unread == 1
+            )
+            for path, source, skipped, pending, missing, unread in rows
+        ]
+
+    @_recovering
+    def rate_limits(self, scope: Scope) -> dict[str, Any] | None:
+        """The newest rate-limit state logged in scope (only Codex logs one)."""
+        inside, params = derive.in_roots(scope.roots)
+        found = [
+            orjson.loads(blob)
+            for (blob,) in self.db.execute(
+                f"SELECT f.rate_limits FROM files f WHERE f.rate_limits IS NOT NULL AND {inside}"
+                f" AND f.source IN ({marks(scope.sources)})",
+                [*params, *scope.sources],
+            )
+        ]
+        return max(found, key=lambda limits: limits["observed_at"], default=None)
+
+
+def _prefixed(table: str) -> str:
+    return ", ".join(f"{table}.{name}" for name in NAMES)
+
+
+def _filters(scope: Scope, source: str, time: str, per: int | None = None) -> tuple[str, list[Any]]:
+    """The scope's sources and time span as SQL (`per`: the time column counts slots of it)."""
+    clauses = [f"AND {source} IN ({marks(scope.sources)})"]
+    params: list[Any] = list(scope.sources)
+    for bound, operator in ((scope.since, ">="), (scope.until, "<")):
+        if bound is not None:
+            clauses.append(f"AND {time} {operator} ?")
+            params.append(int(bound // per) if per else bound)
+    return " ".join(clauses), params
+
+
+@contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    """Indexing builds no reference cycles, but enough objects to make the collector rescan
+    them again and again; workers inherit the setting."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _chunks(items: Iterable[Any], size: int = 500) -> Iterator[list[Any]]:
+    items = list(items)
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

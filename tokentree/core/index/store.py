@@ -1,0 +1,162 @@
+"""The index's SQLite file: its schema, and opening it so that the cache is never fatal.
+
+Stored facts: `files` (what was read of each log, up to which offset),
+`copies` (every copy of every call found, as read), `prompts` and `rates`.
+Derived, and rebuilt from those at any time (see derive.py): `scopes`,
+`winners` (which copy of a call counts in a scope) and `rollup` (the sums a
+report reads).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sized
+from contextlib import contextmanager
+from pathlib import Path
+
+from tokentree.core.rows import COLUMNS
+
+SCHEMA_VERSION = 7
+
+_TABLES = (
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    """CREATE TABLE files(
+        id INTEGER PRIMARY KEY,
+        path TEXT UNIQUE NOT NULL,
+        source TEXT NOT NULL,
+        dev INTEGER, ino INTEGER, size INTEGER, mtime_ns INTEGER,
+        head_len INTEGER, head_hash TEXT,
+        offset INTEGER NOT NULL DEFAULT 0,
+        generation INTEGER NOT NULL DEFAULT 0,
+        pending INTEGER NOT NULL DEFAULT 0,
+        state BLOB, skipped BLOB, rate_limits BLOB,
+        missing INTEGER NOT NULL DEFAULT 0,
+        unreadable INTEGER NOT NULL DEFAULT 0)""",
+    "CREATE TABLE copies(id INTEGER PRIMARY KEY, file_id INTEGER NOT NULL, "
+    + ", ".join(f"{name} {kind}" for name, kind in COLUMNS)
+    + ")",
+    "CREATE TABLE prompts(file_id INTEGER NOT NULL, source TEXT NOT NULL,"
+    " session TEXT NOT NULL, ts REAL NOT NULL)",
+    "CREATE TABLE rates(model TEXT NOT NULL, source TEXT NOT NULL, day INTEGER NOT NULL,"
+    " speed TEXT NOT NULL, rates BLOB, PRIMARY KEY (model, source, day, speed))",
+    "CREATE TABLE scopes(id INTEGER PRIMARY KEY, roots TEXT UNIQUE NOT NULL, used REAL NOT NULL)",
+    "CREATE TABLE winners(scope INTEGER NOT NULL, key TEXT NOT NULL, copy INTEGER NOT NULL,"
+    " PRIMARY KEY (scope, key)) WITHOUT ROWID",
+    """CREATE TABLE rollup(
+        scope INTEGER NOT NULL, file_id INTEGER NOT NULL, source TEXT NOT NULL,
+        session TEXT NOT NULL, project TEXT NOT NULL, model TEXT NOT NULL,
+        slot INTEGER NOT NULL, calls INTEGER NOT NULL, input INTEGER NOT NULL,
+        cache_write INTEGER NOT NULL, cache_read INTEGER NOT NULL, output INTEGER NOT NULL,
+        reasoning INTEGER NOT NULL, cost REAL NOT NULL, unpriced INTEGER NOT NULL)""",
+    "CREATE UNIQUE INDEX copies_file ON copies(file_id, key)",
+    "CREATE INDEX copies_key ON copies(key)",
+    "CREATE INDEX copies_family ON copies(family) WHERE family != ''",
+    "CREATE INDEX prompts_file ON prompts(file_id)",
+    "CREATE INDEX rollup_scope ON rollup(scope, file_id)",
+)
+
+
+class CacheUnusable(Exception):
+    """The index file cannot be kept where it should be; the message says why."""
+
+
+def open_store(path: Path | None, notices: list[str]) -> sqlite3.Connection:
+    """The index at `path`, created or rebuilt as needed; in memory when `path` is None.
+
+    An index from another version, or a damaged one, is rebuilt with a notice;
+    one that cannot be written at all raises CacheUnusable.
+    """
+    if path is None:
+        return _create(sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = _connect(path)
+        found = db.execute("PRAGMA user_version").fetchone()[0]
+        if found == 0:  # a new file (perhaps being created by another instance right now)
+            return _writable(_create(db))
+        if found == SCHEMA_VERSION and _intact(db):
+            return _writable(db)
+        db.close()
+        notices.append(
+            f"index format changed ({found} → {SCHEMA_VERSION}); rebuilt"
+            if found != SCHEMA_VERSION
+            else f"index at {path} was damaged; rebuilt"
+        )
+    except sqlite3.DatabaseError as error:
+        if _cannot_write(error):
+            raise CacheUnusable(f"cannot write the index at {path} ({error})") from error
+        notices.append(f"index at {path} was unreadable ({error}); rebuilt")
+    except OSError as error:
+        raise CacheUnusable(
+            f"cannot keep the index at {path} ({error.strerror or error})"
+        ) from error
+    return recreate(path)
+
+
+def recreate(path: Path) -> sqlite3.Connection:
+    """An empty index in place of whatever is at `path`."""
+    try:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        return _writable(_create(_connect(path)))
+    except (OSError, sqlite3.DatabaseError) as error:
+        raise CacheUnusable(f"cannot write the index at {path} ({error})") from error
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
+    db.execute("PRAGMA busy_timeout = 60000")
+    db.execute("PRAGMA journal_mode = WAL")
+    db.execute("PRAGMA synchronous = NORMAL")
+    return db
+
+
+def _create(db: sqlite3.Connection) -> sqlite3.Connection:
+    db.execute("BEGIN IMMEDIATE")
+    if db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+        for statement in _TABLES:
+            db.execute(statement)
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    db.execute("COMMIT")  # or another instance created it while we waited
+    return db
+
+
+def _intact(db: sqlite3.Connection) -> bool:
+    """SQLite's own check of every page: a damaged file is rebuilt rather than trusted."""
+    return db.execute("PRAGMA quick_check").fetchone()[0] == "ok"
+
+
+def _writable(db: sqlite3.Connection) -> sqlite3.Connection:
+    """Prove the file can be written now, rather than fail in the middle of an update."""
+    db.execute("BEGIN IMMEDIATE")
+    db.execute("INSERT OR REPLACE INTO meta VALUES ('opened', datetime('now'))")
+    db.execute("COMMIT")
+    return db
+
+
+def _cannot_write(error: sqlite3.DatabaseError) -> bool:
+    text = str(error).lower()
+    return any(word in text for word in ("readonly", "read-only", "unable to open", "disk i/o"))
+
+
+def is_damage(error: sqlite3.DatabaseError) -> bool:
+    """An error that says the file's content is broken (not busy, not a bad query)."""
+    text = str(error).lower()
+    return "malformed" in text or "not a database" in text or "corrupt" in text
+
+
+@contextmanager
+def transaction(db: sqlite3.Connection) -> Iterator[None]:
+    """One writer at a time: other instances wait for the lock (busy_timeout)."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
+def marks(items: Sized) -> str:
+    """As many SQL parameters as items."""
+    return ", ".join("?" * len(items))

@@ -1,0 +1,169 @@
+"""A stored copy of a call: its columns, named once, and the way a call becomes one and back.
+
+Readers turn calls into rows (priced, with tool labels joined); the index keeps
+every copy as a row of `copies` and the tree reads the counted ones back as
+ApiCall records.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from tokentree.core.pricing import PriceBook
+from tokentree.core.records import ApiCall, Fidelity, Tokens
+
+TOOL_SEPARATOR = "\x1f"
+
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("key", "TEXT NOT NULL"),  # the source's identity of the request: copies share it
+    ("family", "TEXT NOT NULL"),  # the response it carries (Claude's message.id), or ''
+    ("rank", "INTEGER NOT NULL"),  # which copy counts: the highest
+    ("subagent", "INTEGER NOT NULL"),
+    ("source", "TEXT NOT NULL"),
+    ("session", "TEXT NOT NULL"),
+    ("project", "TEXT NOT NULL"),
+    ("ts", "REAL NOT NULL"),
+    ("model", "TEXT NOT NULL"),
+    ("input", "INTEGER NOT NULL"),
+    ("cache_write_5m", "INTEGER NOT NULL"),
+    ("cache_write_1h", "INTEGER NOT NULL"),
+    ("cache_read", "INTEGER NOT NULL"),
+    ("output", "INTEGER NOT NULL"),
+    ("reasoning", "INTEGER NOT NULL"),
+    ("tools", "TEXT NOT NULL"),
+    ("fidelity", "TEXT NOT NULL"),
+    ("cost", "REAL NOT NULL"),
+    ("unpriced", "INTEGER NOT NULL"),
+    ("rewound", "INTEGER NOT NULL"),
+    ("source_cost", "REAL"),
+    ("speed", "TEXT NOT NULL"),
+    ("web_searches", "INTEGER NOT NULL"),
+)
+NAMES = tuple(name for name, _ in COLUMNS)
+COLUMN_LIST = ", ".join(NAMES)
+TOKEN_NAMES = NAMES[NAMES.index("input") : NAMES.index("reasoning") + 1]
+
+Row = tuple[Any, ...]
+"""A copy as stored: the values of COLUMNS in order."""
+
+
+def call_rows(
+    calls: Sequence[ApiCall],
+    ranks: Sequence[int],
+    prices: PriceBook,
+    families: Mapping[str, str] | None = None,
+) -> list[Row]:
+    """The calls as priced rows, each call unpacked once (a first index builds millions)."""
+    rows: list[Row] = []
+    append = rows.append
+    price_of = prices.price_of
+    family_of = (families or {}).get
+    for call, rank in zip(calls, ranks, strict=True):
+        source, key, session, project, timestamp, model, tokens, tools, subagent, fidelity = call[
+            :10
+        ]
+        speed, web_searches = call.speed, call.web_searches
+        cost, unpriced = price_of(model, source, timestamp, speed, tokens, web_searches)
+        append(
+            (
+                key,
+                family_of(key, ""),
+                rank,
+                int(subagent),
+                source,
+                session,
+                project,
+                timestamp,
+                model,
+                *tokens,
+                TOOL_SEPARATOR.join(tools),
+                fidelity.value,
+                cost,
+                int(unpriced),
+                int(call.rewound),
+                call.source_cost,
+                speed,
+                web_searches,
+            )
+        )
+    return rows
+
+
+_FIDELITY = {member.value: member for member in Fidelity}
+
+
+def row_call(row: Sequence[Any], path: str, missing: bool) -> ApiCall:
+    """A stored row as the call the tree and the exports read: call_rows() undone."""
+    (
+        key,
+        _family,
+        _rank,
+        subagent,
+        source,
+        session,
+        project,
+        ts,
+        model,
+        fresh,
+        write_5m,
+        write_1h,
+        cache_read,
+        output,
+        reasoning,
+        tools,
+        fidelity,
+        cost,
+        unpriced,
+        rewound,
+        source_cost,
+        speed,
+        web_searches,
+    ) = row
+    return ApiCall(
+        source,
+        key,
+        session,
+        project,
+        ts,
+        model,
+        Tokens(fresh, write_5m, write_1h, cache_read, output, reasoning),
+        tuple(tools.split(TOOL_SEPARATOR)) if tools else (),
+        subagent == 1,
+        _FIDELITY[fidelity],
+        cost,
+        unpriced == 1,
+        path,
+        missing,
+        rewound == 1,
+        source_cost,
+        speed,
+        web_searches,
+    )
+
+
+_AT = {name: position for position, name in enumerate(NAMES)}
+_TOKENS = slice(_AT["input"], _AT["reasoning"] + 1)
+_FULLER = ("cost", "unpriced", "source_cost", "speed", "web_searches")
+
+
+def merged(old: Row, new: Row) -> Row:
+    """One response read in two passes over the same file (its blocks were split between
+    reads): the fullest usage, every tool, the higher rank; as one read of both would give.
+
+    A later copy that says the call was rewound marks it so (the tokens stay)."""
+    tools = _split_tools(old)
+    tools += [tool for tool in _split_tools(new) if tool not in tools]
+    fuller = new if sum(new[_TOKENS][:5]) > sum(old[_TOKENS][:5]) else old
+    values = dict(zip(NAMES, old, strict=True))
+    values.update(zip(TOKEN_NAMES, fuller[_TOKENS], strict=True))
+    values.update((name, fuller[_AT[name]]) for name in _FULLER)
+    values["tools"] = TOOL_SEPARATOR.join(tools)
+    values["rank"] = max(old[_AT["rank"]], new[_AT["rank"]])
+    values["rewound"] = max(old[_AT["rewound"]], new[_AT["rewound"]])
+    return tuple(values[name] for name in NAMES)
+
+
+def _split_tools(row: Row) -> list[str]:
+    tools = row[_AT["tools"]]
+    return tools.split(TOOL_SEPARATOR) if tools else []

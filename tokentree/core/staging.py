@@ -1,0 +1,78 @@
+"""What a reader hands the index: the copies it read, staged in a small SQLite database.
+
+A reader process inserts its rows into an in-memory database and sends it
+whole (`serialize`); the index attaches it and copies everything in with one
+INSERT … SELECT, so the main process never touches a row from Python.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+
+from tokentree.core.rows import COLUMN_LIST, COLUMNS, NAMES, Row, merged
+
+_SCHEMA = (
+    "CREATE TABLE staged(file_id INTEGER NOT NULL, "
+    + ", ".join(f"{name} {kind}" for name, kind in COLUMNS)
+    + ")",
+    "CREATE TABLE staged_prompts(file_id INTEGER NOT NULL, source TEXT NOT NULL,"
+    " session TEXT NOT NULL, ts REAL NOT NULL)",
+)
+_INSERT = f"INSERT INTO staged VALUES (?, {', '.join('?' * len(COLUMNS))})"
+_KEY = NAMES.index("key")
+
+
+class Stage:
+    """The copies and prompts read from a group of files, one file after the other.
+
+    A response whose lines were parsed in two blocks of its file arrives twice;
+    the copies of one file are merged here, as one read of the whole would be.
+    """
+
+    def __init__(self) -> None:
+        self.db = sqlite3.connect(":memory:", isolation_level=None)
+        for statement in _SCHEMA:
+            self.db.execute(statement)
+        self.db.execute("BEGIN")
+        self.file_id = -1
+        self.keys: set[str] = set()
+
+    def add(self, file_id: int, rows: list[Row]) -> None:
+        if file_id != self.file_id:
+            self.file_id, self.keys = file_id, set()
+        keys = self.keys
+        if not keys.isdisjoint(row[_KEY] for row in rows):
+            rows = self._merge_known(file_id, rows)
+        keys.update(row[_KEY] for row in rows)
+        self.db.executemany(_INSERT, ((file_id, *row) for row in rows))
+
+    def _merge_known(self, file_id: int, rows: list[Row]) -> list[Row]:
+        """Merge rows of keys this file already staged into the staged row; return the rest."""
+        fresh = []
+        for row in rows:
+            if row[_KEY] not in self.keys:
+                fresh.append(row)
+                continue
+            old = self.db.execute(
+                f"SELECT {COLUMN_LIST} FROM staged WHERE file_id = ? AND key = ?",
+                (file_id, row[_KEY]),
+            ).fetchone()
+            self.db.execute(
+                "DELETE FROM staged WHERE file_id = ? AND key = ?", (file_id, row[_KEY])
+            )
+            fresh.append(merged(tuple(old), row))
+        return fresh
+
+    def add_prompts(self, file_id: int, prompts: Iterable[tuple[str, str, float]]) -> None:
+        self.db.executemany(
+            "INSERT INTO staged_prompts VALUES (?, ?, ?, ?)",
+            ((file_id, *prompt) for prompt in prompts),
+        )
+
+    def finish(self) -> bytes:
+        """The staged database, as bytes to send to the index."""
+        self.db.execute("COMMIT")
+        data = self.db.serialize()
+        self.db.close()
+        return data
