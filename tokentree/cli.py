@@ -10,7 +10,7 @@ from datetime import date
 
 from tokentree.workspace import Choices, UsageError, Workspace, open_workspace
 
-COMMANDS = ("report", "export")
+COMMANDS = ("report", "export", "index")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -54,6 +54,10 @@ def _dispatch(args: list[str]) -> int:
 
 
 def _run(parsed: argparse.Namespace, workspace: Workspace) -> int:
+    if parsed.command == "index":
+        from tokentree.commands import index
+
+        return index(workspace, check=parsed.check, rebuild=parsed.rebuild)
     if parsed.command == "export":
         from tokentree.commands import export
 
@@ -88,8 +92,9 @@ def _parser(command: str | None) -> argparse.ArgumentParser:
             " (keys: ? in the view; without a terminal, prints the weekly report).",
             "report": "Print usage per day, week, session, project, model or source.",
             "export": "Write the tree (or one subtree) as JSON (schema tokentree.export/1).",
+            "index": "Bring the index up to date; check or rebuild what it derives from the logs.",
         }[command],
-        epilog=None if command else "commands: report, export (tokentree report --help)",
+        epilog=None if command else "commands: report, export, index (tokentree report --help)",
     )
     parser.set_defaults(command=command)
     parser.add_argument(
@@ -131,6 +136,19 @@ def _parser(command: str | None) -> argparse.ArgumentParser:
         )
         parser.add_argument("--force", action="store_true", help="replace an existing file")
         parser.add_argument("--schema", action="store_true", help="print the JSON Schema")
+    elif command == "index":
+        what = parser.add_mutually_exclusive_group()
+        what.add_argument(
+            "--check",
+            action="store_true",
+            help="derive which copy of each call counts and every sum afresh, and compare"
+            " (exit 1 when they differ)",
+        )
+        what.add_argument(
+            "--rebuild",
+            action="store_true",
+            help="derive them again from the stored copies of the calls",
+        )
     else:
         if command is None:
             parser.add_argument(

@@ -102,6 +102,29 @@ def export(workspace: Workspace, node_path: str, target: str, overwrite: bool) -
     return 0
 
 
+def index(workspace: Workspace, *, check: bool, rebuild: bool) -> int:
+    """`tokentree index`: the index is up to date by now; check or rebuild what it derives."""
+    stats = workspace.stats
+    print(
+        f"index: {workspace.files_in_scope:,} log files in scope, {stats.files_read:,} read now"
+        f" ({stats.bytes_read / 2**20:,.1f} MB)",
+        file=sys.stderr,
+    )
+    if rebuild:
+        workspace.index.rebuild()
+        print("index: winners and sums derived again from the stored copies", file=sys.stderr)
+    if not (check or rebuild):
+        return 0
+    problems = workspace.index.check()
+    for problem in problems:
+        print(f"index: {problem}", file=sys.stderr)
+    if problems:
+        print("index: run `tokentree index --rebuild` to derive them again", file=sys.stderr)
+        return 1
+    print("index: consistent (winners and sums equal a fresh derivation)", file=sys.stderr)
+    return 0
+
+
 def _table(document: dict[str, Any]) -> str:
     header = [document["group_by"].capitalize(), *(title for _, title in _COLUMNS)]
     body = [[row["key"], *_cells(row)] for row in document["rows"]]
