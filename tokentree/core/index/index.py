@@ -15,9 +15,9 @@ import gc
 import os
 import sqlite3
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import wraps
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -25,8 +25,10 @@ from typing import Any, ParamSpec, TypeVar
 import orjson
 
 from tokentree.core.index import derive
+from tokentree.core.index.plan import UpdateStats, mark_missing, plan
 from tokentree.core.index.store import (
     CacheUnusable,
+    chunks,
     is_damage,
     marks,
     open_store,
@@ -38,9 +40,6 @@ from tokentree.core.reading import (
     GROUP_BYTES,
     Progress,
     ReadBatch,
-    ReadTask,
-    file_fingerprint,
-    file_head,
     read_all,
 )
 from tokentree.core.records import ApiCall, Prompt, Tokens
@@ -71,19 +70,6 @@ class Scope:
     sources: tuple[str, ...]
     since: float | None = None  # epoch seconds, inclusive
     until: float | None = None  # epoch seconds, exclusive
-
-
-@dataclass(slots=True)
-class UpdateStats:
-    """What one update did, for the status line and the benchmark."""
-
-    files_seen: int = 0
-    files_read: int = 0
-    files_reread: int = 0
-    files_missing: int = 0
-    bytes_read: int = 0
-    new_copies: int = 0
-    problems: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,8 +181,8 @@ class Index:
         with transaction(self.db):
             touched = derive.Touched(self.db)
             self._refresh_prices()
-            tasks = self._plan(files, stats, touched)
-            self._mark_missing(files, roots, stats)
+            tasks = plan(self.db, files, stats, touched)
+            mark_missing(self.db, files, roots, stats)
             derive.derive(self.db)
             derive.scope_id(self.db, [str(root.path) for root in roots])
         waiting: list[ReadBatch] = []
@@ -211,109 +197,6 @@ class Index:
         if waiting:
             self._store(waiting, stats, on_batch)
         return stats
-
-    def _plan(
-        self, files: Sequence[SourceFile], stats: UpdateStats, touched: derive.Touched
-    ) -> list[ReadTask]:
-        """Which files to read, from where; files replaced or truncated are forgotten first."""
-        known = {
-            row[0]: row
-            for row in self.db.execute(
-                "SELECT path, id, dev, ino, size, mtime_ns, head_len, head_hash, offset, state,"
-                " source, missing, unreadable, generation FROM files"
-            )
-        }
-        tasks: list[ReadTask] = []
-        forget: list[int] = []
-        for file in files:
-            mode = read_mode(file.source, file.path)
-            row = known.get(file.path)
-            try:
-                fingerprint = file_fingerprint(file.path, mode)
-                if row is None:
-                    file_id = self.db.execute(
-                        "INSERT INTO files(path, source) VALUES (?, ?)", (file.path, file.source)
-                    ).lastrowid
-                    assert file_id is not None
-                    tasks.append(ReadTask(file_id, file.path, file.source, 0, {}, fingerprint[2]))
-                    continue
-                (file_id, dev, ino, size, mtime_ns, head_len, head_hash, offset, state) = row[1:10]
-                source, missing, unreadable, generation = row[10:]
-                if dev is None and source == file.source:  # planned by another run, never stored
-                    tasks.append(
-                        ReadTask(file_id, file.path, file.source, 0, {}, fingerprint[2], generation)
-                    )
-                    continue
-                same_source = source == file.source
-                if same_source and (dev, ino, size, mtime_ns) == fingerprint and not unreadable:
-                    if missing:
-                        self.db.execute("UPDATE files SET missing = 0 WHERE id = ?", (file_id,))
-                    continue
-                grown = (
-                    same_source
-                    and (dev, ino) == fingerprint[:2]
-                    and mode is not ReadMode.WHOLE  # a rewritten document is read afresh
-                    and (
-                        mode is ReadMode.DATABASE  # asked for its changed rows, whatever its size
-                        or (
-                            fingerprint[2] >= (size or 0)
-                            and file_head(file.path, head_len) == (head_len, head_hash)
-                        )
-                    )
-                )
-            except OSError as error:
-                stats.problems.append(f"cannot read {file.path}: {error.strerror or error}")
-                if row is not None:  # its calls stay, as a deleted file's do
-                    self.db.execute("UPDATE files SET unreadable = 1 WHERE id = ?", (row[1],))
-                continue
-            if grown:
-                to_read = max(fingerprint[2] - offset, 0)
-                tasks.append(
-                    ReadTask(
-                        file_id,
-                        file.path,
-                        file.source,
-                        offset,
-                        orjson.loads(state or b"{}"),
-                        to_read,
-                        generation,
-                    )
-                )
-                continue
-            # truncated, replaced, or now read by another source: read it afresh
-            forget.append(file_id)
-            stats.files_reread += 1
-            self.db.execute("UPDATE files SET source = ? WHERE id = ?", (file.source, file_id))
-            tasks.append(
-                ReadTask(file_id, file.path, file.source, 0, {}, fingerprint[2], generation + 1)
-            )
-        self._forget(forget, touched)
-        return tasks
-
-    def _forget(self, file_ids: Sequence[int], touched: derive.Touched) -> None:
-        """Drop what was read from these files: they are read again from the start."""
-        for chunk in _chunks(file_ids):
-            touched.files(chunk)
-            marked = marks(chunk)
-            for table in ("copies", "prompts"):
-                self.db.execute(f"DELETE FROM {table} WHERE file_id IN ({marked})", chunk)
-            self.db.execute(
-                "UPDATE files SET skipped = NULL, rate_limits = NULL, offset = 0, state = NULL,"
-                f" pending = 0, generation = generation + 1 WHERE id IN ({marked})",
-                chunk,
-            )
-
-    def _mark_missing(
-        self, files: Sequence[SourceFile], roots: Sequence[Root], stats: UpdateStats
-    ) -> None:
-        present = {file.path for file in files}
-        inside, params = derive.in_roots([str(root.path) for root in roots])
-        rows = self.db.execute(
-            f"SELECT f.id, f.path FROM files f WHERE f.missing = 0 AND {inside}", params
-        ).fetchall()
-        gone = [(file_id,) for file_id, path in rows if path not in present]
-        self.db.executemany("UPDATE files SET missing = 1 WHERE id = ?", gone)
-        stats.files_missing += len(gone)
 
     def _store(
         self, batches: list[ReadBatch], stats: UpdateStats, on_batch: Callable[[], None] | None
@@ -369,7 +252,7 @@ class Index:
                     task.file_id,
                 ),
             )
-        for chunk in _chunks(dropped):
+        for chunk in chunks(dropped):
             for table in ("staged", "staged_prompts"):
                 self.db.execute(
                     f"DELETE FROM incoming.{table} WHERE file_id IN ({marks(chunk)})", chunk
@@ -383,7 +266,7 @@ class Index:
     def _merge_copies(self, file_ids: list[int]) -> None:
         """A grown file's new lines may complete a response stored from its earlier lines:
         that stored copy becomes the merged one, as one read of the whole file would give."""
-        for chunk in _chunks(file_ids):
+        for chunk in chunks(file_ids):
             marked = marks(chunk)
             pairs = self.db.execute(
                 f"SELECT c.id, s.rowid, {_prefixed('c')}, {_prefixed('s')} FROM incoming.staged s"
@@ -550,9 +433,3 @@ def _no_cyclic_gc() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
-
-
-def _chunks(items: Iterable[Any], size: int = 500) -> Iterator[list[Any]]:
-    items = list(items)
-    for start in range(0, len(items), size):
-        yield items[start : start + size]

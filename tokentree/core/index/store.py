@@ -10,9 +10,10 @@ report reads).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sized
+from collections.abc import Iterable, Iterator, Sized
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from tokentree.core.rows import COLUMNS
 
@@ -160,3 +161,10 @@ def transaction(db: sqlite3.Connection) -> Iterator[None]:
 def marks(items: Sized) -> str:
     """As many SQL parameters as items."""
     return ", ".join("?" * len(items))
+
+
+def chunks(items: Iterable[Any], size: int = 500) -> Iterator[list[Any]]:
+    """Items in lists of at most `size`: SQLite takes so many parameters a statement."""
+    items = list(items)
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

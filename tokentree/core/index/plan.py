@@ -1,0 +1,141 @@
+"""Which log files to read, and from where: the plan of an update, made in its first transaction.
+
+A file whose fingerprint (device, inode, size, mtime) is unchanged is not read;
+one that grew with the same head is read on from its offset; one truncated or
+replaced is forgotten and read afresh (its generation moves on, so a read of
+the old one that another instance has under way is not stored). A file that
+cannot be read keeps its calls, as a deleted one does.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import orjson
+
+from tokentree.core.index.derive import Touched, in_roots
+from tokentree.core.index.store import chunks, marks
+from tokentree.core.reading import ReadTask, file_fingerprint, file_head
+from tokentree.core.sources import Root, read_mode
+from tokentree.core.sources.base import ReadMode, SourceFile
+
+
+@dataclass(slots=True)
+class UpdateStats:
+    """What one update did, for the status line and the benchmark."""
+
+    files_seen: int = 0
+    files_read: int = 0
+    files_reread: int = 0
+    files_missing: int = 0
+    bytes_read: int = 0
+    new_copies: int = 0
+    problems: list[str] = field(default_factory=list)
+
+
+def plan(
+    db: sqlite3.Connection, files: Sequence[SourceFile], stats: UpdateStats, touched: Touched
+) -> list[ReadTask]:
+    """Which files to read, from where; files replaced or truncated are forgotten first."""
+    known = {
+        row[0]: row
+        for row in db.execute(
+            "SELECT path, id, dev, ino, size, mtime_ns, head_len, head_hash, offset, state,"
+            " source, missing, unreadable, generation FROM files"
+        )
+    }
+    tasks: list[ReadTask] = []
+    forget_ids: list[int] = []
+    for file in files:
+        mode = read_mode(file.source, file.path)
+        row = known.get(file.path)
+        try:
+            fingerprint = file_fingerprint(file.path, mode)
+            if row is None:
+                file_id = db.execute(
+                    "INSERT INTO files(path, source) VALUES (?, ?)", (file.path, file.source)
+                ).lastrowid
+                assert file_id is not None
+                tasks.append(ReadTask(file_id, file.path, file.source, 0, {}, fingerprint[2]))
+                continue
+            (file_id, dev, ino, size, mtime_ns, head_len, head_hash, offset, state) = row[1:10]
+            source, missing, unreadable, generation = row[10:]
+            if dev is None and source == file.source:  # planned by another run, never stored
+                tasks.append(
+                    ReadTask(file_id, file.path, file.source, 0, {}, fingerprint[2], generation)
+                )
+                continue
+            same_source = source == file.source
+            if same_source and (dev, ino, size, mtime_ns) == fingerprint and not unreadable:
+                if missing:
+                    db.execute("UPDATE files SET missing = 0 WHERE id = ?", (file_id,))
+                continue
+            grown = (
+                same_source
+                and (dev, ino) == fingerprint[:2]
+                and mode is not ReadMode.WHOLE  # a rewritten document is read afresh
+                and (
+                    mode is ReadMode.DATABASE  # asked for its changed rows, whatever its size
+                    or (
+                        fingerprint[2] >= (size or 0)
+                        and file_head(file.path, head_len) == (head_len, head_hash)
+                    )
+                )
+            )
+        except OSError as error:
+            stats.problems.append(f"cannot read {file.path}: {error.strerror or error}")
+            if row is not None:  # its calls stay, as a deleted file's do
+                db.execute("UPDATE files SET unreadable = 1 WHERE id = ?", (row[1],))
+            continue
+        if grown:
+            to_read = max(fingerprint[2] - offset, 0)
+            tasks.append(
+                ReadTask(
+                    file_id,
+                    file.path,
+                    file.source,
+                    offset,
+                    orjson.loads(state or b"{}"),
+                    to_read,
+                    generation,
+                )
+            )
+            continue
+        # truncated, replaced, or now read by another source: read it afresh
+        forget_ids.append(file_id)
+        stats.files_reread += 1
+        db.execute("UPDATE files SET source = ? WHERE id = ?", (file.source, file_id))
+        tasks.append(
+            ReadTask(file_id, file.path, file.source, 0, {}, fingerprint[2], generation + 1)
+        )
+    forget(db, forget_ids, touched)
+    return tasks
+
+
+def forget(db: sqlite3.Connection, file_ids: Sequence[int], touched: Touched) -> None:
+    """Drop what was read from these files: they are read again from the start."""
+    for chunk in chunks(file_ids):
+        touched.files(chunk)
+        marked = marks(chunk)
+        for table in ("copies", "prompts"):
+            db.execute(f"DELETE FROM {table} WHERE file_id IN ({marked})", chunk)
+        db.execute(
+            "UPDATE files SET skipped = NULL, rate_limits = NULL, offset = 0, state = NULL,"
+            f" pending = 0, generation = generation + 1 WHERE id IN ({marked})",
+            chunk,
+        )
+
+
+def mark_missing(
+    db: sqlite3.Connection, files: Sequence[SourceFile], roots: Sequence[Root], stats: UpdateStats
+) -> None:
+    present = {file.path for file in files}
+    inside, params = in_roots([str(root.path) for root in roots])
+    rows = db.execute(
+        f"SELECT f.id, f.path FROM files f WHERE f.missing = 0 AND {inside}", params
+    ).fetchall()
+    gone = [(file_id,) for file_id, path in rows if path not in present]
+    db.executemany("UPDATE files SET missing = 1 WHERE id = ?", gone)
+    stats.files_missing += len(gone)
