@@ -34,11 +34,6 @@ SLOT_SECONDS = 900
 FULL_SHARE = 0.3
 """Touching more than this share of all copies derives everything at once (a first index)."""
 
-_TEMP = (
-    "CREATE TEMP TABLE IF NOT EXISTS touched_keys(key TEXT PRIMARY KEY) WITHOUT ROWID",
-    "CREATE TEMP TABLE IF NOT EXISTS touched_files(file_id INTEGER PRIMARY KEY)",
-)
-
 
 def in_roots(roots: Sequence[str], column: str = "f.path") -> tuple[str, list[str]]:
     """SQL that a path lies in one of the folders (or is one of the files) `roots` names."""
@@ -52,12 +47,17 @@ def in_roots(roots: Sequence[str], column: str = "f.path") -> tuple[str, list[st
 
 
 class Touched:
-    """The calls and files a change touched, in temp tables of the writing connection."""
+    """Notes the calls and files a change touched, to be derived again (`derive`).
 
-    def __init__(self, db: sqlite3.Connection) -> None:
+    The notes are stored with the change, in its transaction: whichever run
+    derives next (this one, or another instance) derives them, so a run that
+    stops in between leaves nothing wrong behind."""
+
+    def __init__(self, db: sqlite3.Connection, *, everything: bool = False) -> None:
         self.db = db
-        for statement in _TEMP:
-            db.execute(statement)
+        self.everything = everything
+        if everything:  # a first build: all is derived once, at its end
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('derive', 'all')")
 
     def files(self, file_ids: Sequence[int]) -> None:
         """Every call of these files (before their copies are dropped or changed)."""
@@ -74,19 +74,30 @@ class Touched:
 
     def staged(self, schema: str) -> None:
         """Every call and file of a staged batch about to be copied in."""
+        if self.everything:
+            return
         self.db.execute(f"INSERT OR IGNORE INTO touched_keys SELECT key FROM {schema}.staged")
         self.db.execute(
             f"INSERT OR IGNORE INTO touched_files SELECT DISTINCT file_id FROM {schema}.staged"
         )
 
 
+def pending(db: sqlite3.Connection) -> bool:
+    """Whether a change is noted that is not derived yet."""
+    return db.execute(
+        "SELECT EXISTS(SELECT 1 FROM touched_keys) OR EXISTS(SELECT 1 FROM touched_files)"
+        " OR EXISTS(SELECT 1 FROM meta WHERE key = 'derive')"
+    ).fetchone()[0]
+
+
 def derive(db: sqlite3.Connection) -> None:
     """Re-derive the touched calls' winners and rollup rows in every scope, then forget them."""
     touched = db.execute("SELECT count(*) FROM touched_keys").fetchone()[0]
     touched_files = db.execute("SELECT count(*) FROM touched_files").fetchone()[0]
-    if touched or touched_files:
+    everything = db.execute("DELETE FROM meta WHERE key = 'derive'").rowcount > 0
+    if touched or touched_files or everything:
         total = db.execute("SELECT max(id) FROM copies").fetchone()[0] or 0
-        full = touched > FULL_SHARE * total
+        full = everything or touched > FULL_SHARE * total
         if not full:
             _expand(db)
         for (scope,) in db.execute("SELECT id FROM scopes").fetchall():
@@ -149,22 +160,52 @@ def _roots(db: sqlite3.Connection, scope: int) -> list[str]:
     return orjson.loads(db.execute("SELECT roots FROM scopes WHERE id = ?", (scope,)).fetchone()[0])
 
 
-def _winners_sql(scope: int, roots: Sequence[str], keys: str) -> tuple[str, list[object]]:
-    """The winning copy of each call in `keys` (an SQL condition on c.key) among the scope's
-    copies: the best copy of each call, then the family rule."""
-    inside, params = in_roots(roots)
-    return (
-        f"SELECT {scope}, key, id FROM ("
-        " SELECT key, id, family, subagent,"
-        "  max(subagent = 0) OVER (PARTITION BY family) AS family_on_main,"
-        "  row_number() OVER (PARTITION BY family ORDER BY rank DESC, path, key) AS in_family"
-        " FROM ("
-        "  SELECT c.key, c.id, c.family, c.subagent, c.rank, f.path,"
-        "   row_number() OVER (PARTITION BY c.key ORDER BY c.rank DESC, f.path) AS best"
-        f"  FROM copies c JOIN files f ON f.id = c.file_id WHERE {keys} AND {inside}"
-        " ) WHERE best = 1"
-        ") WHERE family = '' OR subagent = 0 OR (family_on_main = 0 AND in_family = 1)",
-        params,
+def _add_winners(db: sqlite3.Connection, scope: int, keys: str, target: str = "winners") -> None:
+    """Add to `target` the winning copy of each call in `keys` (an SQL condition on `key`)
+    among the scope's copies: the best copy of each call, then the family rule.
+
+    Most calls have one copy: those are taken straight from the key index, and only
+    calls with several copies (and sub-agent replays) are sorted."""
+    inside, params = in_roots(_roots(db, scope))
+    for table in ("scope_files(file_id INTEGER PRIMARY KEY)", "shared(key TEXT PRIMARY KEY)"):
+        db.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table}")
+    db.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS best(key TEXT PRIMARY KEY, id INTEGER NOT NULL)"
+        " WITHOUT ROWID"
+    )
+    for table in ("scope_files", "shared", "best"):
+        db.execute(f"DELETE FROM {table}")
+    db.execute(f"INSERT INTO scope_files SELECT f.id FROM files f WHERE {inside}", params)
+    in_scope = f"{keys} AND file_id IN scope_files"
+    db.execute(
+        f"INSERT INTO best SELECT key, id FROM copies WHERE {in_scope}"
+        " GROUP BY key HAVING count(*) = 1"
+    )
+    db.execute(
+        f"INSERT INTO shared SELECT key FROM copies WHERE {in_scope}"
+        " GROUP BY key HAVING count(*) > 1"
+    )
+    db.execute(
+        "INSERT INTO best SELECT key, id FROM ("
+        " SELECT c.key, c.id,"
+        "  row_number() OVER (PARTITION BY c.key ORDER BY c.rank DESC, f.path) AS n"
+        " FROM shared s JOIN copies c ON c.key = s.key JOIN files f ON f.id = c.file_id"
+        " WHERE c.file_id IN scope_files"
+        ") WHERE n = 1"
+    )
+    db.execute(
+        f"INSERT INTO {target} SELECT {scope}, b.id FROM best b JOIN copies c ON c.id = b.id"
+        " WHERE c.family = '' OR c.subagent = 0"
+    )
+    db.execute(  # a replay counts only when no call of its family is on the main thread
+        f"INSERT INTO {target} SELECT {scope}, id FROM ("
+        " SELECT c.id, row_number() OVER (PARTITION BY c.family"
+        "  ORDER BY c.rank DESC, f.path, c.key) AS n"
+        " FROM best b JOIN copies c ON c.id = b.id JOIN files f ON f.id = c.file_id"
+        " WHERE c.subagent = 1 AND c.family != '' AND NOT EXISTS (SELECT 1 FROM copies o"
+        "  JOIN best x ON x.key = o.key AND x.id = o.id"
+        "  WHERE o.family = c.family AND o.family != '' AND o.subagent = 0)"
+        ") WHERE n = 1"
     )
 
 
@@ -182,19 +223,17 @@ def derive_scope(db: sqlite3.Connection, scope: int) -> None:
     """A scope's winners and rollup, all of them, from the copies."""
     for table in ("winners", "rollup"):
         db.execute(f"DELETE FROM {table} WHERE scope = ?", (scope,))
-    select, params = _winners_sql(scope, _roots(db, scope), "1")
-    db.execute(f"INSERT INTO winners {select}", params)
+    _add_winners(db, scope, "1")
     db.execute("INSERT INTO rollup " + _ROLLUP.format(winners="winners", scope=scope, files=""))
 
 
 def _derive_touched(db: sqlite3.Connection, scope: int) -> None:
     db.execute(
-        "DELETE FROM winners WHERE scope = ? AND key IN (SELECT key FROM touched_keys)", (scope,)
+        "DELETE FROM winners WHERE scope = ? AND copy IN (SELECT id FROM copies"
+        " WHERE key IN (SELECT key FROM touched_keys))",
+        (scope,),
     )
-    select, params = _winners_sql(
-        scope, _roots(db, scope), "c.key IN (SELECT key FROM touched_keys)"
-    )
-    db.execute(f"INSERT INTO winners {select}", params)
+    _add_winners(db, scope, "key IN (SELECT key FROM touched_keys)")
     db.execute(
         "DELETE FROM rollup WHERE scope = ? AND file_id IN (SELECT file_id FROM touched_files)",
         (scope,),
@@ -208,14 +247,13 @@ def _derive_touched(db: sqlite3.Connection, scope: int) -> None:
 def check(db: sqlite3.Connection) -> list[str]:
     """How the stored winners and rollup differ from a fresh derivation (nothing: consistent)."""
     problems: list[str] = []
-    db.execute("CREATE TEMP TABLE IF NOT EXISTS fresh_winners(scope, key, copy)")
+    db.execute("CREATE TEMP TABLE IF NOT EXISTS fresh_winners(scope, copy)")
     for scope, name in db.execute("SELECT id, roots FROM scopes").fetchall():
         db.execute("DELETE FROM fresh_winners")
-        select, params = _winners_sql(scope, orjson.loads(name), "1")
-        db.execute(f"INSERT INTO fresh_winners {select}", params)
+        _add_winners(db, scope, "1", "fresh_winners")
         differ = db.execute(
             "SELECT count(*) FROM (SELECT * FROM fresh_winners EXCEPT"
-            " SELECT scope, key, copy FROM winners WHERE scope = ?)",
+            " SELECT scope, copy FROM winners WHERE scope = ?)",
             (scope,),
         ).fetchone()[0]
         stored = db.execute("SELECT count(*) FROM winners WHERE scope = ?", (scope,)).fetchone()[0]

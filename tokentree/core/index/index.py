@@ -27,6 +27,7 @@ import orjson
 from tokentree.core.index import derive
 from tokentree.core.index.plan import UpdateStats, mark_missing, plan
 from tokentree.core.index.store import (
+    COPY_INDEXES,
     CacheUnusable,
     chunks,
     is_damage,
@@ -183,30 +184,52 @@ class Index:
             self._refresh_prices()
             tasks = plan(self.db, files, stats, touched)
             mark_missing(self.db, files, roots, stats)
-            derive.derive(self.db)
+            cold = (
+                bool(tasks)
+                and not self.db.execute("SELECT EXISTS(SELECT 1 FROM copies)").fetchone()[0]
+            )
+            if cold:  # a first build: the copies' indexes are built once, at its end
+                for name in COPY_INDEXES:
+                    self.db.execute(f"DROP INDEX IF EXISTS {name}")
             derive.scope_id(self.db, [str(root.path) for root in roots])
-        waiting: list[ReadBatch] = []
-        size = 0
-        cpu = workers if workers is not None else (os.cpu_count() or 1)
-        for batch in read_all(tasks, self.prices, cpu, progress, min(GROUP_BYTES, batch_bytes)):
-            waiting.append(batch)
-            size += batch.bytes_read
-            if size >= batch_bytes:
-                self._store(waiting, stats, on_batch)
-                waiting, size = [], 0
-        if waiting:
-            self._store(waiting, stats, on_batch)
+        # A first build has nothing to lose: no fsync until it is done (a file left
+        # damaged by a power cut is rebuilt at the next start).
+        self.db.execute(f"PRAGMA synchronous = {'OFF' if cold else 'NORMAL'}")
+        try:
+            waiting: list[ReadBatch] = []
+            size = 0
+            cpu = workers if workers is not None else (os.cpu_count() or 1)
+            group = min(GROUP_BYTES, batch_bytes)
+            for batch in read_all(tasks, self.prices, cpu, progress, group):
+                waiting.append(batch)
+                size += batch.bytes_read
+                if size >= batch_bytes:
+                    self._store(waiting, stats, on_batch, cold)
+                    waiting, size = [], 0
+            self._store(waiting, stats, None, cold)
+            with transaction(self.db):
+                for statement in COPY_INDEXES.values():
+                    self.db.execute(statement)
+                derive.derive(self.db)
+        finally:
+            self.db.execute("PRAGMA synchronous = NORMAL")
         return stats
 
     def _store(
-        self, batches: list[ReadBatch], stats: UpdateStats, on_batch: Callable[[], None] | None
+        self,
+        batches: list[ReadBatch],
+        stats: UpdateStats,
+        on_batch: Callable[[], None] | None,
+        cold: bool,
     ) -> None:
-        """Copy what was read in, then derive what it changed: one transaction."""
+        """Copy what was read in, noting what it touched: one transaction. Derived at the end
+        of the update, or now when a view wants to show the partial result."""
         with transaction(self.db):
-            touched = derive.Touched(self.db)
+            touched = derive.Touched(self.db, everything=cold)
             for batch in batches:
                 self._store_batch(batch, stats, touched)
-            derive.derive(self.db)
+            if on_batch:
+                derive.derive(self.db)
         if on_batch:
             on_batch()
 
@@ -332,10 +355,12 @@ class Index:
     # --- reading --------------------------------------------------------------------------------
 
     def _scope(self, scope: Scope) -> int:
+        """The scope's id, its tables derived up to the last change any instance stored."""
         found = derive.known_scope(self.db, scope.roots)
-        if found is not None:
+        if found is not None and not derive.pending(self.db):
             return found
         with transaction(self.db):
+            derive.derive(self.db)
             return derive.scope_id(self.db, scope.roots)
 
     @_recovering

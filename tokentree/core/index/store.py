@@ -41,20 +41,27 @@ _TABLES = (
     "CREATE TABLE rates(model TEXT NOT NULL, source TEXT NOT NULL, day INTEGER NOT NULL,"
     " speed TEXT NOT NULL, rates BLOB, PRIMARY KEY (model, source, day, speed))",
     "CREATE TABLE scopes(id INTEGER PRIMARY KEY, roots TEXT UNIQUE NOT NULL, used REAL NOT NULL)",
-    "CREATE TABLE winners(scope INTEGER NOT NULL, key TEXT NOT NULL, copy INTEGER NOT NULL,"
-    " PRIMARY KEY (scope, key)) WITHOUT ROWID",
+    "CREATE TABLE winners(scope INTEGER NOT NULL, copy INTEGER NOT NULL,"
+    " PRIMARY KEY (scope, copy)) WITHOUT ROWID",
     """CREATE TABLE rollup(
         scope INTEGER NOT NULL, file_id INTEGER NOT NULL, source TEXT NOT NULL,
         session TEXT NOT NULL, project TEXT NOT NULL, model TEXT NOT NULL,
         slot INTEGER NOT NULL, calls INTEGER NOT NULL, input INTEGER NOT NULL,
         cache_write INTEGER NOT NULL, cache_read INTEGER NOT NULL, output INTEGER NOT NULL,
         reasoning INTEGER NOT NULL, cost REAL NOT NULL, unpriced INTEGER NOT NULL)""",
-    "CREATE UNIQUE INDEX copies_file ON copies(file_id, key)",
-    "CREATE INDEX copies_key ON copies(key)",
-    "CREATE INDEX copies_family ON copies(family) WHERE family != ''",
+    "CREATE TABLE touched_keys(key TEXT PRIMARY KEY) WITHOUT ROWID",
+    "CREATE TABLE touched_files(file_id INTEGER PRIMARY KEY)",
     "CREATE INDEX prompts_file ON prompts(file_id)",
     "CREATE INDEX rollup_scope ON rollup(scope, file_id)",
 )
+COPY_INDEXES = {
+    "copies_file": "CREATE UNIQUE INDEX IF NOT EXISTS copies_file ON copies(file_id, key)",
+    "copies_key": "CREATE INDEX IF NOT EXISTS copies_key ON copies(key, file_id)",
+    "copies_family": "CREATE INDEX IF NOT EXISTS copies_family ON copies(family)"
+    " WHERE family != ''",
+}
+"""Dropped while a first build fills `copies`, and built once at its end (several times faster
+than keeping them up to date row by row); any run that finds one missing builds it."""
 
 
 class CacheUnusable(Exception):
@@ -76,7 +83,7 @@ def open_store(path: Path | None, notices: list[str]) -> sqlite3.Connection:
         if found == 0:  # a new file (perhaps being created by another instance right now)
             return _writable(_create(db))
         if found == SCHEMA_VERSION and _intact(db):
-            return _writable(db)
+            return _writable(db, indexed=True)
         db.close()
         notices.append(
             f"index format changed ({found} → {SCHEMA_VERSION}); rebuilt"
@@ -115,7 +122,7 @@ def _connect(path: Path) -> sqlite3.Connection:
 def _create(db: sqlite3.Connection) -> sqlite3.Connection:
     db.execute("BEGIN IMMEDIATE")
     if db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
-        for statement in _TABLES:
+        for statement in (*_TABLES, *COPY_INDEXES.values()):
             db.execute(statement)
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     db.execute("COMMIT")  # or another instance created it while we waited
@@ -127,10 +134,14 @@ def _intact(db: sqlite3.Connection) -> bool:
     return db.execute("PRAGMA quick_check").fetchone()[0] == "ok"
 
 
-def _writable(db: sqlite3.Connection) -> sqlite3.Connection:
-    """Prove the file can be written now, rather than fail in the middle of an update."""
+def _writable(db: sqlite3.Connection, *, indexed: bool = False) -> sqlite3.Connection:
+    """Prove the file can be written now, rather than fail in the middle of an update; an
+    index a first build dropped (and did not live to build again) is built."""
     db.execute("BEGIN IMMEDIATE")
     db.execute("INSERT OR REPLACE INTO meta VALUES ('opened', datetime('now'))")
+    if indexed:
+        for statement in COPY_INDEXES.values():
+            db.execute(statement)
     db.execute("COMMIT")
     return db
 
