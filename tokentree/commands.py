@@ -117,11 +117,11 @@ def index(workspace: Workspace, *, check: bool, rebuild: bool) -> int:
         return 0
     problems = workspace.index.check()
     for problem in problems:
-        print(f"index: {problem}", file=sys.stderr)
+        print(f"index: {problem}")
     if problems:
-        print("index: run `tokentree index --rebuild` to derive them again", file=sys.stderr)
+        print("index: run `tokentree index --rebuild` to derive them again")
         return 1
-    print("index: consistent (winners and sums equal a fresh derivation)", file=sys.stderr)
+    print("index: consistent (winners and sums equal a fresh derivation)")
     return 0
 
 

@@ -119,6 +119,11 @@ def forget(db: sqlite3.Connection, file_ids: Sequence[int], touched: Touched) ->
     for chunk in chunks(file_ids):
         touched.files(chunk)
         marked = marks(chunk)
+        db.execute(  # what was derived from them goes with them; the rest is derived again
+            "DELETE FROM winners WHERE copy IN"
+            f" (SELECT id FROM copies WHERE file_id IN ({marked}))",
+            chunk,
+        )
         for table in ("copies", "prompts"):
             db.execute(f"DELETE FROM {table} WHERE file_id IN ({marked})", chunk)
         db.execute(
