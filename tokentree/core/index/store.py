@@ -10,6 +10,7 @@ report reads).
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator, Sized
 from contextlib import contextmanager
 from pathlib import Path
@@ -64,6 +65,10 @@ COPY_INDEXES = {
 than keeping them up to date row by row); any run that finds one missing builds it."""
 
 
+_OPEN_ATTEMPTS = 20
+"""A file another instance is creating answers "locked" for a moment: wait, never rebuild it."""
+
+
 class CacheUnusable(Exception):
     """The index file cannot be kept where it should be; the message says why."""
 
@@ -76,28 +81,35 @@ def open_store(path: Path | None, notices: list[str]) -> sqlite3.Connection:
     """
     if path is None:
         return _create(sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False))
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        db = _connect(path)
-        found = db.execute("PRAGMA user_version").fetchone()[0]
-        if found == 0:  # a new file (perhaps being created by another instance right now)
-            return _writable(_create(db))
-        if found == SCHEMA_VERSION and _intact(db):
-            return _writable(db, indexed=True)
-        db.close()
-        notices.append(
-            f"index format changed ({found} → {SCHEMA_VERSION}); rebuilt"
-            if found != SCHEMA_VERSION
-            else f"index at {path} was damaged; rebuilt"
-        )
-    except sqlite3.DatabaseError as error:
-        if _cannot_write(error):
-            raise CacheUnusable(f"cannot write the index at {path} ({error})") from error
-        notices.append(f"index at {path} was unreadable ({error}); rebuilt")
-    except OSError as error:
-        raise CacheUnusable(
-            f"cannot keep the index at {path} ({error.strerror or error})"
-        ) from error
+    for attempt in range(_OPEN_ATTEMPTS):
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            db = _connect(path)
+            found = db.execute("PRAGMA user_version").fetchone()[0]
+            if found == 0:  # a new file (perhaps being created by another instance right now)
+                return _writable(_create(db))
+            if found == SCHEMA_VERSION and _intact(db):
+                return _writable(db, indexed=True)
+            db.close()
+            notices.append(
+                f"index format changed ({found} → {SCHEMA_VERSION}); rebuilt"
+                if found != SCHEMA_VERSION
+                else f"index at {path} was damaged; rebuilt"
+            )
+            break
+        except sqlite3.DatabaseError as error:
+            if _cannot_write(error):
+                raise CacheUnusable(f"cannot write the index at {path} ({error})") from error
+            if is_damage(error):
+                notices.append(f"index at {path} was unreadable ({error}); rebuilt")
+                break
+            if attempt == _OPEN_ATTEMPTS - 1:  # busy: another instance holds it too long
+                raise CacheUnusable(f"the index at {path} stays busy ({error})") from error
+            time.sleep(0.05 * (attempt + 1))
+        except OSError as error:
+            raise CacheUnusable(
+                f"cannot keep the index at {path} ({error.strerror or error})"
+            ) from error
     return recreate(path)
 
 
