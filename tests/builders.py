@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -389,3 +390,42 @@ def opencode_session_file(
     if parent:
         info["parentID"] = parent
     path.write_bytes(orjson.dumps(info))
+
+
+# --- The index's surroundings: unreadable logs, files replaced by copies ----------------------
+
+
+def refuse_reads(monkeypatch: Any, refused: set[str]) -> None:
+    """Make tokentree unable to open the logs whose paths are in `refused` (checked at each open,
+    so the set may change between runs).
+
+    Tests run as root, where chmod 000 does not stop a read: every log read goes
+    through `tokentree.core.tail.open_log`, so that is wrapped instead. Forked
+    workers and forked test processes inherit the wrapper (and the set as it was
+    when they were forked).
+    """
+    from tokentree.core import tail
+
+    original = tail.open_log
+
+    def open_log(path: Any, *args: Any, **kwargs: Any) -> Any:
+        if os.fspath(path) in refused:
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return original(path, *args, **kwargs)
+
+    monkeypatch.setattr(tail, "open_log", open_log)
+
+
+def replace_with_copy(path: Path, keep_old_at: Path | None = None) -> None:
+    """Replace a file by an identical copy: the same bytes under a new inode, as an editor's
+    save (write a temporary file, rename it over the old one) leaves it.
+
+    With `keep_old_at`, the old inode stays alive there (a hard link), so no later
+    file can be given its number.
+    """
+    if keep_old_at is not None:
+        keep_old_at.parent.mkdir(parents=True, exist_ok=True)
+        os.link(path, keep_old_at)
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_bytes(path.read_bytes())
+    os.replace(temporary, path)

@@ -84,6 +84,8 @@ def plan(
                     )
                 )
             )
+            if not grown and mode is not ReadMode.DATABASE:
+                file_head(file.path, 0)  # forgotten only once it can be read again
         except OSError as error:
             stats.problems.append(f"cannot read {file.path}: {error.strerror or error}")
             if row is not None:  # its calls stay, as a deleted file's do
