@@ -11,7 +11,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -73,23 +73,13 @@ def run(cmd: Sequence[str], env: dict[str, str]) -> Run:
 def dataset(mb: int, seed: int) -> tuple[Path, dict[str, Any]]:
     """The generated logs for (mb, seed), made once and reused; a partial one is never reused."""
     folder = DATA / f"claude-{mb}mb-seed{seed}"
-    marker = folder / "summary.json"
     restore_appends(folder)
-    if marker.is_file():
-        return folder, json.loads(marker.read_text())
-    shutil.rmtree(folder, ignore_errors=True)
-    partial = DATA / f".partial-{mb}mb-seed{seed}"
-    shutil.rmtree(partial, ignore_errors=True)
-    print(f"generating {mb} MB of Claude Code logs into {folder} ...", file=sys.stderr)
-    started = time.perf_counter()
-    summary = generate(partial, seed=seed, target_bytes=mb * 1_000_000, claude_only=True)
-    took = time.perf_counter() - started
-    info = {k: str(v) if not isinstance(v, int) else v for k, v in vars(summary).items()}
-    info["generate_seconds"] = round(took, 1)
-    (partial / "summary.json").write_text(json.dumps(info, indent=2) + "\n")
-    partial.rename(folder)
-    print(f"generated in {took:.1f} s", file=sys.stderr)
-    return folder, info
+
+    def make(partial: Path) -> dict[str, Any]:
+        summary = generate(partial, seed=seed, target_bytes=mb * 1_000_000, claude_only=True)
+        return {k: str(v) if not isinstance(v, int) else v for k, v in vars(summary).items()}
+
+    return _made_once(folder, f"generating {mb} MB of Claude Code logs", make)
 
 
 def single_file_set(mb: int, seed: int) -> tuple[Path, dict[str, Any]]:
@@ -102,15 +92,6 @@ def single_file_set(mb: int, seed: int) -> tuple[Path, dict[str, Any]]:
     totals are the generator's.
     """
     source, info = dataset(mb, seed)
-    folder = DATA / f"claude-single-{mb}mb-seed{seed}"
-    marker = folder / "summary.json"
-    if marker.is_file():
-        return folder, json.loads(marker.read_text())
-    shutil.rmtree(folder, ignore_errors=True)
-    partial = DATA / f".partial-single-{mb}mb-seed{seed}"
-    shutil.rmtree(partial, ignore_errors=True)
-    print(f"writing one {mb} MB transcript into {folder} ...", file=sys.stderr)
-    started = time.perf_counter()
     first_time = re.compile(rb'"timestamp":"([^"]+)"')
 
     def first_timestamp(path: Path) -> bytes:
@@ -118,24 +99,46 @@ def single_file_set(mb: int, seed: int) -> tuple[Path, dict[str, Any]]:
             found = first_time.search(f.read(64 * 1024))
         return found.group(1) if found else b""
 
-    files = sorted((source / "claude" / "projects").rglob("*.jsonl"))
-    files.sort(key=first_timestamp)  # stable: ties stay in path order
-    session_id = re.compile(rb'"sessionId":"[^"]*"')
-    one_id = b'"sessionId":"' + SINGLE_SESSION.encode() + b'"'
-    target = partial / "claude" / "projects" / "-home-dev-src-atlas" / f"{SINGLE_SESSION}.jsonl"
-    target.parent.mkdir(parents=True)
-    with open(target, "wb") as out:
-        for path in files:
-            data = path.read_bytes()
-            if data and not data.endswith(b"\n"):
-                data += b"\n"
-            out.write(session_id.sub(one_id, data))
+    def make(partial: Path) -> dict[str, Any]:
+        files = sorted((source / "claude" / "projects").rglob("*.jsonl"))
+        files.sort(key=first_timestamp)  # stable: ties stay in path order
+        session_id = re.compile(rb'"sessionId":"[^"]*"')
+        one_id = b'"sessionId":"' + SINGLE_SESSION.encode() + b'"'
+        projects = partial / "claude" / "projects"
+        target = projects / "-home-dev-src-atlas" / f"{SINGLE_SESSION}.jsonl"
+        target.parent.mkdir(parents=True)
+        with open(target, "wb") as out:
+            for path in files:
+                data = path.read_bytes()
+                if data and not data.endswith(b"\n"):
+                    data += b"\n"
+                out.write(session_id.sub(one_id, data))
+        stats = {"files": 1, "bytes": target.stat().st_size, "claude_sessions": 1}
+        return {**info, **stats, "made_from": str(source.relative_to(REPO))}
+
+    folder = DATA / f"claude-single-{mb}mb-seed{seed}"
+    return _made_once(folder, f"writing one {mb} MB transcript", make)
+
+
+def _made_once(
+    folder: Path, doing: str, make: Callable[[Path], dict[str, Any]]
+) -> tuple[Path, dict[str, Any]]:
+    """A data set made once into a partial folder, renamed when complete, then reused; its
+    summary.json (what `make` returns, with the time it took) marks it complete."""
+    marker = folder / "summary.json"
+    if marker.is_file():
+        return folder, json.loads(marker.read_text())
+    shutil.rmtree(folder, ignore_errors=True)
+    partial = folder.with_name(f".partial-{folder.name}")
+    shutil.rmtree(partial, ignore_errors=True)
+    print(f"{doing} into {folder} ...", file=sys.stderr)
+    started = time.perf_counter()
+    info = make(partial)
     took = time.perf_counter() - started
-    info = {**info, "files": 1, "bytes": target.stat().st_size, "claude_sessions": 1}
-    info.update(made_from=str(source.relative_to(REPO)), generate_seconds=round(took, 1))
+    info["generate_seconds"] = round(took, 1)
     (partial / "summary.json").write_text(json.dumps(info, indent=2) + "\n")
     partial.rename(folder)
-    print(f"written in {took:.1f} s", file=sys.stderr)
+    print(f"done in {took:.1f} s", file=sys.stderr)
     return folder, info
 
 

@@ -20,12 +20,11 @@ from typing import Any
 
 from tokentree.core import live
 from tokentree.core.index import QUARTER_HOUR_GROUP, UpdateStats
-from tokentree.core.records import ApiCall, Prompt
+from tokentree.core.records import QUARTER_HOUR, ApiCall, Prompt
 from tokentree.core.splice import splice
 from tokentree.core.tree import Kind, Node, build_tree
 from tokentree.workspace import Workspace
 
-QUARTER_HOUR = 900
 Sums = dict[Any, tuple[Any, ...]]
 
 

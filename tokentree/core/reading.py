@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import stat as stat_module
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -189,15 +188,12 @@ def _why(path: str, error: OSError) -> str:
 
 
 def file_fingerprint(path: str, mode: ReadMode) -> tuple[int, int, int, int]:
-    """(device, inode, size, mtime_ns) of a log file; raises OSError when it cannot be read,
-    or is not a regular file (a FIFO would block the reader forever).
+    """(device, inode, size, mtime_ns) of a log file; raises OSError when it is gone.
 
     A database in WAL mode takes its writes into the `-wal` file first, and its
     main file may not change for a long time: the log counts as part of it.
     """
     info = os.stat(path)
-    if not stat_module.S_ISREG(info.st_mode):
-        raise tail.NotRegularFile("not a regular file")
     size, mtime_ns = info.st_size, info.st_mtime_ns
     if mode is ReadMode.DATABASE:
         try:

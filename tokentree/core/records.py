@@ -5,6 +5,10 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import NamedTuple
 
+QUARTER_HOUR = 900
+"""Seconds in the slots sums are kept in: every UTC offset in use is a multiple of 15 minutes,
+so a slot lies in one day in any time zone."""
+
 
 class Fidelity(StrEnum):
     """How far a call's token numbers can be trusted."""

@@ -10,7 +10,8 @@ from collections import defaultdict
 from typing import Any
 
 from tokentree.core.index import QUARTER_HOUR_GROUP, Index, Scope
-from tokentree.core.tree import QUARTER_HOUR, Calendar, week_key
+from tokentree.core.records import QUARTER_HOUR
+from tokentree.core.tree import Calendar, week_key
 
 REPORT_SCHEMA = "tokentree.report/1"
 GROUPS = ("day", "week", "session", "project", "model", "source")

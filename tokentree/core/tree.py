@@ -17,10 +17,7 @@ from datetime import date, datetime, timedelta, tzinfo
 from enum import StrEnum
 from functools import cache, partial
 
-from tokentree.core.records import ApiCall, Fidelity, Prompt
-
-QUARTER_HOUR = 900  # every UTC offset in use is a multiple of 15 minutes
-
+from tokentree.core.records import QUARTER_HOUR, ApiCall, Fidelity, Prompt
 
 Clock = Callable[[float, bool], str]
 """Local 'HH:MM' (or 'HH:MM:SS' when asked) of a timestamp."""

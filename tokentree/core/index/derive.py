@@ -27,21 +27,21 @@ from typing import Any
 import orjson
 
 from tokentree.core.index.store import marks
+from tokentree.core.records import QUARTER_HOUR
 
 MAX_SCOPES = 8
 """Scopes whose tables are kept; the least recently used beyond this are dropped."""
-SLOT_SECONDS = 900
 FULL_SHARE = 0.3
 """Touching more than this share of all copies derives everything at once (a first index)."""
 
 
-def in_roots(roots: Sequence[str], column: str = "f.path") -> tuple[str, list[str]]:
-    """SQL that a path lies in one of the folders (or is one of the files) `roots` names."""
+def in_roots(roots: Sequence[str]) -> tuple[str, list[str]]:
+    """SQL that a file `f` lies in one of the folders (or is one of the files) `roots` names."""
     clauses = []
     params: list[str] = []
     for root in roots:
         prefix = root if root.endswith("/") else root + "/"
-        clauses.append(f"({column} = ? OR ({column} >= ? AND {column} < ?))")
+        clauses.append("(f.path = ? OR (f.path >= ? AND f.path < ?))")
         params += [root, prefix, prefix[:-1] + "0"]  # "0" follows "/": every path below it
     return f"({' OR '.join(clauses) or '0'})", params
 
@@ -98,12 +98,11 @@ def derive(db: sqlite3.Connection) -> None:
     if touched or touched_files or everything:
         total = db.execute("SELECT max(id) FROM copies").fetchone()[0] or 0
         full = everything or touched > FULL_SHARE * total
-        if not full:
+        if full:
+            rebuild(db)
+        else:
             _expand(db)
-        for (scope,) in db.execute("SELECT id FROM scopes").fetchall():
-            if full:
-                derive_scope(db, scope)
-            else:
+            for (scope,) in db.execute("SELECT id FROM scopes").fetchall():
                 _derive_touched(db, scope)
     db.execute("DELETE FROM touched_keys")
     db.execute("DELETE FROM touched_files")
@@ -127,13 +126,12 @@ def scope_id(db: sqlite3.Connection, roots: Sequence[str]) -> int:
     """The scope of these folders, registered and derived in full the first time it is used.
 
     Call inside a write transaction."""
-    name = orjson.dumps(sorted(set(roots))).decode()
-    row = db.execute("SELECT id FROM scopes WHERE roots = ?", (name,)).fetchone()
-    if row is not None:
-        db.execute("UPDATE scopes SET used = ? WHERE id = ?", (time.time(), row[0]))
-        return row[0]
+    known = known_scope(db, roots)
+    if known is not None:
+        db.execute("UPDATE scopes SET used = ? WHERE id = ?", (time.time(), known))
+        return known
     scope = db.execute(
-        "INSERT INTO scopes(roots, used) VALUES (?, ?)", (name, time.time())
+        "INSERT INTO scopes(roots, used) VALUES (?, ?)", (_scope_name(roots), time.time())
     ).lastrowid
     assert scope is not None
     for (old,) in db.execute(
@@ -145,9 +143,13 @@ def scope_id(db: sqlite3.Connection, roots: Sequence[str]) -> int:
 
 
 def known_scope(db: sqlite3.Connection, roots: Sequence[str]) -> int | None:
-    name = orjson.dumps(sorted(set(roots))).decode()
-    row = db.execute("SELECT id FROM scopes WHERE roots = ?", (name,)).fetchone()
+    row = db.execute("SELECT id FROM scopes WHERE roots = ?", (_scope_name(roots),)).fetchone()
     return None if row is None else row[0]
+
+
+def _scope_name(roots: Sequence[str]) -> str:
+    """A scope is its set of folders, in whatever order they were named."""
+    return orjson.dumps(sorted(set(roots))).decode()
 
 
 def _drop_scope(db: sqlite3.Connection, scope: int) -> None:
@@ -211,7 +213,7 @@ def _add_winners(db: sqlite3.Connection, scope: int, keys: str, target: str = "w
 
 _ROLLUP = (
     "SELECT {scope}, c.file_id, c.source, c.session, c.project, c.model,"
-    f" CAST(c.ts / {SLOT_SECONDS} AS INTEGER) AS slot, count(*), sum(c.input),"
+    f" CAST(c.ts / {QUARTER_HOUR} AS INTEGER) AS slot, count(*), sum(c.input),"
     " sum(c.cache_write_5m + c.cache_write_1h), sum(c.cache_read), sum(c.output),"
     " sum(c.reasoning), sum(c.cost), sum(c.unpriced)"
     " FROM {winners} w JOIN copies c ON c.id = w.copy WHERE w.scope = {scope} {files}"

@@ -43,7 +43,7 @@ from tokentree.core.reading import (
     ReadBatch,
     read_all,
 )
-from tokentree.core.records import ApiCall, Prompt, Tokens
+from tokentree.core.records import QUARTER_HOUR, ApiCall, Prompt, Tokens
 from tokentree.core.rows import COLUMN_LIST, NAMES, merged, row_call
 from tokentree.core.sources import Root, read_mode
 from tokentree.core.sources.base import ReadMode, SourceFile
@@ -110,14 +110,19 @@ class Index:
         self.notices: list[str] = []
         self.prices = prices or PriceBook()
         self._last_update: tuple[Sequence[SourceFile], Sequence[Root]] | None = None
+        self.db = self._open(lambda: open_store(path, self.notices))
+        self._remember_rates()
+
+    def _open(self, opening: Callable[[], sqlite3.Connection]) -> sqlite3.Connection:
+        """The connection `opening` makes, or, when the cache cannot be kept, one in memory."""
         try:
-            self.db = open_store(path, self.notices)
+            db = opening()
         except CacheUnusable as error:
             self.notices.append(f"{error}; using an index in memory this time")
             self.path = None
-            self.db = open_store(None, self.notices)
-        self.db.execute("ATTACH ':memory:' AS incoming")
-        self._remember_rates()
+            db = open_store(None, self.notices)
+        db.execute("ATTACH ':memory:' AS incoming")  # where readers' batches are unpacked
+        return db
 
     def _remember_rates(self) -> None:
         self.prices.remember(
@@ -134,13 +139,8 @@ class Index:
         """Start again from an empty index after damage was found, and index the logs again."""
         self.notices.append(f"index at {self.path} was damaged ({error}); rebuilt")
         self.db.close()
-        try:
-            self.db = recreate(self.path) if self.path else open_store(None, self.notices)
-        except CacheUnusable as failure:
-            self.notices.append(f"{failure}; using an index in memory this time")
-            self.path = None
-            self.db = open_store(None, self.notices)
-        self.db.execute("ATTACH ':memory:' AS incoming")
+        path = self.path
+        self.db = self._open(lambda: recreate(path) if path else open_store(None, self.notices))
         if self._last_update is not None:
             self._update(*self._last_update, None, None, BATCH_BYTES, None)
 
@@ -393,7 +393,7 @@ class Index:
         Rows: (group, calls, input, cache_write, cache_read, output, reasoning,
         cost, unpriced_calls).
         """
-        clauses, params = _filters(scope, "source", "slot", per=derive.SLOT_SECONDS)
+        clauses, params = _filters(scope, "source", "slot", per=QUARTER_HOUR)
         return self.db.execute(
             f"SELECT {_GROUPS[group]} AS g, sum(calls), sum(input), sum(cache_write),"
             " sum(cache_read), sum(output), sum(reasoning), sum(cost), sum(unpriced) FROM rollup"

@@ -122,7 +122,7 @@ def forget(db: sqlite3.Connection, file_ids: Sequence[int], touched: Touched) ->
         touched.files(chunk)
         marked = marks(chunk)
         db.execute(  # what was derived from them goes with them; the rest is derived again
-            "DELETE FROM winners WHERE copy IN"
+            "DELETE FROM winners WHERE scope IN (SELECT id FROM scopes) AND copy IN"
             f" (SELECT id FROM copies WHERE file_id IN ({marked}))",
             chunk,
         )
@@ -138,6 +138,7 @@ def forget(db: sqlite3.Connection, file_ids: Sequence[int], touched: Touched) ->
 def mark_missing(
     db: sqlite3.Connection, files: Sequence[SourceFile], roots: Sequence[Root], stats: UpdateStats
 ) -> None:
+    """Files once found under these roots and not now are marked removed; their calls stay."""
     present = {file.path for file in files}
     inside, params = in_roots([str(root.path) for root in roots])
     rows = db.execute(
