@@ -481,3 +481,32 @@ def test_calls_in_a_time_span_are_the_calls_whose_time_is_in_it(isolated_home: P
         "m20",
         "m25",
     ]
+
+
+def test_a_file_staged_in_blocks_keeps_one_merged_copy_of_a_repeated_call() -> None:
+    """A response met again later in the same file (its next block, or a resumed session's
+    repeat) is merged into the row already staged: the fullest usage and every tool."""
+    import sqlite3
+
+    from tokentree.core.pricing import PriceBook
+    from tokentree.core.reading import parser_for
+    from tokentree.core.rows import call_rows
+    from tokentree.core.staging import Stage
+
+    book = PriceBook()
+    stage = Stage()
+    parse = parser_for("claude-code")
+    for line in (
+        claude_call("msg_a", T0, output=3),
+        claude_call("msg_b", T0 + timedelta(minutes=1), output=4),
+        claude_call("msg_a", T0, output=50, tools=(("Glob", {}),)),
+    ):
+        parsed = parse([jsonl(line).rstrip(b"\n")], {}, "/logs/s.jsonl")
+        stage.add(7, call_rows(parsed.calls, parsed.ranks, book, parsed.families))
+    db = sqlite3.connect(":memory:")
+    db.deserialize(stage.finish())
+    rows = db.execute("SELECT key, output, tools FROM staged ORDER BY key").fetchall()
+    assert [(key.split(":")[0], output, tools) for key, output, tools in rows] == [
+        ("msg_a", 50, "Glob"),
+        ("msg_b", 4, ""),
+    ]

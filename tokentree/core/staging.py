@@ -26,8 +26,9 @@ _KEY = NAMES.index("key")
 class Stage:
     """The copies and prompts read from a group of files, one file after the other.
 
-    A response whose lines were parsed in two blocks of its file arrives twice;
-    the copies of one file are merged here, as one read of the whole would be.
+    A response whose lines were parsed in two blocks of its file arrives twice
+    (so does a call a resumed session repeats in its own file): the copies of
+    one file are merged here, as one read of the whole would be.
     """
 
     def __init__(self) -> None:
@@ -36,32 +37,36 @@ class Stage:
             self.db.execute(statement)
         self.db.execute("BEGIN")
         self.file_id = -1
-        self.keys: set[str] = set()
+        self.staged = 0  # rows so far: the next row's rowid is one more
+        self.rowids: dict[str, int] = {}  # the current file's keys → their staged rows
 
     def add(self, file_id: int, rows: list[Row]) -> None:
         if file_id != self.file_id:
-            self.file_id, self.keys = file_id, set()
-        keys = self.keys
-        if not keys.isdisjoint(row[_KEY] for row in rows):
-            rows = self._merge_known(file_id, rows)
-        keys.update(row[_KEY] for row in rows)
+            self.file_id, self.rowids = file_id, {}
+        rowids = self.rowids
+        if not rowids.keys().isdisjoint(row[_KEY] for row in rows):
+            rows = self._merge_known(rows)
+        first = self.staged + 1
+        self.staged += len(rows)
+        rowids.update(zip([row[_KEY] for row in rows], range(first, self.staged + 1), strict=True))
         self.db.executemany(_INSERT, ((file_id, *row) for row in rows))
 
-    def _merge_known(self, file_id: int, rows: list[Row]) -> list[Row]:
-        """Merge rows of keys this file already staged into the staged row; return the rest."""
+    def _merge_known(self, rows: list[Row]) -> list[Row]:
+        """Merge rows of keys this file already staged into their staged rows; the rest."""
         fresh = []
         for row in rows:
-            if row[_KEY] not in self.keys:
+            rowid = self.rowids.get(row[_KEY])
+            if rowid is None:
                 fresh.append(row)
                 continue
             old = self.db.execute(
-                f"SELECT {COLUMN_LIST} FROM staged WHERE file_id = ? AND key = ?",
-                (file_id, row[_KEY]),
+                f"SELECT {COLUMN_LIST} FROM staged WHERE rowid = ?", (rowid,)
             ).fetchone()
             self.db.execute(
-                "DELETE FROM staged WHERE file_id = ? AND key = ?", (file_id, row[_KEY])
+                f"UPDATE staged SET ({COLUMN_LIST}) = ({', '.join('?' * len(row))})"
+                " WHERE rowid = ?",
+                (*merged(tuple(old), row), rowid),
             )
-            fresh.append(merged(tuple(old), row))
         return fresh
 
     def add_prompts(self, file_id: int, prompts: Iterable[tuple[str, str, float]]) -> None:
