@@ -166,21 +166,23 @@ def _add_winners(db: sqlite3.Connection, scope: int, keys: str, target: str = "w
     """Add to `target` the winning copy of each call in `keys` (an SQL condition on `key`)
     among the scope's copies: the best copy of each call, then the family rule.
 
-    Most calls have one copy: those are taken straight from the key index, and only
-    calls with several copies (and sub-agent replays) are sorted."""
+    Most calls have one copy and are the only call of their family: those are taken
+    straight from the key index, and only the rest are sorted."""
     inside, params = in_roots(_roots(db, scope))
-    for table in ("scope_files(file_id INTEGER PRIMARY KEY)", "shared(key TEXT PRIMARY KEY)"):
+    for table in (
+        "scope_files(file_id INTEGER PRIMARY KEY)",
+        "shared(key TEXT PRIMARY KEY)",
+        "best(key TEXT PRIMARY KEY, id INTEGER NOT NULL, family TEXT NOT NULL,"
+        " subagent INTEGER NOT NULL) WITHOUT ROWID",
+        "crowded(family TEXT PRIMARY KEY, on_main INTEGER NOT NULL) WITHOUT ROWID",
+    ):
         db.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table}")
-    db.execute(
-        "CREATE TEMP TABLE IF NOT EXISTS best(key TEXT PRIMARY KEY, id INTEGER NOT NULL)"
-        " WITHOUT ROWID"
-    )
-    for table in ("scope_files", "shared", "best"):
+    for table in ("scope_files", "shared", "best", "crowded"):
         db.execute(f"DELETE FROM {table}")
     db.execute(f"INSERT INTO scope_files SELECT f.id FROM files f WHERE {inside}", params)
     in_scope = f"{keys} AND file_id IN scope_files"
     db.execute(
-        f"INSERT INTO best SELECT key, id FROM copies WHERE {in_scope}"
+        f"INSERT INTO best SELECT key, id, family, subagent FROM copies WHERE {in_scope}"
         " GROUP BY key HAVING count(*) = 1"
     )
     db.execute(
@@ -188,25 +190,27 @@ def _add_winners(db: sqlite3.Connection, scope: int, keys: str, target: str = "w
         " GROUP BY key HAVING count(*) > 1"
     )
     db.execute(
-        "INSERT INTO best SELECT key, id FROM ("
-        " SELECT c.key, c.id,"
+        "INSERT INTO best SELECT key, id, family, subagent FROM ("
+        " SELECT c.key, c.id, c.family, c.subagent,"
         "  row_number() OVER (PARTITION BY c.key ORDER BY c.rank DESC, f.path) AS n"
         " FROM shared s JOIN copies c ON c.key = s.key JOIN files f ON f.id = c.file_id"
         " WHERE c.file_id IN scope_files"
         ") WHERE n = 1"
     )
-    db.execute(
-        f"INSERT INTO {target} SELECT {scope}, b.id FROM best b JOIN copies c ON c.id = b.id"
-        " WHERE c.family = '' OR c.subagent = 0"
+    db.execute(  # families of several calls: a `/btw` replay beside what it replays
+        "INSERT INTO crowded SELECT family, max(subagent = 0) FROM best WHERE family != ''"
+        " GROUP BY family HAVING count(*) > 1"
     )
-    db.execute(  # a replay counts only when no call of its family is on the main thread
+    db.execute(  # the main thread's calls, and sub-agents' that replay nothing
+        f"INSERT INTO {target} SELECT {scope}, id FROM best WHERE family = '' OR subagent = 0"
+        " OR family NOT IN (SELECT family FROM crowded)"
+    )
+    db.execute(  # of replays whose family has no main-thread call, the best one
         f"INSERT INTO {target} SELECT {scope}, id FROM ("
-        " SELECT c.id, row_number() OVER (PARTITION BY c.family"
-        "  ORDER BY c.rank DESC, f.path, c.key) AS n"
+        " SELECT b.id, row_number() OVER (PARTITION BY b.family"
+        "  ORDER BY c.rank DESC, f.path, b.key) AS n"
         " FROM best b JOIN copies c ON c.id = b.id JOIN files f ON f.id = c.file_id"
-        " WHERE c.subagent = 1 AND c.family != '' AND NOT EXISTS (SELECT 1 FROM copies o"
-        "  JOIN best x ON x.key = o.key AND x.id = o.id"
-        "  WHERE o.family = c.family AND o.family != '' AND o.subagent = 0)"
+        " WHERE b.family IN (SELECT family FROM crowded WHERE on_main = 0)"
         ") WHERE n = 1"
     )
 

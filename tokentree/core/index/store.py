@@ -57,7 +57,7 @@ _TABLES = (
 )
 COPY_INDEXES = {
     "copies_file": "CREATE UNIQUE INDEX IF NOT EXISTS copies_file ON copies(file_id, key)",
-    "copies_key": "CREATE INDEX IF NOT EXISTS copies_key ON copies(key, file_id)",
+    "copies_key": "CREATE INDEX IF NOT EXISTS copies_key ON copies(key, file_id, family, subagent)",
     "copies_family": "CREATE INDEX IF NOT EXISTS copies_family ON copies(family)"
     " WHERE family != ''",
 }
