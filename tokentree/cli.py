@@ -47,9 +47,12 @@ def _dispatch(args: list[str]) -> int:
     workspace = open_workspace(_choices(parsed), progress=_progress_bar())
     for notice in workspace.notices:
         print(f"tokentree: {notice}", file=sys.stderr)
+    seen = len(workspace.index.notices)
     try:
         return _run(parsed, workspace)
     finally:
+        for notice in workspace.index.notices[seen:]:  # a damaged index met while answering
+            print(f"tokentree: {notice}", file=sys.stderr)
         workspace.index.close()
 
 
