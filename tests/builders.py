@@ -429,3 +429,8 @@ def replace_with_copy(path: Path, keep_old_at: Path | None = None) -> None:
     temporary = path.with_name(path.name + ".tmp")
     temporary.write_bytes(path.read_bytes())
     os.replace(temporary, path)
+
+
+def token_totals(calls: Sequence[Any], kinds: Sequence[str]) -> tuple[int, ...]:
+    """How many calls, and the sum of each token kind named (e.g. "input", "cache_read")."""
+    return (len(calls), *(sum(getattr(call.tokens, kind) for call in calls) for kind in kinds))

@@ -11,6 +11,7 @@ from tests.builders import (
     codex_prompt,
     codex_tokens,
     jsonl,
+    token_totals,
     write,
 )
 from tokentree.core.index import Index, Scope
@@ -176,14 +177,7 @@ _AFTER = codex_tokens(_at(9), (2500, 1100, 80, 20), last=(700, 600, 20, 5))
 
 
 def _summary(parsed) -> tuple[int, ...]:
-    calls = parsed.calls
-    return (
-        len(calls),
-        sum(c.tokens.input for c in calls),
-        sum(c.tokens.cache_read for c in calls),
-        sum(c.tokens.output for c in calls),
-        sum(c.tokens.reasoning for c in calls),
-    )
+    return token_totals(parsed.calls, ("input", "cache_read", "output", "reasoning"))
 
 
 def test_a_snapshot_with_a_bool_count_is_skipped_and_leaves_the_baseline() -> None:

@@ -18,6 +18,7 @@ from tests.builders import (
     gemini_reply,
     gemini_usage,
     jsonl,
+    token_totals,
     write,
 )
 from tests.conftest import REAL_SAMPLES
@@ -52,14 +53,7 @@ class Harness:
         return sorted(self.index.calls(self.scope()), key=lambda call: call.timestamp)
 
     def totals(self) -> tuple[int, ...]:
-        calls = self.calls()
-        return (
-            len(calls),
-            sum(c.tokens.input for c in calls),
-            sum(c.tokens.cache_read for c in calls),
-            sum(c.tokens.output for c in calls),
-            sum(c.tokens.reasoning for c in calls),
-        )
+        return token_totals(self.calls(), ("input", "cache_read", "output", "reasoning"))
 
 
 @pytest.fixture

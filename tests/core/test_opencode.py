@@ -17,6 +17,7 @@ from tests.builders import (
     opencode_session_file,
     opencode_storage,
     opencode_usage,
+    token_totals,
 )
 from tokentree.core.index import Index, Scope
 from tokentree.core.sources import default_roots, find_files, opencode, sniff
@@ -52,15 +53,8 @@ class Harness:
         return sorted(self.index.calls(self.scope()), key=lambda call: (call.timestamp, call.key))
 
     def totals(self) -> tuple[int, ...]:
-        calls = self.calls()
-        return (
-            len(calls),
-            sum(c.tokens.input for c in calls),
-            sum(c.tokens.cache_write for c in calls),
-            sum(c.tokens.cache_read for c in calls),
-            sum(c.tokens.output for c in calls),
-            sum(c.tokens.reasoning for c in calls),
-        )
+        kinds = ("input", "cache_write", "cache_read", "output", "reasoning")
+        return token_totals(self.calls(), kinds)
 
     def copies(self) -> int:
         return self.index.db.execute("SELECT count(*) FROM copies").fetchone()[0]
