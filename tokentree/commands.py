@@ -112,7 +112,7 @@ def index(workspace: Workspace, *, check: bool, rebuild: bool) -> int:
     )
     if rebuild:
         workspace.index.rebuild()
-        print("index: winners and sums derived again from the stored copies", file=sys.stderr)
+        print("index: sums and left-out copies derived again from the copies", file=sys.stderr)
     if not (check or rebuild):
         return 0
     problems = workspace.index.check()
@@ -121,7 +121,7 @@ def index(workspace: Workspace, *, check: bool, rebuild: bool) -> int:
     if problems:
         print("index: run `tokentree index --rebuild` to derive them again")
         return 1
-    print("index: consistent (winners and sums equal a fresh derivation)")
+    print("index: consistent (sums and left-out copies equal a fresh derivation)")
     return 0
 
 

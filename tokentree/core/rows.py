@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tokentree.core.pricing import PriceBook
-from tokentree.core.records import ApiCall, Fidelity, Tokens
+from tokentree.core.records import QUARTER_HOUR, ApiCall, Fidelity, Tokens
 
 TOOL_SEPARATOR = "\x1f"
 
@@ -46,6 +46,35 @@ TOKEN_NAMES = NAMES[NAMES.index("input") : NAMES.index("reasoning") + 1]
 
 Row = tuple[Any, ...]
 """A copy as stored: the values of COLUMNS in order."""
+
+ROLLUP_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("file_id", "INTEGER NOT NULL"),
+    ("source", "TEXT NOT NULL"),
+    ("session", "TEXT NOT NULL"),
+    ("project", "TEXT NOT NULL"),
+    ("model", "TEXT NOT NULL"),
+    ("slot", "INTEGER NOT NULL"),  # the quarter hour, counted from the epoch
+    ("calls", "INTEGER NOT NULL"),
+    ("input", "INTEGER NOT NULL"),
+    ("cache_write", "INTEGER NOT NULL"),
+    ("cache_read", "INTEGER NOT NULL"),
+    ("output", "INTEGER NOT NULL"),
+    ("reasoning", "INTEGER NOT NULL"),
+    ("cost", "REAL NOT NULL"),
+    ("unpriced", "INTEGER NOT NULL"),
+)
+"""A file's sums per session, project, model and quarter hour, over every copy it holds."""
+
+
+def rollup_of(table: str, where: str = "1") -> str:
+    """The SELECT that sums the copies in `table` (rows with `file_id` and COLUMNS) into
+    ROLLUP_COLUMNS: one statement, whether a reader stages the sums or the index derives them."""
+    return (
+        f"SELECT file_id, source, session, project, model, CAST(ts / {QUARTER_HOUR} AS INTEGER)"
+        " AS slot, count(*), sum(input), sum(cache_write_5m + cache_write_1h), sum(cache_read),"
+        f" sum(output), sum(reasoning), sum(cost), sum(unpriced) FROM {table} WHERE {where}"
+        " GROUP BY file_id, source, session, project, model, slot"
+    )
 
 
 def call_rows(

@@ -1,8 +1,9 @@
 """What a reader hands the index: the copies it read, staged in a small SQLite database.
 
-A reader process inserts its rows into an in-memory database and sends it
-whole (`serialize`); the index attaches it and copies everything in with one
-INSERT … SELECT, so the main process never touches a row from Python.
+A reader process inserts its rows into an in-memory database, sums them per
+file as the index's rollup does, and sends it whole (`serialize`); the index
+attaches it and copies everything in with INSERT … SELECT, so the main process
+never touches a row from Python and sums only what it merged.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable
 
-from tokentree.core.rows import COLUMN_LIST, COLUMNS, NAMES, Row, merged
+from tokentree.core.rows import COLUMN_LIST, COLUMNS, NAMES, ROLLUP_COLUMNS, Row, merged, rollup_of
 
 _SCHEMA = (
     "CREATE TABLE staged(file_id INTEGER NOT NULL, "
@@ -18,6 +19,9 @@ _SCHEMA = (
     + ")",
     "CREATE TABLE staged_prompts(file_id INTEGER NOT NULL, source TEXT NOT NULL,"
     " session TEXT NOT NULL, ts REAL NOT NULL)",
+    "CREATE TABLE staged_rollup("
+    + ", ".join(f"{name} {kind}" for name, kind in ROLLUP_COLUMNS)
+    + ")",
 )
 _INSERT = f"INSERT INTO staged VALUES (?, {', '.join('?' * len(COLUMNS))})"
 _KEY = NAMES.index("key")
@@ -76,7 +80,9 @@ class Stage:
         )
 
     def finish(self) -> bytes:
-        """The staged database, as bytes to send to the index."""
+        """The staged database, as bytes to send to the index, with the sums of each file's
+        copies (the index takes them for a file it had no copies of)."""
+        self.db.execute("INSERT INTO staged_rollup " + rollup_of("staged"))
         self.db.execute("COMMIT")
         data = self.db.serialize()
         self.db.close()

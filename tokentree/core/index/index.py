@@ -276,7 +276,7 @@ class Index:
                 ),
             )
         for chunk in chunks(dropped):
-            for table in ("staged", "staged_prompts"):
+            for table in ("staged", "staged_prompts", "staged_rollup"):
                 self.db.execute(
                     f"DELETE FROM incoming.{table} WHERE file_id IN ({marks(chunk)})", chunk
                 )
@@ -284,6 +284,13 @@ class Index:
         self._merge_copies(merging)
         self.db.execute(f"INSERT INTO copies(file_id, {COLUMN_LIST}) SELECT * FROM incoming.staged")
         self.db.execute("INSERT INTO prompts SELECT * FROM incoming.staged_prompts")
+        # a file read from its start held no copies: the reader's sums are its rollup
+        for chunk in chunks(merging):
+            self.db.execute(
+                f"DELETE FROM incoming.staged_rollup WHERE file_id IN ({marks(chunk)})", chunk
+            )
+        self.db.execute("INSERT INTO rollup SELECT * FROM incoming.staged_rollup")
+        derive.sum_files(self.db, merging)
         self._learn(batch.learned_rates)
 
     def _merge_copies(self, file_ids: list[int]) -> None:
@@ -366,12 +373,13 @@ class Index:
     @_recovering
     def calls(self, scope: Scope) -> list[ApiCall]:
         """The counted calls in scope, in no particular order (the tree sorts what it shows)."""
+        inside, roots = derive.in_roots(scope.roots)
         clauses, params = _filters(scope, "c.source", "c.ts")
         rows = self.db.execute(
-            f"SELECT {_prefixed('c')}, f.path, f.missing FROM winners w"
-            " JOIN copies c ON c.id = w.copy JOIN files f ON f.id = c.file_id"
-            f" WHERE w.scope = ? {clauses}",
-            [self._scope(scope), *params],
+            f"SELECT {_prefixed('c')}, f.path, f.missing FROM files f"
+            f" JOIN copies c ON c.file_id = f.id WHERE {inside}"
+            f" AND c.id NOT IN (SELECT copy FROM losers WHERE scope = ?) {clauses}",
+            [*roots, self._scope(scope), *params],
         )
         return [row_call(row[:-2], row[-2], row[-1] == 1) for row in rows]
 
@@ -388,17 +396,27 @@ class Index:
 
     @_recovering
     def sums(self, scope: Scope, group: str) -> list[tuple[Any, ...]]:
-        """Per-group sums from the rollup, for the report: no call is read.
+        """Per-group sums, for the report: the scope's files' rollup less the copies that do
+        not count there; no call is read.
 
         Rows: (group, calls, input, cache_write, cache_read, output, reasoning,
         cost, unpriced_calls).
         """
+        inside, roots = derive.in_roots(scope.roots)
         clauses, params = _filters(scope, "source", "slot", per=QUARTER_HOUR)
         return self.db.execute(
             f"SELECT {_GROUPS[group]} AS g, sum(calls), sum(input), sum(cache_write),"
-            " sum(cache_read), sum(output), sum(reasoning), sum(cost), sum(unpriced) FROM rollup"
-            f" WHERE scope = ? {clauses} GROUP BY g",
-            [self._scope(scope), *params],
+            " sum(cache_read), sum(output), sum(reasoning), round(sum(cost), 9), sum(unpriced)"
+            " FROM (SELECT r.source, r.session, r.project, r.model, r.slot, r.calls, r.input,"
+            "  r.cache_write, r.cache_read, r.output, r.reasoning, r.cost, r.unpriced"
+            f"  FROM files f JOIN rollup r ON r.file_id = f.id WHERE {inside}"
+            " UNION ALL"
+            f" SELECT c.source, c.session, c.project, c.model, CAST(c.ts / {QUARTER_HOUR}"
+            "  AS INTEGER), -1, -c.input, -(c.cache_write_5m + c.cache_write_1h), -c.cache_read,"
+            "  -c.output, -c.reasoning, -c.cost, -c.unpriced"
+            "  FROM losers l JOIN copies c ON c.id = l.copy WHERE l.scope = ?)"
+            f" WHERE 1 {clauses} GROUP BY g HAVING sum(calls) > 0",
+            [*roots, self._scope(scope), *params],
         ).fetchall()
 
     @_recovering

@@ -122,11 +122,11 @@ def forget(db: sqlite3.Connection, file_ids: Sequence[int], touched: Touched) ->
         touched.files(chunk)
         marked = marks(chunk)
         db.execute(  # what was derived from them goes with them; the rest is derived again
-            "DELETE FROM winners WHERE scope IN (SELECT id FROM scopes) AND copy IN"
+            "DELETE FROM losers WHERE scope IN (SELECT id FROM scopes) AND copy IN"
             f" (SELECT id FROM copies WHERE file_id IN ({marked}))",
             chunk,
         )
-        for table in ("copies", "prompts"):
+        for table in ("copies", "prompts", "rollup"):
             db.execute(f"DELETE FROM {table} WHERE file_id IN ({marked})", chunk)
         db.execute(
             "UPDATE files SET skipped = NULL, rate_limits = NULL, offset = 0, state = NULL,"

@@ -2,9 +2,9 @@
 
 Stored facts: `files` (what was read of each log, up to which offset),
 `copies` (every copy of every call found, as read), `prompts` and `rates`.
-Derived, and rebuilt from those at any time (see derive.py): `scopes`,
-`winners` (which copy of a call counts in a scope) and `rollup` (the sums a
-report reads).
+Derived, and rebuilt from those at any time (see derive.py): `rollup` (each
+file's sums over the copies it holds), `scopes` and `losers` (the copies that
+do not count in a scope: a call's other copies, a replayed response).
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from tokentree.core.rows import COLUMNS
+from tokentree.core.rows import COLUMNS, ROLLUP_COLUMNS
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 _TABLES = (
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -42,21 +42,15 @@ _TABLES = (
     "CREATE TABLE rates(model TEXT NOT NULL, source TEXT NOT NULL, day INTEGER NOT NULL,"
     " speed TEXT NOT NULL, rates BLOB, PRIMARY KEY (model, source, day, speed))",
     "CREATE TABLE scopes(id INTEGER PRIMARY KEY, roots TEXT UNIQUE NOT NULL, used REAL NOT NULL)",
-    "CREATE TABLE winners(scope INTEGER NOT NULL, copy INTEGER NOT NULL,"
+    "CREATE TABLE losers(scope INTEGER NOT NULL, copy INTEGER NOT NULL,"
     " PRIMARY KEY (scope, copy)) WITHOUT ROWID",
-    """CREATE TABLE rollup(
-        scope INTEGER NOT NULL, file_id INTEGER NOT NULL, source TEXT NOT NULL,
-        session TEXT NOT NULL, project TEXT NOT NULL, model TEXT NOT NULL,
-        slot INTEGER NOT NULL, calls INTEGER NOT NULL, input INTEGER NOT NULL,
-        cache_write INTEGER NOT NULL, cache_read INTEGER NOT NULL, output INTEGER NOT NULL,
-        reasoning INTEGER NOT NULL, cost REAL NOT NULL, unpriced INTEGER NOT NULL)""",
+    "CREATE TABLE rollup(" + ", ".join(f"{name} {kind}" for name, kind in ROLLUP_COLUMNS) + ")",
     "CREATE TABLE touched_keys(key TEXT PRIMARY KEY) WITHOUT ROWID",
-    "CREATE TABLE touched_files(file_id INTEGER PRIMARY KEY)",
     "CREATE INDEX prompts_file ON prompts(file_id)",
-    "CREATE INDEX rollup_scope ON rollup(scope, file_id)",
+    "CREATE INDEX rollup_file ON rollup(file_id)",
 )
 COPY_INDEXES = {
-    "copies_file": "CREATE UNIQUE INDEX IF NOT EXISTS copies_file ON copies(file_id, key)",
+    "copies_file": "CREATE INDEX IF NOT EXISTS copies_file ON copies(file_id)",
     "copies_key": "CREATE INDEX IF NOT EXISTS copies_key ON copies(key, file_id, family, subagent)",
     "copies_family": "CREATE INDEX IF NOT EXISTS copies_family ON copies(family)"
     " WHERE family != ''",
