@@ -178,8 +178,12 @@ def _add_losers(db: sqlite3.Connection, scope: int, keys: str, target: str = "lo
     for table in _TEMP_TABLES:
         db.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table}")
         db.execute(f"DELETE FROM {table.split('(')[0]}")
-    db.execute(f"INSERT INTO scope_files SELECT f.id FROM files f WHERE {inside}", params)
-    in_scope = f"{keys} AND file_id IN scope_files"
+    in_files = db.execute(
+        f"INSERT INTO scope_files SELECT f.id FROM files f WHERE {inside}", params
+    ).rowcount
+    every_file = in_files == db.execute("SELECT count(*) FROM files").fetchone()[0]
+    # `+file_id`: scanned along the key index, not looked up file by file
+    in_scope = f"{keys}" if every_file else f"{keys} AND +file_id IN scope_files"
     db.execute(
         f"INSERT INTO shared SELECT key FROM copies WHERE {in_scope}"
         " GROUP BY key HAVING count(*) > 1"
@@ -190,9 +194,11 @@ def _add_losers(db: sqlite3.Connection, scope: int, keys: str, target: str = "lo
         " JOIN files f ON f.id = c.file_id WHERE c.file_id IN scope_files"
         ") WHERE n > 1"
     )
-    db.execute(  # a response replayed under another request: Claude's `/btw`
-        f"INSERT INTO crowded SELECT family, 0 FROM copies WHERE {in_scope} AND family != ''"
-        " GROUP BY family HAVING count(DISTINCT key) > 1"
+    db.execute(  # a response a sub-agent replayed under another request: Claude's `/btw`
+        "INSERT INTO crowded SELECT c.family, 0 FROM (SELECT DISTINCT family FROM copies"
+        f" WHERE {in_scope} AND subagent = 1 AND family != '') r"
+        " CROSS JOIN copies c ON c.family = r.family WHERE c.family != ''"
+        " AND c.file_id IN scope_files GROUP BY c.family HAVING min(c.key) != max(c.key)"
     )
     db.execute(
         "INSERT INTO best SELECT key, id, family, subagent, rank, path FROM ("

@@ -54,6 +54,8 @@ COPY_INDEXES = {
     "copies_key": "CREATE INDEX IF NOT EXISTS copies_key ON copies(key, file_id, family, subagent)",
     "copies_family": "CREATE INDEX IF NOT EXISTS copies_family ON copies(family)"
     " WHERE family != ''",
+    "copies_replays": "CREATE INDEX IF NOT EXISTS copies_replays ON copies(family)"
+    " WHERE subagent = 1 AND family != ''",
 }
 """Dropped while a first build fills `copies`, and built once at its end (several times faster
 than keeping them up to date row by row); any run that finds one missing builds it."""
