@@ -394,7 +394,7 @@ class History:
                 assert_sums(index.sums(scope, "session"), sums, name)
 
     def check_consistency(self) -> None:
-        """The stored winners and rollup are what deriving them afresh from the stored copies
+        """The stored losers and rollup are what deriving them afresh from the stored copies
         gives (checked once an example is done, so a wrong count is reported first)."""
         with closing(Index(self.db)) as index:
             assert index.check() == []

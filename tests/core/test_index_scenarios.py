@@ -578,7 +578,7 @@ def test_check_lists_the_differences_of_a_tampered_rollup_and_rebuild_repairs_th
     tmp_path: Path, how: str
 ) -> None:
     """The same through the API: `check()` is empty on a consistent index and lists the
-    differences otherwise; `rebuild()` derives the winners and the rollup again."""
+    differences otherwise; `rebuild()` derives the losers and the rollup again."""
     logs = many_calls(tmp_path / "logs", files=4, calls=10)
     roots = explicit_roots([logs], ["claude-code"])
     scope = Scope((str(roots[0].path),), ("claude-code",))
