@@ -66,14 +66,28 @@ ROLLUP_COLUMNS: tuple[tuple[str, str], ...] = (
 """A file's sums per session, project, model and quarter hour, over every copy it holds."""
 
 
+SLOT = f"CAST(ts / {QUARTER_HOUR} AS INTEGER)"
+"""A copy's quarter hour, as the rollup's `slot` counts it."""
+SUMMED = (
+    "1",
+    "input",
+    "cache_write_5m + cache_write_1h",
+    "cache_read",
+    "output",
+    "reasoning",
+    "cost",
+    "unpriced",
+)
+"""What each copy adds to ROLLUP_COLUMNS from `calls` on, in their order."""
+
+
 def rollup_of(table: str, where: str = "1") -> str:
     """The SELECT that sums the copies in `table` (rows with `file_id` and COLUMNS) into
     ROLLUP_COLUMNS: one statement, whether a reader stages the sums or the index derives them."""
+    sums = ", ".join(f"sum({term})" for term in SUMMED)
     return (
-        f"SELECT file_id, source, session, project, model, CAST(ts / {QUARTER_HOUR} AS INTEGER)"
-        " AS slot, count(*), sum(input), sum(cache_write_5m + cache_write_1h), sum(cache_read),"
-        f" sum(output), sum(reasoning), sum(cost), sum(unpriced) FROM {table} WHERE {where}"
-        " GROUP BY file_id, source, session, project, model, slot"
+        f"SELECT file_id, source, session, project, model, {SLOT} AS slot, {sums}"
+        f" FROM {table} WHERE {where} GROUP BY file_id, source, session, project, model, slot"
     )
 
 

@@ -44,7 +44,7 @@ from tokentree.core.reading import (
     read_all,
 )
 from tokentree.core.records import QUARTER_HOUR, ApiCall, Prompt, Tokens
-from tokentree.core.rows import COLUMN_LIST, NAMES, merged, row_call
+from tokentree.core.rows import COLUMN_LIST, NAMES, SLOT, SUMMED, merged, row_call
 from tokentree.core.sources import Root, read_mode
 from tokentree.core.sources.base import ReadMode, SourceFile
 
@@ -411,10 +411,9 @@ class Index:
             "  r.cache_write, r.cache_read, r.output, r.reasoning, r.cost, r.unpriced"
             f"  FROM files f JOIN rollup r ON r.file_id = f.id WHERE {inside}"
             " UNION ALL"
-            f" SELECT c.source, c.session, c.project, c.model, CAST(c.ts / {QUARTER_HOUR}"
-            "  AS INTEGER), -1, -c.input, -(c.cache_write_5m + c.cache_write_1h), -c.cache_read,"
-            "  -c.output, -c.reasoning, -c.cost, -c.unpriced"
-            "  FROM losers l JOIN copies c ON c.id = l.copy WHERE l.scope = ?)"
+            f" SELECT source, session, project, model, {SLOT},"
+            f"  {', '.join(f'-({term})' for term in SUMMED)}"
+            "  FROM copies WHERE id IN (SELECT copy FROM losers WHERE scope = ?))"
             f" WHERE 1 {clauses} GROUP BY g HAVING sum(calls) > 0",
             [*roots, self._scope(scope), *params],
         ).fetchall()
