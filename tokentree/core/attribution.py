@@ -9,7 +9,7 @@ largest-remainder method, so the parts of every node add up to its totals exactl
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -95,6 +95,16 @@ class Bucket(NamedTuple):
     activity: str
     detail: str = ""
 
+    @property
+    def code(self) -> str:
+        """The bucket as the index stores it: "reading", "other/mcp:linear"."""
+        return f"{self.activity}/{self.detail}" if self.detail else self.activity
+
+    @classmethod
+    def of_code(cls, code: str) -> Bucket:
+        activity, _, detail = code.partition("/")
+        return cls(activity, detail)
+
 
 _label_cache: dict[str, Bucket] = {}
 
@@ -123,9 +133,13 @@ def _classify(label: str) -> Bucket:
     return Bucket(activity) if activity else Bucket("other", name)
 
 
+COMPACTION_MARK = "acompact"
+"""In the name of the file Claude Code writes a compaction's summarising call to."""
+
+
 def is_compaction(call: ApiCall) -> bool:
     """The summarising call of a compaction (Claude Code writes it to `agent-acompact-*`)."""
-    return "acompact" in call.file
+    return COMPACTION_MARK in call.file
 
 
 Weights = tuple[tuple[Bucket, int], ...]
@@ -139,11 +153,16 @@ _weights_cache: dict[tuple[str, ...], tuple[Weights, bool]] = {}
 
 def call_buckets(call: ApiCall) -> Weights:
     """How many of the call's tools fall in each bucket; where it ran decides first."""
-    if "acompact" in call.file:
+    return weights_of(call.tools, call.subagent, is_compaction(call))
+
+
+def weights_of(tools: tuple[str, ...], subagent: bool, compaction: bool) -> Weights:
+    """The buckets of a call with these tools, run by a sub-agent or compacting or not: what
+    the index decides once per copy (buckets.py) and the tree once per call."""
+    if compaction:
         return _COMPACTION
-    if call.subagent:
+    if subagent:
         return _DELEGATION
-    tools = call.tools
     if not tools:
         return _CONVERSATION
     return _tool_facts(tools)[0]
@@ -173,7 +192,7 @@ def call_activity(call: ApiCall) -> str:
 
 def is_mechanical(call: ApiCall) -> bool:
     """A main-thread call that only read, ran commands, tests or git: no judgement needed."""
-    if call.subagent or not call.tools or "acompact" in call.file:
+    if call.subagent or not call.tools or is_compaction(call):
         return False
     return _tool_facts(call.tools)[1]
 
@@ -188,16 +207,19 @@ _ORDER = {name: position for position, name in enumerate(CLASSES)}
 
 def split_call(call: ApiCall) -> list[tuple[Bucket, int, float]]:
     """The call's tokens and cost per bucket; the token parts sum exactly to its total."""
-    weights = call_buckets(call)
-    total = _total(call)
+    return split(call_buckets(call), _total(call), call.cost)
+
+
+def split(weights: Weights, total: int, cost: float) -> list[tuple[Bucket, int, float]]:
+    """`total` tokens and `cost` split across the buckets in proportion to their tool counts."""
     if len(weights) == 1:
-        return [(weights[0][0], total, call.cost)]
+        return [(weights[0][0], total, cost)]
     counts = [count for _, count in weights]
     return list(
         zip(
             (bucket for bucket, _ in weights),
             largest_remainder(total, counts),
-            _shares(call.cost, counts),
+            _shares(cost, counts),
             strict=True,
         )
     )
@@ -334,11 +356,13 @@ def calls_of(node: Node) -> Iterator[ApiCall]:
 
 
 class Attribution:
-    """The activity of every node of a tree, filled in one pass; call rows on demand."""
+    """The activity of every node of a tree: a built tree's filled in one pass (call rows on
+    demand); a served tree's (served.py) known for its weeks and days, the rest when asked."""
 
-    def __init__(self, root: Node) -> None:
-        self._activity: dict[Node, Activity] = {}
-        self._fill(root)
+    def __init__(self, root: Node, known: Mapping[Node, Activity] | None = None) -> None:
+        self._activity: dict[Node, Activity] = dict(known or {})
+        if known is None:
+            self._fill(root)
 
     def _fill(self, node: Node) -> Activity:
         activity = Activity()
@@ -354,8 +378,14 @@ class Attribution:
 
     def __getitem__(self, node: Node) -> Activity:
         found = self._activity.get(node)
-        if found is None:  # a call row built after the pass, or a node of another tree
-            found = self._activity[node] = activity_of(node)
+        if found is None:  # a call row built after the pass, a node of another tree, or a
+            if node.kind in (Kind.ALL, Kind.WEEK, Kind.DAY, Kind.SESSION):  # served day's
+                found = Activity()
+                for child in node.children:
+                    found.add(self[child])
+            else:
+                found = activity_of(node)
+            self._activity[node] = found
         return found
 
 

@@ -173,7 +173,7 @@ def read_file(task: ReadTask, stage: Stage, prices: PriceBook) -> ReadResult:
 def _take(result: ReadResult, parsed: FileParse, stage: Stage, prices: PriceBook) -> None:
     """Stage one parse's calls and prompts, and keep what the file's state needs."""
     file_id = result.task.file_id
-    rows = call_rows(parsed.calls, parsed.ranks, prices, parsed.families)
+    rows = call_rows(parsed.calls, parsed.ranks, prices, parsed.families, result.task.path)
     stage.add(file_id, rows)
     stage.add_prompts(file_id, ((p.source, p.session_id, p.timestamp) for p in parsed.prompts))
     result.calls += len(rows)

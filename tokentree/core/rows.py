@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from tokentree.core.attribution import COMPACTION_MARK, weights_of
 from tokentree.core.pricing import PriceBook
 from tokentree.core.records import QUARTER_HOUR, ApiCall, Fidelity, Tokens
 
@@ -39,9 +40,17 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("source_cost", "REAL"),
     ("speed", "TEXT NOT NULL"),
     ("web_searches", "INTEGER NOT NULL"),
+    ("bucket", "TEXT NOT NULL"),  # its activity (attribution.Bucket.code), or '' when split
 )
 NAMES = tuple(name for name, _ in COLUMNS)
 COLUMN_LIST = ", ".join(NAMES)
+
+
+def prefixed(table: str) -> str:
+    """The COLUMNS of a copy as `table.name, …`, for a join."""
+    return ", ".join(f"{table}.{name}" for name in NAMES)
+
+
 TOKEN_NAMES = NAMES[NAMES.index("input") : NAMES.index("reasoning") + 1]
 
 Row = tuple[Any, ...]
@@ -56,14 +65,27 @@ ROLLUP_COLUMNS: tuple[tuple[str, str], ...] = (
     ("slot", "INTEGER NOT NULL"),  # the quarter hour, counted from the epoch
     ("calls", "INTEGER NOT NULL"),
     ("input", "INTEGER NOT NULL"),
-    ("cache_write", "INTEGER NOT NULL"),
+    ("cache_write_5m", "INTEGER NOT NULL"),
+    ("cache_write_1h", "INTEGER NOT NULL"),
     ("cache_read", "INTEGER NOT NULL"),
     ("output", "INTEGER NOT NULL"),
     ("reasoning", "INTEGER NOT NULL"),
     ("cost", "REAL NOT NULL"),
     ("unpriced", "INTEGER NOT NULL"),
+    ("lower_bound", "INTEGER NOT NULL"),
+    ("estimated", "INTEGER NOT NULL"),
+    ("subagent", "INTEGER NOT NULL"),
+    ("rewound", "INTEGER NOT NULL"),
+    ("fast", "INTEGER NOT NULL"),
+    ("web_searches", "INTEGER NOT NULL"),
+    ("source_cost_calls", "INTEGER NOT NULL"),
+    ("source_cost", "REAL NOT NULL"),
+    ("source_cost_ours", "REAL NOT NULL"),
+    ("first", "REAL NOT NULL"),  # the earliest and latest copy: not summed
+    ("last", "REAL NOT NULL"),
 )
-"""A file's sums per session, project, model and quarter hour, over every copy it holds."""
+"""A file's sums per session, project, model and quarter hour, over every copy it holds: all
+that a tree node's Totals add up, so weeks and days are served without reading a call."""
 
 
 SLOT = f"CAST(ts / {QUARTER_HOUR} AS INTEGER)"
@@ -71,14 +93,25 @@ SLOT = f"CAST(ts / {QUARTER_HOUR} AS INTEGER)"
 SUMMED = (
     "1",
     "input",
-    "cache_write_5m + cache_write_1h",
+    "cache_write_5m",
+    "cache_write_1h",
     "cache_read",
     "output",
     "reasoning",
     "cost",
     "unpriced",
+    "fidelity = 'lower_bound'",
+    "fidelity = 'estimated'",
+    "subagent",
+    "rewound",
+    "speed = 'fast'",
+    "web_searches",
+    "source_cost IS NOT NULL",
+    "coalesce(source_cost, 0.0)",
+    "iif(source_cost IS NULL, 0.0, cost)",
 )
 """What each copy adds to ROLLUP_COLUMNS from `calls` on, in their order."""
+SUM_NAMES = tuple(name for name, _ in ROLLUP_COLUMNS[6 : 6 + len(SUMMED)])
 
 
 def rollup_of(table: str, where: str = "1") -> str:
@@ -86,8 +119,9 @@ def rollup_of(table: str, where: str = "1") -> str:
     ROLLUP_COLUMNS: one statement, whether a reader stages the sums or the index derives them."""
     sums = ", ".join(f"sum({term})" for term in SUMMED)
     return (
-        f"SELECT file_id, source, session, project, model, {SLOT} AS slot, {sums}"
-        f" FROM {table} WHERE {where} GROUP BY file_id, source, session, project, model, slot"
+        f"SELECT file_id, source, session, project, model, {SLOT} AS slot, {sums},"
+        f" min(ts), max(ts) FROM {table} WHERE {where}"
+        " GROUP BY file_id, source, session, project, model, slot"
     )
 
 
@@ -96,12 +130,15 @@ def call_rows(
     ranks: Sequence[int],
     prices: PriceBook,
     families: Mapping[str, str] | None = None,
+    path: str = "",
 ) -> list[Row]:
-    """The calls as priced rows, each call unpacked once (a first index builds millions)."""
+    """The calls of the file at `path` as priced rows with their activity, each call unpacked
+    once (a first index builds millions)."""
     rows: list[Row] = []
     append = rows.append
     price_of = prices.price_of
     family_of = (families or {}).get
+    compaction = COMPACTION_MARK in path
     for call, rank in zip(calls, ranks, strict=True):
         source, key, session, project, timestamp, model, tokens, tools, subagent, fidelity = call[
             :10
@@ -128,9 +165,16 @@ def call_rows(
                 call.source_cost,
                 speed,
                 web_searches,
+                bucket_code(tools, subagent, compaction),
             )
         )
     return rows
+
+
+def bucket_code(tools: tuple[str, ...], subagent: bool, compaction: bool) -> str:
+    """The copy's one bucket as stored, or '' when its tools fall in several (split later)."""
+    weights = weights_of(tools, subagent, compaction)
+    return weights[0][0].code if len(weights) == 1 else ""
 
 
 _FIDELITY = {member.value: member for member in Fidelity}
@@ -162,6 +206,7 @@ def row_call(row: Sequence[Any], path: str, missing: bool) -> ApiCall:
         source_cost,
         speed,
         web_searches,
+        _bucket,
     ) = row
     return ApiCall(
         source,
@@ -204,6 +249,9 @@ def merged(old: Row, new: Row) -> Row:
     values["tools"] = TOOL_SEPARATOR.join(tools)
     values["rank"] = max(old[_AT["rank"]], new[_AT["rank"]])
     values["rewound"] = max(old[_AT["rewound"]], new[_AT["rewound"]])
+    values["bucket"] = bucket_code(
+        tuple(tools), old[_AT["subagent"]] == 1, old[_AT["bucket"]] == "compaction"
+    )
     return tuple(values[name] for name in NAMES)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable
 
+from tokentree.core.activity_sums import ACTIVITY_COLUMNS, activity_of
 from tokentree.core.rows import COLUMN_LIST, COLUMNS, NAMES, ROLLUP_COLUMNS, Row, merged, rollup_of
 
 _SCHEMA = (
@@ -22,8 +23,13 @@ _SCHEMA = (
     "CREATE TABLE staged_rollup("
     + ", ".join(f"{name} {kind}" for name, kind in ROLLUP_COLUMNS)
     + ")",
+    "CREATE TABLE staged_activity("
+    + ", ".join(f"{name} {kind}" for name, kind in ACTIVITY_COLUMNS)
+    + ")",
 )
+STAGED_TABLES = ("staged", "staged_prompts", "staged_rollup", "staged_activity")
 _INSERT = f"INSERT INTO staged VALUES (?, {', '.join('?' * len(COLUMNS))})"
+_INSERT_ACTIVITY = f"INSERT INTO staged_activity VALUES ({', '.join('?' * len(ACTIVITY_COLUMNS))})"
 _KEY = NAMES.index("key")
 
 
@@ -80,9 +86,11 @@ class Stage:
         )
 
     def finish(self) -> bytes:
-        """The staged database, as bytes to send to the index, with the sums of each file's
-        copies (the index takes them for a file it had no copies of)."""
+        """The staged database, as bytes to send to the index, with the sums and activity of
+        each file's copies (the index takes them for a file it had no copies of)."""
         self.db.execute("INSERT INTO staged_rollup " + rollup_of("staged"))
+        rows = activity_of(self.db, "staged")
+        self.db.executemany(_INSERT_ACTIVITY, rows)
         self.db.execute("COMMIT")
         data = self.db.serialize()
         self.db.close()

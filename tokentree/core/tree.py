@@ -162,7 +162,7 @@ class Node:
     end: float
     totals: Totals = field(default_factory=Totals)
     sessions: int = 0
-    turns: int = 0
+    _turns: int | None = 0
     models: Counter[str] = field(default_factory=Counter)
     call: ApiCall | None = None
     source: str = ""
@@ -171,6 +171,7 @@ class Node:
     _children: list[Node] = field(default_factory=list, repr=False)
     _unbuilt_calls: tuple[list[ApiCall], Clock] | None = field(default=None, repr=False)
     _label_of: Callable[[], str] | None = field(default=None, repr=False)
+    _load: Callable[[], list[Node]] | None = field(default=None, repr=False)
 
     @property
     def label(self) -> str:
@@ -186,12 +187,36 @@ class Node:
 
     @property
     def children(self) -> list[Node]:
-        """A turn's call rows are made the first time they are asked for: most never are."""
+        """A turn's call rows are made the first time they are asked for: most never are;
+        so are a served day's sessions (served.py)."""
         if self._unbuilt_calls is not None:
             calls, clock = self._unbuilt_calls
             self._children = [_call_node(call, clock) for call in calls]
             self._unbuilt_calls = None  # only now: another thread may be reading the calls
+        elif self._load is not None:
+            self._children = self._load()
+            self._load = None
         return self._children
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the children are at hand (a served day's are read when first asked for)."""
+        return self._load is None
+
+    def unload(self, load: Callable[[], list[Node]]) -> None:
+        """Drop the children, to be read again by `load` when next asked for."""
+        self._load, self._children = load, []
+
+    @property
+    def turns(self) -> int:
+        """Turns with calls below this node; a served node counts its children's when asked."""
+        if self._turns is None:
+            return sum(child.turns for child in self.children)
+        return self._turns
+
+    @turns.setter
+    def turns(self, value: int) -> None:
+        self._turns = value
 
     def child(self, key: str) -> Node | None:
         return next((node for node in self.children if node.key == key), None)
@@ -256,6 +281,10 @@ def build_tree(
                 day_node.children.append(_session_node(source, session_id, turns, starts, clock))
             day_node.children.sort(key=lambda node: node.start)
             _merge_children(day_node, len(sessions))
+            # a day spans its calls (a turn it continues may have begun the day before)
+            day_node.start = min(  # each turn's calls were sorted by _session_node
+                calls[0].timestamp for turns in sessions.values() for calls in turns.values()
+            )
             week_sessions.update(sessions)
             week.children.append(day_node)
         _merge_children(week, len(week_sessions))

@@ -33,6 +33,7 @@ from typing import Any
 
 import orjson
 
+from tokentree.core.activity_sums import ACTIVITY_COLUMNS, ActivityRow, activity_of
 from tokentree.core.index.store import chunks, marks
 from tokentree.core.rows import rollup_of
 
@@ -115,11 +116,18 @@ def _expand(db: sqlite3.Connection) -> None:
 
 
 def sum_files(db: sqlite3.Connection, file_ids: Sequence[int]) -> None:
-    """Sum these files' copies into their rollup rows again (their copies changed)."""
+    """Sum these files' copies into their rollup and activity rows again (their copies
+    changed)."""
     for chunk in chunks(file_ids):
         marked = marks(chunk)
         db.execute(f"DELETE FROM rollup WHERE file_id IN ({marked})", chunk)
         db.execute("INSERT INTO rollup " + rollup_of("copies", f"file_id IN ({marked})"), chunk)
+        db.execute(f"DELETE FROM activity WHERE file_id IN ({marked})", chunk)
+        _insert_activity(db, activity_of(db, "copies", f"file_id IN ({marked})", chunk))
+
+
+def _insert_activity(db: sqlite3.Connection, rows: list[ActivityRow]) -> None:
+    db.executemany(f"INSERT INTO activity VALUES ({marks(ACTIVITY_COLUMNS)})", rows)
 
 
 def scope_id(db: sqlite3.Connection, roots: Sequence[str]) -> int:
@@ -241,12 +249,15 @@ def _derive_touched(db: sqlite3.Connection, scope: int) -> None:
 def check(db: sqlite3.Connection) -> list[str]:
     """How the stored rollup and losers differ from a fresh derivation (nothing: consistent)."""
     problems: list[str] = []
-    wanted = _rounded(db.execute(rollup_of("copies")))
-    have = _rounded(db.execute("SELECT * FROM rollup"))
-    if wanted != have:
-        problems.append(
-            f"{len(have - wanted):,} rollup rows are wrong, {len(wanted - have):,} missing"
-        )
+    for table, wanted in (
+        ("rollup", _rounded(db.execute(rollup_of("copies")))),
+        ("activity", _rounded(activity_of(db, "copies"))),
+    ):
+        have = _rounded(db.execute(f"SELECT * FROM {table}"))
+        if wanted != have:
+            problems.append(
+                f"{len(have - wanted):,} {table} rows are wrong, {len(wanted - have):,} missing"
+            )
     db.execute("CREATE TEMP TABLE IF NOT EXISTS fresh_losers(scope, copy)")
     for scope, name in db.execute("SELECT id, roots FROM scopes").fetchall():
         db.execute("DELETE FROM fresh_losers")
@@ -268,6 +279,8 @@ def rebuild(db: sqlite3.Connection) -> None:
     """Drop every derived row and derive them again from the copies."""
     db.execute("DELETE FROM rollup")
     db.execute("INSERT INTO rollup " + rollup_of("copies"))
+    db.execute("DELETE FROM activity")
+    _insert_activity(db, activity_of(db, "copies"))
     for (scope,) in db.execute("SELECT id FROM scopes").fetchall():
         derive_scope(db, scope)
 

@@ -24,8 +24,10 @@ from typing import Any, ParamSpec, TypeVar
 
 import orjson
 
-from tokentree.core.index import derive
+from tokentree.core.index import derive, queries
 from tokentree.core.index.plan import UpdateStats, mark_missing, plan
+from tokentree.core.index.reader import IndexReader
+from tokentree.core.index.scope import Scope
 from tokentree.core.index.store import (
     COPY_INDEXES,
     CacheUnusable,
@@ -43,14 +45,25 @@ from tokentree.core.reading import (
     ReadBatch,
     read_all,
 )
-from tokentree.core.records import QUARTER_HOUR, ApiCall, Prompt, Tokens
-from tokentree.core.rows import COLUMN_LIST, NAMES, SLOT, SUMMED, merged, row_call
+from tokentree.core.records import ApiCall, Prompt, Tokens
+from tokentree.core.rows import COLUMN_LIST, NAMES, merged, prefixed
 from tokentree.core.sources import Root, read_mode
 from tokentree.core.sources.base import ReadMode, SourceFile
+from tokentree.core.staging import STAGED_TABLES
 
 BATCH_BYTES = 64 * 1024 * 1024
 """Read this much, then store it in one transaction: bounds memory, shows progress."""
 QUARTER_HOUR_GROUP = "quarter_hour"
+_REPORT_SUMS = (
+    "sum(calls)",
+    "sum(input)",
+    "sum(cache_write_5m + cache_write_1h)",
+    "sum(cache_read)",
+    "sum(output)",
+    "sum(reasoning)",
+    "round(sum(cost), 9)",
+    "sum(unpriced)",
+)
 _GROUPS = {
     QUARTER_HOUR_GROUP: "slot",
     "session": "source || ' ' || session",
@@ -61,16 +74,6 @@ _GROUPS = {
 
 P = ParamSpec("P")
 T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class Scope:
-    """Which part of the index a view reads: the folders it was started on and the sources."""
-
-    roots: tuple[str, ...]
-    sources: tuple[str, ...]
-    since: float | None = None  # epoch seconds, inclusive
-    until: float | None = None  # epoch seconds, exclusive
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,7 +279,7 @@ class Index:
                 ),
             )
         for chunk in chunks(dropped):
-            for table in ("staged", "staged_prompts", "staged_rollup"):
+            for table in STAGED_TABLES:
                 self.db.execute(
                     f"DELETE FROM incoming.{table} WHERE file_id IN ({marks(chunk)})", chunk
                 )
@@ -286,10 +289,12 @@ class Index:
         self.db.execute("INSERT INTO prompts SELECT * FROM incoming.staged_prompts")
         # a file read from its start held no copies: the reader's sums are its rollup
         for chunk in chunks(merging):
-            self.db.execute(
-                f"DELETE FROM incoming.staged_rollup WHERE file_id IN ({marks(chunk)})", chunk
-            )
+            for table in ("staged_rollup", "staged_activity"):
+                self.db.execute(
+                    f"DELETE FROM incoming.{table} WHERE file_id IN ({marks(chunk)})", chunk
+                )
         self.db.execute("INSERT INTO rollup SELECT * FROM incoming.staged_rollup")
+        self.db.execute("INSERT INTO activity SELECT * FROM incoming.staged_activity")
         derive.sum_files(self.db, merging)
         self._learn(batch.learned_rates)
 
@@ -299,7 +304,7 @@ class Index:
         for chunk in chunks(file_ids):
             marked = marks(chunk)
             pairs = self.db.execute(
-                f"SELECT c.id, s.rowid, {_prefixed('c')}, {_prefixed('s')} FROM incoming.staged s"
+                f"SELECT c.id, s.rowid, {prefixed('c')}, {prefixed('s')} FROM incoming.staged s"
                 f" JOIN copies c ON c.file_id = s.file_id AND c.key = s.key"
                 f" WHERE s.file_id IN ({marked})",
                 chunk,
@@ -373,26 +378,15 @@ class Index:
     @_recovering
     def calls(self, scope: Scope) -> list[ApiCall]:
         """The counted calls in scope, in no particular order (the tree sorts what it shows)."""
-        inside, roots = derive.in_roots(scope.roots)
-        clauses, params = _filters(scope, "c.source", "c.ts")
-        rows = self.db.execute(
-            f"SELECT {_prefixed('c')}, f.path, f.missing FROM files f"
-            f" JOIN copies c ON c.file_id = f.id WHERE {inside}"
-            f" AND c.id NOT IN (SELECT copy FROM losers WHERE scope = ?) {clauses}",
-            [*roots, self._scope(scope), *params],
-        )
-        return [row_call(row[:-2], row[-2], row[-1] == 1) for row in rows]
+        return queries.calls(self.db, scope, self._scope(scope))
 
     @_recovering
     def prompts(self, scope: Scope) -> list[Prompt]:
-        inside, roots = derive.in_roots(scope.roots)
-        clauses, params = _filters(scope, "p.source", "p.ts")
-        rows = self.db.execute(
-            "SELECT DISTINCT p.source, p.session, p.ts FROM prompts p JOIN files f"
-            f" ON f.id = p.file_id WHERE {inside} {clauses} ORDER BY p.ts",
-            [*roots, *params],
-        )
-        return [Prompt(source, session, ts) for source, session, ts in rows]
+        return queries.prompts(self.db, scope)
+
+    def reader(self) -> IndexReader:
+        """A connection for another thread to read the index on while this one writes."""
+        return IndexReader(self.path, self.db)
 
     @_recovering
     def sums(self, scope: Scope, group: str) -> list[tuple[Any, ...]]:
@@ -402,21 +396,7 @@ class Index:
         Rows: (group, calls, input, cache_write, cache_read, output, reasoning,
         cost, unpriced_calls).
         """
-        inside, roots = derive.in_roots(scope.roots)
-        clauses, params = _filters(scope, "source", "slot", per=QUARTER_HOUR)
-        return self.db.execute(
-            f"SELECT {_GROUPS[group]} AS g, sum(calls), sum(input), sum(cache_write),"
-            " sum(cache_read), sum(output), sum(reasoning), round(sum(cost), 9), sum(unpriced)"
-            " FROM (SELECT r.source, r.session, r.project, r.model, r.slot, r.calls, r.input,"
-            "  r.cache_write, r.cache_read, r.output, r.reasoning, r.cost, r.unpriced"
-            f"  FROM files f JOIN rollup r ON r.file_id = f.id WHERE {inside}"
-            " UNION ALL"
-            f" SELECT source, session, project, model, {SLOT},"
-            f"  {', '.join(f'-({term})' for term in SUMMED)}"
-            "  FROM copies WHERE id IN (SELECT copy FROM losers WHERE scope = ?))"
-            f" WHERE 1 {clauses} GROUP BY g HAVING sum(calls) > 0",
-            [*roots, self._scope(scope), *params],
-        ).fetchall()
+        return queries.grouped(self.db, scope, self._scope(scope), [_GROUPS[group]], _REPORT_SUMS)
 
     @_recovering
     def diagnostics(self, scope: Scope) -> list[FileDiagnostics]:
@@ -447,21 +427,6 @@ class Index:
             )
         ]
         return max(found, key=lambda limits: limits["observed_at"], default=None)
-
-
-def _prefixed(table: str) -> str:
-    return ", ".join(f"{table}.{name}" for name in NAMES)
-
-
-def _filters(scope: Scope, source: str, time: str, per: int | None = None) -> tuple[str, list[Any]]:
-    """The scope's sources and time span as SQL (`per`: the time column counts slots of it)."""
-    clauses = [f"AND {source} IN ({marks(scope.sources)})"]
-    params: list[Any] = list(scope.sources)
-    for bound, operator in ((scope.since, ">="), (scope.until, "<")):
-        if bound is not None:
-            clauses.append(f"AND {time} {operator} ?")
-            params.append(int(bound // per) if per else bound)
-    return " ".join(clauses), params
 
 
 @contextmanager

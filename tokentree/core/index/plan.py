@@ -126,7 +126,7 @@ def forget(db: sqlite3.Connection, file_ids: Sequence[int], touched: Touched) ->
             f" (SELECT id FROM copies WHERE file_id IN ({marked}))",
             chunk,
         )
-        for table in ("copies", "prompts", "rollup"):
+        for table in ("copies", "prompts", "rollup", "activity"):
             db.execute(f"DELETE FROM {table} WHERE file_id IN ({marked})", chunk)
         db.execute(
             "UPDATE files SET skipped = NULL, rate_limits = NULL, offset = 0, state = NULL,"

@@ -2,9 +2,10 @@
 
 Stored facts: `files` (what was read of each log, up to which offset),
 `copies` (every copy of every call found, as read), `prompts` and `rates`.
-Derived, and rebuilt from those at any time (see derive.py): `rollup` (each
-file's sums over the copies it holds), `scopes` and `losers` (the copies that
-do not count in a scope: a call's other copies, a replayed response).
+Derived, and rebuilt from those at any time (see derive.py): `rollup` and
+`activity` (each file's sums over the copies it holds, the second per
+activity bucket), `scopes` and `losers` (the copies that do not count in a
+scope: a call's other copies, a replayed response).
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from tokentree.core.activity_sums import ACTIVITY_COLUMNS
 from tokentree.core.rows import COLUMNS, ROLLUP_COLUMNS
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 _TABLES = (
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -45,9 +47,13 @@ _TABLES = (
     "CREATE TABLE losers(scope INTEGER NOT NULL, copy INTEGER NOT NULL,"
     " PRIMARY KEY (scope, copy)) WITHOUT ROWID",
     "CREATE TABLE rollup(" + ", ".join(f"{name} {kind}" for name, kind in ROLLUP_COLUMNS) + ")",
+    "CREATE TABLE activity(" + ", ".join(f"{name} {kind}" for name, kind in ACTIVITY_COLUMNS) + ")",
     "CREATE TABLE touched_keys(key TEXT PRIMARY KEY) WITHOUT ROWID",
     "CREATE INDEX prompts_file ON prompts(file_id)",
+    "CREATE INDEX prompts_session ON prompts(session)",
     "CREATE INDEX rollup_file ON rollup(file_id)",
+    "CREATE INDEX rollup_slot ON rollup(slot)",
+    "CREATE INDEX activity_file ON activity(file_id)",
 )
 COPY_INDEXES = {
     "copies_file": "CREATE INDEX IF NOT EXISTS copies_file ON copies(file_id)",

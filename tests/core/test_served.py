@@ -1,0 +1,143 @@
+"""A tree served by the index equals the tree built from every call, node for node.
+
+Weeks and days come from the index's sums grouped by local day in SQL; a day's
+sessions are read and built when it is opened. Whatever the zone (whole-hour,
+half-hour and DST offsets), week start, scope or copies of a call in two
+folders, every figure of every node must be what the full build gives,
+including the activity sums that feed the Mix column.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+from datetime import date
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tokentree.core.attribution import Attribution
+from tokentree.core.index import Index, Scope
+from tokentree.core.served import served_tree
+from tokentree.core.sources import explicit_roots, find_files
+from tokentree.core.tree import Calendar, Node, Totals, build_tree
+from tokentree.synthetic import generate
+
+SAMPLE = Path(__file__).resolve().parents[2] / "sample_logs"
+ZONES = ("UTC", "America/Los_Angeles", "Asia/Kolkata", "Australia/Lord_Howe", "Pacific/Chatham")
+
+
+def _index(folders: list[Path]) -> tuple[Index, Scope]:
+    roots = explicit_roots(folders)
+    index = Index(None)
+    index.update(find_files(roots).files, roots, workers=1)
+    scope = Scope(
+        tuple(str(root.path) for root in roots), ("claude", "codex", "gemini", "opencode")
+    )
+    return index, scope
+
+
+def _same_totals(a: Totals, b: Totals) -> None:
+    for name in a.__slots__:
+        x, y = getattr(a, name), getattr(b, name)
+        if isinstance(x, float) or isinstance(y, float):
+            assert math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-9), name
+        else:
+            assert x == y, name
+
+
+def _same_node(built: Node, served: Node, depth: int) -> None:
+    """The same row: key, label, figures, span, counts, models; `depth` levels of children."""
+    assert (served.kind, served.key, served.label) == (built.kind, built.key, built.label)
+    _same_totals(built.totals, served.totals)
+    assert (served.start, served.end) == (built.start, built.end)
+    assert (served.sessions, served.turns) == (built.sessions, built.turns)
+    assert +served.models == +built.models
+    if depth:
+        built_children = sorted(built.children, key=lambda node: node.key)
+        served_children = sorted(served.children, key=lambda node: node.key)
+        assert [node.key for node in served_children] == [node.key for node in built_children]
+        for one, other in zip(built_children, served_children, strict=True):
+            _same_node(one, other, depth - 1)
+
+
+def _same_activity(built: Attribution, served: Attribution, a: Node, b: Node) -> None:
+    one, other = built[a].classes(), served[b].classes()
+    assert one.keys() == other.keys()
+    for name, (tokens, cost) in one.items():
+        assert other[name][0] == tokens, name
+        assert math.isclose(other[name][1], cost, rel_tol=1e-9, abs_tol=1e-9), name
+
+
+def _compare(index: Index, scope: Scope, calendar: Calendar) -> None:
+    built = build_tree(index.calls(scope), index.prompts(scope), calendar)
+    served = served_tree(index.reader(), scope, calendar)
+    _same_node(built, served.root, depth=5)  # down to every call
+    built_activity = Attribution(built)
+    served_activity = Attribution(served.root, served.activity)
+    pairs = [(built, served.root)]
+    for week, other_week in zip(built.children, served.root.children, strict=True):
+        pairs.append((week, other_week))
+        pairs += list(zip(week.children, other_week.children, strict=True))
+        for day, other_day in zip(week.children, other_week.children, strict=True):
+            by_key = {session.key: session for session in other_day.children}
+            pairs += [(session, by_key[session.key]) for session in day.children]
+    for one, other in pairs:
+        _same_activity(built_activity, served_activity, one, other)
+
+
+@pytest.mark.parametrize("zone", ZONES)
+@pytest.mark.parametrize("week_start", [0, 6])
+def test_the_sample_logs_served_equal_built(zone: str, week_start: int) -> None:
+    index, scope = _index([SAMPLE])
+    _compare(index, scope, Calendar(ZoneInfo(zone), week_start))
+
+
+def test_a_day_is_read_only_when_opened() -> None:
+    index, scope = _index([SAMPLE])
+    served = served_tree(index.reader(), scope, Calendar(ZoneInfo("UTC")))
+    days = [day for week in served.root.children for day in week.children]
+    assert days and not any(day.loaded for day in days)
+    assert days[0].children and days[0].loaded
+    assert not any(day.loaded for day in days[1:])
+
+
+def test_copies_in_two_folders_and_a_span(tmp_path: Path) -> None:
+    """A backup of some logs: calls in both count once in the pair, each in its own."""
+    first, backup = tmp_path / "a", tmp_path / "b"
+    shutil.copytree(SAMPLE / "claude", first)
+    projects = sorted((first / "projects").iterdir())
+    for project in projects[::2]:
+        shutil.copytree(project, backup / "projects" / project.name)
+    index, both = _index([first, backup])
+    calendar = Calendar(ZoneInfo("Europe/Berlin"))
+    for roots in (both.roots, both.roots[:1], both.roots[1:]):
+        _compare(index, Scope(roots, both.sources), calendar)
+    span = Scope(
+        both.roots,
+        both.sources,
+        since=calendar.day_start(date(2026, 11, 3)),
+        until=calendar.day_start(date(2026, 11, 12)),
+    )
+    _compare(index, span, calendar)
+
+
+@settings(
+    max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    seed=st.integers(0, 10_000),
+    days=st.integers(1, 20),
+    zone=st.sampled_from(ZONES),
+    week_start=st.integers(0, 6),
+)
+def test_random_histories_served_equal_built(
+    tmp_path_factory: pytest.TempPathFactory, seed: int, days: int, zone: str, week_start: int
+) -> None:
+    folder = tmp_path_factory.mktemp("history")
+    generate(folder, seed=seed, days=days, end=date(2026, 3, 30))  # across a DST change
+    index, scope = _index([folder / "claude", folder / "codex"])
+    _compare(index, scope, Calendar(ZoneInfo(zone), week_start))

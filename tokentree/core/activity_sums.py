@@ -1,0 +1,67 @@
+"""The activity sums of a file's copies, derived from their stored buckets.
+
+Each copy is stored with its bucket (what it was doing), decided once when it
+is read. A file's activity rows sum its copies' tokens and cost per session,
+quarter hour and bucket, as its rollup sums everything else: most copies have
+one bucket and are summed in SQL; a copy whose tools fall in several buckets
+is split here, with the same arithmetic the tree uses (attribution.split), so
+served and built nodes show the same parts.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from tokentree.core.attribution import split, weights_of
+from tokentree.core.rows import SLOT, TOOL_SEPARATOR
+
+ACTIVITY_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("file_id", "INTEGER NOT NULL"),
+    ("source", "TEXT NOT NULL"),
+    ("session", "TEXT NOT NULL"),
+    ("slot", "INTEGER NOT NULL"),
+    ("bucket", "TEXT NOT NULL"),
+    ("tokens", "INTEGER NOT NULL"),
+    ("cost", "REAL NOT NULL"),
+)
+TOTAL = "input + cache_write_5m + cache_write_1h + cache_read + output"
+"""A copy's tokens as the activity counts them (reasoning is part of output)."""
+
+ActivityRow = tuple[Any, ...]
+
+
+def activity_of(
+    db: sqlite3.Connection, table: str, where: str = "1", params: Sequence[Any] = ()
+) -> list[ActivityRow]:
+    """ACTIVITY_COLUMNS rows summing the copies in `table` (with `file_id`) that match `where`."""
+    rows = db.execute(
+        f"SELECT file_id, source, session, {SLOT} AS slot, bucket, sum({TOTAL}), sum(cost)"
+        f" FROM {table} WHERE bucket != '' AND {where}"
+        " GROUP BY file_id, source, session, slot, bucket",
+        params,
+    ).fetchall()
+    split_rows = db.execute(
+        f"SELECT file_id, source, session, {SLOT}, tools, {TOTAL}, cost"
+        f" FROM {table} WHERE bucket = '' AND {where}",
+        params,
+    )
+    sums = split_sums((tuple(row[:4]), *row[4:]) for row in split_rows)
+    return rows + [(*key, tokens, cost) for key, (tokens, cost) in sums.items()]
+
+
+def split_sums(
+    rows: Iterable[tuple[tuple[Any, ...], str, int, float]], sign: int = 1
+) -> dict[tuple[Any, ...], list[Any]]:
+    """(group, tools, tokens, cost) of copies whose tools fall in several buckets → (group…,
+    bucket code) → [tokens, cost], split and summed (times `sign`). Such a copy ran on the
+    main thread and did not compact: either would have given it one bucket."""
+    sums: dict[tuple[Any, ...], list[Any]] = {}
+    for group, tools, total, cost in rows:
+        weights = weights_of(tuple(tools.split(TOOL_SEPARATOR)), False, False)
+        for bucket, tokens, dollars in split(weights, total, cost):
+            part = sums.setdefault((*group, bucket.code), [0, 0.0])
+            part[0] += sign * tokens
+            part[1] += sign * dollars
+    return sums

@@ -1,0 +1,155 @@
+"""What a view reads of a scope: its counted calls and prompts, and sums that read no call.
+
+Every sum here unions the rows the index derived per file with the copies
+that do not count in the scope, negated, and groups the union by whatever
+the caller asks (a quarter hour, a session, a local day): a year of history
+is summed from its rollup in SQL, and only the few loser copies are read.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import orjson
+
+from tokentree.core.activity_sums import TOTAL, split_sums
+from tokentree.core.index.derive import in_roots
+from tokentree.core.index.scope import Scope, filters, span_filter
+from tokentree.core.records import QUARTER_HOUR, ApiCall, Prompt
+from tokentree.core.rows import SLOT, SUM_NAMES, SUMMED, prefixed, row_call
+
+_LOSERS = "SELECT copy FROM losers WHERE scope = ?"
+
+
+def calls(db: sqlite3.Connection, scope: Scope, scope_id: int) -> list[ApiCall]:
+    """The counted calls in scope, in no particular order (the tree sorts what it shows)."""
+    inside, roots = in_roots(scope.roots)
+    clauses, params = filters(scope, "c.source", "c.ts")
+    slots, bounds = span_filter(scope, "slot", per=QUARTER_HOUR)
+    if bounds:  # a span: only the files with calls in it are looked at
+        clauses += f" AND c.file_id IN (SELECT file_id FROM rollup WHERE 1 {slots})"
+        params += bounds
+    rows = db.execute(
+        f"SELECT {prefixed('c')}, f.path, f.missing FROM files f"
+        f" JOIN copies c ON c.file_id = f.id WHERE {inside}"
+        f" AND c.id NOT IN ({_LOSERS}) {clauses}",
+        [*roots, scope_id, *params],
+    )
+    return [row_call(row[:-2], row[-2], row[-1] == 1) for row in rows]
+
+
+def prompts(
+    db: sqlite3.Connection, scope: Scope, sessions: Iterable[tuple[str, str]] | None = None
+) -> list[Prompt]:
+    """The prompts in scope, oldest first; only those of `sessions` ((source, id)) if given."""
+    inside, roots = in_roots(scope.roots)
+    clauses, params = filters(scope, "p.source", "p.ts")
+    wanted = None if sessions is None else set(sessions)
+    if wanted is not None:
+        clauses += " AND p.session IN (SELECT value FROM json_each(?))"
+        params.append(orjson.dumps(sorted({session for _, session in wanted})).decode())
+    rows = db.execute(
+        "SELECT DISTINCT p.source, p.session, p.ts FROM prompts p JOIN files f"
+        f" ON f.id = p.file_id WHERE {inside} {clauses} ORDER BY p.ts",
+        [*roots, *params],
+    )
+    found = [Prompt(source, session, ts) for source, session, ts in rows]
+    return found if wanted is None else [p for p in found if (p.source, p.session_id) in wanted]
+
+
+def span(db: sqlite3.Connection, scope: Scope, scope_id: int) -> tuple[float, float] | None:
+    """The times of the first and last counted calls in scope (its files found by their
+    rollup when it has a span)."""
+    inside, roots = in_roots(scope.roots)
+    clauses, params = filters(scope, "c.source", "c.ts")
+    slots, bounds = span_filter(scope, "slot", per=QUARTER_HOUR)
+    if bounds:
+        clauses += f" AND c.file_id IN (SELECT file_id FROM rollup WHERE 1 {slots})"
+        params += bounds
+    first, last = db.execute(
+        f"SELECT min(c.ts), max(c.ts) FROM files f JOIN copies c ON c.file_id = f.id"
+        f" WHERE {inside} AND c.id NOT IN ({_LOSERS}) {clauses}",
+        [*roots, scope_id, *params],
+    ).fetchone()
+    return None if first is None else (first, last)
+
+
+_UNION = (
+    "SELECT r.source, r.session, r.project, r.model, r.slot, f.missing,"
+    f" {', '.join(f'r.{name}' for name in SUM_NAMES)}, r.first, r.last"
+    " FROM files f JOIN rollup r ON r.file_id = f.id WHERE {inside}"
+    " UNION ALL"
+    f" SELECT c.source, c.session, c.project, c.model, {SLOT}, f.missing,"
+    f" {', '.join(f'-({term})' for term in SUMMED)}, NULL, NULL"
+    f" FROM copies c JOIN files f ON f.id = c.file_id WHERE c.id IN ({_LOSERS})"
+)
+"""Columns: source, session, project, model, slot, missing (its file's flag), SUM_NAMES,
+first, last (the loser copies add no times: see `loser_times`)."""
+
+_ACTIVITY_UNION = (
+    "SELECT a.source, a.session, a.slot, a.bucket, a.tokens, a.cost"
+    " FROM files f JOIN activity a ON a.file_id = f.id WHERE {inside}"
+    " UNION ALL"
+    f" SELECT source, session, {SLOT}, bucket, -({TOTAL}), -cost FROM copies"
+    f" WHERE bucket != '' AND id IN ({_LOSERS})"
+)
+
+
+def grouped(
+    db: sqlite3.Connection, scope: Scope, scope_id: int, keys: Sequence[str], sums: Sequence[str]
+) -> list[tuple[Any, ...]]:
+    """One row per group of `keys` that has calls in scope: the keys, then `sums` (SQL
+    aggregates over the columns of _UNION)."""
+    inside, roots = in_roots(scope.roots)
+    clauses, params = filters(scope, "source", "slot", per=QUARTER_HOUR)
+    by = ", ".join(str(position + 1) for position in range(len(keys)))
+    return db.execute(
+        f"SELECT {', '.join([*keys, *sums])} FROM ({_UNION.format(inside=inside)})"
+        f" WHERE 1 {clauses} GROUP BY {by} HAVING sum(calls) > 0",
+        [*roots, scope_id, *params],
+    ).fetchall()
+
+
+def activity(
+    db: sqlite3.Connection, scope: Scope, scope_id: int, keys: Sequence[str]
+) -> dict[tuple[Any, ...], list[Any]]:
+    """(keys…, bucket code) → [tokens, cost] of the calls in scope, per group of `keys` (SQL
+    over source, session, slot); buckets that net to nothing are left out."""
+    inside, roots = in_roots(scope.roots)
+    clauses, params = filters(scope, "source", "slot", per=QUARTER_HOUR)
+    width = len(keys)
+    by = ", ".join(str(position + 1) for position in range(width + 1))
+    found: dict[tuple[Any, ...], list[Any]] = {}
+    for *group, bucket, tokens, cost in db.execute(
+        f"SELECT {', '.join(keys)}, bucket, sum(tokens), sum(cost)"
+        f" FROM ({_ACTIVITY_UNION.format(inside=inside)}) WHERE 1 {clauses} GROUP BY {by}",
+        [*roots, scope_id, *params],
+    ):
+        found[(*group, bucket)] = [tokens, cost]
+    split_losers = db.execute(
+        f"SELECT {', '.join(keys)}, tools, tokens, cost FROM ("
+        f" SELECT source, session, {SLOT} AS slot, tools, {TOTAL} AS tokens, cost FROM copies"
+        f" WHERE bucket = '' AND id IN ({_LOSERS})) WHERE 1 {clauses}",
+        [scope_id, *params],
+    )
+    losers = split_sums(((tuple(row[:width]), *row[width:]) for row in split_losers), sign=-1)
+    for key, (tokens, cost) in losers.items():
+        part = found.setdefault(key, [0, 0.0])
+        part[0] += tokens
+        part[1] += cost
+    return {key: sums for key, sums in found.items() if sums[0] or abs(sums[1]) > 1e-12}
+
+
+def loser_times(
+    db: sqlite3.Connection, scope: Scope, scope_id: int, keys: Sequence[str]
+) -> list[tuple[Any, ...]]:
+    """(keys…, ts) of the copies that do not count in scope: a group whose first or last
+    time is one of them may have it from a copy that does not count (see _UNION)."""
+    clauses, params = filters(scope, "source", "slot", per=QUARTER_HOUR)
+    return db.execute(
+        f"SELECT {', '.join(keys)}, ts FROM (SELECT source, session, {SLOT} AS slot, ts"
+        f" FROM copies WHERE id IN ({_LOSERS})) WHERE 1 {clauses}",
+        [scope_id, *params],
+    ).fetchall()
