@@ -10,7 +10,7 @@ import orjson
 
 from tokentree import config
 from tokentree import format as fmt
-from tokentree.core.export import ExportError, export_document, write_export
+from tokentree.core.export import ExportError, export_chunks, write_export
 from tokentree.core.report import build_report
 from tokentree.workspace import UsageError, Workspace
 
@@ -61,14 +61,10 @@ def report(
 
 def _overview(workspace: Workspace) -> dict[str, Any]:
     """The period at a glance: built from the tree, so only `--overview` pays for it."""
-    from tokentree.core.advice import advise
-    from tokentree.core.attribution import Attribution
-    from tokentree.core.overview import build_overview
+    from tokentree.core.analysis import analyse
 
-    tree = workspace.tree()
-    attribution = Attribution(tree)
-    advice = advise(tree, workspace.index.prices, _advice_settings(), attribution)
-    return build_overview(tree, attribution, advice, workspace.calendar.week_start)
+    prices, week_start = workspace.index.prices, workspace.calendar.week_start
+    return analyse(workspace.tree(), prices, _advice_settings(), week_start).overview
 
 
 def _advice_settings() -> AdviceSettings:
@@ -79,22 +75,23 @@ def _advice_settings() -> AdviceSettings:
 
 
 def export(workspace: Workspace, node_path: str, target: str, overwrite: bool) -> int:
-    tree = workspace.tree()
-    node = tree.find(node_path)
+    served = workspace.served()
+    node = served.root.find(node_path)
     if node is None:
         raise UsageError(
             f"no node at {node_path!r}; top-level keys: "
-            + ", ".join(child.key for child in tree.children[:8])
+            + ", ".join(child.key for child in served.root.children[:8])
         )
+    chunks = export_chunks(
+        node,
+        node_path,
+        workspace.zone_name,
+        prices=workspace.index.prices,
+        advice_settings=_advice_settings(),
+        activity=served.activity,
+    )
     try:
-        document = export_document(
-            node,
-            node_path,
-            workspace.zone_name,
-            prices=workspace.index.prices,
-            advice_settings=_advice_settings(),
-        )
-        written = write_export(document, target, overwrite=overwrite)
+        written = write_export(chunks, target, overwrite=overwrite)
     except ExportError as error:
         raise UsageError(str(error)) from error
     if target != "-":

@@ -15,6 +15,7 @@ from pathlib import Path
 from tokentree import config
 from tokentree.core.index import BATCH_BYTES, Index, Progress, Scope, UpdateStats
 from tokentree.core.pricing import PriceBook
+from tokentree.core.served import ServedTree, served_tree
 from tokentree.core.sources import (
     SOURCE_ALIASES,
     SOURCES,
@@ -84,6 +85,10 @@ class Workspace:
         return build_tree(
             self.index.calls(self.scope), self.index.prompts(self.scope), self.calendar
         )
+
+    def served(self) -> ServedTree:
+        """The tree served by the index: weeks and days from its sums, days read when opened."""
+        return served_tree(self.index, self.scope, self.calendar)
 
     @property
     def files_in_scope(self) -> int:

@@ -18,6 +18,8 @@ from tests.builders import (
     write,
 )
 from tokentree.app.app import TokenTreeApp, create_app
+from tokentree.app.messages import Posted
+from tokentree.live.events import Event
 from tokentree.workspace import Choices
 
 OPUS = "claude-opus-4-5-20251101"
@@ -216,6 +218,11 @@ def make_app(**choices: object) -> TokenTreeApp:
 
 
 LOOPS = ("index",)  # workers that run until the app quits (the analysis is a plain thread)
+
+
+def events(seen: list[object]) -> list[Event]:
+    """The live package's events among the messages an app handled (`message_hook`)."""
+    return [message.event for message in seen if isinstance(message, Posted)]
 
 
 async def ready(app: TokenTreeApp, timeout: float = 10.0) -> None:

@@ -10,10 +10,7 @@ from types import SimpleNamespace
 
 from rich.console import Console
 
-from tests.app.conftest import IDLE, make_app, ready, settle
-from tokentree.app import analysis as analysis_module
-from tokentree.app.analysis import Analyser
-from tokentree.app.messages import AnalysisFailed, TreeAnalysed, TreeUpdated
+from tests.app.conftest import IDLE, events, make_app, ready, settle
 from tokentree.app.screens.help import help_text
 from tokentree.app.screens.overview import OverviewScreen
 from tokentree.app.widgets.usage_table import BADGE_STYLE, UsageTable
@@ -22,6 +19,9 @@ from tokentree.core.attribution import CLASSES, mix
 from tokentree.core.overview import SOURCE_NAMES
 from tokentree.core.tree import Kind, Node
 from tokentree.core.view import MIX_LETTERS, SOURCE_BADGE, mix_heading
+from tokentree.live import analyser as analyser_module
+from tokentree.live.analyser import Analyser
+from tokentree.live.events import AnalysisFailed, TreeAnalysed, TreeUpdated
 
 SIZE = (120, 36)
 SESSION = f"claude-code:{IDLE}"
@@ -106,14 +106,14 @@ async def test_the_tree_never_waits_for_its_analysis(usage_logs, monkeypatch) ->
     """Until the analysis is in, the list, the info panel and the overview say it is coming."""
     release = threading.Event()
     threads: list[threading.Thread] = []
-    real = analysis_module.analyse
+    real = analyser_module.analyse
 
     def slow(*args, **options):
         threads.append(threading.current_thread())
         release.wait(10)
         return real(*args, **options)
 
-    monkeypatch.setattr(analysis_module, "analyse", slow)
+    monkeypatch.setattr(analyser_module, "analyse", slow)
     seen: list[object] = []
     app = make_app()
     async with app.run_test(size=SIZE, message_hook=seen.append) as pilot:
@@ -134,9 +134,9 @@ async def test_the_tree_never_waits_for_its_analysis(usage_logs, monkeypatch) ->
         assert not isinstance(app.screen, OverviewScreen)
         assert not app.table.decor.pending and "activity" in text_of(app.info.content)
     assert threads and threading.main_thread() not in threads
-    order = [type(m) for m in seen if isinstance(m, TreeUpdated | TreeAnalysed)]
+    order = [type(e) for e in events(seen) if isinstance(e, TreeUpdated | TreeAnalysed)]
     assert order.index(TreeAnalysed) > order.index(TreeUpdated)
-    [analysed] = [m.analysis for m in seen if isinstance(m, TreeAnalysed)]
+    [analysed] = [e.analysis for e in events(seen) if isinstance(e, TreeAnalysed)]
     assert analysed.tree is app.snapshot.tree
 
 
@@ -196,12 +196,12 @@ def _tree(number: int) -> Node:
 
 
 def _analyser(monkeypatch, posted: list[object], fail: bool = False) -> Analyser:
-    def fake(tree, generation, prices, settings, week_start):
+    def fake(tree, prices, settings, week_start, generation=0):
         if fail:
             raise ValueError("a rule broke")
         return SimpleNamespace(tree=tree, generation=generation)
 
-    monkeypatch.setattr(analysis_module, "analyse", fake)
+    monkeypatch.setattr(analyser_module, "analyse", fake)
     return Analyser(None, AdviceSettings, 0, posted.append, settle=0.1)  # type: ignore[arg-type]
 
 

@@ -6,11 +6,11 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from tokentree.app.indexer import Indexer
-from tokentree.app.messages import IndexFailed, IndexProgressed, TreeUpdated
 from tokentree.core.index import UpdateStats
 from tokentree.core.live import Recent
 from tokentree.core.tree import Kind, Node
+from tokentree.live.events import IndexFailed, IndexProgressed, TreeUpdated
+from tokentree.live.indexer import Indexer
 
 
 @dataclass

@@ -17,7 +17,7 @@ from types import SimpleNamespace
 import orjson
 import pytest
 
-from tests.app.conftest import OPUS, SONNET, analysed, at, ready, settle
+from tests.app.conftest import OPUS, SONNET, analysed, at, events, ready, settle
 from tests.builders import (
     OpenCodeStore,
     append,
@@ -34,15 +34,16 @@ from tests.builders import (
 from tokentree import format as fmt
 from tokentree.app import app as app_module
 from tokentree.app.app import TokenTreeApp, context_thresholds, create_app
-from tokentree.app.live_tree import LiveTree
-from tokentree.app.messages import TreeAnalysed, TreeUpdated
-from tokentree.app.watching import plan_watch, polling_requested
 from tokentree.app.widgets.bars import fit_pieces
 from tokentree.cli import main
 from tokentree.core.live import Thresholds
 from tokentree.core.sources import Root
 from tokentree.core.tree import Kind, Node
 from tokentree.core.view import flag_glyphs
+from tokentree.live import watcher as watcher_module
+from tokentree.live.events import TreeAnalysed, TreeUpdated
+from tokentree.live.tree import LiveTree
+from tokentree.live.watching import plan_watch, polling_requested
 from tokentree.workspace import Choices, prepare_workspace
 
 SIZE = (120, 36)
@@ -81,15 +82,15 @@ def live_app(clock: float | None = None, **choices: object) -> TokenTreeApp:
     )
 
 
-async def watching(app: TokenTreeApp, timeout: float = 10.0) -> None:
-    """Wait until the first tree is shown and the watchers have their watches in place."""
+async def watching(app: TokenTreeApp, watch: str = "logs", timeout: float = 10.0) -> None:
+    """Wait until the first tree is shown and the watcher has its `watch` in place."""
     await ready(app)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    while not any(w.group == "watch-logs" and w.is_running for w in app.workers):
-        assert loop.time() < deadline, "the watcher did not start"
+    while watch not in app.watcher.running:
+        assert loop.time() < deadline, f"the watcher's {watch} watch did not start"
         await asyncio.sleep(0.01)
-    await asyncio.sleep(0.2)  # the watches are added as the worker first awaits
+    await asyncio.sleep(0.2)  # the watches are added as the task first awaits
 
 
 def change(path: Path, data: bytes) -> float:
@@ -127,7 +128,7 @@ async def test_totals_change_exactly_once_each_appended_call_is_complete(usage_l
         for data, calls in zip(steps, expected, strict=True):
             await refreshed(app, change(web_log(usage_logs), data))
             assert app.snapshot.tree.totals.calls == calls
-        trees = [m.snapshot for m in seen if isinstance(m, TreeUpdated)]
+        trees = [e.snapshot for e in events(seen) if isinstance(e, TreeUpdated)]
         # a half-written line posts nothing; each completed call posts one tree, once
         assert [t.tree.totals.calls for t in trees] == [base + 1, base + 2, base + 3]
         assert app.snapshot.tree.totals.cost > first.tree.totals.cost
@@ -136,7 +137,7 @@ async def test_totals_change_exactly_once_each_appended_call_is_complete(usage_l
         assert old_week is new_week and app.indexer.trees.full_builds == 1
         # activity and advice follow, once the logs are quiet: never more often than trees
         await analysed(app)
-        analyses = [m.analysis for m in seen if isinstance(m, TreeAnalysed)]
+        analyses = [e.analysis for e in events(seen) if isinstance(e, TreeAnalysed)]
         assert 1 <= len(analyses) <= len(trees) and analyses[-1].tree is app.snapshot.tree
         web = app.snapshot.tree.find(f"2026-W47/2026-11-17/claude-code:{WEB}")
         assert app.analysis.attribution[web].classes()["conversation"][0] > 0  # the new calls
@@ -173,24 +174,20 @@ async def test_a_first_claude_code_run_is_noticed_from_the_parent_folder(isolate
     async with app.run_test(size=SIZE):
         await ready(app)
         assert app.snapshot.tree.totals.calls == 0
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + 10
-        while not any(w.group == "watch-roots" and w.is_running for w in app.workers):
-            assert loop.time() < deadline
-            await asyncio.sleep(0.01)
-        await asyncio.sleep(0.2)
-        assert str(isolated_home) in app._plan.parents  # ~/.claude does not exist yet
+        await watching(app, "folders")
+        assert str(isolated_home) in app.watcher.plan.parents  # ~/.claude does not exist yet
         session = isolated_home / ".claude" / "projects" / "-home-dev-new" / "s.jsonl"
         write(
             session,
             claude_prompt(at(18, 9, 0)),
             claude_call("msg_first", at(18, 9, 1), model=SONNET, input=500, output=50),
         )
+        loop = asyncio.get_running_loop()
         deadline = loop.time() + 10
         while app.snapshot.tree.totals.calls == 0:
             assert loop.time() < deadline, "the new root was not noticed"
             await asyncio.sleep(0.02)
-        assert str(session.parent.parent) in app._plan.logs  # now watched itself
+        assert str(session.parent.parent) in app.watcher.plan.logs  # now watched itself
         line = jsonl(claude_call("msg_second", at(18, 9, 2), model=SONNET))
         await refreshed(app, change(session, line))
         assert app.snapshot.tree.totals.calls == 2
@@ -203,7 +200,7 @@ async def test_without_inotify_it_polls_and_says_so(usage_logs, monkeypatch) -> 
         raise OSError("OS file watch limit reached.")
 
     monkeypatch.setattr(watchfiles, "awatch", awatch)
-    monkeypatch.setattr(app_module, "POLL_SECONDS", 0.1)
+    monkeypatch.setattr(watcher_module, "POLL_SECONDS", 0.1)
     app = live_app()
     async with app.run_test(size=SIZE):
         await ready(app)
@@ -213,7 +210,7 @@ async def test_without_inotify_it_polls_and_says_so(usage_logs, monkeypatch) -> 
             assert loop.time() < deadline, "no fallback to polling"
             await asyncio.sleep(0.02)
         assert "polling" in app.status.status and "watch limit" in app.status.status
-        assert not [w for w in app.workers if w.group == "watch-roots" and w.is_running]
+        assert app.watcher.running == {"poll"}
         calls = app.snapshot.tree.totals.calls
         await refreshed(app, change(web_log(usage_logs), web_call(1, 30)))
         assert app.snapshot.tree.totals.calls == calls + 1
@@ -249,13 +246,9 @@ async def test_a_write_to_opencodes_database_is_noticed(isolated_home: Path) -> 
         async with app.run_test(size=SIZE):
             await ready(app)
             assert app.snapshot.tree.totals.calls == 1
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + 10
-            while not any(w.group == "watch-roots" and w.is_running for w in app.workers):
-                assert loop.time() < deadline, "the folder watcher did not start"
-                await asyncio.sleep(0.01)
-            await asyncio.sleep(0.2)
-            assert str(data) in app._plan.flat and str(data) not in app._plan.logs
+            await watching(app, "folders")
+            plan = app.watcher.plan
+            assert str(data) in plan.flat and str(data) not in plan.logs
             moment = time.monotonic()
             store.assistant("msg_03", "ses_1", at(18, 9, 5), [opencode_usage(20, 30, read=1100)])
             await refreshed(app, moment)  # the write went to opencode.db-wal

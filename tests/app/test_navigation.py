@@ -6,10 +6,11 @@ import pytest
 
 from tests.app.conftest import make_app, ready, settle
 from tokentree.app.app import TokenTreeApp
-from tokentree.app.messages import IndexProgressed, TreeUpdated
+from tokentree.app.messages import Posted
 from tokentree.app.widgets.usage_table import UsageTable
 from tokentree.core.tree import Kind
 from tokentree.core.view import Graph
+from tokentree.live.events import IndexProgressed, TreeUpdated
 
 SIZE = (120, 36)
 
@@ -169,8 +170,8 @@ async def test_help_opens_and_view_keys_wait_under_it(usage_logs) -> None:
         await pilot.press("question_mark")
         assert app.screen.__class__.__name__ == "HelpScreen"
         await pilot.press("n")  # not a sort while help is up
-        app.post_message(TreeUpdated(app.snapshot))  # a live refresh arrives meanwhile
-        app.post_message(IndexProgressed(5, 10))
+        app.post_message(Posted(TreeUpdated(app.snapshot)))  # a live refresh arrives meanwhile
+        app.post_message(Posted(IndexProgressed(5, 10)))
         await settle(app)
         await pilot.press("escape")
         assert app.screen is app.screen_stack[0] and keys_of(app) == order

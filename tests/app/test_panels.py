@@ -14,14 +14,14 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from tests.app.conftest import OPUS, at, make_app, ready, settle
+from tests.app.conftest import OPUS, at, events, make_app, ready, settle
 from tests.builders import append, claude_call, claude_prompt, jsonl, write
 from tokentree.app import app as app_module
 from tokentree.app.app import TokenTreeApp, create_app
-from tokentree.app.messages import IndexProgressed, TreeUpdated
 from tokentree.cli import main
 from tokentree.core.export import aggregates
 from tokentree.core.tree import Kind
+from tokentree.live.events import IndexProgressed, TreeUpdated
 from tokentree.workspace import Choices
 
 SIZE = (120, 36)
@@ -154,8 +154,8 @@ async def test_a_long_first_index_shows_partial_trees_and_progress(usage_logs) -
     app.indexer.batch_bytes = 1  # a batch per file, as a big first index has
     async with app.run_test(size=SIZE, message_hook=seen.append):
         await ready(app)
-    trees = [m.snapshot for m in seen if isinstance(m, TreeUpdated)]
-    progress = [m for m in seen if isinstance(m, IndexProgressed)]
+    trees = [e.snapshot for e in events(seen) if isinstance(e, TreeUpdated)]
+    progress = [e for e in events(seen) if isinstance(e, IndexProgressed)]
     assert [s.complete for s in trees][-1] is True and not trees[0].complete
     assert [s.generation for s in trees] == sorted({s.generation for s in trees})
     calls = [s.tree.totals.calls for s in trees]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import shutil
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -19,10 +19,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.builders import claude_call, claude_prompt, jsonl
 from tokentree.core.attribution import Attribution
 from tokentree.core.index import Index, Scope
+from tokentree.core.overview import splits_of
 from tokentree.core.served import served_tree
-from tokentree.core.sources import explicit_roots, find_files
+from tokentree.core.sources import SOURCES, explicit_roots, find_files
 from tokentree.core.tree import Calendar, Node, Totals, build_tree
 from tokentree.synthetic import generate
 
@@ -34,9 +36,7 @@ def _index(folders: list[Path]) -> tuple[Index, Scope]:
     roots = explicit_roots(folders)
     index = Index(None)
     index.update(find_files(roots).files, roots, workers=1)
-    scope = Scope(
-        tuple(str(root.path) for root in roots), ("claude", "codex", "gemini", "opencode")
-    )
+    scope = Scope(tuple(str(root.path) for root in roots), tuple(SOURCES))
     return index, scope
 
 
@@ -74,6 +74,7 @@ def _same_activity(built: Attribution, served: Attribution, a: Node, b: Node) ->
 
 def _compare(index: Index, scope: Scope, calendar: Calendar) -> None:
     built = build_tree(index.calls(scope), index.prompts(scope), calendar)
+    assert {call.source for call in index.calls(scope)} >= {"claude-code"}
     served = served_tree(index.reader(), scope, calendar)
     _same_node(built, served.root, depth=5)  # down to every call
     built_activity = Attribution(built)
@@ -87,6 +88,9 @@ def _compare(index: Index, scope: Scope, calendar: Calendar) -> None:
             pairs += [(session, by_key[session.key]) for session in day.children]
     for one, other in pairs:
         _same_activity(built_activity, served_activity, one, other)
+    for wanted, found in zip(splits_of(built), served.splits(), strict=True):
+        assert wanted.keys() == found.keys()
+        assert all(math.isclose(wanted[k], found[k], abs_tol=1e-9) for k in wanted)
 
 
 @pytest.mark.parametrize("zone", ZONES)
@@ -141,3 +145,30 @@ def test_random_histories_served_equal_built(
     generate(folder, seed=seed, days=days, end=date(2026, 3, 30))  # across a DST change
     index, scope = _index([folder / "claude", folder / "codex"])
     _compare(index, scope, Calendar(ZoneInfo(zone), week_start))
+
+
+def test_a_live_append_regrows_only_the_days_it_changed(tmp_path: Path) -> None:
+    """Calls appended to an old session and to today's: `grown` from the first change equals
+    serving everything again; the days before it are the same objects."""
+    folder = tmp_path / "logs"
+    shutil.copytree(SAMPLE / "claude", folder)
+    index, scope = _index([folder])
+    calendar = Calendar(ZoneInfo("Europe/Paris"))
+    served = served_tree(index.reader(), scope, calendar)
+    days = served.days
+    old_day = days[len(days) // 2]
+    when = datetime.fromtimestamp(old_day.start + 60, UTC)
+    session_file = next((folder / "projects").rglob("*.jsonl"))
+    with session_file.open("ab") as out:
+        out.write(jsonl(claude_prompt(when, session="live-1")))
+        out.write(jsonl(claude_call("msg_live_1", when + timedelta(seconds=5), session="live-1")))
+        out.write(jsonl(claude_call("msg_live_2", when + timedelta(days=3), session="live-1")))
+    roots = explicit_roots([folder])
+    stats = index.update(find_files(roots).files, roots, workers=1)
+    assert stats.first_change == (when + timedelta(seconds=5)).timestamp()
+    grown = served.grown(stats.first_change)
+    again = served_tree(index.reader(), scope, calendar)
+    _same_node(again.root, grown.root, depth=3)
+    before = [day for day in grown.days if day.key < old_day.key]
+    assert before and all(any(day is old for old in days) for day in before)
+    _compare(index, scope, calendar)

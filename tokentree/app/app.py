@@ -1,18 +1,18 @@
 """TokenTreeApp: ncdu for AI coding spend, over snapshots the indexer thread posts.
 
 The app owns the view state (where we are, sort, filter, cursor memory) and
-never reads logs or the index itself: a thread worker does (indexer.py), two
-watcher workers tell it when a log changed or a missing root appeared
-(watching.py), another thread works out each tree's activity and advice after
-it is shown (analysis.py), and thread workers price the info panel and write
-exports. Everything comes back as a message. A one-second timer redraws the
-live line (today, the 5-hour block, busy sessions) from the last snapshot and
-the clock.
+never reads logs or the index itself: the live package does, without Textual. A
+thread worker runs its indexer, an async worker its watcher (which tells the
+indexer when a log changed or a missing root appeared), and a thread of its own
+its analyser (each tree's activity and advice, after the tree is shown); they
+report plain events, which the app receives wrapped in one message (`Posted`).
+Thread workers price the info panel and write exports. A one-second timer
+redraws the live line (today, the 5-hour block, busy sessions) from the last
+snapshot and the clock.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
 import threading
 import time
@@ -27,31 +27,20 @@ from textual.screen import ModalScreen
 from textual.worker import get_current_worker
 
 from tokentree import config
-from tokentree.app.analysis import Analyser, Analysis
-from tokentree.app.indexer import Indexer
-from tokentree.app.messages import (
-    AnalysisFailed,
-    BreakdownPriced,
-    ExportFinished,
-    IndexFailed,
-    IndexProgressed,
-    TreeAnalysed,
-    TreeUpdated,
-)
+from tokentree.app.messages import BreakdownPriced, ExportFinished, Posted
 from tokentree.app.screens.export import ExportRequest, ExportScreen
 from tokentree.app.screens.help import HelpScreen
 from tokentree.app.screens.overview import OverviewScreen
-from tokentree.app.snapshot import Snapshot
-from tokentree.app.watching import POLL_SECONDS, WatchPlan, plan_watch, polling_requested
 from tokentree.app.widgets.advice_bar import AdviceBar
 from tokentree.app.widgets.bars import PathBar, StatusBar, crumb, totals_text
 from tokentree.app.widgets.filter_bar import FilterBar
 from tokentree.app.widgets.info_panel import InfoPanel
 from tokentree.app.widgets.usage_table import NO_DECOR, Decor, UsageTable
 from tokentree.core.advice import AdviceSettings
+from tokentree.core.analysis import Analysis
 from tokentree.core.attribution import mix
 from tokentree.core.breakdown import Breakdown, breakdown
-from tokentree.core.export import ExportError, export_document, write_export
+from tokentree.core.export import ExportError, export_chunks, write_export
 from tokentree.core.live import DEFAULT_THRESHOLDS, Thresholds, summarize
 from tokentree.core.pricing import PriceBook
 from tokentree.core.tree import Kind, Node
@@ -67,6 +56,21 @@ from tokentree.core.view import (
     mix_order,
     resolve,
 )
+from tokentree.live.analyser import Analyser
+from tokentree.live.events import (
+    AnalysisFailed,
+    Event,
+    IndexFailed,
+    IndexProgressed,
+    TreeAnalysed,
+    TreeUpdated,
+    WatchChanged,
+    WatchFailed,
+)
+from tokentree.live.indexer import Indexer
+from tokentree.live.snapshot import Snapshot
+from tokentree.live.watcher import Watcher
+from tokentree.live.watching import POLL_SECONDS
 from tokentree.workspace import Choices, Workspace, prepare_workspace
 
 Path_ = tuple[str, ...]
@@ -84,8 +88,6 @@ VIEW_ACTIONS = {
 }
 BREAKDOWN_CACHE = 64
 BIG_REFRESH = 16 * 1024 * 1024  # bytes: a live refresh this big shows its progress
-DEBOUNCE_MS = 300  # watchfiles groups a burst of changes for at most this long
-STEP_MS = 50  # … and yields once nothing changed for this long
 TICK = 1.0  # seconds between redraws of the live line
 
 
@@ -135,14 +137,16 @@ class TokenTreeApp(App[int]):
         self.live = live
         self.clock = clock  # "now" for the live line: tests pin it
         self.thresholds = thresholds
-        self.indexer = Indexer(workspace, self.post_message)
+        self.indexer = Indexer(workspace, self._post_event)
         self.analyser = Analyser(
             workspace.index.prices,
             self._load_advice_settings,
             workspace.calendar.week_start,
-            self.post_message,
+            self._post_event,
             busy=lambda: self.indexer.busy,
         )
+        # it runs on this loop: its events are handled at once, not queued
+        self.watcher = Watcher(workspace.roots, self.indexer.mark_dirty, self._handle_event)
         self.snapshot: Snapshot | None = None
         self.analysis: Analysis | None = None  # of this snapshot's tree, or of an older one
         self._advice_settings: AdviceSettings | None = None
@@ -166,11 +170,6 @@ class TokenTreeApp(App[int]):
         self._prices: PriceBook | None = None
         self._prices_lock = threading.Lock()
         self._watching = False
-        # how the logs are followed: off (--no-watch), starting, live, or polling (and why)
-        self.watch_state = "starting" if live else "off"
-        self.watch_note = ""
-        self._polling_reason = ""
-        self._plan: WatchPlan | None = None
 
     # --- layout ---------------------------------------------------------------------------------
 
@@ -201,12 +200,17 @@ class TokenTreeApp(App[int]):
         self._analysis_thread.start()
         self.set_interval(TICK, self._tick)
 
-    # --- the index thread and the watcher ---------------------------------------------------------
+    # --- the live package: the index thread, the watcher, the analysis --------------------------
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="index")
     def _index(self) -> None:
         worker = get_current_worker()
         self.indexer.run(live=self.live, cancelled=lambda: worker.is_cancelled)
+
+    @property
+    def watch_state(self) -> str:
+        """How the logs are followed: off (--no-watch), starting, live, or polling (and why)."""
+        return self.watcher.state if self.live else "off"
 
     def _load_advice_settings(self) -> AdviceSettings:
         """The advice thresholds of the config file, read once (by the analysis or an export)."""
@@ -215,126 +219,34 @@ class TokenTreeApp(App[int]):
                 try:
                     self._advice_settings = config.load_settings().advice_settings()
                 except config.ConfigError as error:  # the file changed since the start
-                    self.post_message(AnalysisFailed(f"{error}; advice uses the defaults"))
+                    self._post_event(AnalysisFailed(f"{error}; advice uses the defaults"))
                     self._advice_settings = AdviceSettings()
             return self._advice_settings
 
-    def _start_watching(self, *, replanned: bool = False) -> None:
-        """Plan what to watch as the disk is now, and start a worker per watched set.
+    def _post_event(self, event: Event) -> None:
+        """What the live threads report, for the app's loop (threads never touch widgets)."""
+        self.post_message(Posted(event))
 
-        Called once the first tree is shown, and again whenever a missing root
-        appears or a watched one goes away; then a log may be new: read it.
-        Where the system cannot tell about changes, poll instead.
-        """
-        plan = plan_watch(self.workspace.roots)
-        self._plan = plan
-        reason = (
-            self._polling_reason
-            or (plan.network and f"network filesystem: {plan.network}")
-            or (polling_requested(os.environ) and "WATCHFILES_FORCE_POLLING is set")
-        )
-        if reason:
-            self._set_watch_state("polling", reason)
-            self.workers.cancel_group(self, "watch-roots")
-            self._poll_logs()
-        else:
-            self._set_watch_state("live")
-            self._watch_logs(plan)
-            self._watch_folders(plan)
-        if replanned:
-            self.indexer.mark_dirty()
+    def on_posted(self, message: Posted) -> None:
+        self._handle_event(message.event)
 
-    @work(exclusive=True, exit_on_error=False, group="watch-logs")
-    async def _watch_logs(self, plan: WatchPlan) -> None:
-        """Mark the index dirty whenever anything below an existing root changes."""
-        if not plan.logs:
-            return
-        from watchfiles import Change, awatch  # imported late: only the live view needs it
-
-        try:
-            async for changes in awatch(
-                *plan.logs,
-                debounce=DEBOUNCE_MS,
-                step=STEP_MS,
-                recursive=True,
-                watch_filter=None,
-                force_polling=False,  # polling is ours (see _poll_logs), not watchfiles'
-            ):
-                self.indexer.mark_dirty()
-                if any(change is Change.deleted for change, _ in changes) and self._outdated(plan):
-                    self._start_watching(replanned=True)  # a root went: this worker is replaced
-                    return
-        except FileNotFoundError:  # a root went away between planning and watching
-            self._start_watching(replanned=True)
-        except (OSError, RuntimeError) as error:  # out of inotify watches, an unwatchable disk
-            self._watch_failed(error)
-
-    @work(exclusive=True, exit_on_error=False, group="watch-roots")
-    async def _watch_folders(self, plan: WatchPlan) -> None:
-        """Watch folders without what is below them: OpenCode's data dir for its databases,
-        and the parent of a missing root, for it to appear (an assistant's first run)."""
-        folders = tuple(dict.fromkeys((*plan.flat, *plan.parents)))
-        if not folders:
-            return
-        from watchfiles import awatch
-
-        def replans(path: str) -> bool:  # a root appeared, or a data dir itself went
-            return plan.announces(path) or path in plan.flat
-
-        def wanted(path: str) -> bool:
-            return plan.flat_log(path) or replans(path)
-
-        try:
-            async for changes in awatch(
-                *folders,
-                debounce=DEBOUNCE_MS,
-                step=STEP_MS,
-                recursive=False,
-                watch_filter=lambda _change, path: wanted(path),
-                force_polling=False,
-            ):
-                if any(plan.flat_log(path) for _, path in changes):
-                    self.indexer.mark_dirty()
-                if any(replans(path) for _, path in changes) and self._outdated(plan):
-                    self._start_watching(replanned=True)
-                    return
-        except FileNotFoundError:
-            self._start_watching(replanned=True)
-        except (OSError, RuntimeError) as error:
-            self._watch_failed(error)
-
-    @work(exclusive=True, exit_on_error=False, group="watch-logs")
-    async def _poll_logs(self) -> None:
-        """Without change notifications: a refresh every few seconds (it stats, reads only news).
-
-        A refresh compares each file's size and nanosecond mtime, which a
-        polling watcher (whole seconds) cannot; and it finds new roots itself.
-        """
-        while True:
-            await asyncio.sleep(POLL_SECONDS)
-            self.indexer.mark_dirty()
-
-    def _outdated(self, plan: WatchPlan) -> bool:
-        return plan_watch(self.workspace.roots) != plan
-
-    def _watch_failed(self, error: Exception) -> None:
-        """Fall back to polling when the system cannot watch, and say so."""
-        if self._polling_reason:
-            return  # the other watcher failed first
-        text = str(error).strip()
-        self._polling_reason = text.splitlines()[0] if text else type(error).__name__
-        self.notify(
-            f"cannot watch the logs ({self._polling_reason}): "
-            f"looking for changes every {POLL_SECONDS:g} s instead",
-            severity="warning",
-        )
-        self._start_watching(replanned=True)
-
-    def _set_watch_state(self, state: str, note: str = "") -> None:
-        self.watch_state, self.watch_note = state, note
-        if self.snapshot is not None and self.snapshot.complete:
-            self._show_status(self.snapshot)
-        self._tick()
+    def _handle_event(self, event: Event) -> None:
+        """Hand an event to its handler below (the watcher calls this directly, on this loop)."""
+        match event:
+            case IndexProgressed():
+                self._progressed(event)
+            case TreeUpdated():
+                self._tree_updated(event)
+            case TreeAnalysed():
+                self._analysed(event)
+            case AnalysisFailed():
+                self._analysis_failed(event)
+            case IndexFailed():
+                self._index_failed(event)
+            case WatchChanged():
+                self._watch_changed()
+            case WatchFailed():
+                self._watch_failed(event)
 
     def _tick(self) -> None:
         """Redraw the live line for now: today, the 5-hour block, busy sessions, Codex limits."""
@@ -375,57 +287,66 @@ class TokenTreeApp(App[int]):
         else:
             super()._handle_exception(error)
 
-    @on(IndexProgressed)
-    def _progressed(self, message: IndexProgressed) -> None:
+    def _progressed(self, event: IndexProgressed) -> None:
         """Show the first index's progress; a live refresh shows it only when it is a big one."""
         first = self.snapshot is None or not self.snapshot.complete
-        if first or message.total >= BIG_REFRESH:
+        if first or event.total >= BIG_REFRESH:
             partial_tree = self.snapshot is not None and not self.snapshot.complete
-            self.status.show_progress(message.done, message.total, partial_tree)
+            self.status.show_progress(event.done, event.total, partial_tree)
 
-    @on(TreeUpdated)
-    def _tree_updated(self, message: TreeUpdated) -> None:
-        first_complete = message.snapshot.complete and not (
+    def _tree_updated(self, event: TreeUpdated) -> None:
+        first_complete = event.snapshot.complete and not (
             self.snapshot is not None and self.snapshot.complete
         )
-        self.snapshot = message.snapshot
+        self.snapshot = event.snapshot
         current = self.table.current
         self._show(select=current.key if current else None, keep_screen_row=True)
-        if message.snapshot.complete:
-            self._show_status(message.snapshot)
+        if event.snapshot.complete:
+            self._show_status(event.snapshot)
         self._tick()
         if first_complete:
-            for notice in dict.fromkeys(message.snapshot.notices):
+            for notice in dict.fromkeys(event.snapshot.notices):
                 self.notify(notice, severity="warning", timeout=8)
             if self.live and not self._watching:
                 self._watching = True
-                self._start_watching()
-        if message.snapshot.complete:  # once the tree is drawn: analysing holds up the UI
-            tree, generation = message.snapshot.tree, message.snapshot.generation
+                self.run_worker(
+                    self.watcher.run(), name="watcher", group="watch", exit_on_error=False
+                )
+        if event.snapshot.complete:  # once the tree is drawn: analysing holds up the UI
+            tree, generation = event.snapshot.tree, event.snapshot.generation
             self.call_after_refresh(self.analyser.submit, tree, generation)
 
-    @on(TreeAnalysed)
-    def _analysed(self, message: TreeAnalysed) -> None:
+    def _analysed(self, event: TreeAnalysed) -> None:
         """Activity and advice arrived: add them to the list, the panels and the overview."""
-        self.analysis = message.analysis
+        self.analysis = event.analysis
         if self.table.listing is not None:
             self._decorate(self.table.listing)
         if self.info.display:
             self._show_info()
         for screen in self.screen_stack:
             if isinstance(screen, OverviewScreen):
-                screen.show(message.analysis.overview)
+                screen.show(event.analysis.overview)
 
-    @on(AnalysisFailed)
-    def _analysis_failed(self, message: AnalysisFailed) -> None:
-        if message.error != self._analysis_error:  # a broken rule fails on every tree: say it once
-            self._analysis_error = message.error
-            self.notify(message.error, title="Activity and advice", severity="warning")
+    def _analysis_failed(self, event: AnalysisFailed) -> None:
+        if event.error != self._analysis_error:  # a broken rule fails on every tree: say it once
+            self._analysis_error = event.error
+            self.notify(event.error, title="Activity and advice", severity="warning")
 
-    @on(IndexFailed)
-    def _index_failed(self, message: IndexFailed) -> None:
-        self.status.set_status(f"⚠ index: {message.error}", "error")
-        self.notify(message.error, title="Reading the logs failed", severity="error")
+    def _index_failed(self, event: IndexFailed) -> None:
+        self.status.set_status(f"⚠ index: {event.error}", "error")
+        self.notify(event.error, title="Reading the logs failed", severity="error")
+
+    def _watch_changed(self) -> None:
+        if self.snapshot is not None and self.snapshot.complete:
+            self._show_status(self.snapshot)
+        self._tick()
+
+    def _watch_failed(self, event: WatchFailed) -> None:
+        self.notify(
+            f"cannot watch the logs ({event.reason}): "
+            f"looking for changes every {POLL_SECONDS:g} s instead",
+            severity="warning",
+        )
 
     def _show_status(self, snapshot: Snapshot) -> None:
         tone = "busy" if self.watch_state == "polling" else "live"
@@ -440,7 +361,7 @@ class TokenTreeApp(App[int]):
             parts.append(f"{removed:,} log{'s' * (removed != 1)} removed")
         state = {
             "live": "● live · ",
-            "polling": f"◌ polling every {POLL_SECONDS:g} s ({self.watch_note}) · ",
+            "polling": f"◌ polling every {POLL_SECONDS:g} s ({self.watcher.note}) · ",
         }.get(self.watch_state, "")
         return state + " · ".join(parts)
 
@@ -703,7 +624,7 @@ class TokenTreeApp(App[int]):
     @work(thread=True, exit_on_error=False, group="export")
     def _write_export(self, node: Node, node_path: str, request: ExportRequest) -> None:
         try:
-            document = export_document(
+            chunks = export_chunks(
                 node,
                 node_path,
                 self.workspace.zone_name,
@@ -711,7 +632,7 @@ class TokenTreeApp(App[int]):
                 advice_settings=self._load_advice_settings(),
             )
             target = os.path.expanduser(request.target)
-            written = write_export(document, target, overwrite=request.overwrite)
+            written = write_export(chunks, target, overwrite=request.overwrite)
         except ExportError as error:
             self.post_message(ExportFinished(request.target, 0, str(error)))
         except Exception as error:  # reported in the app, never lost in a worker

@@ -1,69 +1,31 @@
-"""What the indexer thread tells the app: small, past-tense events carrying immutable data."""
+"""The app's messages: the live package's events wrapped for Textual, and the app's own results."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from textual.message import Message
 
-from tokentree.app.snapshot import Snapshot
 from tokentree.core.breakdown import Breakdown
-
-if TYPE_CHECKING:
-    from tokentree.app.analysis import Analysis
+from tokentree.live.events import Event
 
 
 @dataclass
-class IndexProgressed(Message):
-    """Bytes read so far in the current refresh; only the newest one matters."""
+class Posted(Message):
+    """An event of the live package (a thread's report), delivered on the app's loop.
 
-    done: int
-    total: int
-
-    def can_replace(self, message: Message) -> bool:
-        return isinstance(message, IndexProgressed)
-
-
-@dataclass
-class TreeUpdated(Message):
-    """A new tree to show (partial while `snapshot.complete` is False).
-
-    Each snapshot is the whole picture: when the UI falls behind, a newer one
-    waiting in the queue replaces this one rather than being drawn after it.
+    When the UI falls behind, a newer event of a `newest_only` kind waiting in
+    the queue replaces this one rather than being handled after it.
     """
 
-    snapshot: Snapshot
+    event: Event
 
     def can_replace(self, message: Message) -> bool:
-        return isinstance(message, TreeUpdated)
-
-
-@dataclass
-class TreeAnalysed(Message):
-    """Activity, advice and the overview of a tree the view has shown (or an older one).
-
-    Only the newest matters: one waiting in the queue is replaced by the next.
-    """
-
-    analysis: Analysis
-
-    def can_replace(self, message: Message) -> bool:
-        return isinstance(message, TreeAnalysed)
-
-
-@dataclass
-class AnalysisFailed(Message):
-    """Attributing or advising on a tree raised; the last analysis stays on screen."""
-
-    error: str
-
-
-@dataclass
-class IndexFailed(Message):
-    """A refresh stopped with an error; the last snapshot stays on screen."""
-
-    error: str
+        return (
+            isinstance(message, Posted)
+            and type(message.event) is type(self.event)
+            and self.event.newest_only
+        )
 
 
 @dataclass

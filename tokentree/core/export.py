@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,8 +21,8 @@ import orjson
 from tokentree.core.tree import Kind, Node, Totals
 
 if TYPE_CHECKING:  # imported when exporting: `report` loads this module too
-    from tokentree.core.advice import AdviceReport, AdviceSettings
-    from tokentree.core.attribution import Attribution
+    from tokentree.core.advice import Advice, AdviceReport, AdviceSettings
+    from tokentree.core.attribution import Activity, Attribution
     from tokentree.core.pricing import PriceBook
 
 EXPORT_SCHEMA = "tokentree.export/1"
@@ -39,34 +40,114 @@ def export_document(
     prices: PriceBook | None = None,
     advice_settings: AdviceSettings | None = None,
 ) -> dict[str, Any]:
-    """The document for the subtree at `node`; advice paths start with `node_path`.
+    """The document for the subtree at `node` as data (what `write_export` streams)."""
+    chunks = export_chunks(
+        node, node_path, timezone, prices=prices, advice_settings=advice_settings
+    )
+    return orjson.loads(b"".join(chunks))
 
-    Pass the index's `prices` (without them genai-prices is asked again) and the
-    user's advice settings.
+
+def export_chunks(
+    node: Node,
+    node_path: str,
+    timezone: str,
+    *,
+    prices: PriceBook | None = None,
+    advice_settings: AdviceSettings | None = None,
+    activity: Mapping[Node, Activity] | None = None,
+) -> Iterator[bytes]:
+    """The document for the subtree at `node`, in pieces; advice paths start with `node_path`.
+
+    Pass the index's `prices` (without them genai-prices is asked again), the
+    user's advice settings, and a served tree's `activity`. A served day that
+    was not open before is dropped again once written (and once advised on), so
+    exporting a year holds one day at a time.
     """
     from tokentree.core.advice import advise
     from tokentree.core.attribution import Attribution
     from tokentree.core.pricing import PriceBook
 
-    attribution = Attribution(node)
-    advice = advise(node, prices or PriceBook(), advice_settings, attribution, node_path)
-    return {
+    kept = {id(day) for day in _days(node) if day.loaded}
+
+    def done_with(day: Node) -> None:
+        if id(day) not in kept:
+            day.unload()
+
+    attribution = Attribution(node, activity)
+    advice = advise(
+        node, prices or PriceBook(), advice_settings, attribution, node_path, done_with=done_with
+    )
+    header = {
         "schema": EXPORT_SCHEMA,
         "generated_at": _iso(datetime.now(UTC).timestamp()),
         "timezone": timezone,
         "node_path": node_path,
-        "root": node_dict(node, attribution, advice),
     }
+    yield orjson.dumps(header)[:-1] + b',"root":'
+    yield from _streamed(node, node_path, attribution, advice, done_with)
+    yield b"}\n"
+
+
+def _streamed(
+    node: Node,
+    path: str,
+    attribution: Attribution,
+    advice: AdviceReport,
+    done_with: Callable[[Node], None],
+) -> Iterator[bytes]:
+    """One node and its subtree as JSON pieces; a day's rows are attributed on their own."""
+    if node.kind is Kind.DAY:
+        from tokentree.core.attribution import Attribution
+
+        below = Attribution(node)
+        yield orjson.dumps(node_dict(node, below, advice, path, attribution[node]))
+        done_with(node)
+        return
+    yield orjson.dumps(_fields(node, attribution[node], advice.for_path(path)))[:-1]
+    yield b',"children":['
+    for number, child in enumerate(node.children):
+        if number:
+            yield b","
+        yield from _streamed(child, _join(path, child.key), attribution, advice, done_with)
+    yield b"]}"
+
+
+def _days(node: Node) -> Iterator[Node]:
+    """The day nodes at or below a root, week or day, without opening a day."""
+    if node.kind is Kind.DAY:
+        yield node
+    elif node.kind in (Kind.ALL, Kind.WEEK):
+        for child in node.children:
+            yield from _days(child)
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}/{key}" if path else key
 
 
 def node_dict(
-    node: Node, attribution: Attribution | None = None, advice: AdviceReport | None = None
+    node: Node,
+    attribution: Attribution | None = None,
+    advice: AdviceReport | None = None,
+    path: str = "",
+    activity: Activity | None = None,
 ) -> dict[str, Any]:
-    """One node and its subtree; activity is computed here when no `attribution` is given."""
+    """One node (at `path`) and its subtree; activity is computed here when no `attribution`
+    is given, and taken from `activity` for the node itself when given."""
     if attribution is None:
         from tokentree.core.attribution import Attribution
 
         attribution = Attribution(node)
+    items = advice.for_path(path) if advice else []
+    data = _fields(node, activity or attribution[node], items)
+    data["children"] = [
+        node_dict(child, attribution, advice, _join(path, child.key)) for child in node.children
+    ]
+    return data
+
+
+def _fields(node: Node, activity: Activity, advice: Sequence[Advice]) -> dict[str, Any]:
+    """What a node says about itself in the export: everything but its children."""
     data: dict[str, Any] = {
         "kind": node.kind.value,
         "key": node.key,
@@ -91,9 +172,8 @@ def node_dict(
             "subagent": call.subagent,
             "source_removed": call.file_missing,
         }
-    data["activity"] = attribution[node].as_dict()
-    data["advice"] = [item.as_dict() for item in advice.for_node(node)] if advice else []
-    data["children"] = [node_dict(child, attribution, advice) for child in node.children]
+    data["activity"] = activity.as_dict()
+    data["advice"] = [item.as_dict() for item in advice]
     return data
 
 
@@ -126,28 +206,35 @@ def aggregates(totals: Totals) -> dict[str, Any]:
     }
 
 
-def write_export(document: dict[str, Any], target: str, *, overwrite: bool = False) -> int:
-    """Write the document to `target` ('-' is stdout); never replaces a file unless told to.
-
-    Returns the bytes written. The file appears whole or not at all.
-    """
-    blob = orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n"
+def write_export(chunks: Iterable[bytes], target: str, *, overwrite: bool = False) -> int:
+    """Write the document's pieces to `target` ('-' is stdout) as they come; never replaces
+    a file unless told to. Returns the bytes written. The file appears whole or not at all."""
     if target == "-":
-        sys.stdout.buffer.write(blob)
+        written = 0
+        for chunk in chunks:
+            sys.stdout.buffer.write(chunk)
+            written += len(chunk)
         sys.stdout.buffer.flush()
-        return len(blob)
+        return written
     path = Path(target)
     if path.exists() and not overwrite:
         raise ExportError(f"{path} already exists (use --force to replace it)")
     try:
         handle, temporary = tempfile.mkstemp(prefix=".tokentree-", dir=path.parent or ".")
-        with os.fdopen(handle, "wb") as out:
-            out.write(blob)
-        os.chmod(temporary, 0o666 & ~_umask())  # as open() would have made it, not mkstemp's 0600
-        os.replace(temporary, path)
+        written = 0
+        try:
+            with os.fdopen(handle, "wb") as out:
+                for chunk in chunks:
+                    out.write(chunk)
+                    written += len(chunk)
+            os.chmod(temporary, 0o666 & ~_umask())  # as open() would make it, not mkstemp's 0600
+            os.replace(temporary, path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
     except OSError as error:
         raise ExportError(f"cannot write {path}: {error.strerror or error}") from error
-    return len(blob)
+    return written
 
 
 def _umask() -> int:

@@ -30,25 +30,23 @@ SOURCE_NAMES = {
 }
 
 
+Splits = tuple[Counter[str], Counter[str], Counter[str]]
+"""Cost by source, by model and by project (each call's own)."""
+
+
 def build_overview(
     root: Node,
     attribution: Attribution,
     advice: AdviceReport,
     week_start: int = 0,
     top: int = 5,
+    splits: Splits | None = None,
 ) -> dict[str, Any]:
-    """Everything the overview shows, for the period below `root`, as plain data."""
+    """Everything the overview shows, for the period below `root`, as plain data; the cost
+    splits are summed from its calls unless given (a served tree's come from the index)."""
     days = {day.key: day.totals.cost for day in _nodes(root, Kind.DAY)}
     weeks = _weeks(days, week_start)
-    by_source: Counter[str] = Counter()
-    by_model: Counter[str] = Counter()
-    by_project: Counter[str] = Counter()
-    for session in _nodes(root, Kind.SESSION):
-        by_project[_project_name(session.project)] += session.totals.cost
-        for turn in session.children:
-            for call in turn_calls(turn):
-                by_source[call.source] += call.cost
-                by_model[call.model] += call.cost
+    by_source, by_model, by_project = splits or splits_of(root)
     totals = root.totals
     peak = max(weeks, key=lambda week: week["cost_usd"]) if weeks else None
     return {
@@ -72,6 +70,20 @@ def build_overview(
         "notes": [item.as_dict() for item in advice.items if item.saving_usd <= 0][:top],
         "scale": scale(totals.total),
     }
+
+
+def splits_of(root: Node) -> Splits:
+    """Cost by source, model and project, summed over every call below `root`."""
+    by_source: Counter[str] = Counter()
+    by_model: Counter[str] = Counter()
+    by_project: Counter[str] = Counter()
+    for session in _nodes(root, Kind.SESSION):
+        for turn in session.children:
+            for call in turn_calls(turn):
+                by_source[call.source] += call.cost
+                by_model[call.model] += call.cost
+                by_project[project_name(call.project)] += call.cost
+    return by_source, by_model, by_project
 
 
 def _by_rule(advice: AdviceReport) -> list[dict[str, Any]]:
@@ -121,7 +133,7 @@ def _shares(costs: Counter[str], total: float) -> list[dict[str, Any]]:
     ]
 
 
-def _project_name(project: str) -> str:
+def project_name(project: str) -> str:
     return project.rstrip("/").rsplit("/", 1)[-1] or "(no project)"
 
 

@@ -16,15 +16,17 @@ Turns below a day are counted when asked for, which reads that day.
 from __future__ import annotations
 
 import math
-from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from tokentree.core.attribution import Activity, Bucket
+from tokentree.core.index.reader import Reads
 from tokentree.core.index.scope import Scope
-from tokentree.core.records import QUARTER_HOUR, ApiCall, Prompt
+from tokentree.core.overview import Splits, project_name
+from tokentree.core.records import QUARTER_HOUR
 from tokentree.core.tree import (
     Calendar,
     Kind,
@@ -88,72 +90,121 @@ _SUMS = (
 """The SQL sums of the rollup that fill Totals, in _TOTALS order."""
 
 
-class Reads(Protocol):
-    """What a served tree reads of the index (IndexReader)."""
-
-    def calls(self, scope: Scope) -> list[ApiCall]: ...
-    def prompts(
-        self, scope: Scope, sessions: Iterable[tuple[str, str]] | None = None
-    ) -> list[Prompt]: ...
-    def grouped(
-        self, scope: Scope, keys: Sequence[str], sums: Sequence[str]
-    ) -> list[tuple[Any, ...]]: ...
-    def activity(self, scope: Scope, keys: Sequence[str]) -> dict[tuple[Any, ...], list[Any]]: ...
-    def loser_times(self, scope: Scope, keys: Sequence[str]) -> list[tuple[Any, ...]]: ...
-    def span(self, scope: Scope) -> tuple[float, float] | None: ...
-
-
 @dataclass(eq=False)
 class ServedTree:
-    """A served tree's root and the activity of its weeks and days (and the root)."""
+    """A served tree's root, the activity of its weeks and days (and the root), and what it
+    was served from; `sessions` holds each day's session keys (weeks count them once)."""
 
     root: Node
-    activity: dict[Node, Activity] = field(default_factory=dict)
+    activity: dict[Node, Activity]
+    sessions: dict[str, set[str]]
+    reads: Reads
+    scope: Scope
+    calendar: Calendar
+
+    @property
+    def days(self) -> list[Node]:
+        return [day for week in self.root.children for day in week.children]
+
+    def splits(self) -> Splits:
+        """The whole tree's cost by source, model and project, summed by the index."""
+        by_source, by_model, by_project = Counter[str](), Counter[str](), Counter[str]()
+        for found, column in ((by_source, "source"), (by_model, "model")):
+            for name, cost in self.reads.grouped(self.scope, [column], ["sum(cost)"]):
+                found[name] += cost
+        for project, cost in self.reads.grouped(self.scope, ["project"], ["sum(cost)"]):
+            by_project[project_name(project)] += cost
+        return by_source, by_model, by_project
+
+    def grown(self, since: float) -> ServedTree:
+        """This tree with its days from the one holding `since` on served again (a live
+        refresh changed no call before `since`); the days before are shared."""
+        scope, calendar = self.scope, self.calendar
+        cut = calendar.day(since)
+        fresh = _served_days(
+            self.reads,
+            replace(scope, since=max(calendar.day_start(cut), scope.since or -math.inf)),
+            scope,
+            calendar,
+        )
+        kept = [day for day in self.days if day.key < cut.isoformat()]
+        sessions = {day.key: self.sessions[day.key] for day in kept} | fresh.sessions
+        activity = {day: self.activity[day] for day in kept if day in self.activity}
+        return _assembled(
+            [*kept, *fresh.days], sessions, activity | fresh.activity, self, self.root.label
+        )
+
+
+@dataclass
+class _Days:
+    days: list[Node]
+    sessions: dict[str, set[str]]
+    activity: dict[Node, Activity]
 
 
 def served_tree(
     reads: Reads, scope: Scope, calendar: Calendar, label: str = "All time"
 ) -> ServedTree:
     """The root, weeks and days of the scope, from the index's sums; days load when opened."""
-    day_sql = local_day_sql(calendar, _utc_days(reads, scope))
+    found = _served_days(reads, scope, scope, calendar)
+    template = ServedTree(Node(Kind.ALL, "", label, 0.0, 0.0), {}, {}, reads, scope, calendar)
+    return _assembled(found.days, found.sessions, found.activity, template, label)
+
+
+def _served_days(reads: Reads, part: Scope, scope: Scope, calendar: Calendar) -> _Days:
+    """The days of `part` (the scope, or its newest days) with their sums; a day loads its
+    sessions from the whole `scope` (their turns are numbered by every prompt)."""
+    day_sql = local_day_sql(calendar, _utc_days(reads, part))
     days: dict[int, Node] = {}
-    for day_number, model, *sums in reads.grouped(scope, [day_sql, "model"], _SUMS):
+    for day_number, model, *sums in reads.grouped(part, [day_sql, "model"], _SUMS):
         node = days.get(day_number)
         if node is None:
             day = date.fromordinal(_EPOCH + day_number)
             node = days[day_number] = Node(Kind.DAY, day.isoformat(), day_label(day), 0.0, 0.0)
             node._turns = None
-            node._load = _day_loader(reads, scope, calendar, day)
+            node._loader = _day_loader(reads, scope, calendar, day)
         _add(node.totals, sums)
         node.models[model] += sums[0]
-    sessions: dict[int, set[str]] = defaultdict(set)
+    sessions: dict[str, set[str]] = defaultdict(set)
     for day_number, source, session, _ in reads.grouped(
-        scope, [day_sql, "source", "session"], ["sum(calls)"]
+        part, [day_sql, "source", "session"], ["sum(calls)"]
     ):
-        sessions[day_number].add(f"{source}:{session}")
-    _set_spans(reads, scope, calendar, days, day_sql)
-    activity = _day_activity(reads, scope, days, day_sql)
+        sessions[days[day_number].key].add(f"{source}:{session}")
+    _set_spans(reads, part, calendar, days, day_sql)
+    activity = _day_activity(reads, part, days, day_sql)
+    return _Days([days[number] for number in sorted(days)], sessions, activity)
+
+
+def _assembled(
+    days: list[Node],
+    sessions: dict[str, set[str]],
+    activity: dict[Node, Activity],
+    template: ServedTree,
+    label: str,
+) -> ServedTree:
+    """Weeks and the root over these days (in time order), their sums added up."""
+    calendar = template.calendar
     root = Node(Kind.ALL, "", label, 0.0, 0.0)
     root._turns = None
     weeks: dict[date, tuple[Node, set[str]]] = {}
-    for day_number in sorted(days):
-        day_node = days[day_number]
-        day_node.sessions = len(sessions[day_number])
-        starts = calendar.week_of(date.fromordinal(_EPOCH + day_number))
+    for day_node in days:
+        keys = sessions.get(day_node.key, set())
+        day_node.sessions = len(keys)
+        starts = calendar.week_of(date.fromisoformat(day_node.key))
         if starts not in weeks:
-            week = Node(Kind.WEEK, week_key(starts), week_label(starts), day_node.start, 0.0)
+            week = Node(Kind.WEEK, week_key(starts), week_label(starts), 0.0, 0.0)
             week._turns = None
             weeks[starts] = (week, set())
             root.children.append(week)
-        week, keys = weeks[starts]
+        week, week_keys = weeks[starts]
         week.children.append(day_node)
-        keys |= sessions[day_number]
+        week_keys |= keys
     everyone: set[str] = set()
     for week, keys in weeks.values():
         _merge(week, len(keys), activity)
         everyone |= keys
     _merge(root, len(everyone), activity)
-    return ServedTree(root, activity)
+    return ServedTree(root, activity, sessions, template.reads, template.scope, template.calendar)
 
 
 def _add(totals: Totals, sums: Sequence[Any]) -> None:

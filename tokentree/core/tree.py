@@ -171,7 +171,8 @@ class Node:
     _children: list[Node] = field(default_factory=list, repr=False)
     _unbuilt_calls: tuple[list[ApiCall], Clock] | None = field(default=None, repr=False)
     _label_of: Callable[[], str] | None = field(default=None, repr=False)
-    _load: Callable[[], list[Node]] | None = field(default=None, repr=False)
+    _loader: Callable[[], list[Node]] | None = field(default=None, repr=False)
+    _loaded: bool = field(default=False, repr=False)
 
     @property
     def label(self) -> str:
@@ -193,19 +194,21 @@ class Node:
             calls, clock = self._unbuilt_calls
             self._children = [_call_node(call, clock) for call in calls]
             self._unbuilt_calls = None  # only now: another thread may be reading the calls
-        elif self._load is not None:
-            self._children = self._load()
-            self._load = None
+        elif self._loader is not None and not self._loaded:
+            self._children = self._loader()
+            self._loaded = True
         return self._children
 
     @property
     def loaded(self) -> bool:
         """Whether the children are at hand (a served day's are read when first asked for)."""
-        return self._load is None
+        return self._loader is None or self._loaded
 
-    def unload(self, load: Callable[[], list[Node]]) -> None:
-        """Drop the children, to be read again by `load` when next asked for."""
-        self._load, self._children = load, []
+    def unload(self) -> None:
+        """Drop a served day's children, read again when next asked for: a pass over a year
+        (advice, an export) holds one day at a time."""
+        if self._loader is not None:
+            self._loaded, self._children = False, []
 
     @property
     def turns(self) -> int:

@@ -26,6 +26,7 @@ replays with no such call, one counts.
 
 from __future__ import annotations
 
+import math
 import sqlite3
 import time
 from collections.abc import Iterable, Sequence
@@ -90,20 +91,28 @@ def pending(db: sqlite3.Connection) -> bool:
     ).fetchone()[0]
 
 
-def derive(db: sqlite3.Connection) -> None:
-    """Decide the touched calls again in every scope, then forget the notes."""
+def derive(db: sqlite3.Connection) -> float | None:
+    """Decide the touched calls again in every scope, then forget the notes. Returns the
+    time of the earliest call decided again (-inf when all were), None when none was: a
+    view need not look at anything before it."""
     touched = db.execute("SELECT count(*) FROM touched_keys").fetchone()[0]
     everything = db.execute("DELETE FROM meta WHERE key = 'derive'").rowcount > 0
     total = db.execute("SELECT max(id) FROM copies").fetchone()[0] or 0
     scopes = [scope for (scope,) in db.execute("SELECT id FROM scopes").fetchall()]
+    first: float | None = None
     if everything or touched > FULL_SHARE * total:
         for scope in scopes:
             derive_scope(db, scope)
+        first = -math.inf
     elif touched:
         _expand(db)
         for scope in scopes:
             _derive_touched(db, scope)
+        first = db.execute(
+            "SELECT min(ts) FROM copies WHERE key IN (SELECT key FROM touched_keys)"
+        ).fetchone()[0]
     db.execute("DELETE FROM touched_keys")
+    return first
 
 
 def _expand(db: sqlite3.Connection) -> None:

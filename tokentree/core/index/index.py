@@ -12,6 +12,7 @@ Claude Code deletes old transcripts, the history should not go with them.
 from __future__ import annotations
 
 import gc
+import math
 import os
 import sqlite3
 from collections import Counter
@@ -26,7 +27,7 @@ import orjson
 
 from tokentree.core.index import derive, queries
 from tokentree.core.index.plan import UpdateStats, mark_missing, plan
-from tokentree.core.index.reader import IndexReader
+from tokentree.core.index.reader import IndexReader, Query, Reads
 from tokentree.core.index.scope import Scope
 from tokentree.core.index.store import (
     COPY_INDEXES,
@@ -45,7 +46,7 @@ from tokentree.core.reading import (
     ReadBatch,
     read_all,
 )
-from tokentree.core.records import ApiCall, Prompt, Tokens
+from tokentree.core.records import Tokens
 from tokentree.core.rows import COLUMN_LIST, NAMES, merged, prefixed
 from tokentree.core.sources import Root, read_mode
 from tokentree.core.sources.base import ReadMode, SourceFile
@@ -104,13 +105,14 @@ def _recovering(method: Callable[P, T]) -> Callable[P, T]:
     return guarded
 
 
-class Index:
+class Index(Reads):
     """The SQLite index. `path=None` keeps it in memory (`--no-cache`); so does a cache that
     cannot be written, with a notice."""
 
     def __init__(self, path: Path | None, *, prices: PriceBook | None = None) -> None:
         self.path = path
         self.notices: list[str] = []
+        self._first_change: float | None = None  # see _derived
         self.prices = prices or PriceBook()
         self._last_update: tuple[Sequence[SourceFile], Sequence[Root]] | None = None
         self.db = self._open(lambda: open_store(path, self.notices))
@@ -213,10 +215,17 @@ class Index:
             with transaction(self.db):
                 for statement in COPY_INDEXES.values():
                     self.db.execute(statement)
-                derive.derive(self.db)
+                self._derived(derive.derive(self.db))
         finally:
             self.db.execute("PRAGMA synchronous = NORMAL")
+        stats.first_change, self._first_change = self._first_change, None
         return stats
+
+    def _derived(self, first: float | None) -> None:
+        """Note the earliest call decided again since the last update's stats were taken."""
+        if first is not None:
+            known = self._first_change
+            self._first_change = first if known is None else min(known, first)
 
     def _store(
         self,
@@ -232,7 +241,7 @@ class Index:
             for batch in batches:
                 self._store_batch(batch, stats, touched)
             if on_batch:
-                derive.derive(self.db)
+                self._derived(derive.derive(self.db))
         if on_batch:
             on_batch()
 
@@ -348,6 +357,7 @@ class Index:
             self.db.executemany("UPDATE copies SET cost = ?, unpriced = ? WHERE id = ?", changes)
             self._learn(self.prices.take_learned())
             derive.rebuild(self.db)
+            self._derived(-math.inf)
         self.db.execute("INSERT OR REPLACE INTO meta VALUES ('prices', ?)", (fingerprint,))
 
     # --- keeping the derived tables honest ------------------------------------------------------
@@ -363,6 +373,7 @@ class Index:
         """Derive every winner and sum again from the stored copies."""
         with transaction(self.db):
             derive.rebuild(self.db)
+            self._derived(-math.inf)
 
     # --- reading --------------------------------------------------------------------------------
 
@@ -372,17 +383,12 @@ class Index:
         if found is not None and not derive.pending(self.db):
             return found
         with transaction(self.db):
-            derive.derive(self.db)
+            self._derived(derive.derive(self.db))
             return derive.scope_id(self.db, scope.roots)
 
     @_recovering
-    def calls(self, scope: Scope) -> list[ApiCall]:
-        """The counted calls in scope, in no particular order (the tree sorts what it shows)."""
-        return queries.calls(self.db, scope, self._scope(scope))
-
-    @_recovering
-    def prompts(self, scope: Scope) -> list[Prompt]:
-        return queries.prompts(self.db, scope)
+    def _read(self, query: Query[T], scope: Scope, *args: Any) -> T:
+        return query(self.db, scope, self._scope(scope), *args)
 
     def reader(self) -> IndexReader:
         """A connection for another thread to read the index on while this one writes."""

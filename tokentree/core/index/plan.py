@@ -32,6 +32,7 @@ class UpdateStats:
     files_missing: int = 0
     bytes_read: int = 0
     new_copies: int = 0
+    first_change: float | None = None  # the earliest call decided again (-inf: all of them)
     problems: list[str] = field(default_factory=list)
 
 

@@ -11,20 +11,61 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from tokentree.core.index import derive, queries
 from tokentree.core.index.scope import Scope
 from tokentree.core.records import ApiCall, Prompt
+
+T = TypeVar("T")
 
 
 class ScopeNotIndexed(LookupError):
     """The scope was never derived: the indexer has not stored anything for it yet."""
 
 
-class IndexReader:
+Query = Callable[..., T]
+"""A function of queries.py: (db, scope, scope id, …) → rows."""
+
+
+class Reads:
+    """The queries a view makes of a scope; `_read` runs one (see Index and IndexReader)."""
+
+    def _read(self, query: Query[T], scope: Scope, *args: Any) -> T:
+        raise NotImplementedError
+
+    def calls(self, scope: Scope) -> list[ApiCall]:
+        return self._read(queries.calls, scope)
+
+    def prompts(
+        self, scope: Scope, sessions: Iterable[tuple[str, str]] | None = None
+    ) -> list[Prompt]:
+        return self._read(_prompts, scope, sessions)
+
+    def grouped(
+        self, scope: Scope, keys: Sequence[str], sums: Sequence[str]
+    ) -> list[tuple[Any, ...]]:
+        return self._read(queries.grouped, scope, keys, sums)
+
+    def activity(self, scope: Scope, keys: Sequence[str]) -> dict[tuple[Any, ...], list[Any]]:
+        return self._read(queries.activity, scope, keys)
+
+    def loser_times(self, scope: Scope, keys: Sequence[str]) -> list[tuple[Any, ...]]:
+        return self._read(queries.loser_times, scope, keys)
+
+    def span(self, scope: Scope) -> tuple[float, float] | None:
+        return self._read(queries.span, scope)
+
+
+def _prompts(
+    db: sqlite3.Connection, scope: Scope, _scope_id: int, sessions: Iterable[tuple[str, str]] | None
+) -> list[Prompt]:
+    return queries.prompts(db, scope, sessions)
+
+
+class IndexReader(Reads):
     """Read-only queries of one index, safe to call from any thread (one at a time)."""
 
     def __init__(self, path: Path | None, shared: sqlite3.Connection) -> None:
@@ -42,36 +83,9 @@ class IndexReader:
         if self._owned:
             self.db.close()
 
-    def _scope(self, scope: Scope) -> int:
-        found = derive.known_scope(self.db, scope.roots)
-        if found is None:
-            raise ScopeNotIndexed(f"nothing indexed yet for {', '.join(scope.roots)}")
-        return found
-
-    def calls(self, scope: Scope) -> list[ApiCall]:
+    def _read(self, query: Query[T], scope: Scope, *args: Any) -> T:
         with self._lock:
-            return queries.calls(self.db, scope, self._scope(scope))
-
-    def prompts(
-        self, scope: Scope, sessions: Iterable[tuple[str, str]] | None = None
-    ) -> list[Prompt]:
-        with self._lock:
-            return queries.prompts(self.db, scope, sessions)
-
-    def grouped(
-        self, scope: Scope, keys: Sequence[str], sums: Sequence[str]
-    ) -> list[tuple[Any, ...]]:
-        with self._lock:
-            return queries.grouped(self.db, scope, self._scope(scope), keys, sums)
-
-    def activity(self, scope: Scope, keys: Sequence[str]) -> dict[tuple[Any, ...], list[Any]]:
-        with self._lock:
-            return queries.activity(self.db, scope, self._scope(scope), keys)
-
-    def loser_times(self, scope: Scope, keys: Sequence[str]) -> list[tuple[Any, ...]]:
-        with self._lock:
-            return queries.loser_times(self.db, scope, self._scope(scope), keys)
-
-    def span(self, scope: Scope) -> tuple[float, float] | None:
-        with self._lock:
-            return queries.span(self.db, scope, self._scope(scope))
+            found = derive.known_scope(self.db, scope.roots)
+            if found is None:
+                raise ScopeNotIndexed(f"nothing indexed yet for {', '.join(scope.roots)}")
+            return query(self.db, scope, found, *args)

@@ -5,7 +5,7 @@ time). It reads the logs in batches, posts a partial tree after a batch when the
 last tree was not built too recently (or, on a warm start over a big history,
 the newest two weeks first), then waits for the file watcher to say a log
 changed. A live refresh reads only the new bytes and regrows only the days
-that changed (live_tree.py); trees are posted at most a few times a second, and
+that changed (tree.py); trees are posted at most a few times a second, and
 not at all when nothing shown changed (a half-written line). `stop()` makes it
 return promptly: a check in every progress and batch callback, and the reader
 processes of a big first index are ended.
@@ -19,12 +19,10 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
-from textual.message import Message
-
-from tokentree.app.live_tree import LiveTree
-from tokentree.app.messages import IndexFailed, IndexProgressed, TreeUpdated
-from tokentree.app.snapshot import Snapshot
 from tokentree.core.index import FileDiagnostics, UpdateStats
+from tokentree.live.events import Event, IndexFailed, IndexProgressed, TreeUpdated
+from tokentree.live.snapshot import Snapshot
+from tokentree.live.tree import LiveTree
 from tokentree.workspace import Workspace
 
 BATCH_BYTES = 64 * 1024 * 1024
@@ -63,7 +61,7 @@ class Indexer:
     def __init__(
         self,
         workspace: Workspace,
-        post: Callable[[Message], object],
+        post: Callable[[Event], object],
         *,
         batch_bytes: int = BATCH_BYTES,
         clock: Callable[[], float] = time.monotonic,

@@ -1,4 +1,4 @@
-"""What to watch for new log lines, and how: decisions only, the app's workers do the watching.
+"""What to watch for new log lines, and how: decisions only; watcher.py does the watching.
 
 Roots that exist are watched recursively, except OpenCode's data dir: it also
 holds git snapshots of whole projects, so only its own files (the databases)

@@ -10,66 +10,27 @@ waits `BUDGET` times as long as it took, so a busy session's history is analysed
 every 20 s or so, not after every call. (A refresh that runs alongside an
 analysis waits for it, in effect: the two share the interpreter's lock.) Until
 a new analysis arrives the view keeps showing the last one, matched to the new
-tree by path (most of a live tree is shared with the last one anyway).
+tree by path (most of a live tree is shared with the last one anyway). What an
+analysis holds is `core.analysis`'s business; this module only decides when.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable
 
-from textual.message import Message
-
-from tokentree.app.messages import AnalysisFailed, TreeAnalysed
-from tokentree.core.advice import AdviceReport, AdviceSettings, advise
-from tokentree.core.attribution import Attribution
-from tokentree.core.overview import build_overview
+from tokentree.core.advice import AdviceSettings
+from tokentree.core.analysis import analyse
 from tokentree.core.pricing import PriceBook
 from tokentree.core.tree import Node
+from tokentree.live.events import AnalysisFailed, Event, TreeAnalysed
 
 SETTLE = 2.0  # seconds without a newer tree before a live tree is analysed
 MAX_STALE = 60.0  # … but a busy session's advice is not left older than this, budget allowing
 BUDGET = 10  # after an analysis, wait this many times as long as it took: ≤ 10 % of a core
 IDLE_WAIT = 0.25  # how often the idle loop looks at the stop flag
 SETTLE_STEP = 0.05  # how often a due analysis looks whether the indexer is still reading
-
-
-@dataclass(frozen=True, eq=False)
-class Analysis:
-    """A tree's activity per node, its advice and its overview; never changed once posted."""
-
-    tree: Node
-    generation: int
-    attribution: Attribution
-    advice: AdviceReport
-    overview: dict[str, Any]
-    seconds: float = 0.0
-
-    def counterpart(self, path: Sequence[str]) -> Node | None:
-        """The node at `path` in the analysed tree (which may be a refresh behind the view)."""
-        node: Node | None = self.tree
-        for key in path:
-            node = node.child(key) if node is not None else None
-        return node
-
-
-def analyse(
-    tree: Node,
-    generation: int,
-    prices: PriceBook,
-    settings: AdviceSettings,
-    week_start: int,
-) -> Analysis:
-    """Everything the view shows about activity and advice, for one tree."""
-    started = time.perf_counter()
-    attribution = Attribution(tree)
-    advice = advise(tree, prices, settings, attribution)
-    overview = build_overview(tree, attribution, advice, week_start)
-    seconds = time.perf_counter() - started
-    return Analysis(tree, generation, attribution, advice, overview, seconds)
 
 
 class Analyser:
@@ -80,7 +41,7 @@ class Analyser:
         prices: PriceBook,
         settings: Callable[[], AdviceSettings],
         week_start: int,
-        post: Callable[[Message], object],
+        post: Callable[[Event], object],
         *,
         busy: Callable[[], bool] = lambda: False,
         settle: float = SETTLE,
@@ -154,7 +115,7 @@ class Analyser:
     def _analyse(self, tree: Node, generation: int) -> None:
         started = self.clock()
         try:
-            analysis = analyse(tree, generation, self.prices, self.settings(), self.week_start)
+            analysis = analyse(tree, self.prices, self.settings(), self.week_start, generation)
         except Exception as error:  # shown once in the app; the last analysis stays
             self.post(AnalysisFailed(f"{type(error).__name__}: {error}"))
         else:

@@ -1,0 +1,273 @@
+"""The rules about one session, run as the pass reaches it: context compounding, cache rebuilt
+after idle, files read again and again, mechanical loops on the priciest model."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from tokentree import format as fmt
+from tokentree.core.advice.context import Context, Session, median, prompt
+from tokentree.core.attribution import mechanical
+from tokentree.core.pricing import PER_MILLION, Rates
+from tokentree.core.records import ApiCall, Tokens
+from tokentree.core.tree import Node, short_model
+
+
+def context_compounding(context: Context, session: Session) -> None:
+    s = context.settings.context_compounding
+    main = session.main
+    if session.node.totals.calls < s.min_calls:
+        return
+    prompts = [prompt(call.tokens) for _, call in main]
+    first = next((i for i, size in enumerate(prompts) if size >= s.min_context), None)
+    if first is None:
+        return
+    split_turn = main[first][0]
+    end = first
+    while end < len(main) and main[end][0] is split_turn:
+        end += 1
+    later = main[end:]
+    if len(later) < s.min_calls:
+        return
+    at_split = max(prompts[:end])
+    keep = at_split - s.handoff_tokens
+    if keep <= 0:
+        return
+    avoided = read_cost = 0.0
+    for _, call in later:
+        rates = context.rates(call)
+        if rates is None:
+            continue
+        tokens = min(call.tokens.cache_read, keep)
+        avoided += tokens
+        read_cost += tokens * rates.cache_read / PER_MILLION
+    first_rates = context.rates(later[0][1])
+    write_rate = first_rates.cache_write_5m if first_rates else 0.0
+    handoff = s.handoff_tokens * write_rate / PER_MILLION
+    saving = read_cost - handoff
+    if avoided <= 0:
+        return
+    carried = [call.tokens.cache_read for _, call in later]
+    peak = max(prompts[end:])
+    carried_median = median(carried)
+    read_rate = read_cost / avoided * PER_MILLION
+    turn = split_turn.key
+    formula = (
+        f"Σ over {len(later)} calls after turn #{turn} of min(cache read, "
+        f"{fmt.tokens(at_split)} − {fmt.tokens(s.handoff_tokens)}) = "
+        f"{fmt.tokens(avoided)} tok × ${read_rate:.2f}/M (cache read) − "
+        f"{fmt.tokens(s.handoff_tokens)} handoff × ${write_rate:.2f}/M (cache write) "
+        f"= ${saving:,.2f}"
+    )
+    message = (
+        f"after turn #{turn} the context passed {fmt.tokens(s.min_context)}; the "
+        f"{len(later)} calls after it re-sent a median {fmt.tokens(carried_median)} tokens of "
+        f"history (peak context {fmt.tokens(peak)}). Splitting after #{turn} with a "
+        f"{fmt.tokens(s.handoff_tokens)}-token handoff would have saved ≈ ${saving:,.2f}."
+    )
+    evidence = {
+        "split_after_turn": turn,
+        "context_at_split": at_split,
+        "calls_after_split": len(later),
+        "median_carried": int(carried_median),
+        "peak_context": peak,
+        "avoidable_tokens": int(avoided),
+        "cache_read_rate": round(read_rate, 6),
+        "handoff_tokens": s.handoff_tokens,
+        "formula": formula,
+    }
+    context.emit("context_compounding", session.place, message, evidence, saving)
+
+
+def cache_rebuilt(context: Context, session: Session) -> None:
+    s = context.settings.cache_rebuilt
+    ttl = 300
+    rebuilds: list[dict[str, Any]] = []
+    tokens = fresh_cost = saving = 0.0
+    previous: ApiCall | None = None
+    for turn, call in session.main:
+        if previous is not None and call.timestamp - previous.timestamp > ttl:
+            gap = call.timestamp - previous.timestamp
+            t = call.tokens
+            before = prompt(previous.tokens)
+            rebuilt = min(t.input + t.cache_write, before)
+            if (
+                rebuilt >= s.min_tokens
+                and t.cache_read < before / 2
+                and (rates := context.rates(call)) is not None
+            ):
+                fresh_rate = _fresh_rate(t, rates)
+                tokens += rebuilt
+                fresh_cost += rebuilt * fresh_rate / PER_MILLION
+                saving += rebuilt * (fresh_rate - rates.cache_read) / PER_MILLION
+                rebuilds.append(
+                    {
+                        "turn": turn.key,
+                        "gap_minutes": round(gap / 60, 1),
+                        "cache_lifetime_minutes": ttl // 60,
+                        "tokens": rebuilt,
+                    }
+                )
+        if call.tokens.cache_write_1h:
+            ttl = 3600
+        previous = call
+    if len(rebuilds) < max(1, s.min_rebuilds):
+        return
+    gaps = [item["gap_minutes"] for item in rebuilds]
+    short_lived = [item for item in rebuilds if item["cache_lifetime_minutes"] == 5]
+    lifetime = "5 min" if short_lived else "1 h"
+    fresh_rate = fresh_cost / tokens * PER_MILLION
+    read_rate = (fresh_cost - saving) / tokens * PER_MILLION
+    within_hour = sum(1 for item in short_lived if item["gap_minutes"] <= 60)
+    remedy = (
+        "1-hour caching or shorter pauses"
+        if within_hour and session.node.source == "claude-code"
+        else "shorter pauses (or a fresh session with a handoff)"
+    )
+    gap_text = f"{min(gaps):.0f} min" if len(gaps) == 1 else f"{min(gaps):.0f}–{max(gaps):.0f} min"
+    gaps_text = "an idle gap" if len(rebuilds) == 1 else "idle gaps"
+    message = (
+        f"cache rebuilt {_times(len(rebuilds))} after {gaps_text} > {lifetime} ({gap_text}): "
+        f"sending {fmt.tokens(tokens)} tokens of history again without the cache cost "
+        f"${fresh_cost:,.2f}. {remedy.capitalize()} would have saved ≈ ${saving:,.2f}."
+    )
+    formula = (
+        f"Σ over {len(rebuilds)} rebuild{'s' if len(rebuilds) > 1 else ''} of "
+        f"min(uncached input + cache write, previous prompt) = {fmt.tokens(tokens)} tok × "
+        f"(${fresh_rate:.2f} − ${read_rate:.2f})/M (write or uncached − cache read) "
+        f"= ${saving:,.2f}"
+    )
+    evidence = {
+        "rebuilds": rebuilds,
+        "rebuilt_tokens": int(tokens),
+        "rebuild_cost_usd": round(fresh_cost, 6),
+        "gaps_within_an_hour": within_hour,
+        "formula": formula,
+    }
+    context.emit("cache_rebuilt", session.place, message, evidence, saving)
+
+
+def repeated_reads(context: Context, session: Session) -> None:
+    s = context.settings.repeated_reads
+    repeated = {
+        name: shares for name, shares in session.reads.items() if len(shares) >= s.min_reads
+    }
+    if not repeated:
+        return
+    ranked = sorted(repeated.items(), key=lambda item: (-len(item[1]), item[0]))
+    rereads = sum(len(shares) - 1 for shares in repeated.values())
+    saving = sum(sum(shares[1:]) for shares in repeated.values())
+    files = ", ".join(f"{name} {len(shares)}×" for name, shares in ranked[:3])
+    more = f" and {len(ranked) - 3} more" if len(ranked) > 3 else ""
+    message = (
+        f"files read again and again: {files}{more}. Each re-read is a round trip that "
+        f"re-sends the whole context; the {rereads} re-reads' share of their calls cost "
+        f"≈ ${saving:,.2f}."
+    )
+    formula = (
+        f"Σ over {rereads} re-reads (every read of a file but its first) of "
+        f"call cost ÷ tools in the call = ${saving:,.2f}"
+    )
+    evidence = {
+        "scope": "session",
+        "files": {name: len(shares) for name, shares in ranked},
+        "rereads": rereads,
+        "formula": formula,
+    }
+    context.emit("repeated_reads", session.place, message, evidence, saving)
+
+
+def model_choice(context: Context, session: Session) -> None:
+    s = context.settings.model_choice
+    if not any(context.alternative(model) for model in session.node.models):
+        return
+    alternative = context.alternative
+    runs: list[list[ApiCall]] = []
+    current: list[ApiCall] = []
+    current_turn: Node | None = None
+    for turn, call in session.main:  # main-thread calls: neither sub-agent nor compaction
+        tools = call.tools
+        candidate = bool(tools) and mechanical(tools) and alternative(call.model) is not None
+        if turn is not current_turn or not candidate:
+            if len(current) >= s.min_run:
+                runs.append(current)
+            current, current_turn = [], turn
+        if candidate:
+            current.append(call)
+    if len(current) >= s.min_run:
+        runs.append(current)
+    if not runs:
+        return
+    actual = cheaper = switch = 0.0
+    models: Counter[str] = Counter()
+    alternatives: Counter[str] = Counter()
+    calls = 0
+    for run in runs:
+        run_cheaper = 0.0
+        priced = True
+        for call in run:
+            alt = context.alternative(call.model)
+            rates = context.rates(call, alt) if alt else None
+            if rates is None or call.unpriced:
+                priced = False
+                break
+            run_cheaper += rates.cost(call.tokens)
+        if not priced:
+            continue
+        first = run[0]
+        first_rates = context.rates(first, context.alternative(first.model))
+        assert first_rates is not None
+        actual += sum(call.cost for call in run)
+        cheaper += run_cheaper
+        switch += (
+            prompt(first.tokens)
+            * (first_rates.cache_write_5m - first_rates.cache_read)
+            / PER_MILLION
+        )
+        calls += len(run)
+        models.update(call.model for call in run)
+        alternatives[context.alternative(first.model) or ""] += len(run)
+    saving = actual - cheaper - switch
+    if calls == 0 or saving <= 0:
+        return
+    model = short_model(models.most_common(1)[0][0])
+    alt_model = short_model(alternatives.most_common(1)[0][0])
+    message = (
+        f"{len(runs)} loop{'s' if len(runs) > 1 else ''} of ≥ {s.min_run} mechanical calls "
+        f"(only reading, commands, tests or git; {calls} calls in all) ran on {model}: "
+        f"${actual:,.2f}. The same tokens on {alt_model} would have cost ${cheaper:,.2f}, "
+        f"≈ ${saving:,.2f} less after re-writing the cache once per loop."
+    )
+    formula = (
+        f"${actual:,.2f} on {model} − ${cheaper:,.2f} for the same tokens on {alt_model} − "
+        f"${switch:,.2f} to write each loop's first prompt to {alt_model}'s cache "
+        f"= ${saving:,.2f}"
+    )
+    evidence = {
+        "loops": len(runs),
+        "calls": calls,
+        "model": models.most_common(1)[0][0],
+        "alternative": alternatives.most_common(1)[0][0],
+        "cost_usd": round(actual, 6),
+        "alternative_cost_usd": round(cheaper, 6),
+        "switch_cost_usd": round(switch, 6),
+        "formula": formula,
+    }
+    context.emit("model_choice", session.place, message, evidence, saving)
+
+
+def _fresh_rate(tokens: Tokens, rates: Rates) -> float:
+    """USD per million of a call's uncached part (uncached input and cache writes)."""
+    fresh = tokens.input + tokens.cache_write
+    if not fresh:
+        return rates.input
+    return (
+        tokens.input * rates.input
+        + tokens.cache_write_5m * rates.cache_write_5m
+        + tokens.cache_write_1h * rates.cache_write_1h
+    ) / fresh
+
+
+def _times(count: int) -> str:
+    return "once" if count == 1 else f"{count}×"
