@@ -60,11 +60,12 @@ def report(
 
 
 def _overview(workspace: Workspace) -> dict[str, Any]:
-    """The period at a glance: built from the tree, so only `--overview` pays for it."""
+    """The period at a glance: from the served tree, so only `--overview` pays for it."""
     from tokentree.core.analysis import analyse
 
     prices, week_start = workspace.index.prices, workspace.calendar.week_start
-    return analyse(workspace.tree(), prices, _advice_settings(), week_start).overview
+    served = workspace.served()
+    return analyse(served.root, prices, _advice_settings(), week_start, served=served).overview
 
 
 def _advice_settings() -> AdviceSettings:

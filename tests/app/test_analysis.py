@@ -59,8 +59,7 @@ async def test_rows_carry_their_activity_mix_and_advice_marks(advice_logs) -> No
 
         await open_row(app, pilot, "2026-W47")
         await open_row(app, pilot, "2026-11-18")
-        session = app.snapshot.tree.find(f"2026-W47/2026-11-18/{SESSION}")
-        [advice] = analysis.advice.for_node(session)
+        [advice] = analysis.advice.for_path(f"2026-W47/2026-11-18/{SESSION}")
         assert advice.rule == "cache_rebuilt" and advice.saving_usd > 0.05
         assert f"◆ cache rebuilt after idle ≈ ${advice.saving_usd:,.2f}" in row_text(app, SESSION)
         assert not app.advice_bar.display  # the day itself has no advice
@@ -103,7 +102,8 @@ async def test_a_call_shows_its_activity_and_the_context_it_carried(advice_logs)
 
 
 async def test_the_tree_never_waits_for_its_analysis(usage_logs, monkeypatch) -> None:
-    """Until the analysis is in, the list, the info panel and the overview say it is coming."""
+    """Until the analysis is in, the info panel and the overview say it is coming; the Mix
+    column is served with the tree."""
     release = threading.Event()
     threads: list[threading.Thread] = []
     real = analyser_module.analyse
@@ -120,10 +120,11 @@ async def test_the_tree_never_waits_for_its_analysis(usage_logs, monkeypatch) ->
         while app.snapshot is None or not app.snapshot.complete:
             await pilot.pause(0.01)
         await settle(app)
-        assert app.analysis is None and app.table.decor.pending
-        assert "…" in app.table.render_line(1).text and "Mix" in app.table.render_line(0).text
+        assert app.analysis is None and not app.table.decor.pending
+        assert app.table.decor.mix(app.snapshot.tree.children[0]).strip()
+        assert mix_heading(app.table.decor.order) in app.table.render_line(0).text
         await pilot.press("i")
-        assert "analysing…" in text_of(app.info.content)
+        assert "activity" in text_of(app.info.content)  # served with the tree too
         await pilot.press("o")
         assert isinstance(app.screen, OverviewScreen)
         assert "Analysing the logs" in str(app.screen.body.render())
@@ -196,7 +197,7 @@ def _tree(number: int) -> Node:
 
 
 def _analyser(monkeypatch, posted: list[object], fail: bool = False) -> Analyser:
-    def fake(tree, prices, settings, week_start, generation=0):
+    def fake(tree, prices, settings, week_start, generation=0, served=None):
         if fail:
             raise ValueError("a rule broke")
         return SimpleNamespace(tree=tree, generation=generation)

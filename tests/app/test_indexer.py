@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 from tokentree.core.index import UpdateStats
 from tokentree.core.live import Recent
@@ -68,14 +69,10 @@ class FakeTrees:
     workspace: FakeWorkspace
     tree: Node | None = None
     recent: Recent = field(default_factory=Recent)
-    previews: int = 0  # calls in the recent weeks a preview shows; 0: the history is small
 
-    def preview(self, weeks: int, min_calls: int) -> Node | None:
-        if not self.previews:
-            return None
-        self.tree = Node(Kind.ALL, "", "All time", 0.0, 0.0)
-        self.tree.totals.calls = self.previews
-        return self.tree
+    @property
+    def served(self) -> SimpleNamespace | None:
+        return None if self.tree is None else SimpleNamespace(root=self.tree)
 
     def build(self) -> Node:
         self.tree = self.workspace.tree()
@@ -122,25 +119,3 @@ def test_a_failed_read_is_posted_not_raised() -> None:
     indexer_for(FakeWorkspace(fail=True), posted).run(live=False)
     [failure] = posted
     assert isinstance(failure, IndexFailed) and "disk on fire" in failure.error
-
-
-def test_a_warm_start_on_a_big_history_shows_the_recent_weeks_first() -> None:
-    posted: list[object] = []
-    workspace = FakeWorkspace(batches=0, stored=9)
-    trees = FakeTrees(workspace, previews=2)
-    Indexer(workspace, posted.append, trees=trees).run(live=False)  # type: ignore[arg-type]
-    shown = [
-        (m.snapshot.complete, m.snapshot.tree.totals.calls)
-        for m in posted
-        if isinstance(m, TreeUpdated)
-    ]
-    assert shown == [(False, 2), (True, 9)]
-
-
-def test_a_first_index_shows_no_preview_after_its_partial_trees() -> None:
-    posted: list[object] = []
-    workspace = FakeWorkspace(batches=5)
-    trees = FakeTrees(workspace, previews=2)
-    Indexer(workspace, posted.append, trees=trees, clock=lambda: workspace.now).run(live=False)  # type: ignore[arg-type]
-    shown = [m.snapshot.tree.totals.calls for m in posted if isinstance(m, TreeUpdated)]
-    assert shown == [1, 3, 5]

@@ -35,10 +35,10 @@ from tokentree.app.widgets.advice_bar import AdviceBar
 from tokentree.app.widgets.bars import PathBar, StatusBar, crumb, totals_text
 from tokentree.app.widgets.filter_bar import FilterBar
 from tokentree.app.widgets.info_panel import InfoPanel
-from tokentree.app.widgets.usage_table import NO_DECOR, Decor, UsageTable
+from tokentree.app.widgets.usage_table import Decor, UsageTable
 from tokentree.core.advice import AdviceSettings
 from tokentree.core.analysis import Analysis
-from tokentree.core.attribution import mix
+from tokentree.core.attribution import Attribution, mix
 from tokentree.core.breakdown import Breakdown, breakdown
 from tokentree.core.export import ExportError, export_chunks, write_export
 from tokentree.core.live import DEFAULT_THRESHOLDS, Thresholds, summarize
@@ -149,6 +149,7 @@ class TokenTreeApp(App[int]):
         self.watcher = Watcher(workspace.roots, self.indexer.mark_dirty, self._handle_event)
         self.snapshot: Snapshot | None = None
         self.analysis: Analysis | None = None  # of this snapshot's tree, or of an older one
+        self.attribution: Attribution | None = None  # this snapshot's activity, per node
         self._advice_settings: AdviceSettings | None = None
         self._settings_lock = threading.Lock()
         self._analysis_error = ""
@@ -299,6 +300,8 @@ class TokenTreeApp(App[int]):
             self.snapshot is not None and self.snapshot.complete
         )
         self.snapshot = event.snapshot
+        served = event.snapshot.served
+        self.attribution = Attribution(event.snapshot.tree, served.activity if served else {})
         current = self.table.current
         self._show(select=current.key if current else None, keep_screen_row=True)
         if event.snapshot.complete:
@@ -313,8 +316,10 @@ class TokenTreeApp(App[int]):
                     self.watcher.run(), name="watcher", group="watch", exit_on_error=False
                 )
         if event.snapshot.complete:  # once the tree is drawn: analysing holds up the UI
-            tree, generation = event.snapshot.tree, event.snapshot.generation
-            self.call_after_refresh(self.analyser.submit, tree, generation)
+            snapshot = event.snapshot
+            self.call_after_refresh(
+                self.analyser.submit, snapshot.tree, snapshot.generation, snapshot.served
+            )
 
     def _analysed(self, event: TreeAnalysed) -> None:
         """Activity and advice arrived: add them to the list, the panels and the overview."""
@@ -402,37 +407,20 @@ class TokenTreeApp(App[int]):
 
     # --- activity and advice ------------------------------------------------------------------
 
-    def _twin(self, node: Node, path: Path_) -> Node | None:
-        """`node` (at `path`) in the analysed tree: itself, unless that is a refresh behind."""
-        analysis = self.analysis
-        if analysis is None:
-            return None
-        if self.snapshot is not None and analysis.tree is self.snapshot.tree:
-            return node
-        return analysis.counterpart(path)
-
     def _decor(self, shown: Listing) -> Decor:
-        """The Mix column and advice marks of a list, from the newest analysis."""
-        analysis = self.analysis
-        if analysis is None:
+        """The Mix column (the snapshot's activity, at once) and the advice marks of a list
+        (from the newest analysis, matched by path)."""
+        attribution = self.attribution
+        if attribution is None:
             return Decor(pending=True)
-        parent = self._twin(shown.node, self.path)
-        if parent is None:
-            return NO_DECOR
-        attribution = analysis.attribution
-        order = mix_order(attribution[parent].classes())
-        if parent is shown.node:
+        order = mix_order(attribution[shown.node].classes())
 
-            def mix_of(row: Node) -> str:
-                return mix(attribution[row], order)
-        else:
-            twins = {child.key: child for child in parent.children}
+        def mix_of(row: Node) -> str:
+            return mix(attribution[row], order)
 
-            def mix_of(row: Node) -> str:
-                twin = twins.get(row.key)
-                return mix(attribution[twin], order) if twin is not None else ""
-
-        return Decor(order, mix_of, analysis.advice.marks(parent))
+        analysis = self.analysis
+        marks = analysis.advice.marks_at(shown.node, "/".join(self.path)) if analysis else {}
+        return Decor(order, mix_of, marks)
 
     def _decorate(self, shown: Listing) -> None:
         self.table.decorate(self._decor(shown))
@@ -446,8 +434,8 @@ class TokenTreeApp(App[int]):
         if shown is None or self.info.display:
             self.advice_bar.show(None, ())
             return
-        twin = self._twin(shown.node, self.path)
-        items = self.analysis.advice.for_node(twin) if self.analysis and twin else []
+        analysis = self.analysis
+        items = analysis.advice.for_path("/".join(self.path)) if analysis else []
         self.advice_bar.show(shown.node, items)
 
     def action_overview(self) -> None:
@@ -569,15 +557,14 @@ class TokenTreeApp(App[int]):
         node, parents = selected
         key = (self.snapshot.generation, (*[n.key for n in parents[1:]], node.key))
         found = self._breakdowns.get(key)
-        twin = self._twin(node, key[1])
         analysis = self.analysis
         self.info.show(
             node,
             parents,
             found,
             self.snapshot.rate_limits,
-            activity=analysis.attribution[twin] if analysis and twin else None,
-            advice=analysis.advice.for_node(twin) if analysis and twin else (),
+            activity=self.attribution[node] if self.attribution else None,
+            advice=analysis.advice.for_path("/".join(key[1])) if analysis else (),
             analysing=analysis is None,
         )
         if found is None:

@@ -8,7 +8,6 @@ overview uses).
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,12 +15,14 @@ from tokentree.core.advice import AdviceReport, AdviceSettings, advise
 from tokentree.core.attribution import Attribution
 from tokentree.core.overview import build_overview
 from tokentree.core.pricing import PriceBook
+from tokentree.core.served import ServedTree
 from tokentree.core.tree import Node
 
 
 @dataclass(frozen=True, eq=False)
 class Analysis:
-    """A tree's activity per node, its advice and its overview; never changed once made."""
+    """A tree's activity per node, its advice and its overview; never changed once made.
+    Advice is found by path (`advice.for_path`): a served day read again has new nodes."""
 
     tree: Node
     generation: int  # of the snapshot whose tree this is (0 outside the live view)
@@ -30,13 +31,6 @@ class Analysis:
     overview: dict[str, Any]
     seconds: float = 0.0
 
-    def counterpart(self, path: Sequence[str]) -> Node | None:
-        """The node at `path` in the analysed tree (which may be a refresh behind the view)."""
-        node: Node | None = self.tree
-        for key in path:
-            node = node.child(key) if node is not None else None
-        return node
-
 
 def analyse(
     tree: Node,
@@ -44,11 +38,26 @@ def analyse(
     settings: AdviceSettings,
     week_start: int,
     generation: int = 0,
+    served: ServedTree | None = None,
 ) -> Analysis:
-    """Attribute the tree's activity, advise on it, and sum both up in the overview."""
+    """Attribute the tree's activity, advise on it, and sum both up in the overview.
+
+    A served tree's weeks and days have their activity and splits from the
+    index, and each day advice reads is dropped again after it (unless it was
+    open before), so a year is analysed holding one day at a time.
+    """
     started = time.perf_counter()
-    attribution = Attribution(tree)
-    advice = advise(tree, prices, settings, attribution)
-    overview = build_overview(tree, attribution, advice, week_start)
+    attribution = Attribution(tree, served.activity if served else None)
+    done_with = None
+    if served is not None:
+        kept = {id(day) for day in served.days if day.loaded}
+
+        def done_with(day: Node) -> None:
+            if id(day) not in kept:
+                day.unload()
+
+    advice = advise(tree, prices, settings, attribution, done_with=done_with)
+    splits = served.splits() if served else None
+    overview = build_overview(tree, attribution, advice, week_start, splits=splits)
     seconds = time.perf_counter() - started
     return Analysis(tree, generation, attribution, advice, overview, seconds)

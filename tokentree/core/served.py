@@ -127,11 +127,24 @@ class ServedTree:
             scope,
             calendar,
         )
-        kept = [day for day in self.days if day.key < cut.isoformat()]
-        sessions = {day.key: self.sessions[day.key] for day in kept} | fresh.sessions
-        activity = {day: self.activity[day] for day in kept if day in self.activity}
+        cut_week = week_key(calendar.week_of(cut))
+        shared = [week for week in self.root.children if week.key < cut_week]
+        kept = [
+            day
+            for week in self.root.children
+            if week.key == cut_week
+            for day in week.children
+            if day.key < cut.isoformat()
+        ]
+        still = [*shared, *kept, *(day for week in shared for day in week.children)]
+        sessions = {node.key: self.sessions[node.key] for node in still if node.kind is Kind.DAY}
+        activity = {node: self.activity[node] for node in still if node in self.activity}
         return _assembled(
-            [*kept, *fresh.days], sessions, activity | fresh.activity, self, self.root.label
+            [*kept, *fresh.days],
+            sessions | fresh.sessions,
+            activity | fresh.activity,
+            self,
+            shared,
         )
 
 
@@ -148,7 +161,7 @@ def served_tree(
     """The root, weeks and days of the scope, from the index's sums; days load when opened."""
     found = _served_days(reads, scope, scope, calendar)
     template = ServedTree(Node(Kind.ALL, "", label, 0.0, 0.0), {}, {}, reads, scope, calendar)
-    return _assembled(found.days, found.sessions, found.activity, template, label)
+    return _assembled(found.days, found.sessions, found.activity, template)
 
 
 def _served_days(reads: Reads, part: Scope, scope: Scope, calendar: Calendar) -> _Days:
@@ -180,12 +193,15 @@ def _assembled(
     sessions: dict[str, set[str]],
     activity: dict[Node, Activity],
     template: ServedTree,
-    label: str,
+    shared: Sequence[Node] = (),
 ) -> ServedTree:
-    """Weeks and the root over these days (in time order), their sums added up."""
+    """Weeks over these days (in time order), after the `shared` weeks before them (kept
+    whole from the last tree), and the root over all; their sums added up."""
     calendar = template.calendar
-    root = Node(Kind.ALL, "", label, 0.0, 0.0)
+    root = Node(Kind.ALL, "", template.root.label, 0.0, 0.0)
     root._turns = None
+    root.children.extend(shared)
+    everyone = {key for week in shared for day in week.children for key in sessions[day.key]}
     weeks: dict[date, tuple[Node, set[str]]] = {}
     for day_node in days:
         keys = sessions.get(day_node.key, set())
@@ -199,7 +215,6 @@ def _assembled(
         week, week_keys = weeks[starts]
         week.children.append(day_node)
         week_keys |= keys
-    everyone: set[str] = set()
     for week, keys in weeks.values():
         _merge(week, len(keys), activity)
         everyone |= keys

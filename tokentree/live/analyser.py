@@ -23,6 +23,7 @@ from collections.abc import Callable
 from tokentree.core.advice import AdviceSettings
 from tokentree.core.analysis import analyse
 from tokentree.core.pricing import PriceBook
+from tokentree.core.served import ServedTree
 from tokentree.core.tree import Node
 from tokentree.live.events import AnalysisFailed, Event, TreeAnalysed
 
@@ -58,7 +59,7 @@ class Analyser:
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._pending: tuple[Node, int] | None = None
+        self._pending: tuple[Node, int, ServedTree | None] | None = None
         self._last: Node | None = None
         self._submitted = 0.0  # when the newest pending tree came
         self._first_pending = 0.0  # when the oldest tree not yet analysed came
@@ -68,13 +69,14 @@ class Analyser:
     def stopped(self) -> bool:
         return self._stop.is_set()
 
-    def submit(self, tree: Node, generation: int) -> None:
-        """A complete tree is on screen: analyse it (or a newer one) soon. Any thread."""
+    def submit(self, tree: Node, generation: int, served: ServedTree | None = None) -> None:
+        """A complete tree (served from `served`) is on screen: analyse it (or a newer one)
+        soon. Any thread."""
         now = self.clock()
         with self._lock:
             if self._pending is None:
                 self._first_pending = now
-            self._pending = (tree, generation)
+            self._pending = (tree, generation, served)
             self._submitted = now
         self._wake.set()
 
@@ -112,10 +114,12 @@ class Analyser:
             self._stop.wait(min(left, IDLE_WAIT) if left > 0 else SETTLE_STEP)
         return False
 
-    def _analyse(self, tree: Node, generation: int) -> None:
+    def _analyse(self, tree: Node, generation: int, served: ServedTree | None) -> None:
         started = self.clock()
         try:
-            analysis = analyse(tree, self.prices, self.settings(), self.week_start, generation)
+            analysis = analyse(
+                tree, self.prices, self.settings(), self.week_start, generation, served
+            )
         except Exception as error:  # shown once in the app; the last analysis stays
             self.post(AnalysisFailed(f"{type(error).__name__}: {error}"))
         else:

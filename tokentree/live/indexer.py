@@ -2,11 +2,12 @@
 
 One thread owns the workspace (its SQLite connection is used by one thread at a
 time). It reads the logs in batches, posts a partial tree after a batch when the
-last tree was not built too recently (or, on a warm start over a big history,
-the newest two weeks first), then waits for the file watcher to say a log
-changed. A live refresh reads only the new bytes and regrows only the days
-that changed (tree.py); trees are posted at most a few times a second, and
-not at all when nothing shown changed (a half-written line). `stop()` makes it
+last tree was not served too recently, then waits for the file watcher to say a
+log changed. Trees are served by the index (core/served.py), so a warm start
+over a year posts its first tree in a few queries. A live refresh reads only the
+new bytes and serves again only the days from the first change on (tree.py);
+trees are posted at most a few times a second, and not at all when nothing
+shown changed (a half-written line). `stop()` makes it
 return promptly: a check in every progress and batch callback, and the reader
 processes of a big first index are ended.
 """
@@ -30,8 +31,6 @@ PROGRESS_INTERVAL = 0.1  # seconds between progress messages
 LIVE_WAIT = 0.25  # how often the idle loop looks at the stop flag
 SETTLE = 0.05  # after a change is noticed, let the writer finish its burst
 MIN_INTERVAL = 0.25  # between two trees: a busy session updates the view four times a second
-PREVIEW_CALLS = 20_000  # a history this big takes a second or more to build: recent weeks first
-PREVIEW_WEEKS = 2
 
 
 class Extras(NamedTuple):
@@ -66,12 +65,10 @@ class Indexer:
         batch_bytes: int = BATCH_BYTES,
         clock: Callable[[], float] = time.monotonic,
         trees: LiveTree | None = None,
-        preview_calls: int = PREVIEW_CALLS,
     ) -> None:
         self.workspace = workspace
         self.post = post
         self.batch_bytes = batch_bytes
-        self.preview_calls = preview_calls
         self.clock = clock
         self.trees = trees or LiveTree(workspace)
         self.generation = 0
@@ -145,8 +142,6 @@ class Indexer:
             self.reading = False
         self._check()
         if first:
-            if self.generation == 0:  # nothing shown yet (a warm start): a big history's
-                self._post_preview()  # newest weeks come first
             self._post_tree(complete=True)
         else:
             self._post_growth(stats)
@@ -192,13 +187,8 @@ class Indexer:
         if not self._read_all and self.clock() >= self._next_tree:  # the last batch: see _refresh
             self._post_tree(complete=False)
 
-    def _post_preview(self) -> None:
-        started = self.clock()
-        if self.trees.preview(PREVIEW_WEEKS, self.preview_calls) is not None:
-            self._post(self._extras(), complete=False, started=started)
-
     def _post_tree(self, *, complete: bool) -> None:
-        """Build everything again (a first index, partial or complete) and post it."""
+        """Serve everything again (a first index, partial or complete) and post it."""
         started = self.clock()
         self.trees.build()
         self._post(self._extras(), complete=complete, started=started)
@@ -212,11 +202,12 @@ class Indexer:
 
     def _post(self, extras: Extras, *, complete: bool, started: float) -> None:
         self._check()
-        tree = self.trees.tree
-        assert tree is not None
+        served = self.trees.served
+        assert served is not None
         self.generation += 1
         snapshot = Snapshot(
-            tree=tree,
+            tree=served.root,
+            served=served,
             generation=self.generation,
             complete=complete,
             files=self.workspace.files_in_scope,

@@ -8,6 +8,7 @@ from typing import Any
 
 from tokentree.core.index import FileDiagnostics
 from tokentree.core.live import Recent
+from tokentree.core.served import ServedTree
 from tokentree.core.tree import Node
 
 
@@ -27,6 +28,7 @@ class Snapshot:
     diagnostics: tuple[FileDiagnostics, ...] = ()
     notices: tuple[str, ...] = ()
     recent: Recent = Recent()  # the last two days' calls, for the live line
+    served: ServedTree | None = None  # what `tree` was served from: its activity and splits
 
     @property
     def skipped_lines(self) -> int:
