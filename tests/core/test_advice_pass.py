@@ -32,7 +32,7 @@ from tokentree.core.index import Index, Scope
 from tokentree.core.pricing import PriceBook
 from tokentree.core.records import ApiCall, Prompt
 from tokentree.core.sources import explicit_roots, find_files
-from tokentree.core.tree import Calendar, Kind, Node, build_tree
+from tokentree.core.tree import Calendar, Kind, Node, build_tree, days_below
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_logs"
 OPUS_FAST = {"input": 30, "output": 150, "cache_read": 3, "cache_write": 37.5, "cache_write_1h": 60}
@@ -70,14 +70,6 @@ def sample() -> tuple[list[ApiCall], list[Prompt]]:
 
 def _tree(sample: tuple[list[ApiCall], list[Prompt]]) -> Node:
     return build_tree(*sample, Calendar(ZoneInfo("America/Los_Angeles")))
-
-
-def _days(node: Node) -> Iterator[Node]:
-    if node.kind is Kind.DAY:
-        yield node
-    elif node.kind in (Kind.ALL, Kind.WEEK):
-        for child in node.children:
-            yield from _days(child)
 
 
 class _Dropped(list[Node]):
@@ -123,7 +115,7 @@ def test_every_rule_fires_on_the_sample(sample) -> None:
 @pytest.mark.parametrize("which", range(4))
 def test_done_with_sees_each_day_once_in_tree_order(sample, which: int) -> None:
     root, path = _roots(_tree(sample))[which]
-    expected = list(_days(root))
+    expected = list(days_below(root))
     _, seen = _advise(root, path, drop=False)
     assert [id(day) for day in seen] == [id(day) for day in expected]
     assert seen if root.kind is not Kind.SESSION else not seen

@@ -1,9 +1,8 @@
-"""The live line's arithmetic (5-hour blocks, today, burn rate, limits) and the tree splice."""
+"""The live line's arithmetic (5-hour blocks, today, burn rate, limits)"""
 
 from __future__ import annotations
 
-import random
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -16,9 +15,8 @@ from tokentree.core.live import (
     recent,
     summarize,
 )
-from tokentree.core.records import ApiCall, Prompt, Tokens
-from tokentree.core.splice import splice
-from tokentree.core.tree import Calendar, Node, build_tree
+from tokentree.core.records import ApiCall, Tokens
+from tokentree.core.tree import Calendar
 
 UTC_CALENDAR = Calendar(UTC)
 
@@ -153,64 +151,3 @@ def test_codex_limits_that_have_reset_since_are_not_shown() -> None:
 def test_nothing_recent_means_nothing_to_show() -> None:
     summary = summarize(recent([]), UTC_CALENDAR, ts(20, 11))
     assert summary.today.calls == 0 and summary.block is None and summary.busy == ()
-
-
-# --- the splice: a live refresh regrows only the days from the change on --------------------------
-
-
-def _random_history(seed: int) -> tuple[list[ApiCall], list[Prompt]]:
-    rng = random.Random(seed)
-    calls: list[ApiCall] = []
-    prompts: list[Prompt] = []
-    start = ts(2, 20)
-    for number in range(40):
-        session = f"s{number}"
-        moment = start + rng.uniform(0, 21 * 86_400)
-        for _turn in range(rng.randint(1, 4)):
-            prompts.append(Prompt("claude-code", session, moment))
-            for _ in range(rng.randint(1, 6)):
-                moment += rng.uniform(10, 3 * 3600)  # sessions cross midnight now and then
-                calls.append(
-                    call(
-                        moment, session=session, cost=rng.uniform(0, 2), project=f"/p/{number % 5}"
-                    )
-                )
-    return calls, prompts
-
-
-def _same(a: Node, b: Node, path: str = "") -> None:
-    here = f"{path}/{a.key}"
-    assert (a.kind, a.key, a.label, a.start, a.end) == (b.kind, b.key, b.label, b.start, b.end), (
-        here
-    )
-    assert (a.sessions, a.turns, a.models) == (b.sessions, b.turns, b.models), here
-    assert a.totals.calls == b.totals.calls and a.totals.total == b.totals.total, here
-    assert a.totals.cost == pytest.approx(b.totals.cost), here
-    assert [c.key for c in a.children] == [c.key for c in b.children], here
-    for x, y in zip(a.children, b.children, strict=True):
-        _same(x, y, here)
-
-
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_a_spliced_tree_equals_a_full_build(seed: int) -> None:
-    calls, prompts = _random_history(seed)
-    full = build_tree(calls, prompts, UTC_CALENDAR)
-    for since in (date(2026, 11, 3), date(2026, 11, 10), date(2026, 11, 16), date(2026, 11, 30)):
-        cut = UTC_CALENDAR.day_start(since)
-        rng = random.Random(seed)
-        old_calls = [c for c in calls if c.timestamp < cut or rng.random() < 0.5]  # some unseen
-        old = build_tree(old_calls, prompts, UTC_CALENDAR)
-        fresh = build_tree([c for c in calls if c.timestamp >= cut], prompts, UTC_CALENDAR)
-        spliced = splice(old, fresh, since)
-        _same(spliced, full)
-        unchanged = [w for w in old.children if w.children[-1].key < since.isoformat()]
-        assert all(any(w is s for s in spliced.children) for w in unchanged), "shared, not copied"
-
-
-def test_splicing_into_an_empty_tree_and_from_before_everything() -> None:
-    calls, prompts = _random_history(4)
-    full = build_tree(calls, prompts, UTC_CALENDAR)
-    empty = build_tree([], [], UTC_CALENDAR)
-    _same(splice(empty, full, date(2026, 1, 1)), full)
-    _same(splice(full, full, date(2026, 1, 1)), full)
-    _same(splice(full, build_tree([], [], UTC_CALENDAR), date(2027, 1, 1)), full)

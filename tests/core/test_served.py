@@ -25,7 +25,7 @@ from tokentree.core.index import Index, Scope
 from tokentree.core.overview import splits_of
 from tokentree.core.served import served_tree
 from tokentree.core.sources import SOURCES, explicit_roots, find_files
-from tokentree.core.tree import Calendar, Node, Totals, build_tree
+from tokentree.core.tree import Calendar, Node, Totals, build_tree, days_below
 from tokentree.synthetic import generate
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_logs"
@@ -155,7 +155,7 @@ def test_a_live_append_regrows_only_the_days_it_changed(tmp_path: Path) -> None:
     index, scope = _index([folder])
     calendar = Calendar(ZoneInfo("Europe/Paris"))
     served = served_tree(index.reader(), scope, calendar)
-    days = served.days
+    days = list(days_below(served.root))
     old_day = days[len(days) // 2]
     when = datetime.fromtimestamp(old_day.start + 60, UTC)
     session_file = next((folder / "projects").rglob("*.jsonl"))
@@ -169,6 +169,6 @@ def test_a_live_append_regrows_only_the_days_it_changed(tmp_path: Path) -> None:
     grown = served.grown(stats.first_change)
     again = served_tree(index.reader(), scope, calendar)
     _same_node(again.root, grown.root, depth=3)
-    before = [day for day in grown.days if day.key < old_day.key]
+    before = [day for day in days_below(grown.root) if day.key < old_day.key]
     assert before and all(any(day is old for old in days) for day in before)
     _compare(index, scope, calendar)

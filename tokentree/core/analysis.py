@@ -16,7 +16,7 @@ from tokentree.core.attribution import Attribution
 from tokentree.core.overview import build_overview
 from tokentree.core.pricing import PriceBook
 from tokentree.core.served import ServedTree
-from tokentree.core.tree import Node
+from tokentree.core.tree import Node, closer
 
 
 @dataclass(frozen=True, eq=False)
@@ -48,14 +48,7 @@ def analyse(
     """
     started = time.perf_counter()
     attribution = Attribution(tree, served.activity if served else None)
-    done_with = None
-    if served is not None:
-        kept = {id(day) for day in served.days if day.loaded}
-
-        def done_with(day: Node) -> None:
-            if id(day) not in kept:
-                day.unload()
-
+    done_with = closer(tree) if served is not None else None
     advice = advise(tree, prices, settings, attribution, done_with=done_with)
     splits = served.splits() if served else None
     overview = build_overview(tree, attribution, advice, week_start, splits=splits)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from tokentree.core.tree import Kind, Node, Totals
+from tokentree.core.tree import Kind, Node, Totals, closer
 
 if TYPE_CHECKING:  # imported when exporting: `report` loads this module too
     from tokentree.core.advice import Advice, AdviceReport, AdviceSettings
@@ -67,12 +67,7 @@ def export_chunks(
     from tokentree.core.attribution import Attribution
     from tokentree.core.pricing import PriceBook
 
-    kept = {id(day) for day in _days(node) if day.loaded}
-
-    def done_with(day: Node) -> None:
-        if id(day) not in kept:
-            day.unload()
-
+    done_with = closer(node)
     attribution = Attribution(node, activity)
     advice = advise(
         node, prices or PriceBook(), advice_settings, attribution, node_path, done_with=done_with
@@ -110,15 +105,6 @@ def _streamed(
             yield b","
         yield from _streamed(child, _join(path, child.key), attribution, advice, done_with)
     yield b"]}"
-
-
-def _days(node: Node) -> Iterator[Node]:
-    """The day nodes at or below a root, week or day, without opening a day."""
-    if node.kind is Kind.DAY:
-        yield node
-    elif node.kind in (Kind.ALL, Kind.WEEK):
-        for child in node.children:
-            yield from _days(child)
 
 
 def _join(path: str, key: str) -> str:

@@ -27,6 +27,7 @@ from tokentree.core.index.reader import Reads
 from tokentree.core.index.scope import Scope
 from tokentree.core.overview import Splits, project_name
 from tokentree.core.records import QUARTER_HOUR
+from tokentree.core.rows import SUM_NAMES
 from tokentree.core.tree import (
     Calendar,
     Kind,
@@ -40,53 +41,12 @@ from tokentree.core.tree import (
 
 SLOTS_PER_DAY = 86_400 // QUARTER_HOUR
 _EPOCH = date(1970, 1, 1).toordinal()
-_TOTALS = (
-    "calls",
-    "input",
-    "cache_write_5m",
-    "cache_write_1h",
-    "cache_read",
-    "output",
-    "reasoning",
-    "cost",
-    "unpriced_calls",
-    "lower_bound_calls",
-    "estimated_calls",
-    "subagent_calls",
-    "rewound_calls",
-    "fast_calls",
-    "web_searches",
-    "source_cost_calls",
-    "source_cost",
-    "source_cost_ours",
-    "missing_calls",
-)
-_SUMS = (
-    *(
-        f"sum({name})"
-        for name in (
-            "calls",
-            "input",
-            "cache_write_5m",
-            "cache_write_1h",
-            "cache_read",
-            "output",
-            "reasoning",
-            "cost",
-            "unpriced",
-            "lower_bound",
-            "estimated",
-            "subagent",
-            "rewound",
-            "fast",
-            "web_searches",
-            "source_cost_calls",
-            "source_cost",
-            "source_cost_ours",
-        )
-    ),
-    "sum(calls * missing)",
-)
+_TOTAL_OF = {"unpriced": "unpriced_calls", "lower_bound": "lower_bound_calls"}
+_TOTAL_OF |= {"estimated": "estimated_calls", "subagent": "subagent_calls"}
+_TOTAL_OF |= {"rewound": "rewound_calls", "fast": "fast_calls"}
+_TOTALS = (*(_TOTAL_OF.get(name, name) for name in SUM_NAMES), "missing_calls")
+"""The Totals field each rollup sum fills, then the calls of removed logs."""
+_SUMS = (*(f"sum({name})" for name in SUM_NAMES), "sum(calls * missing)")
 """The SQL sums of the rollup that fill Totals, in _TOTALS order."""
 
 
@@ -101,10 +61,6 @@ class ServedTree:
     reads: Reads
     scope: Scope
     calendar: Calendar
-
-    @property
-    def days(self) -> list[Node]:
-        return [day for week in self.root.children for day in week.children]
 
     def splits(self) -> Splits:
         """The whole tree's cost by source, model and project, summed by the index."""

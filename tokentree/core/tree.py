@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 from enum import StrEnum
@@ -391,6 +391,27 @@ def _merge_children(node: Node, sessions: int) -> None:
         node.start = min(child.start for child in node.children)
         node.end = max(child.end for child in node.children)
     node.sessions = sessions
+
+
+def days_below(node: Node) -> Iterator[Node]:
+    """The day nodes at or below a root, week or day, in order, without opening a day."""
+    if node.kind is Kind.DAY:
+        yield node
+    elif node.kind in (Kind.ALL, Kind.WEEK):
+        for child in node.children:
+            yield from days_below(child)
+
+
+def closer(node: Node) -> Callable[[Node], None]:
+    """For a pass over every day below `node` (advice, an export): drops each day it opened
+    once done with it, and leaves the days that were open before (the view's) as they are."""
+    open_before = {id(day) for day in days_below(node) if day.loaded}
+
+    def done_with(day: Node) -> None:
+        if id(day) not in open_before:
+            day.unload()
+
+    return done_with
 
 
 # --- labels: read at a glance, built from metadata only ------------------------------------------
