@@ -88,7 +88,7 @@ class Workspace:
 
     def served(self) -> ServedTree:
         """The tree served by the index: weeks and days from its sums, days read when opened."""
-        return served_tree(self.index, self.scope, self.calendar)
+        return served_tree(self.index, self.scope, self.calendar, keep=self.index.keep_days)
 
     @property
     def files_in_scope(self) -> int:

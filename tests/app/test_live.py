@@ -44,7 +44,7 @@ from tokentree.live import watcher as watcher_module
 from tokentree.live.events import TreeAnalysed, TreeUpdated
 from tokentree.live.tree import LiveTree
 from tokentree.live.watching import plan_watch, polling_requested
-from tokentree.workspace import Choices, prepare_workspace
+from tokentree.workspace import Choices, Workspace, prepare_workspace
 
 SIZE = (120, 36)
 WEB = "cccc3333-0000-4000-8000-000000000003"  # the fixture's 17 Nov 21:10 session, in W47
@@ -334,13 +334,13 @@ def test_a_live_refresh_regrows_only_the_changed_days(usage_logs) -> None:
     trees = LiveTree(workspace)
     workspace.refresh()
     first = trees.build()
-    assert not trees.update(workspace.refresh())  # nothing changed
+    assert not _refreshed(workspace, trees)  # nothing changed
 
     append(web_log(usage_logs), web_call(1, 30)[:50])  # half a line: nothing to show
-    assert not trees.update(workspace.refresh())
+    assert not _refreshed(workspace, trees)
 
     append(web_log(usage_logs), web_call(1, 30)[50:] + web_call(2, 31))
-    assert trees.update(workspace.refresh())
+    assert _refreshed(workspace, trees)
     _same(trees.tree, workspace.tree())
     unchanged = first.child("2026-W46")
     assert unchanged is not None and trees.full_builds == 1  # its days are shared, not served
@@ -349,15 +349,21 @@ def test_a_live_refresh_regrows_only_the_changed_days(usage_logs) -> None:
     # a late line from an older day regrows from that day on, still without a full build
     late = claude_call("msg_late", at(11, 23, 50), session=WEB, cwd="/home/dev/web")
     append(web_log(usage_logs), jsonl(late))
-    assert trees.update(workspace.refresh())
+    assert _refreshed(workspace, trees)
     _same(trees.tree, workspace.tree())
     assert trees.full_builds == 1
 
-    web_log(usage_logs).unlink()  # a removed log: its calls get flagged everywhere
-    assert trees.update(workspace.refresh())
+    web_log(usage_logs).unlink()  # a removed log: its calls get flagged
+    assert _refreshed(workspace, trees)
     _same(trees.tree, workspace.tree())
-    assert trees.full_builds == 2 and trees.tree.totals.missing_calls == 5
+    assert trees.full_builds == 1 and trees.tree.totals.missing_calls == 5  # from its first call
     workspace.index.close()
+
+
+def _refreshed(workspace: Workspace, trees: LiveTree) -> bool:
+    """A live refresh as the indexer thread makes one: read what changed, regrow the tree."""
+    workspace.refresh()
+    return trees.update()
 
 
 # --- the live line --------------------------------------------------------------------------------

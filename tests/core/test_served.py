@@ -23,7 +23,7 @@ from tests.builders import claude_call, claude_prompt, jsonl
 from tokentree.core.attribution import Attribution
 from tokentree.core.index import Index, Scope
 from tokentree.core.overview import splits_of
-from tokentree.core.served import served_tree
+from tokentree.core.served import ServedTree, served_tree, view_of
 from tokentree.core.sources import SOURCES, explicit_roots, find_files
 from tokentree.core.tree import Calendar, Node, Totals, build_tree, days_below
 from tokentree.synthetic import generate
@@ -73,9 +73,18 @@ def _same_activity(built: Attribution, served: Attribution, a: Node, b: Node) ->
 
 
 def _compare(index: Index, scope: Scope, calendar: Calendar) -> None:
+    """Served (its days then kept in the index) and served again from the kept days: both
+    equal the built tree."""
     built = build_tree(index.calls(scope), index.prompts(scope), calendar)
     assert {call.source for call in index.calls(scope)} >= {"claude-code"}
-    served = served_tree(index.reader(), scope, calendar)
+    served = served_tree(index.reader(), scope, calendar, keep=index.keep_days)
+    again = served_tree(index.reader(), scope, calendar, keep=index.keep_days)
+    assert index.reader().kept_days(scope, view_of(scope, calendar))[0] == again.generation
+    for tree in (served, again):
+        _same_served(built, tree)
+
+
+def _same_served(built: Node, served: ServedTree) -> None:
     _same_node(built, served.root, depth=5)  # down to every call
     built_activity = Attribution(built)
     served_activity = Attribution(served.root, served.activity)
@@ -164,9 +173,11 @@ def test_a_live_append_regrows_only_the_days_it_changed(tmp_path: Path) -> None:
         out.write(jsonl(claude_call("msg_live_1", when + timedelta(seconds=5), session="live-1")))
         out.write(jsonl(claude_call("msg_live_2", when + timedelta(days=3), session="live-1")))
     roots = explicit_roots([folder])
-    stats = index.update(find_files(roots).files, roots, workers=1)
-    assert stats.first_change == (when + timedelta(seconds=5)).timestamp()
-    grown = served.grown(stats.first_change)
+    index.update(find_files(roots).files, roots, workers=1)
+    changed = served.reads.changed(scope, served.generation)
+    assert changed == (served.generation + 1, (when + timedelta(seconds=5)).timestamp())
+    grown = served.grown()
+    assert grown.generation == served.generation + 1
     again = served_tree(index.reader(), scope, calendar)
     _same_node(again.root, grown.root, depth=3)
     before = [day for day in days_below(grown.root) if day.key < old_day.key]

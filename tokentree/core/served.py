@@ -16,11 +16,13 @@ Turns below a day are counted when asked for, which reads that day.
 from __future__ import annotations
 
 import math
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
+
+import orjson
 
 from tokentree.core.attribution import Activity, Bucket
 from tokentree.core.index.reader import Reads
@@ -50,10 +52,15 @@ _SUMS = (*(f"sum({name})" for name in SUM_NAMES), "sum(calls * missing)")
 """The SQL sums of the rollup that fill Totals, in _TOTALS order."""
 
 
+Keep = Callable[[str, int, dict[int, bytes], int], None]
+"""Stores a view's fresh days (Index.keep_days): view, generation, records by day, first day."""
+
+
 @dataclass(eq=False)
 class ServedTree:
     """A served tree's root, the activity of its weeks and days (and the root), and what it
-    was served from; `sessions` holds each day's session keys (weeks count them once)."""
+    was served from; `sessions` holds each day's session keys (weeks count them once), and
+    `generation` the index's change log as it was served (see `changed`)."""
 
     root: Node
     activity: dict[Node, Activity]
@@ -61,6 +68,8 @@ class ServedTree:
     reads: Reads
     scope: Scope
     calendar: Calendar
+    generation: int = 0
+    keep: Keep | None = None
 
     def splits(self) -> Splits:
         """The whole tree's cost by source, model and project, summed by the index."""
@@ -72,17 +81,17 @@ class ServedTree:
             by_project[project_name(project)] += cost
         return by_source, by_model, by_project
 
-    def grown(self, since: float) -> ServedTree:
-        """This tree with its days from the one holding `since` on served again (a live
-        refresh changed no call before `since`); the days before are shared."""
-        scope, calendar = self.scope, self.calendar
+    def grown(self) -> ServedTree:
+        """This tree brought up to date: the days from the earliest change on served again,
+        the days before shared (opened ones stay open); itself when nothing changed."""
+        generation, since = self.reads.changed(self.scope, self.generation)
+        if since is None:
+            return self
+        if since == -math.inf:
+            return served_tree(self.reads, self.scope, self.calendar, self.root.label, self.keep)
+        calendar = self.calendar
         cut = calendar.day(since)
-        fresh = _served_days(
-            self.reads,
-            replace(scope, since=max(calendar.day_start(cut), scope.since or -math.inf)),
-            scope,
-            calendar,
-        )
+        fresh = _fresh_days(self, generation, _number(cut))
         cut_week = week_key(calendar.week_of(cut))
         shared = [week for week in self.root.children if week.key < cut_week]
         kept = [
@@ -99,7 +108,7 @@ class ServedTree:
             [*kept, *fresh.days],
             sessions | fresh.sessions,
             activity | fresh.activity,
-            self,
+            replace(self, generation=generation),
             shared,
         )
 
@@ -112,36 +121,111 @@ class _Days:
 
 
 def served_tree(
-    reads: Reads, scope: Scope, calendar: Calendar, label: str = "All time"
+    reads: Reads,
+    scope: Scope,
+    calendar: Calendar,
+    label: str = "All time",
+    keep: Keep | None = None,
 ) -> ServedTree:
-    """The root, weeks and days of the scope, from the index's sums; days load when opened."""
-    found = _served_days(reads, scope, scope, calendar)
-    template = ServedTree(Node(Kind.ALL, "", label, 0.0, 0.0), {}, {}, reads, scope, calendar)
+    """The root, weeks and days of the scope, from the index's sums; days load when opened.
+
+    The days a view kept (`keep` stores them) are taken as kept up to the
+    earliest change since; only the days from there on are summed again.
+    """
+    seen, stored = reads.kept_days(scope, view_of(scope, calendar))
+    generation, since = reads.changed(scope, seen)
+    root = Node(Kind.ALL, "", label, 0.0, 0.0)
+    template = ServedTree(root, {}, {}, reads, scope, calendar, generation, keep)
+    records = {number: orjson.loads(record) for number, record in stored.items()}
+    if since is not None:
+        first = _FIRST if since == -math.inf else _number(calendar.day(since))
+        records = {number: record for number, record in records.items() if number < first}
+        records |= _fresh_records(template, generation, first)
+    found = _days_of(records, reads, scope, calendar)
     return _assembled(found.days, found.sessions, found.activity, template)
 
 
-def _served_days(reads: Reads, part: Scope, scope: Scope, calendar: Calendar) -> _Days:
-    """The days of `part` (the scope, or its newest days) with their sums; a day loads its
-    sessions from the whole `scope` (their turns are numbered by every prompt)."""
+def view_of(scope: Scope, calendar: Calendar) -> str:
+    """The name a scope seen in the calendar's zone keeps its days under."""
+    zone = getattr(calendar.zone, "key", None) or str(calendar.zone)
+    return orjson.dumps([scope.roots, scope.sources, scope.since, scope.until, zone]).decode()
+
+
+_FIRST = -(2**40)
+"""A day number before any day: serve all of them."""
+
+
+def _number(day: date) -> int:
+    return day.toordinal() - _EPOCH
+
+
+def _fresh_records(tree: ServedTree, generation: int, first: int) -> dict[int, Any]:
+    """The records of the tree's days from day `first` on, summed now, and kept."""
+    scope, calendar = tree.scope, tree.calendar
+    since = -math.inf if first == _FIRST else calendar.day_start(_day(first))
+    part = replace(scope, since=max(since, scope.since or -math.inf))
+    if part.since == -math.inf:
+        part = replace(part, since=None)
+    records = _records(tree.reads, part, calendar)
+    if tree.keep is not None:
+        encoded = {number: orjson.dumps(record) for number, record in records.items()}
+        tree.keep(view_of(scope, calendar), generation, encoded, first)
+    return records
+
+
+def _fresh_days(tree: ServedTree, generation: int, first: int) -> _Days:
+    records = _fresh_records(tree, generation, first)
+    return _days_of(records, tree.reads, tree.scope, tree.calendar)
+
+
+def _day(number: int) -> date:
+    return date.fromordinal(_EPOCH + number)
+
+
+def _records(reads: Reads, part: Scope, calendar: Calendar) -> dict[int, Any]:
+    """Each local day of `part` with calls, as a record (plain data, kept as JSON): its sums
+    per model, its sessions, its first and last call, its activity per bucket."""
     day_sql = local_day_sql(calendar, _utc_days(reads, part))
-    days: dict[int, Node] = {}
+    records: dict[int, Any] = {}
     for day_number, model, *sums in reads.grouped(part, [day_sql, "model"], _SUMS):
-        node = days.get(day_number)
-        if node is None:
-            day = date.fromordinal(_EPOCH + day_number)
-            node = days[day_number] = Node(Kind.DAY, day.isoformat(), day_label(day), 0.0, 0.0)
-            node._turns = None
-            node._loader = _day_loader(reads, scope, calendar, day)
-        _add(node.totals, sums)
-        node.models[model] += sums[0]
-    sessions: dict[str, set[str]] = defaultdict(set)
+        record = records.setdefault(
+            day_number, {"models": [], "sessions": [], "span": [0.0, 0.0], "activity": []}
+        )
+        record["models"].append([model, *sums])
     for day_number, source, session, _ in reads.grouped(
         part, [day_sql, "source", "session"], ["sum(calls)"]
     ):
-        sessions[days[day_number].key].add(f"{source}:{session}")
-    _set_spans(reads, part, calendar, days, day_sql)
-    activity = _day_activity(reads, part, days, day_sql)
-    return _Days([days[number] for number in sorted(days)], sessions, activity)
+        records[day_number]["sessions"].append(f"{source}:{session}")
+    _set_spans(reads, part, calendar, records, day_sql)
+    for (day_number, code), (tokens, cost) in reads.activity(part, [day_sql]).items():
+        if day_number in records:
+            records[day_number]["activity"].append([code, tokens, cost])
+    return records
+
+
+def _days_of(records: dict[int, Any], reads: Reads, scope: Scope, calendar: Calendar) -> _Days:
+    """The day nodes of these records, in time order; a day loads its sessions from the whole
+    `scope` when opened (their turns are numbered by every prompt)."""
+    days: list[Node] = []
+    sessions: dict[str, set[str]] = {}
+    activity: dict[Node, Activity] = {}
+    for day_number in sorted(records):
+        record, day = records[day_number], _day(day_number)
+        node = Node(Kind.DAY, day.isoformat(), day_label(day), *record["span"])
+        node._turns = None
+        node._loader = _day_loader(reads, scope, calendar, day)
+        for model, *sums in record["models"]:
+            _add(node.totals, sums)
+            node.models[model] += sums[0]
+        days.append(node)
+        sessions[node.key] = set(record["sessions"])
+        if record["activity"]:
+            part = activity[node] = Activity()
+            for code, tokens, cost in record["activity"]:
+                bucket = Bucket.of_code(code)
+                part.tokens[bucket] = tokens
+                part.cost[bucket] = cost
+    return _Days(days, sessions, activity)
 
 
 def _assembled(
@@ -175,7 +259,7 @@ def _assembled(
         _merge(week, len(keys), activity)
         everyone |= keys
     _merge(root, len(everyone), activity)
-    return ServedTree(root, activity, sessions, template.reads, template.scope, template.calendar)
+    return replace(template, root=root, activity=activity, sessions=sessions)
 
 
 def _add(totals: Totals, sums: Sequence[Any]) -> None:
@@ -239,35 +323,21 @@ def _change(calendar: Calendar, first: int, after: int) -> int | None:
 
 
 def _set_spans(
-    reads: Reads, scope: Scope, calendar: Calendar, days: dict[int, Node], day_sql: str
+    reads: Reads, scope: Scope, calendar: Calendar, records: dict[int, Any], day_sql: str
 ) -> None:
     """Each day's first and last call; asked of the copies where a copy that does not
     count could be the one the rollup's times came from."""
     for day_number, first, last in reads.grouped(scope, [day_sql], ["min(first)", "max(last)"]):
-        days[day_number].start, days[day_number].end = first, last
+        records[day_number]["span"] = [first, last]
     doubtful = {
         day_number
         for day_number, ts in reads.loser_times(scope, [day_sql])
-        if day_number in days and ts in (days[day_number].start, days[day_number].end)
+        if day_number in records and ts in records[day_number]["span"]
     }
     for day_number in doubtful:
-        span = reads.span(_day_scope(scope, calendar, date.fromordinal(_EPOCH + day_number)))
+        span = reads.span(_day_scope(scope, calendar, _day(day_number)))
         if span is not None:
-            days[day_number].start, days[day_number].end = span
-
-
-def _day_activity(
-    reads: Reads, scope: Scope, days: dict[int, Node], day_sql: str
-) -> dict[Node, Activity]:
-    activity: dict[Node, Activity] = {}
-    for (day_number, code), (tokens, cost) in reads.activity(scope, [day_sql]).items():
-        node = days.get(day_number)
-        if node is not None:
-            part = activity.setdefault(node, Activity())
-            bucket = Bucket.of_code(code)
-            part.tokens[bucket] = tokens
-            part.cost[bucket] = cost
-    return activity
+            records[day_number]["span"] = list(span)
 
 
 def _day_scope(scope: Scope, calendar: Calendar, day: date) -> Scope:

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
-from tokentree.core.index import FileDiagnostics, UpdateStats
+from tokentree.core.index import FileDiagnostics
 from tokentree.live.events import Event, IndexFailed, IndexProgressed, TreeUpdated
 from tokentree.live.snapshot import Snapshot
 from tokentree.live.tree import LiveTree
@@ -135,7 +135,7 @@ class Indexer:
         self.reading = True
         self._read_all = False
         try:
-            stats = self.workspace.refresh(
+            self.workspace.refresh(
                 self._progress, batch_bytes=self.batch_bytes, on_batch=self._batch_stored
             )
         finally:
@@ -144,21 +144,19 @@ class Indexer:
         if first:
             self._post_tree(complete=True)
         else:
-            self._post_growth(stats)
+            self._post_growth()
         self.refreshes += 1
         self.last_refresh = started
 
-    def _post_growth(self, stats: UpdateStats) -> None:
+    def _post_growth(self) -> None:
         """After a live refresh: regrow the changed days, post only if something shown changed."""
         started = self.clock()
         extras = self._extras()
         if self._shown is not None and extras.removed != self._shown.removed:
             self.trees.build()  # a log went (or came back): its calls' flags change everywhere
             grew = True
-        elif stats.files_read or stats.files_missing or stats.files_reread:
-            grew = self.trees.update(stats)
-        else:
-            grew = False
+        else:  # this refresh's changes, or another instance's
+            grew = self.trees.update()
         if grew or self._shown is None or extras.shown != self._shown.shown:
             self._post(extras, complete=True, started=started)
 

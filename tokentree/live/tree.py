@@ -4,11 +4,11 @@ change on, and the live line's recent calls.
 Runs on the indexer thread. The tree is served by the index (core/served.py):
 weeks and days from its sums, a day's sessions read when the view opens it,
 so a start costs a few queries whatever the history, and the app holds what
-is on screen. A live refresh tells when the earliest call it decided again
-was (UpdateStats.first_change); only the days from that one on are served
-again, the days before are shared with the last tree (opened ones stay open).
-A log removed or rewritten, or a change that reaches everything, serves the
-whole tree again.
+is on screen. After a refresh the index's change log tells the earliest call
+any instance decided again since the tree was served; only the days from
+that one on are served again, the days before are shared with the last tree
+(opened ones stay open). A change that may reach everything serves the whole
+tree again.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import math
 from dataclasses import replace
 
 from tokentree.core import live
-from tokentree.core.index import UpdateStats
 from tokentree.core.index.reader import IndexReader
 from tokentree.core.served import ServedTree, served_tree
 from tokentree.core.tree import Node
@@ -39,27 +38,30 @@ class LiveTree:
         return self.served.root if self.served else None
 
     def build(self) -> Node:
-        """Serve everything from the index (the first tree, and after a removal or a rewrite);
-        a new connection each time: a damaged index may have been made anew."""
+        """Serve everything from the index (the first tree, and after a change that may reach
+        everything); a new connection each time: a damaged index may have been made anew."""
         workspace = self.workspace
         self._reader = workspace.index.reader()
-        self.served = served_tree(self._reader, workspace.scope, workspace.calendar)
+        self.served = served_tree(
+            self._reader, workspace.scope, workspace.calendar, keep=workspace.index.keep_days
+        )
         self._keep_recent()
         self.full_builds += 1
         return self.served.root
 
-    def update(self, stats: UpdateStats) -> bool:
-        """Bring the tree up to date after a refresh; False when no call in scope changed."""
-        first = stats.first_change
-        if self.served is None or stats.files_missing or stats.files_reread:
+    def update(self) -> bool:
+        """Bring the tree up to date with what any instance stored since it was served; False
+        when nothing in the index changed."""
+        if self.served is None:
             self.build()
             return True
-        if first is None:
+        generation, since = self.served.reads.changed(self.workspace.scope, self.served.generation)
+        if since is None:
             return False
-        if first == -math.inf:
+        if since == -math.inf:
             self.build()
             return True
-        self.served = self.served.grown(first)
+        self.served = self.served.grown()
         self._keep_recent()
         return True
 

@@ -16,7 +16,7 @@ import math
 import os
 import sqlite3
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import wraps
@@ -25,11 +25,12 @@ from typing import Any, ParamSpec, TypeVar
 
 import orjson
 
-from tokentree.core.index import derive, queries
+from tokentree.core.index import changes, days_kept, derive, queries
 from tokentree.core.index.plan import UpdateStats, mark_missing, plan
 from tokentree.core.index.reader import IndexReader, Query, Reads
 from tokentree.core.index.scope import Scope
 from tokentree.core.index.store import (
+    BUSY_TIMEOUT,
     COPY_INDEXES,
     CacheUnusable,
     chunks,
@@ -112,7 +113,6 @@ class Index(Reads):
     def __init__(self, path: Path | None, *, prices: PriceBook | None = None) -> None:
         self.path = path
         self.notices: list[str] = []
-        self._first_change: float | None = None  # see _derived
         self.prices = prices or PriceBook()
         self._last_update: tuple[Sequence[SourceFile], Sequence[Root]] | None = None
         self.db = self._open(lambda: open_store(path, self.notices))
@@ -218,14 +218,13 @@ class Index(Reads):
                 self._derived(derive.derive(self.db))
         finally:
             self.db.execute("PRAGMA synchronous = NORMAL")
-        stats.first_change, self._first_change = self._first_change, None
         return stats
 
     def _derived(self, first: float | None) -> None:
-        """Note the earliest call decided again since the last update's stats were taken."""
+        """A derivation decided the calls from `first` on again (None: none): noted in the
+        change log, inside its transaction, for every view of every instance."""
         if first is not None:
-            known = self._first_change
-            self._first_change = first if known is None else min(known, first)
+            changes.note(self.db, first)
 
     def _store(
         self,
@@ -389,6 +388,22 @@ class Index(Reads):
     @_recovering
     def _read(self, query: Query[T], scope: Scope, *args: Any) -> T:
         return query(self.db, scope, self._scope(scope), *args)
+
+    @_recovering
+    def keep_days(
+        self, view: str, generation: int, records: Mapping[int, bytes], first: int
+    ) -> None:
+        """Keep a view's days from day `first` on as served at `generation` (days_kept.py);
+        left for another time when another instance holds the write lock (they are a cache)."""
+        self.db.execute("PRAGMA busy_timeout = 0")
+        try:
+            with transaction(self.db):
+                days_kept.keep(self.db, view, generation, records, first)
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) and "busy" not in str(error):
+                raise
+        finally:
+            self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT * 1000}")
 
     def reader(self) -> IndexReader:
         """A connection for another thread to read the index on while this one writes."""

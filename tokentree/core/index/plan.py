@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import orjson
 
+from tokentree.core.index import changes
 from tokentree.core.index.derive import Touched, in_roots
 from tokentree.core.index.store import chunks, marks
 from tokentree.core.reading import ReadTask, file_fingerprint, file_head
@@ -32,7 +33,6 @@ class UpdateStats:
     files_missing: int = 0
     bytes_read: int = 0
     new_copies: int = 0
-    first_change: float | None = None  # the earliest call decided again (-inf: all of them)
     problems: list[str] = field(default_factory=list)
 
 
@@ -72,6 +72,7 @@ def plan(
             if same_source and (dev, ino, size, mtime_ns) == fingerprint and not unreadable:
                 if missing:
                     db.execute("UPDATE files SET missing = 0 WHERE id = ?", (file_id,))
+                    changes.note_files(db, [file_id])
                 continue
             grown = (
                 same_source
@@ -119,6 +120,7 @@ def plan(
 
 def forget(db: sqlite3.Connection, file_ids: Sequence[int], touched: Touched) -> None:
     """Drop what was read from these files: they are read again from the start."""
+    changes.note_files(db, file_ids)
     for chunk in chunks(file_ids):
         touched.files(chunk)
         marked = marks(chunk)
@@ -147,4 +149,5 @@ def mark_missing(
     ).fetchall()
     gone = [(file_id,) for file_id, path in rows if path not in present]
     db.executemany("UPDATE files SET missing = 1 WHERE id = ?", gone)
+    changes.note_files(db, [file_id for (file_id,) in gone])
     stats.files_missing += len(gone)

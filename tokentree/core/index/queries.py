@@ -76,39 +76,61 @@ def span(db: sqlite3.Connection, scope: Scope, scope_id: int) -> tuple[float, fl
     return None if first is None else (first, last)
 
 
-_UNION = (
-    "SELECT r.source, r.session, r.project, r.model, r.slot, f.missing,"
-    f" {', '.join(f'r.{name}' for name in SUM_NAMES)}, r.first, r.last"
-    " FROM files f JOIN rollup r ON r.file_id = f.id WHERE {inside}"
-    " UNION ALL"
-    f" SELECT c.source, c.session, c.project, c.model, {SLOT}, f.missing,"
-    f" {', '.join(f'-({term})' for term in SUMMED)}, NULL, NULL"
-    f" FROM copies c JOIN files f ON f.id = c.file_id WHERE c.id IN ({_LOSERS})"
-)
-"""Columns: source, session, project, model, slot, missing (its file's flag), SUM_NAMES,
-first, last (the loser copies add no times: see `loser_times`)."""
+def _union(scope: Scope, scope_id: int) -> tuple[str, list[Any]]:
+    """The rows a scope's sums are made of, and their parameters: its files' rollup and its
+    copies that do not count, negated; each part filtered itself (so that a span reads its
+    own quarter hours by the slot index, not the whole history).
 
-_ACTIVITY_UNION = (
-    "SELECT a.source, a.session, a.slot, a.bucket, a.tokens, a.cost"
-    " FROM files f JOIN activity a ON a.file_id = f.id WHERE {inside}"
-    " UNION ALL"
-    f" SELECT source, session, {SLOT}, bucket, -({TOTAL}), -cost FROM copies"
-    f" WHERE bucket != '' AND id IN ({_LOSERS})"
-)
+    Columns: source, session, project, model, slot, missing (its file's flag), SUM_NAMES,
+    first, last (the loser copies add no times: see `loser_times`)."""
+    inside, roots = in_roots(scope.roots)
+    kept, kept_params = filters(scope, "r.source", "r.slot", per=QUARTER_HOUR)
+    lost, lost_params = filters(scope, "c.source", SLOT, per=QUARTER_HOUR)
+    return (
+        "SELECT r.source, r.session, r.project, r.model, r.slot, f.missing,"
+        f" {', '.join(f'r.{name}' for name in SUM_NAMES)}, r.first, r.last"
+        f" FROM {_by_time(scope, 'rollup r', 'r')} WHERE {inside} {kept}"
+        " UNION ALL"
+        f" SELECT c.source, c.session, c.project, c.model, {SLOT}, f.missing,"
+        f" {', '.join(f'-({term})' for term in SUMMED)}, NULL, NULL"
+        f" FROM copies c JOIN files f ON f.id = c.file_id WHERE c.id IN ({_LOSERS}) {lost}",
+        [*roots, *kept_params, scope_id, *lost_params],
+    )
+
+
+def _activity_union(scope: Scope, scope_id: int) -> tuple[str, list[Any]]:
+    """As `_union`, of the activity sums: source, session, slot, bucket, tokens, cost."""
+    inside, roots = in_roots(scope.roots)
+    kept, kept_params = filters(scope, "a.source", "a.slot", per=QUARTER_HOUR)
+    lost, lost_params = filters(scope, "source", SLOT, per=QUARTER_HOUR)
+    return (
+        "SELECT a.source, a.session, a.slot, a.bucket, a.tokens, a.cost"
+        f" FROM {_by_time(scope, 'activity a', 'a')} WHERE {inside} {kept}"
+        " UNION ALL"
+        f" SELECT source, session, {SLOT}, bucket, -({TOTAL}), -cost FROM copies"
+        f" WHERE bucket != '' AND id IN ({_LOSERS}) {lost}",
+        [*roots, *kept_params, scope_id, *lost_params],
+    )
+
+
+def _by_time(scope: Scope, table: str, alias: str) -> str:
+    """`table` joined to its files: through its slot index first when the scope has a span
+    (a few days of a long history), else file by file."""
+    if scope.since is not None or scope.until is not None:
+        return f"{table} CROSS JOIN files f ON f.id = {alias}.file_id"
+    return f"files f JOIN {table} ON {alias}.file_id = f.id"
 
 
 def grouped(
     db: sqlite3.Connection, scope: Scope, scope_id: int, keys: Sequence[str], sums: Sequence[str]
 ) -> list[tuple[Any, ...]]:
     """One row per group of `keys` that has calls in scope: the keys, then `sums` (SQL
-    aggregates over the columns of _UNION)."""
-    inside, roots = in_roots(scope.roots)
-    clauses, params = filters(scope, "source", "slot", per=QUARTER_HOUR)
+    aggregates over the columns of `_union`)."""
+    union, params = _union(scope, scope_id)
     by = ", ".join(str(position + 1) for position in range(len(keys)))
     return db.execute(
-        f"SELECT {', '.join([*keys, *sums])} FROM ({_UNION.format(inside=inside)})"
-        f" WHERE 1 {clauses} GROUP BY {by} HAVING sum(calls) > 0",
-        [*roots, scope_id, *params],
+        f"SELECT {', '.join([*keys, *sums])} FROM ({union}) GROUP BY {by} HAVING sum(calls) > 0",
+        params,
     ).fetchall()
 
 
@@ -117,22 +139,21 @@ def activity(
 ) -> dict[tuple[Any, ...], list[Any]]:
     """(keys…, bucket code) → [tokens, cost] of the calls in scope, per group of `keys` (SQL
     over source, session, slot); buckets that net to nothing are left out."""
-    inside, roots = in_roots(scope.roots)
-    clauses, params = filters(scope, "source", "slot", per=QUARTER_HOUR)
+    union, params = _activity_union(scope, scope_id)
     width = len(keys)
     by = ", ".join(str(position + 1) for position in range(width + 1))
     found: dict[tuple[Any, ...], list[Any]] = {}
     for *group, bucket, tokens, cost in db.execute(
-        f"SELECT {', '.join(keys)}, bucket, sum(tokens), sum(cost)"
-        f" FROM ({_ACTIVITY_UNION.format(inside=inside)}) WHERE 1 {clauses} GROUP BY {by}",
-        [*roots, scope_id, *params],
+        f"SELECT {', '.join(keys)}, bucket, sum(tokens), sum(cost) FROM ({union}) GROUP BY {by}",
+        params,
     ):
         found[(*group, bucket)] = [tokens, cost]
+    clauses, filter_params = filters(scope, "source", "slot", per=QUARTER_HOUR)
     split_losers = db.execute(
         f"SELECT {', '.join(keys)}, tools, tokens, cost FROM ("
         f" SELECT source, session, {SLOT} AS slot, tools, {TOTAL} AS tokens, cost FROM copies"
         f" WHERE bucket = '' AND id IN ({_LOSERS})) WHERE 1 {clauses}",
-        [scope_id, *params],
+        [scope_id, *filter_params],
     )
     losers = split_sums(((tuple(row[:width]), *row[width:]) for row in split_losers), sign=-1)
     for key, (tokens, cost) in losers.items():
@@ -146,7 +167,7 @@ def loser_times(
     db: sqlite3.Connection, scope: Scope, scope_id: int, keys: Sequence[str]
 ) -> list[tuple[Any, ...]]:
     """(keys…, ts) of the copies that do not count in scope: a group whose first or last
-    time is one of them may have it from a copy that does not count (see _UNION)."""
+    time is one of them may have it from a copy that does not count (see `_union`)."""
     clauses, params = filters(scope, "source", "slot", per=QUARTER_HOUR)
     return db.execute(
         f"SELECT {', '.join(keys)}, ts FROM (SELECT source, session, {SLOT} AS slot, ts"

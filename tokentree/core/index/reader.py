@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from tokentree.core.index import derive, queries
+from tokentree.core.index import days_kept, derive, queries
 from tokentree.core.index.scope import Scope
 from tokentree.core.records import ApiCall, Prompt
 
@@ -57,6 +57,12 @@ class Reads:
 
     def span(self, scope: Scope) -> tuple[float, float] | None:
         return self._read(queries.span, scope)
+
+    def kept_days(self, scope: Scope, view: str) -> tuple[int | None, dict[int, bytes]]:
+        return self._read(days_kept.kept, scope, view)
+
+    def changed(self, scope: Scope, seen: int | None) -> tuple[int, float | None]:
+        return self._read(days_kept.changed, scope, seen)
 
 
 def _prompts(

@@ -20,8 +20,17 @@ from typing import Any
 from tokentree.core.activity_sums import ACTIVITY_COLUMNS
 from tokentree.core.rows import COLUMNS, ROLLUP_COLUMNS
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 
+ADDED_IN_10 = (
+    "CREATE TABLE changes(generation INTEGER PRIMARY KEY AUTOINCREMENT, since REAL NOT NULL)",
+    "CREATE TABLE kept_views(view TEXT PRIMARY KEY, generation INTEGER NOT NULL,"
+    " used REAL NOT NULL)",
+    "CREATE TABLE kept_days(view TEXT NOT NULL, day INTEGER NOT NULL, record BLOB NOT NULL,"
+    " PRIMARY KEY (view, day)) WITHOUT ROWID",
+    "CREATE INDEX activity_slot ON activity(slot)",
+)
+"""The change log (changes.py), the days views kept (days_kept.py), activity by time."""
 _TABLES = (
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     """CREATE TABLE files(
@@ -54,7 +63,11 @@ _TABLES = (
     "CREATE INDEX rollup_file ON rollup(file_id)",
     "CREATE INDEX rollup_slot ON rollup(slot)",
     "CREATE INDEX activity_file ON activity(file_id)",
+    *ADDED_IN_10,
 )
+UPGRADES = {9: ADDED_IN_10}
+"""Statements that bring an index of an older format to this one in place: its history stays
+(the logs of its oldest calls may be long deleted)."""
 COPY_INDEXES = {
     "copies_file": "CREATE INDEX IF NOT EXISTS copies_file ON copies(file_id)",
     "copies_key": "CREATE INDEX IF NOT EXISTS copies_key ON copies(key, file_id, family, subagent)",
@@ -67,6 +80,8 @@ COPY_INDEXES = {
 than keeping them up to date row by row); any run that finds one missing builds it."""
 
 
+BUSY_TIMEOUT = 60
+"""Seconds a writer waits for another instance's write lock."""
 _OPEN_ATTEMPTS = 20
 """A file another instance is creating answers "locked" for a moment: wait, never rebuild it."""
 
@@ -90,6 +105,8 @@ def open_store(path: Path | None, notices: list[str]) -> sqlite3.Connection:
             found = db.execute("PRAGMA user_version").fetchone()[0]
             if found == 0:  # a new file (perhaps being created by another instance right now)
                 return _writable(_create(db))
+            if found in UPGRADES and _intact(db):
+                found = _upgraded(db, found)
             if found == SCHEMA_VERSION and _intact(db):
                 return _writable(db, indexed=True)
             db.close()
@@ -126,7 +143,7 @@ def recreate(path: Path) -> sqlite3.Connection:
 
 
 def _connect(path: Path) -> sqlite3.Connection:
-    db = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
+    db = sqlite3.connect(path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False)
     db.execute("PRAGMA journal_mode = WAL")
     db.execute("PRAGMA synchronous = NORMAL")
     return db
@@ -140,6 +157,17 @@ def _create(db: sqlite3.Connection) -> sqlite3.Connection:
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     db.execute("COMMIT")  # or another instance created it while we waited
     return db
+
+
+def _upgraded(db: sqlite3.Connection, found: int) -> int:
+    """The index brought to this format in place (its history kept); returns the format."""
+    db.execute("BEGIN IMMEDIATE")
+    if db.execute("PRAGMA user_version").fetchone()[0] == found:  # or another instance did
+        for statement in UPGRADES[found]:
+            db.execute(statement)
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    db.execute("COMMIT")
+    return SCHEMA_VERSION
 
 
 CHECK_EVERY = 86_400.0
