@@ -102,9 +102,6 @@ def test_after_a_change_only_the_days_from_it_are_summed_again(tmp_path: Path) -
     assert {part.since for part in _sums_asked(asked)} == {day_start}
     assert again.root.totals.calls == first.root.totals.calls + 1
     _same_served(build_tree(index.calls(scope), index.prompts(scope), CALENDAR), again)
-    cold = Index(None)  # the same figures from an index that never kept a day
-    cold.update(find_files(explicit_roots([folder])).files, explicit_roots([folder]), workers=1)
-    assert _figures(served_tree(cold.reader(), scope, CALENDAR)) == _figures(again)
 
 
 def test_another_instance_change_reaches_a_tree_already_served(tmp_path: Path) -> None:
