@@ -13,8 +13,7 @@ from zoneinfo import ZoneInfo
 
 from tests.builders import claude_call, jsonl
 from tests.core.test_served import SAMPLE, _same_served
-from tokentree.core.index import Index, Scope
-from tokentree.core.index import changes
+from tokentree.core.index import Index, Scope, changes
 from tokentree.core.index.reader import IndexReader
 from tokentree.core.index.store import ADDED_IN_10
 from tokentree.core.served import ServedTree, served_tree, view_of

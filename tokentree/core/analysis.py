@@ -8,10 +8,12 @@ overview uses).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from tokentree.core.advice import AdviceReport, AdviceSettings, advise
+from tokentree.core.advice.digest import MemoryDigests
 from tokentree.core.attribution import Attribution
 from tokentree.core.overview import build_overview
 from tokentree.core.pricing import PriceBook
@@ -39,18 +41,37 @@ def analyse(
     week_start: int,
     generation: int = 0,
     served: ServedTree | None = None,
+    digests: dict[str, Any] | None = None,
 ) -> Analysis:
     """Attribute the tree's activity, advise on it, and sum both up in the overview.
 
     A served tree's weeks and days have their activity and splits from the
     index, and each day advice reads is dropped again after it (unless it was
-    open before), so a year is analysed holding one day at a time.
+    open before), so a year is analysed holding one day at a time. `digests`
+    (kept by the caller from one analysis to the next) holds each day's advice
+    under its stamp: a day whose calls did not change is not read again.
     """
     started = time.perf_counter()
     attribution = Attribution(tree, served.activity if served else None)
     done_with = closer(tree) if served is not None else None
-    advice = advise(tree, prices, settings, attribution, done_with=done_with)
+    kept = None
+    if served is not None and digests is not None:
+        kept = MemoryDigests(_stamps(served, prices, settings), digests)
+    advice = advise(tree, prices, settings, attribution, done_with=done_with, digests=kept)
     splits = served.splits() if served else None
     overview = build_overview(tree, attribution, advice, week_start, splits=splits)
     seconds = time.perf_counter() - started
     return Analysis(tree, generation, attribution, advice, overview, seconds)
+
+
+def _stamps(
+    served: ServedTree, prices: PriceBook, settings: AdviceSettings
+) -> Callable[[Node, str], str | None]:
+    """A day's digest stamp: its calls' (the served day's), the settings' and the prices'."""
+    rest = f"{prices.fingerprint}|{settings!r}"
+
+    def stamp(day: Node, _path: str) -> str | None:
+        found = served.stamps.get(day.key)
+        return None if found is None else f"{found}|{rest}"
+
+    return stamp

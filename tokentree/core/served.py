@@ -15,10 +15,11 @@ Turns below a day are counted when asked for, which reads that day.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -60,7 +61,7 @@ Keep = Callable[[str, int, dict[int, bytes], int], None]
 class ServedTree:
     """A served tree's root, the activity of its weeks and days (and the root), and what it
     was served from; `sessions` holds each day's session keys (weeks count them once), and
-    `generation` the index's change log as it was served (see `changed`)."""
+    `generation` the index's change log as it was served."""
 
     root: Node
     activity: dict[Node, Activity]
@@ -70,6 +71,8 @@ class ServedTree:
     calendar: Calendar
     generation: int = 0
     keep: Keep | None = None
+    stamps: dict[str, str] = field(default_factory=dict)
+    """Each day's stamp (by key): a digest of its record, the same while its calls are."""
 
     def splits(self) -> Splits:
         """The whole tree's cost by source, model and project, summed by the index."""
@@ -104,13 +107,14 @@ class ServedTree:
         still = [*shared, *kept, *(day for week in shared for day in week.children)]
         sessions = {node.key: self.sessions[node.key] for node in still if node.kind is Kind.DAY}
         activity = {node: self.activity[node] for node in still if node in self.activity}
-        return _assembled(
+        stamps = {key: self.stamps[key] for key in sessions}
+        days = _Days(
             [*kept, *fresh.days],
             sessions | fresh.sessions,
             activity | fresh.activity,
-            replace(self, generation=generation),
-            shared,
+            stamps | fresh.stamps,
         )
+        return _assembled(days, replace(self, generation=generation), shared)
 
 
 @dataclass
@@ -118,6 +122,7 @@ class _Days:
     days: list[Node]
     sessions: dict[str, set[str]]
     activity: dict[Node, Activity]
+    stamps: dict[str, str]
 
 
 def served_tree(
@@ -142,7 +147,7 @@ def served_tree(
         records = {number: record for number, record in records.items() if number < first}
         records |= _fresh_records(template, generation, first)
     found = _days_of(records, reads, scope, calendar)
-    return _assembled(found.days, found.sessions, found.activity, template)
+    return _assembled(found, template)
 
 
 def view_of(scope: Scope, calendar: Calendar) -> str:
@@ -184,14 +189,15 @@ def _day(number: int) -> date:
 
 def _records(reads: Reads, part: Scope, calendar: Calendar) -> dict[int, Any]:
     """Each local day of `part` with calls, as a record (plain data, kept as JSON): its sums
-    per model, its sessions, its first and last call, its activity per bucket."""
+    per model, its sessions, its first and last call, its activity per bucket. The same calls
+    give the same record, whatever else `part` holds (its stamp names them, see ServedTree)."""
     day_sql = local_day_sql(calendar, _utc_days(reads, part))
     records: dict[int, Any] = {}
     for day_number, model, *sums in reads.grouped(part, [day_sql, "model"], _SUMS):
         record = records.setdefault(
             day_number, {"models": [], "sessions": [], "span": [0.0, 0.0], "activity": []}
         )
-        record["models"].append([model, *sums])
+        record["models"].append([model, *map(_settled, sums)])
     for day_number, source, session, _ in reads.grouped(
         part, [day_sql, "source", "session"], ["sum(calls)"]
     ):
@@ -199,8 +205,14 @@ def _records(reads: Reads, part: Scope, calendar: Calendar) -> dict[int, Any]:
     _set_spans(reads, part, calendar, records, day_sql)
     for (day_number, code), (tokens, cost) in reads.activity(part, [day_sql]).items():
         if day_number in records:
-            records[day_number]["activity"].append([code, tokens, cost])
+            records[day_number]["activity"].append([code, tokens, _settled(cost)])
     return records
+
+
+def _settled(value: Any) -> Any:
+    """A sum as a record keeps it: dollars to the nano-dollar, so that the same calls summed
+    in another order (a day served alone, or with the whole history) give the same record."""
+    return round(value, 9) if isinstance(value, float) else value
 
 
 def _days_of(records: dict[int, Any], reads: Reads, scope: Scope, calendar: Calendar) -> _Days:
@@ -209,8 +221,10 @@ def _days_of(records: dict[int, Any], reads: Reads, scope: Scope, calendar: Cale
     days: list[Node] = []
     sessions: dict[str, set[str]] = {}
     activity: dict[Node, Activity] = {}
+    stamps: dict[str, str] = {}
     for day_number in sorted(records):
         record, day = records[day_number], _day(day_number)
+        stamps[day.isoformat()] = hashlib.blake2b(orjson.dumps(record), digest_size=12).hexdigest()
         node = Node(Kind.DAY, day.isoformat(), day_label(day), *record["span"])
         node._turns = None
         node._loader = _day_loader(reads, scope, calendar, day)
@@ -225,25 +239,19 @@ def _days_of(records: dict[int, Any], reads: Reads, scope: Scope, calendar: Cale
                 bucket = Bucket.of_code(code)
                 part.tokens[bucket] = tokens
                 part.cost[bucket] = cost
-    return _Days(days, sessions, activity)
+    return _Days(days, sessions, activity, stamps)
 
 
-def _assembled(
-    days: list[Node],
-    sessions: dict[str, set[str]],
-    activity: dict[Node, Activity],
-    template: ServedTree,
-    shared: Sequence[Node] = (),
-) -> ServedTree:
+def _assembled(found: _Days, template: ServedTree, shared: Sequence[Node] = ()) -> ServedTree:
     """Weeks over these days (in time order), after the `shared` weeks before them (kept
     whole from the last tree), and the root over all; their sums added up."""
-    calendar = template.calendar
+    calendar, sessions, activity = template.calendar, found.sessions, found.activity
     root = Node(Kind.ALL, "", template.root.label, 0.0, 0.0)
     root._turns = None
     root.children.extend(shared)
     everyone = {key for week in shared for day in week.children for key in sessions[day.key]}
     weeks: dict[date, tuple[Node, set[str]]] = {}
-    for day_node in days:
+    for day_node in found.days:
         keys = sessions.get(day_node.key, set())
         day_node.sessions = len(keys)
         starts = calendar.week_of(date.fromisoformat(day_node.key))
@@ -259,7 +267,7 @@ def _assembled(
         _merge(week, len(keys), activity)
         everyone |= keys
     _merge(root, len(everyone), activity)
-    return replace(template, root=root, activity=activity, sessions=sessions)
+    return replace(template, root=root, activity=activity, sessions=sessions, stamps=found.stamps)
 
 
 def _add(totals: Totals, sums: Sequence[Any]) -> None:

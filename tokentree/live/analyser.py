@@ -19,6 +19,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 from tokentree.core.advice import AdviceSettings
 from tokentree.core.analysis import analyse
@@ -64,6 +65,7 @@ class Analyser:
         self._submitted = 0.0  # when the newest pending tree came
         self._first_pending = 0.0  # when the oldest tree not yet analysed came
         self._next = 0.0  # not before: see BUDGET
+        self._digests: dict[str, Any] = {}  # each day's advice, by path (see core.analysis)
 
     @property
     def stopped(self) -> bool:
@@ -118,7 +120,13 @@ class Analyser:
         started = self.clock()
         try:
             analysis = analyse(
-                tree, self.prices, self.settings(), self.week_start, generation, served
+                tree,
+                self.prices,
+                self.settings(),
+                self.week_start,
+                generation,
+                served,
+                self._digests,
             )
         except Exception as error:  # shown once in the app; the last analysis stays
             self.post(AnalysisFailed(f"{type(error).__name__}: {error}"))

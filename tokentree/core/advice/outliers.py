@@ -8,7 +8,7 @@ from bisect import insort
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from tokentree import format as fmt
 from tokentree.core.advice.context import (
@@ -20,6 +20,7 @@ from tokentree.core.advice.context import (
     project_name,
     prompt,
 )
+from tokentree.core.advice.digest import Part, place_of
 from tokentree.core.advice.report import join
 from tokentree.core.attribution import turn_calls
 from tokentree.core.pricing import PER_MILLION
@@ -42,6 +43,16 @@ class _BigTurn:
     tools: str
 
 
+def _big_data(big: _BigTurn) -> list[Any]:
+    return [big.place, *(getattr(big, name) for name in _BigTurn.__slots__[1:])]
+
+
+def _big_of(data: list[Any], offset: int) -> _BigTurn:
+    """A big turn of a session's part; its order counted in the whole pass (from 1)."""
+    place, cost, order, *rest = data
+    return _BigTurn(place_of(place), cost, offset + order + 1, *rest)
+
+
 class TurnTally:
     """oversized_turns: every turn's cost for the median, and the facts of the biggest few."""
 
@@ -51,13 +62,23 @@ class TurnTally:
         self.top: list[_BigTurn] = []
         """The biggest turns so far, biggest first (the earlier of two that cost the same)."""
 
-    def add(self, session: Session) -> None:
+    def part(self, session: Session) -> Part:
+        """Every turn's cost, and the facts of the session's biggest few (the period's
+        biggest are among them)."""
         top = self.context.settings.oversized_turns.top
-        for turn in session.turns:
-            cost = turn.totals.cost
-            self.costs.append(cost)
-            if len(self.top) < top or (self.top and cost > self.top[-1].cost):
-                big = self._facts(session, turn, len(self.costs))
+        costs = [turn.totals.cost for turn in session.turns]
+        biggest = sorted(range(len(costs)), key=lambda number: (-costs[number], number))[:top]
+        facts = [self._facts(session, session.turns[number], number) for number in biggest]
+        return [costs, [_big_data(big) for big in facts]]
+
+    def add_part(self, part: Part) -> None:
+        costs, bigs = part
+        top = self.context.settings.oversized_turns.top
+        offset = len(self.costs)
+        self.costs += costs
+        for data in bigs:
+            big = _big_of(data, offset)
+            if len(self.top) < top or (self.top and big.cost > self.top[-1].cost):
                 insort(self.top, big, key=lambda big: (-big.cost, big.order))
                 del self.top[top:]
 
@@ -157,24 +178,30 @@ class ConcentrationTally:
         self.context = context
         root = context.root
         self.periods: list[_Period] = []
-        self.weeks: dict[Node, _Period] = {}
+        self.weeks: dict[str, _Period] = {}
         if root.kind in (Kind.ALL, Kind.WEEK):
             self.periods.append(_Period(root, context.base_path))
         if root.kind is Kind.ALL and len(root.children) > 1:
             for week in root.children:
-                self.weeks[week] = _Period(week, join(context.base_path, week.key))
+                self.weeks[week.key] = _Period(week, join(context.base_path, week.key))
             self.periods += self.weeks.values()
 
-    def add(self, session: Session) -> None:
+    def part(self, session: Session) -> Part:
+        node, place, week = session.node, session.place, session.week
+        key = None if week is None else week.key
+        cost = node.totals.cost
+        return [cost, place.path, place.where, node.source, node.session_id, node.project, key]
+
+    def add_part(self, data: Part) -> None:
         if not self.periods:
             return
-        node, place = session.node, session.place
-        part = _Part(node.totals.cost, place.path, place.where)
-        week = self.weeks.get(session.week) if session.week is not None else None
+        cost, path, where, source, session_id, project, week_key = data
+        part = _Part(cost, path, where)
+        week = self.weeks.get(week_key) if week_key is not None else None
         for period in (self.periods[0], week):
             if period is not None:
-                period.sessions[(node.source, node.session_id)].append(part)
-                period.projects[node.project] += part.cost
+                period.sessions[(source, session_id)].append(part)
+                period.projects[project] += part.cost
 
     def finish(self) -> None:
         for period in self.periods:

@@ -1,8 +1,9 @@
 """The rules about the whole period that compare sessions or add up its calls: low cache hit,
 files read in session after session, and the shares of sub-agents, compaction and fast mode.
 
-Each is a tally: `add` keeps a few numbers of a session as the pass reaches it, `finish`
-emits once every session was seen. None keeps a session's calls or turns.
+Each is a tally: `part` takes a few numbers of a session as the pass reaches it (plain data,
+kept in the day's digest), `add_part` counts them, `finish` emits once every session was seen.
+None keeps a session's calls or turns.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from tokentree.core.advice.context import (
     project_name,
     prompt,
 )
+from tokentree.core.advice.digest import Part, place_of
 from tokentree.core.attribution import is_compaction
 from tokentree.core.pricing import PER_MILLION, Rates
 from tokentree.core.tree import short_model
@@ -73,7 +75,7 @@ class CacheHitTally:
         self.context = context
         self.per: dict[tuple[str, str], list[tuple[Place, _Usage]]] = defaultdict(list)
 
-    def add(self, session: Session) -> None:
+    def part(self, session: Session) -> Part:
         s = self.context.settings.low_cache_hit
         # token sums per (source, model, day, long-context tier): priced once per group
         groups: dict[tuple[str, str, int, bool], list[int]] = {}
@@ -96,9 +98,16 @@ class CacheHitTally:
                 found = usage[(source, model)] = _Usage()
             rates = self.context.prices.rates_on((model, source, day, ""))
             found.add(sums, rates.for_prompt(200_001 if long else 0) if rates else None)
-        for key, found in usage.items():
-            if found.prompt >= s.min_prompt and found.calls >= s.min_calls:
-                self.per[key].append((session.place, found))
+        place = session.place
+        return [
+            [*key, place, *(getattr(found, name) for name in _Usage.__slots__)]
+            for key, found in usage.items()
+            if found.prompt >= s.min_prompt and found.calls >= s.min_calls
+        ]
+
+    def add_part(self, part: Part) -> None:
+        for source, model, place, *numbers in part:
+            self.per[(source, model)].append((place_of(place), _Usage(*numbers)))
 
     def finish(self) -> None:
         s = self.context.settings.low_cache_hit
@@ -144,13 +153,17 @@ class SharedReadsTally:
         self.seen: dict[str, dict[str, dict[tuple[str, str], float]]] = defaultdict(dict)
         self.spent: Counter[str] = Counter()
 
-    def add(self, session: Session) -> None:
+    def part(self, session: Session) -> Part:
         node = session.node
-        key = (node.source, node.session_id)
-        self.spent[node.project] += node.totals.cost
-        files = self.seen[node.project]
-        for name, shares in session.reads.items():
-            files.setdefault(name, {}).setdefault(key, shares[0])
+        firsts = {name: shares[0] for name, shares in session.reads.items()}
+        return [node.project, node.totals.cost, node.source, node.session_id, firsts]
+
+    def add_part(self, part: Part) -> None:
+        project, cost, source, session_id, firsts = part
+        self.spent[project] += cost
+        files = self.seen[project]
+        for name, share in firsts.items():
+            files.setdefault(name, {}).setdefault((source, session_id), share)
 
     def finish(self) -> None:
         s = self.context.settings.repeated_reads
@@ -206,21 +219,33 @@ class SubagentTally:
         self.models: Counter[str] = Counter()
         self.alternatives: Counter[str] = Counter()
 
-    def add(self, session: Session) -> None:
-        if not self.counting:
-            return
+    def part(self, session: Session) -> Part:
         context = self.context
+        cost = saving = 0.0
+        calls = 0
+        models: Counter[str] = Counter()
+        alternatives: Counter[str] = Counter()
         for _, call in session.calls:
             if not call.subagent or is_compaction(call):
                 continue
-            self.cost += call.cost
-            self.calls += 1
-            self.models[call.model] += 1
+            cost += call.cost
+            calls += 1
+            models[call.model] += 1
             alt = context.alternative(call.model)
             rates = context.rates(call, alt) if alt else None
             if rates is not None and not call.unpriced:
-                self.saving += max(0.0, call.cost - rates.cost(call.tokens))
-                self.alternatives[alt or ""] += 1
+                saving += max(0.0, call.cost - rates.cost(call.tokens))
+                alternatives[alt or ""] += 1
+        return [cost, calls, saving, models, alternatives]
+
+    def add_part(self, part: Part) -> None:
+        cost, calls, saving, models, alternatives = part
+        if self.counting:
+            self.cost += cost
+            self.calls += calls
+            self.saving += saving
+            self.models.update(models)
+            self.alternatives.update(alternatives)
 
     def finish(self) -> None:
         s = self.context.settings.subagent_share
@@ -267,17 +292,27 @@ class FastModeTally:
         self.calls = 0
         self.models: Counter[str] = Counter()
 
-    def add(self, session: Session) -> None:
-        if not self.counting:
-            return
+    def part(self, session: Session) -> Part:
+        cost = standard = 0.0
+        calls = 0
+        models: Counter[str] = Counter()
         for _, call in session.calls:
             rates = self.context.rates(call, call.model) if call.speed == "fast" else None
             if rates is None or call.unpriced:
                 continue
-            self.calls += 1
-            self.cost += call.cost
-            self.standard += rates.cost(call.tokens)
-            self.models[call.model] += 1
+            calls += 1
+            cost += call.cost
+            standard += rates.cost(call.tokens)
+            models[call.model] += 1
+        return [calls, cost, standard, models]
+
+    def add_part(self, part: Part) -> None:
+        calls, cost, standard, models = part
+        if self.counting:
+            self.calls += calls
+            self.cost += cost
+            self.standard += standard
+            self.models.update(models)
 
     def finish(self) -> None:
         cost, standard, calls = self.cost, self.standard, self.calls
@@ -313,13 +348,15 @@ class CompactionTally:
         self.sizes: list[int] = []
         """The prompt of each compaction call, for their median."""
 
-    def add(self, session: Session) -> None:
-        if not self.counting:
-            return
-        for _, call in session.calls:
-            if call.subagent and is_compaction(call):
-                self.cost += call.cost
-                self.sizes.append(prompt(call.tokens))
+    def part(self, session: Session) -> Part:
+        compactions = [call for _, call in session.calls if call.subagent and is_compaction(call)]
+        return [sum(call.cost for call in compactions), [prompt(c.tokens) for c in compactions]]
+
+    def add_part(self, part: Part) -> None:
+        cost, sizes = part
+        if self.counting:
+            self.cost += cost
+            self.sizes += sizes
 
     def finish(self) -> None:
         total, cost, count = self.context.root.totals.cost, self.cost, len(self.sizes)
