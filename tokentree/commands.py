@@ -61,11 +61,15 @@ def report(
 
 def _overview(workspace: Workspace) -> dict[str, Any]:
     """The period at a glance: from the served tree, so only `--overview` pays for it."""
-    from tokentree.core.analysis import analyse
+    from tokentree.core.advice.digest import KeptDigests
+    from tokentree.core.analysis import analyse_served
 
-    prices, week_start = workspace.index.prices, workspace.calendar.week_start
+    index, week_start = workspace.index, workspace.calendar.week_start
     served = workspace.served()
-    return analyse(served.root, prices, _advice_settings(), week_start, served=served).overview
+    settings, digests = _advice_settings(), KeptDigests()
+    return analyse_served(
+        served, index.prices, settings, week_start, digests, index.keep_advice
+    ).overview
 
 
 def _advice_settings() -> AdviceSettings:

@@ -106,14 +106,14 @@ async def test_the_tree_never_waits_for_its_analysis(usage_logs, monkeypatch) ->
     column is served with the tree."""
     release = threading.Event()
     threads: list[threading.Thread] = []
-    real = analyser_module.analyse
+    real = analyser_module.analyse_served
 
     def slow(*args, **options):
         threads.append(threading.current_thread())
         release.wait(10)
         return real(*args, **options)
 
-    monkeypatch.setattr(analyser_module, "analyse", slow)
+    monkeypatch.setattr(analyser_module, "analyse_served", slow)
     seen: list[object] = []
     app = make_app()
     async with app.run_test(size=SIZE, message_hook=seen.append) as pilot:
@@ -197,7 +197,7 @@ def _tree(number: int) -> Node:
 
 
 def _analyser(monkeypatch, posted: list[object], fail: bool = False) -> Analyser:
-    def fake(tree, prices, settings, week_start, generation=0, served=None):
+    def fake(tree, prices, settings, week_start, generation=0, served=None, digests=None):
         if fail:
             raise ValueError("a rule broke")
         return SimpleNamespace(tree=tree, generation=generation)

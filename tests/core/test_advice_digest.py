@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 from tests.builders import claude_call, jsonl
 from tests.core.test_advice_pass import LOOSE, PRICES, SAMPLE
 from tokentree.core.advice import advice_dicts
-from tokentree.core.advice.digest import DayDigest
-from tokentree.core.analysis import Analysis, analyse
+from tokentree.core.advice.digest import KeptDigests
+from tokentree.core.analysis import Analysis, analyse, analyse_served
 from tokentree.core.index import Index, Scope
 from tokentree.core.served import ServedTree, served_tree
 from tokentree.core.sources import SOURCES, explicit_roots, find_files
@@ -43,7 +43,7 @@ def _served(index: Index, scope: Scope) -> tuple[ServedTree, list[Scope]]:
     return served_tree(reader, scope, CALENDAR), read_days
 
 
-def _analysed(served: ServedTree, digests: dict[str, Any] | None = None) -> Analysis:
+def _analysed(served: ServedTree, digests: KeptDigests | None = None) -> Analysis:
     return analyse(served.root, PRICES, LOOSE, 0, served=served, digests=digests)
 
 
@@ -52,29 +52,45 @@ def _same(one: Analysis, other: Analysis) -> None:
     assert one.overview == other.overview
 
 
-def test_unchanged_days_are_replayed_with_the_same_advice(tmp_path: Path) -> None:
+def test_unchanged_days_are_replayed_with_the_same_advice() -> None:
     index, scope = _index(SAMPLE)
     whole = _analysed(_served(index, scope)[0])
     assert {item.rule for item in whole.advice.items} >= {"oversized_turns", "concentration"}
-    digests: dict[str, Any] = {}
+    digests = KeptDigests()
     first, read_first = _served(index, scope)
     _same(_analysed(first, digests), whole)
-    assert len(read_first) == len(list(days_below(first.root))) == len(digests)
+    assert len(read_first) == len(list(days_below(first.root))) == len(digests.kept)
 
     again, read_again = _served(index, scope)  # the next analysis: nothing changed
     _same(_analysed(again, digests), whole)
     assert read_again == []
 
-    decoded = {  # as the index keeps them: encoded, decoded
-        path: (stamp, DayDigest.decode(digest.encode()))
-        for path, (stamp, digest) in digests.items()
-    }
-    replayed = _analysed(_served(index, scope)[0], decoded)
+
+def test_digests_kept_in_the_index_serve_the_next_start(tmp_path: Path) -> None:
+    folder = tmp_path / "logs"
+    shutil.copytree(SAMPLE / "claude", folder)
+    roots = explicit_roots([folder])
+    index = Index(tmp_path / "index.sqlite")
+    index.update(find_files(roots).files, roots, workers=1)
+    scope = Scope(tuple(str(root.path) for root in roots), tuple(SOURCES))
+    whole = _analysed(_served(index, scope)[0])
+    served, _ = _served(index, scope)
+    analyse_served(served, PRICES, LOOSE, 0, KeptDigests(), index.keep_advice)
+    paths = [f"{week.key}/{day.key}" for week in served.root.children for day in week.children]
+    index.close()
+
+    index = Index(tmp_path / "index.sqlite")  # the next start
+    again, read_again = _served(index, scope)
+    assert sorted(again.reads.kept_advice(scope, again.view)) == sorted(paths)
+    replayed = analyse_served(again, PRICES, LOOSE, 0, KeptDigests(), index.keep_advice)
+    assert read_again == []
     _same(replayed, whole)
     for item in whole.advice.items:
         assert advice_dicts(replayed.advice.for_path(item.path)) == advice_dicts(
             whole.advice.for_path(item.path)
         )
+    index.keep_advice(again.view, {}, paths[1:])  # a day gone: its digest goes
+    assert sorted(again.reads.kept_advice(scope, again.view)) == sorted(paths[1:])
 
 
 def test_after_a_live_append_only_the_changed_day_is_read(tmp_path: Path) -> None:
@@ -82,7 +98,7 @@ def test_after_a_live_append_only_the_changed_day_is_read(tmp_path: Path) -> Non
     shutil.copytree(SAMPLE / "claude", folder)
     index, scope = _index(folder)
     served, read_days = _served(index, scope)
-    digests: dict[str, Any] = {}
+    digests = KeptDigests()
     _analysed(served, digests)
     days = list(days_below(served.root))
     when = datetime.fromtimestamp(days[len(days) // 2].start + 60, UTC)

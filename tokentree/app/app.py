@@ -144,6 +144,7 @@ class TokenTreeApp(App[int]):
             workspace.calendar.week_start,
             self._post_event,
             busy=lambda: self.indexer.busy,
+            keep_advice=workspace.index.keep_advice,
         )
         # it runs on this loop: its events are handled at once, not queued
         self.watcher = Watcher(workspace.roots, self.indexer.mark_dirty, self._handle_event)

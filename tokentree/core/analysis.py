@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from tokentree.core.advice import AdviceReport, AdviceSettings, advise
-from tokentree.core.advice.digest import MemoryDigests
+from tokentree.core.advice.digest import DayDigest, KeptDigests
+from tokentree.core.advice.report import join
 from tokentree.core.attribution import Attribution
 from tokentree.core.overview import build_overview
 from tokentree.core.pricing import PriceBook
@@ -41,7 +42,7 @@ def analyse(
     week_start: int,
     generation: int = 0,
     served: ServedTree | None = None,
-    digests: dict[str, Any] | None = None,
+    digests: KeptDigests | None = None,
 ) -> Analysis:
     """Attribute the tree's activity, advise on it, and sum both up in the overview.
 
@@ -54,24 +55,57 @@ def analyse(
     started = time.perf_counter()
     attribution = Attribution(tree, served.activity if served else None)
     done_with = closer(tree) if served is not None else None
-    kept = None
+    stamped = None
     if served is not None and digests is not None:
-        kept = MemoryDigests(_stamps(served, prices, settings), digests)
-    advice = advise(tree, prices, settings, attribution, done_with=done_with, digests=kept)
+        stamped = _Stamped(digests, served.stamps, f"{prices.fingerprint}|{settings!r}")
+    advice = advise(tree, prices, settings, attribution, done_with=done_with, digests=stamped)
     splits = served.splits() if served else None
     overview = build_overview(tree, attribution, advice, week_start, splits=splits)
     seconds = time.perf_counter() - started
     return Analysis(tree, generation, attribution, advice, overview, seconds)
 
 
-def _stamps(
-    served: ServedTree, prices: PriceBook, settings: AdviceSettings
-) -> Callable[[Node, str], str | None]:
-    """A day's digest stamp: its calls' (the served day's), the settings' and the prices'."""
-    rest = f"{prices.fingerprint}|{settings!r}"
+KeepAdvice = Callable[[str, dict[str, tuple[str, bytes]], list[str]], None]
+"""Index.keep_advice: a view's fresh day digests, and the paths of all its days."""
 
-    def stamp(day: Node, _path: str) -> str | None:
-        found = served.stamps.get(day.key)
-        return None if found is None else f"{found}|{rest}"
 
-    return stamp
+def analyse_served(
+    served: ServedTree,
+    prices: PriceBook,
+    settings: AdviceSettings,
+    week_start: int,
+    digests: KeptDigests,
+    keep: KeepAdvice | None = None,
+    generation: int = 0,
+) -> Analysis:
+    """`analyse` a served tree with the day digests the index keeps: loaded the first time
+    (a start reads no unchanged day), the fresh ones kept after (`keep`)."""
+    if not digests.loaded:
+        digests.load(served.reads.kept_advice(served.scope, served.view))
+    tree = served.root
+    analysis = analyse(tree, prices, settings, week_start, generation, served, digests)
+    fresh = digests.take_fresh()
+    if fresh and keep is not None:
+        paths = [join(week.key, day.key) for week in tree.children for day in week.children]
+        keep(served.view, fresh, paths)
+    return analysis
+
+
+@dataclass(frozen=True)
+class _Stamped:
+    """Kept digests with the stamps of a served tree's days: a day's calls (its record's
+    hash), then the prices and the settings, all of which its advice depends on."""
+
+    kept: KeptDigests
+    days: dict[str, str]
+    rest: str
+
+    def stamp(self, day: Node, _path: str) -> str | None:
+        found = self.days.get(day.key)
+        return None if found is None else f"{found}|{self.rest}"
+
+    def get(self, path: str, stamp: str) -> DayDigest | None:
+        return self.kept.get(path, stamp)
+
+    def put(self, path: str, stamp: str, digest: DayDigest) -> None:
+        self.kept.put(path, stamp, digest)

@@ -74,6 +74,10 @@ class ServedTree:
     stamps: dict[str, str] = field(default_factory=dict)
     """Each day's stamp (by key): a digest of its record, the same while its calls are."""
 
+    @property
+    def view(self) -> str:
+        return view_of(self.scope, self.calendar)
+
     def splits(self) -> Splits:
         """The whole tree's cost by source, model and project, summed by the index."""
         by_source, by_model, by_project = Counter[str](), Counter[str](), Counter[str]()

@@ -19,10 +19,10 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
 
 from tokentree.core.advice import AdviceSettings
-from tokentree.core.analysis import analyse
+from tokentree.core.advice.digest import KeptDigests
+from tokentree.core.analysis import KeepAdvice, analyse, analyse_served
 from tokentree.core.pricing import PriceBook
 from tokentree.core.served import ServedTree
 from tokentree.core.tree import Node
@@ -46,6 +46,7 @@ class Analyser:
         post: Callable[[Event], object],
         *,
         busy: Callable[[], bool] = lambda: False,
+        keep_advice: KeepAdvice | None = None,
         settle: float = SETTLE,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -65,7 +66,8 @@ class Analyser:
         self._submitted = 0.0  # when the newest pending tree came
         self._first_pending = 0.0  # when the oldest tree not yet analysed came
         self._next = 0.0  # not before: see BUDGET
-        self._digests: dict[str, Any] = {}  # each day's advice, by path (see core.analysis)
+        self.keep_advice = keep_advice  # Index.keep_advice: digests kept between starts
+        self._digests = KeptDigests()  # each day's advice, by path (see core.analysis)
 
     @property
     def stopped(self) -> bool:
@@ -119,15 +121,19 @@ class Analyser:
     def _analyse(self, tree: Node, generation: int, served: ServedTree | None) -> None:
         started = self.clock()
         try:
-            analysis = analyse(
-                tree,
-                self.prices,
-                self.settings(),
-                self.week_start,
-                generation,
-                served,
-                self._digests,
-            )
+            settings, week_start = self.settings(), self.week_start
+            if served is None:
+                analysis = analyse(tree, self.prices, settings, week_start, generation)
+            else:
+                analysis = analyse_served(
+                    served,
+                    self.prices,
+                    settings,
+                    week_start,
+                    self._digests,
+                    self.keep_advice,
+                    generation,
+                )
         except Exception as error:  # shown once in the app; the last analysis stays
             self.post(AnalysisFailed(f"{type(error).__name__}: {error}"))
         else:

@@ -6,8 +6,7 @@ digest is replayed (the analyser keeps digests between analyses, the index betwe
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import orjson
@@ -40,7 +39,8 @@ class DayDigest:
 
 class Digests(Protocol):
     """Where an analysis finds and leaves day digests: `stamp` names what a day's digest
-    depends on (its calls, the settings, the prices); None: the day is not digested."""
+    depends on (its calls, the settings, the prices); None: the day is not digested (see
+    core.analysis, which stamps the days of a served tree and keeps them in KeptDigests)."""
 
     def stamp(self, day: Node, path: str) -> str | None: ...
     def get(self, path: str, stamp: str) -> DayDigest | None: ...
@@ -48,21 +48,36 @@ class Digests(Protocol):
 
 
 @dataclass
-class MemoryDigests:
-    """Digests kept in memory by path, a day's stamp given by `stamp_of` (see Digests)."""
+class KeptDigests:
+    """Day digests by path, kept from one analysis to the next (and, encoded, between starts:
+    `load`, `take_fresh`); a digest loaded encoded is decoded when first asked for."""
 
-    stamp_of: Callable[[Node, str], str | None]
-    kept: dict[str, tuple[str, DayDigest]]
+    kept: dict[str, tuple[str, DayDigest | bytes]] = field(default_factory=dict)
+    fresh: dict[str, tuple[str, DayDigest]] = field(default_factory=dict)
+    loaded: bool = False
 
-    def stamp(self, day: Node, path: str) -> str | None:
-        return self.stamp_of(day, path)
+    def load(self, encoded: dict[str, tuple[str, bytes]]) -> None:
+        """Digests kept encoded (the index's), under those made here."""
+        self.kept = {**encoded, **self.kept}
+        self.loaded = True
 
     def get(self, path: str, stamp: str) -> DayDigest | None:
         found = self.kept.get(path)
-        return found[1] if found is not None and found[0] == stamp else None
+        if found is None or found[0] != stamp:
+            return None
+        digest = found[1]
+        if isinstance(digest, bytes):
+            digest = DayDigest.decode(digest)
+            self.kept[path] = (stamp, digest)
+        return digest
 
     def put(self, path: str, stamp: str, digest: DayDigest) -> None:
-        self.kept[path] = (stamp, digest)
+        self.kept[path] = self.fresh[path] = (stamp, digest)
+
+    def take_fresh(self) -> dict[str, tuple[str, bytes]]:
+        """The digests made since last taken, encoded (to keep in the index)."""
+        fresh, self.fresh = self.fresh, {}
+        return {path: (stamp, digest.encode()) for path, (stamp, digest) in fresh.items()}
 
 
 def node_data(node: Node) -> list[Any]:

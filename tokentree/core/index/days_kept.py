@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
+
+import orjson
 
 from tokentree.core.index import changes
 from tokentree.core.index.scope import Scope
@@ -64,7 +66,33 @@ def keep(
         ).fetchall()
     ]
     for name in stale:
-        db.execute("DELETE FROM kept_days WHERE view = ?", (name,))
-        db.execute("DELETE FROM kept_views WHERE view = ?", (name,))
+        for table in ("kept_days", "kept_advice", "kept_views"):
+            db.execute(f"DELETE FROM {table} WHERE view = ?", (name,))
     oldest = db.execute("SELECT min(generation) FROM kept_views").fetchone()[0]
     changes.prune(db, oldest)
+
+
+def kept_advice(
+    db: sqlite3.Connection, _scope: Scope, _scope_id: int, view: str
+) -> dict[str, tuple[str, bytes]]:
+    """The view's day digests: path → (stamp, digest)."""
+    rows = db.execute("SELECT path, stamp, digest FROM kept_advice WHERE view = ?", (view,))
+    return {path: (stamp, digest) for path, stamp, digest in rows}
+
+
+def keep_advice(
+    db: sqlite3.Connection,
+    view: str,
+    digests: Mapping[str, tuple[str, bytes]],
+    paths: Collection[str],
+) -> None:
+    """Keep these day digests of the view, whose days are now at `paths` (the digests of
+    days no longer there go). Inside a write transaction."""
+    db.execute(
+        "DELETE FROM kept_advice WHERE view = ? AND path NOT IN (SELECT value FROM json_each(?))",
+        (view, orjson.dumps(sorted(paths))),
+    )
+    db.executemany(
+        "INSERT OR REPLACE INTO kept_advice VALUES (?, ?, ?, ?)",
+        [(view, path, stamp, digest) for path, (stamp, digest) in digests.items()],
+    )

@@ -16,7 +16,7 @@ import math
 import os
 import sqlite3
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import wraps
@@ -39,6 +39,7 @@ from tokentree.core.index.store import (
     open_store,
     recreate,
     transaction,
+    unless_busy,
 )
 from tokentree.core.pricing import PriceBook, rates_from_json, rates_to_json
 from tokentree.core.reading import (
@@ -397,13 +398,24 @@ class Index(Reads):
         left for another time when another instance holds the write lock (they are a cache)."""
         self.db.execute("PRAGMA busy_timeout = 0")
         try:
-            with transaction(self.db):
+            with unless_busy(), transaction(self.db):
                 days_kept.keep(self.db, view, generation, records, first)
-        except sqlite3.OperationalError as error:
-            if "locked" not in str(error) and "busy" not in str(error):
-                raise
         finally:
             self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT * 1000}")
+
+    def keep_advice(
+        self, view: str, digests: Mapping[str, tuple[str, bytes]], paths: Collection[str]
+    ) -> None:
+        """Keep a view's day digests (days_kept.keep_advice), from any thread: on a connection
+        of its own, and not at all when another holds the write lock (they are a cache)."""
+        if self.path is None:
+            return
+        db = sqlite3.connect(self.path, timeout=0, isolation_level=None)
+        try:
+            with unless_busy(), transaction(db):
+                days_kept.keep_advice(db, view, digests, paths)
+        finally:
+            db.close()
 
     def reader(self) -> IndexReader:
         """A connection for another thread to read the index on while this one writes."""

@@ -64,6 +64,9 @@ class Reads:
     def changed(self, scope: Scope, seen: int | None) -> tuple[int, float | None]:
         return self._read(days_kept.changed, scope, seen)
 
+    def kept_advice(self, scope: Scope, view: str) -> dict[str, tuple[str, bytes]]:
+        return self._read(days_kept.kept_advice, scope, view)
+
 
 def _prompts(
     db: sqlite3.Connection, scope: Scope, _scope_id: int, sessions: Iterable[tuple[str, str]] | None

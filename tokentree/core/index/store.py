@@ -28,9 +28,12 @@ ADDED_IN_10 = (
     " used REAL NOT NULL)",
     "CREATE TABLE kept_days(view TEXT NOT NULL, day INTEGER NOT NULL, record BLOB NOT NULL,"
     " PRIMARY KEY (view, day)) WITHOUT ROWID",
+    "CREATE TABLE kept_advice(view TEXT NOT NULL, path TEXT NOT NULL, stamp TEXT NOT NULL,"
+    " digest BLOB NOT NULL, PRIMARY KEY (view, path)) WITHOUT ROWID",
     "CREATE INDEX activity_slot ON activity(slot)",
 )
-"""The change log (changes.py), the days views kept (days_kept.py), activity by time."""
+"""The change log (changes.py), the days and the advice digests views kept (days_kept.py),
+activity by time."""
 _TABLES = (
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     """CREATE TABLE files(
@@ -221,6 +224,17 @@ def transaction(db: sqlite3.Connection) -> Iterator[None]:
         db.execute("ROLLBACK")
         raise
     db.execute("COMMIT")
+
+
+@contextmanager
+def unless_busy() -> Iterator[None]:
+    """For writes that may be left for another time (caches): another instance holding the
+    write lock ends them quietly."""
+    try:
+        yield
+    except sqlite3.OperationalError as error:
+        if "locked" not in str(error) and "busy" not in str(error):
+            raise
 
 
 def marks(items: Sized) -> str:
