@@ -7,10 +7,12 @@ Builds each history the way a real year accumulates: a month of generated Claude
 Code logs is written, indexed (`tokentree report --json`), and deleted, month
 after month, so the calls stay only in the index, as when Claude Code deletes
 old transcripts. A history is kept in benchmarks/.data/ and reused. Then runs
-the real `tokentree` in a pseudo-terminal (120×40) on it plus one live session
-and times, from the screen it draws: the complete first screen, opening a
-session, and an appended call until its count is drawn; and reads the view's
-RSS. See README.md.
+the real `tokentree` in a pseudo-terminal (120×40) on it plus one live session:
+once as the first view of the history (what the index keeps for views is made
+then), then `report --overview` twice (every day's advice digested, then
+replayed), then the next open, timed from the screen it draws: the complete
+first screen, opening a session, and an appended call until its count is
+drawn; and reads the view's RSS. See README.md.
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ OPEN_TARGET = 0.1  # seconds
 
 REPORT = [sys.executable, "-m", "tokentree", "report", "--json", "--tz", "UTC"]
 VIEW = [sys.executable, "-m", "tokentree", "--tz", "UTC"]
+OVERVIEW = [*REPORT, "--overview"]
 
 HEADER = re.compile(r"Cost.*Tokens")
 LABEL = re.compile(r"(Week|Day|Session|Turn|Call)([▲▼]?)\s*$")
@@ -553,6 +556,9 @@ class Result:
     append: float | None = None
     end_rss_mb: float | None = None
     note: str = ""
+    cold_first_screen: float | None = None  # the first open, nothing kept by a view before
+    overview_cold: float | None = None  # `report --overview`, no advice kept before
+    overview_warm: float | None = None  # the same again: every day's advice kept
 
 
 def live_start(history: dict[str, Any]) -> datetime:
@@ -565,19 +571,38 @@ def live_start(history: dict[str, Any]) -> datetime:
 
 
 def view(history: dict[str, Any], timeout: float) -> Result:
-    """Start the view on a copy of the history's index, plus one live session, and time it."""
+    """Start the view on a copy of the history's index, plus one live session, and time it:
+    the first open (nothing kept by a view yet), `report --overview` twice (the advice of
+    every day digested, then replayed), and the next open, timed step by step."""
     with tempfile.TemporaryDirectory(prefix="tokentree-scale-") as tmp:
         scratch = Path(tmp)
         shutil.copytree(DATA / history["folder"] / "cache", scratch / "cache")
-        clear_stage()
-        session = LiveSession(STAGE / "claude", live_start(history))
+        env = stage(scratch / "cache")
         try:
-            return drive(stage(scratch / "cache"), scratch, session, timeout)
+            clear_stage()
+            session = LiveSession(STAGE / "claude", live_start(history))
+            cold = drive(env, scratch, session, timeout, first_screen_only=True)
+            overviews = [run(OVERVIEW, env) for _ in range(2)]
+            clear_stage()
+            session = LiveSession(STAGE / "claude", live_start(history))
+            result = drive(env, scratch, session, timeout)
         finally:
             clear_stage()
+    result.cold_first_screen = cold.first_screen
+    result.overview_cold, result.overview_warm = (
+        overview.seconds if overview.ok else math.inf for overview in overviews
+    )
+    return result
 
 
-def drive(env: dict[str, str], cwd: Path, session: LiveSession, timeout: float) -> Result:
+def drive(
+    env: dict[str, str],
+    cwd: Path,
+    session: LiveSession,
+    timeout: float,
+    *,
+    first_screen_only: bool = False,
+) -> Result:
     """The steps, each timed from the screen: see README.md, "Scale"."""
     master, slave = os.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", SIZE[1], SIZE[0], 0, 0))
@@ -609,6 +634,8 @@ def drive(env: dict[str, str], cwd: Path, session: LiveSession, timeout: float) 
         if first is None:
             shown = [line.strip() for line in term.text().splitlines() if line.strip()]
             result.note = "first screen not complete; the screen ends: " + " | ".join(shown[-3:])
+            return result
+        if first_screen_only:
             return result
 
         # the costliest week (the cursor starts on it), its costliest day (untimed), and that
@@ -691,10 +718,10 @@ def report(
         "(times: median, RSS: largest)\n"
     )
     print(
-        "| size (calls) | build (s) | first screen (s) | RSS (MB) | open a session (s) "
-        "| append → screen (s) |"
+        "| size (calls) | build (s) | first open (s) | first screen (s) | RSS (MB) "
+        "| open a session (s) | append → screen (s) | overview, first (s) | overview (s) |"
     )
-    print("|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     checks: list[tuple[str, bool]] = []
     rss_by_size: dict[int, float | None] = {}
     for size in args.sizes:
@@ -704,10 +731,13 @@ def report(
         build = f"{info['build_seconds']:,.0f}" + (" (kept)" if info.get("reused") else "")
         print(
             f"| {info['calls']:,} | {build} "
+            f"| {seconds([r.cold_first_screen for r in runs], args.timeout)} "
             f"| {seconds([r.first_screen for r in runs], args.timeout)} "
             f"| {'–' if rss is None else f'{rss:.0f}'} "
             f"| {seconds([r.open_session for r in runs], args.timeout, 3)} "
-            f"| {seconds([r.append for r in runs], args.timeout)} |"
+            f"| {seconds([r.append for r in runs], args.timeout)} "
+            f"| {seconds([r.overview_cold for r in runs], args.timeout)} "
+            f"| {seconds([r.overview_warm for r in runs], args.timeout)} |"
         )
         at = f"at {info['calls']:,} calls"
         checks += [
