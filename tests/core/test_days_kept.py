@@ -179,3 +179,10 @@ def test_the_change_log_answers_all_for_a_generation_it_no_longer_reaches(tmp_pa
     assert changes.since(db, 9) == -math.inf  # a generation of another (earlier) index
     changes.note_files(db, [])  # no file: nothing noted
     assert changes.generation(db) == 3
+
+
+def test_each_index_counts_its_changes_from_its_own_start(tmp_path: Path) -> None:
+    """A tree served from an index that was made again since never mistakes its generation."""
+    one, other = Index(tmp_path / "one.sqlite"), Index(tmp_path / "other.sqlite")
+    assert changes.generation(one.db) != changes.generation(other.db)
+    assert changes.since(other.db, changes.generation(one.db)) == -math.inf

@@ -57,7 +57,7 @@ def analyse(
     done_with = closer(tree) if served is not None else None
     stamped = None
     if served is not None and digests is not None:
-        stamped = _Stamped(digests, served.stamps, f"{prices.fingerprint}|{settings!r}")
+        stamped = _Stamped(digests, served, f"{prices.fingerprint}|{settings!r}")
     advice = advise(tree, prices, settings, attribution, done_with=done_with, digests=stamped)
     splits = served.splits() if served else None
     overview = build_overview(tree, attribution, advice, week_start, splits=splits)
@@ -97,11 +97,11 @@ class _Stamped:
     hash), then the prices and the settings, all of which its advice depends on."""
 
     kept: KeptDigests
-    days: dict[str, str]
+    served: ServedTree
     rest: str
 
     def stamp(self, day: Node, _path: str) -> str | None:
-        found = self.days.get(day.key)
+        found = self.served.stamp(day.key)
         return None if found is None else f"{found}|{self.rest}"
 
     def get(self, path: str, stamp: str) -> DayDigest | None:

@@ -51,6 +51,7 @@ _TOTALS = (*(_TOTAL_OF.get(name, name) for name in SUM_NAMES), "missing_calls")
 """The Totals field each rollup sum fills, then the calls of removed logs."""
 _SUMS = (*(f"sum({name})" for name in SUM_NAMES), "sum(calls * missing)")
 """The SQL sums of the rollup that fill Totals, in _TOTALS order."""
+_COST = _TOTALS.index("cost")
 
 
 Keep = Callable[[str, int, dict[int, bytes], int], None]
@@ -71,21 +72,30 @@ class ServedTree:
     calendar: Calendar
     generation: int = 0
     keep: Keep | None = None
-    stamps: dict[str, str] = field(default_factory=dict)
-    """Each day's stamp (by key): a digest of its record, the same while its calls are."""
+    records: dict[str, Any] = field(default_factory=dict)
+    """Each day's record (by key), see `_records`."""
 
     @property
     def view(self) -> str:
         return view_of(self.scope, self.calendar)
 
+    def stamp(self, day: str) -> str | None:
+        """A day's stamp: a digest of its record, the same while its calls are."""
+        record = self.records.get(day)
+        if record is None:
+            return None
+        return hashlib.blake2b(orjson.dumps(record), digest_size=12).hexdigest()
+
     def splits(self) -> Splits:
-        """The whole tree's cost by source, model and project, summed by the index."""
+        """The whole tree's cost by source, model and project, from its days' records."""
         by_source, by_model, by_project = Counter[str](), Counter[str](), Counter[str]()
-        for found, column in ((by_source, "source"), (by_model, "model")):
-            for name, cost in self.reads.grouped(self.scope, [column], ["sum(cost)"]):
-                found[name] += cost
-        for project, cost in self.reads.grouped(self.scope, ["project"], ["sum(cost)"]):
-            by_project[project_name(project)] += cost
+        for record in self.records.values():
+            for model, *sums in record["models"]:
+                by_model[model] += sums[_COST]
+            for source, cost in record["sources"]:
+                by_source[source] += cost
+            for project, cost in record["projects"]:
+                by_project[project_name(project)] += cost
         return by_source, by_model, by_project
 
     def grown(self) -> ServedTree:
@@ -111,12 +121,12 @@ class ServedTree:
         still = [*shared, *kept, *(day for week in shared for day in week.children)]
         sessions = {node.key: self.sessions[node.key] for node in still if node.kind is Kind.DAY}
         activity = {node: self.activity[node] for node in still if node in self.activity}
-        stamps = {key: self.stamps[key] for key in sessions}
+        records = {key: self.records[key] for key in sessions}
         days = _Days(
             [*kept, *fresh.days],
             sessions | fresh.sessions,
             activity | fresh.activity,
-            stamps | fresh.stamps,
+            records | fresh.records,
         )
         return _assembled(days, replace(self, generation=generation), shared)
 
@@ -126,7 +136,7 @@ class _Days:
     days: list[Node]
     sessions: dict[str, set[str]]
     activity: dict[Node, Activity]
-    stamps: dict[str, str]
+    records: dict[str, Any]
 
 
 def served_tree(
@@ -157,9 +167,12 @@ def served_tree(
 def view_of(scope: Scope, calendar: Calendar) -> str:
     """The name a scope seen in the calendar's zone keeps its days under."""
     zone = getattr(calendar.zone, "key", None) or str(calendar.zone)
-    return orjson.dumps([scope.roots, scope.sources, scope.since, scope.until, zone]).decode()
+    named = [RECORD_FORMAT, scope.roots, scope.sources, scope.since, scope.until, zone]
+    return orjson.dumps(named).decode()
 
 
+RECORD_FORMAT = 1
+"""Changes with what a day's record holds: days kept in another format are served again."""
 _FIRST = -(2**40)
 """A day number before any day: serve all of them."""
 
@@ -193,24 +206,31 @@ def _day(number: int) -> date:
 
 def _records(reads: Reads, part: Scope, calendar: Calendar) -> dict[int, Any]:
     """Each local day of `part` with calls, as a record (plain data, kept as JSON): its sums
-    per model, its sessions, its first and last call, its activity per bucket. The same calls
+    per model, its sessions, its first and last call, its activity per bucket, its cost per
+    source and project. The same calls
     give the same record, whatever else `part` holds (its stamp names them, see ServedTree)."""
     day_sql = local_day_sql(calendar, _utc_days(reads, part))
     records: dict[int, Any] = {}
     for day_number, model, *sums in reads.grouped(part, [day_sql, "model"], _SUMS):
-        record = records.setdefault(
-            day_number, {"models": [], "sessions": [], "span": [0.0, 0.0], "activity": []}
-        )
+        record = records.setdefault(day_number, _new_record())
         record["models"].append([model, *map(_settled, sums)])
     for day_number, source, session, _ in reads.grouped(
         part, [day_sql, "source", "session"], ["sum(calls)"]
     ):
         records[day_number]["sessions"].append(f"{source}:{session}")
+    for column in ("source", "project"):  # the overview's cost splits
+        for day_number, name, cost in reads.grouped(part, [day_sql, column], ["sum(cost)"]):
+            records[day_number][f"{column}s"].append([name, _settled(cost)])
     _set_spans(reads, part, calendar, records, day_sql)
     for (day_number, code), (tokens, cost) in reads.activity(part, [day_sql]).items():
         if day_number in records:
             records[day_number]["activity"].append([code, tokens, _settled(cost)])
     return records
+
+
+def _new_record() -> dict[str, Any]:
+    keys = ("models", "sessions", "activity", "sources", "projects")
+    return {"span": [0.0, 0.0]} | {key: [] for key in keys}
 
 
 def _settled(value: Any) -> Any:
@@ -225,10 +245,10 @@ def _days_of(records: dict[int, Any], reads: Reads, scope: Scope, calendar: Cale
     days: list[Node] = []
     sessions: dict[str, set[str]] = {}
     activity: dict[Node, Activity] = {}
-    stamps: dict[str, str] = {}
+    by_key: dict[str, Any] = {}
     for day_number in sorted(records):
         record, day = records[day_number], _day(day_number)
-        stamps[day.isoformat()] = hashlib.blake2b(orjson.dumps(record), digest_size=12).hexdigest()
+        by_key[day.isoformat()] = record
         node = Node(Kind.DAY, day.isoformat(), day_label(day), *record["span"])
         node._turns = None
         node._loader = _day_loader(reads, scope, calendar, day)
@@ -243,7 +263,7 @@ def _days_of(records: dict[int, Any], reads: Reads, scope: Scope, calendar: Cale
                 bucket = Bucket.of_code(code)
                 part.tokens[bucket] = tokens
                 part.cost[bucket] = cost
-    return _Days(days, sessions, activity, stamps)
+    return _Days(days, sessions, activity, by_key)
 
 
 def _assembled(found: _Days, template: ServedTree, shared: Sequence[Node] = ()) -> ServedTree:
@@ -271,7 +291,7 @@ def _assembled(found: _Days, template: ServedTree, shared: Sequence[Node] = ()) 
         _merge(week, len(keys), activity)
         everyone |= keys
     _merge(root, len(everyone), activity)
-    return replace(template, root=root, activity=activity, sessions=sessions, stamps=found.stamps)
+    return replace(template, root=root, activity=activity, sessions=sessions, records=found.records)
 
 
 def _add(totals: Totals, sums: Sequence[Any]) -> None:

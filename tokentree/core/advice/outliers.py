@@ -77,8 +77,8 @@ class TurnTally:
         offset = len(self.costs)
         self.costs += costs
         for data in bigs:
-            big = _big_of(data, offset)
-            if len(self.top) < top or (self.top and big.cost > self.top[-1].cost):
+            if len(self.top) < top or (self.top and data[1] > self.top[-1].cost):
+                big = _big_of(data, offset)  # only now: a year's sessions have 30k big turns
                 insort(self.top, big, key=lambda big: (-big.cost, big.order))
                 del self.top[top:]
 

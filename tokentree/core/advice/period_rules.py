@@ -73,7 +73,8 @@ class CacheHitTally:
 
     def __init__(self, context: Context) -> None:
         self.context = context
-        self.per: dict[tuple[str, str], list[tuple[Place, _Usage]]] = defaultdict(list)
+        self.per: dict[tuple[str, str], list[tuple[Part, _Usage]]] = defaultdict(list)
+        """Each session's place (made a Place when advice is about it) and usage."""
 
     def part(self, session: Session) -> Part:
         s = self.context.settings.low_cache_hit
@@ -107,7 +108,7 @@ class CacheHitTally:
 
     def add_part(self, part: Part) -> None:
         for source, model, place, *numbers in part:
-            self.per[(source, model)].append((place_of(place), _Usage(*numbers)))
+            self.per[(source, model)].append((place, _Usage(*numbers)))
 
     def finish(self) -> None:
         s = self.context.settings.low_cache_hit
@@ -141,7 +142,7 @@ class CacheHitTally:
                     "prompt_tokens": found.prompt,
                     "formula": formula,
                 }
-                self.context.emit("low_cache_hit", place, message, evidence, saving)
+                self.context.emit("low_cache_hit", place_of(place), message, evidence, saving)
 
 
 class SharedReadsTally:

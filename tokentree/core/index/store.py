@@ -10,6 +10,7 @@ scope: a call's other copies, a replayed response).
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sized
@@ -157,9 +158,17 @@ def _create(db: sqlite3.Connection) -> sqlite3.Connection:
     if db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
         for statement in (*_TABLES, *COPY_INDEXES.values()):
             db.execute(statement)
+        _first_generation(db)
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     db.execute("COMMIT")  # or another instance created it while we waited
     return db
+
+
+def _first_generation(db: sqlite3.Connection) -> None:
+    """The change log of a new index counts from a random point: a view served from an index
+    made again since (damaged, another format) never takes its generation for this one's."""
+    start = secrets.randbelow(2**31) << 20
+    db.execute("INSERT INTO sqlite_sequence(name, seq) VALUES ('changes', ?)", (start,))
 
 
 def _upgraded(db: sqlite3.Connection, found: int) -> int:
@@ -168,6 +177,7 @@ def _upgraded(db: sqlite3.Connection, found: int) -> int:
     if db.execute("PRAGMA user_version").fetchone()[0] == found:  # or another instance did
         for statement in UPGRADES[found]:
             db.execute(statement)
+        _first_generation(db)
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     db.execute("COMMIT")
     return SCHEMA_VERSION
