@@ -84,7 +84,7 @@ class ServedTree:
         record = self.records.get(day)
         if record is None:
             return None
-        return hashlib.blake2b(orjson.dumps(record), digest_size=12).hexdigest()
+        return hashlib.blake2b(orjson.dumps(_settled(record)), digest_size=12).hexdigest()
 
     def splits(self) -> Splits:
         """The whole tree's cost by source, model and project, from its days' records."""
@@ -207,36 +207,40 @@ def _day(number: int) -> date:
 def _records(reads: Reads, part: Scope, calendar: Calendar) -> dict[int, Any]:
     """Each local day of `part` with calls, as a record (plain data, kept as JSON): its sums
     per model, its sessions, its first and last call, its activity per bucket, its cost per
-    source and project. The same calls
-    give the same record, whatever else `part` holds (its stamp names them, see ServedTree)."""
+    source and project."""
     day_sql = local_day_sql(calendar, _utc_days(reads, part))
     records: dict[int, Any] = {}
     for day_number, model, *sums in reads.grouped(part, [day_sql, "model"], _SUMS):
         record = records.setdefault(day_number, _new_record())
-        record["models"].append([model, *map(_settled, sums)])
+        record["models"].append([model, *sums])
     for day_number, source, session, _ in reads.grouped(
         part, [day_sql, "source", "session"], ["sum(calls)"]
     ):
         records[day_number]["sessions"].append(f"{source}:{session}")
     for column in ("source", "project"):  # the overview's cost splits
         for day_number, name, cost in reads.grouped(part, [day_sql, column], ["sum(cost)"]):
-            records[day_number][f"{column}s"].append([name, _settled(cost)])
+            records[day_number][f"{column}s"].append([name, cost])
     _set_spans(reads, part, calendar, records, day_sql)
     for (day_number, code), (tokens, cost) in reads.activity(part, [day_sql]).items():
         if day_number in records:
-            records[day_number]["activity"].append([code, tokens, _settled(cost)])
+            records[day_number]["activity"].append([code, tokens, cost])
     return records
 
 
 def _new_record() -> dict[str, Any]:
-    keys = ("models", "sessions", "activity", "sources", "projects")
-    return {"span": [0.0, 0.0]} | {key: [] for key in keys}
+    return {"span": [0.0, 0.0], "sessions": []} | {key: [] for key in _SUMMED}
 
 
-def _settled(value: Any) -> Any:
-    """A sum as a record keeps it: dollars to the nano-dollar, so that the same calls summed
-    in another order (a day served alone, or with the whole history) give the same record."""
-    return round(value, 9) if isinstance(value, float) else value
+_SUMMED = ("models", "activity", "sources", "projects")
+
+
+def _settled(record: dict[str, Any]) -> dict[str, Any]:
+    """A record with its sums to the nano-dollar: the same calls summed in another order (a
+    day served alone, or with the whole history) give the same settled record."""
+    return record | {
+        key: [[round(v, 9) if isinstance(v, float) else v for v in row] for row in record[key]]
+        for key in _SUMMED
+    }
 
 
 def _days_of(records: dict[int, Any], reads: Reads, scope: Scope, calendar: Calendar) -> _Days:
