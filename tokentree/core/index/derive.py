@@ -199,7 +199,8 @@ def _add_losers(db: sqlite3.Connection, scope: int, keys: str, target: str = "lo
         f"INSERT INTO scope_files SELECT f.id FROM files f WHERE {inside}", params
     ).rowcount
     every_file = in_files == db.execute("SELECT count(*) FROM files").fetchone()[0]
-    # `+file_id`: scanned along the key index, not looked up file by file
+    # `+file_id`, CROSS JOIN: the few calls found along the key (or family) index first, not
+    # every copy file by file
     in_scope = f"{keys}" if every_file else f"{keys} AND +file_id IN scope_files"
     db.execute(
         f"INSERT INTO shared SELECT key FROM copies WHERE {in_scope}"
@@ -207,8 +208,8 @@ def _add_losers(db: sqlite3.Connection, scope: int, keys: str, target: str = "lo
     )
     db.execute(
         f"INSERT INTO {target} SELECT {scope}, id FROM ("
-        f" SELECT c.id, {_BEST_FIRST} AS n FROM shared s JOIN copies c ON c.key = s.key"
-        " JOIN files f ON f.id = c.file_id WHERE c.file_id IN scope_files"
+        f" SELECT c.id, {_BEST_FIRST} AS n FROM shared s CROSS JOIN copies c ON c.key = s.key"
+        " JOIN files f ON f.id = c.file_id WHERE +c.file_id IN scope_files"
         ") WHERE n > 1"
     )
     db.execute(  # a response a sub-agent replayed under another request: Claude's `/btw`
@@ -220,8 +221,8 @@ def _add_losers(db: sqlite3.Connection, scope: int, keys: str, target: str = "lo
     db.execute(
         "INSERT INTO best SELECT key, id, family, subagent, rank, path FROM ("
         f" SELECT c.key, c.id, c.family, c.subagent, c.rank, f.path, {_BEST_FIRST} AS n"
-        " FROM copies c JOIN files f ON f.id = c.file_id"
-        " WHERE c.family IN (SELECT family FROM crowded) AND c.file_id IN scope_files"
+        " FROM crowded r CROSS JOIN copies c ON c.family = r.family"
+        " JOIN files f ON f.id = c.file_id WHERE c.family != '' AND +c.file_id IN scope_files"
         ") WHERE n = 1"
     )
     db.execute(
