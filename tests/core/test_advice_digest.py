@@ -114,3 +114,14 @@ def test_after_a_live_append_only_the_changed_day_is_read(tmp_path: Path) -> Non
     changed = CALENDAR.day(when.timestamp())
     assert {CALENDAR.day(part.since or 0) for part in read_days} == {changed}
     _same(live, _analysed(_served(index, scope)[0]))
+
+
+def test_an_analysis_pauses_after_every_day_read_or_replayed() -> None:
+    """The analyser waits there while the indexer serves a live change."""
+    index, scope = _index(SAMPLE)
+    digests = KeptDigests()
+    for _ in range(2):  # read, then replayed
+        served, _ = _served(index, scope)
+        pauses: list[int] = []
+        analyse(served.root, PRICES, LOOSE, 0, 0, served, digests, lambda: pauses.append(1))
+        assert len(pauses) == len(list(days_below(served.root)))

@@ -43,6 +43,7 @@ def analyse(
     generation: int = 0,
     served: ServedTree | None = None,
     digests: KeptDigests | None = None,
+    pause: Callable[[], None] | None = None,
 ) -> Analysis:
     """Attribute the tree's activity, advise on it, and sum both up in the overview.
 
@@ -50,11 +51,12 @@ def analyse(
     index, and each day advice reads is dropped again after it (unless it was
     open before), so a year is analysed holding one day at a time. `digests`
     (kept by the caller from one analysis to the next) holds each day's advice
-    under its stamp: a day whose calls did not change is not read again.
+    under its stamp: a day whose calls did not change is not read again. `pause`
+    is called after each day (the analyser waits there while the logs are read).
     """
     started = time.perf_counter()
     attribution = Attribution(tree, served.activity if served else None)
-    done_with = closer(tree) if served is not None else None
+    done_with = None if served is None else _after_each_day(tree, pause)
     stamped = None
     if served is not None and digests is not None:
         stamped = _Stamped(digests, served, f"{prices.fingerprint}|{settings!r}")
@@ -63,6 +65,18 @@ def analyse(
     overview = build_overview(tree, attribution, advice, week_start, splits=splits)
     seconds = time.perf_counter() - started
     return Analysis(tree, generation, attribution, advice, overview, seconds)
+
+
+def _after_each_day(tree: Node, pause: Callable[[], None] | None) -> Callable[[Node], None]:
+    """Drops the day if the pass opened it, then pauses (see `analyse`)."""
+    close = closer(tree)
+
+    def done_with(day: Node) -> None:
+        close(day)
+        if pause is not None:
+            pause()
+
+    return done_with
 
 
 KeepAdvice = Callable[[str, dict[str, tuple[str, bytes]], list[str]], None]
@@ -77,13 +91,14 @@ def analyse_served(
     digests: KeptDigests,
     keep: KeepAdvice | None = None,
     generation: int = 0,
+    pause: Callable[[], None] | None = None,
 ) -> Analysis:
     """`analyse` a served tree with the day digests the index keeps: loaded the first time
     (a start reads no unchanged day), the fresh ones kept after (`keep`)."""
     if not digests.loaded:
         digests.load(served.reads.kept_advice(served.scope, served.view))
     tree = served.root
-    analysis = analyse(tree, prices, settings, week_start, generation, served, digests)
+    analysis = analyse(tree, prices, settings, week_start, generation, served, digests, pause)
     fresh = digests.take_fresh()
     if fresh and keep is not None:
         paths = [join(week.key, day.key) for week in tree.children for day in week.children]

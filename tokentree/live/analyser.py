@@ -118,6 +118,12 @@ class Analyser:
             self._stop.wait(min(left, IDLE_WAIT) if left > 0 else SETTLE_STEP)
         return False
 
+    def _give_way(self) -> None:
+        """Between two days of an analysis: wait while the indexer reads a change and serves
+        it, which would otherwise share the interpreter with this thread (a live call waits)."""
+        while self.busy() and not self.stopped:
+            self._stop.wait(SETTLE_STEP)
+
     def _analyse(self, tree: Node, generation: int, served: ServedTree | None) -> None:
         started = self.clock()
         try:
@@ -133,6 +139,7 @@ class Analyser:
                     self._digests,
                     self.keep_advice,
                     generation,
+                    self._give_way,
                 )
         except Exception as error:  # shown once in the app; the last analysis stays
             self.post(AnalysisFailed(f"{type(error).__name__}: {error}"))

@@ -75,6 +75,7 @@ class Indexer:
         self.refreshes = 0  # finished refreshes, posted or not
         self.last_refresh = -1.0  # when the last finished one started: it saw what was on disk
         self.reading = False
+        self._serving = False  # the tree of a refresh is being served and posted
         self._stop = threading.Event()
         self._dirty = threading.Event()
         self._next_progress = 0.0
@@ -98,8 +99,8 @@ class Indexer:
 
     @property
     def busy(self) -> bool:
-        """Reading the logs, or about to: a change is waiting to be read."""
-        return self.reading or self._dirty.is_set()
+        """Reading the logs and serving what changed, or about to: a change is waiting."""
+        return self.reading or self._serving or self._dirty.is_set()
 
     def mark_dirty(self) -> None:
         """A log changed on disk: refresh soon (called by the file watcher)."""
@@ -141,10 +142,14 @@ class Indexer:
         finally:
             self.reading = False
         self._check()
-        if first:
-            self._post_tree(complete=True)
-        else:
-            self._post_growth()
+        self._serving = True
+        try:
+            if first:
+                self._post_tree(complete=True)
+            else:
+                self._post_growth()
+        finally:
+            self._serving = False
         self.refreshes += 1
         self.last_refresh = started
 

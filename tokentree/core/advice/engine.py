@@ -77,7 +77,8 @@ def advise(
     day's sessions then and a year's advice needs one day in memory at a time. With
     `done_with`, advice about a session or turn points at a childless copy of it (the tree's
     own would keep the day's calls): look such advice up by path. With `digests`, a day
-    whose digest is kept under its stamp is not read at all: its digest is replayed.
+    whose digest is kept under its stamp is not read at all: its digest is replayed (and
+    `done_with` called with it all the same).
     """
     settings = settings or AdviceSettings()
     context = Context(root, prices, settings, attribution, base_path, done_with is None)
@@ -144,13 +145,13 @@ class _Pass:
             for parts in digest.parts:
                 for tally, part in zip(self.period_rules, parts, strict=True):
                     tally.add_part(part)
-            return
-        before = len(report.items)
-        parts = [
-            self.session(session, join(path, session.key), node.label, week)
-            for session in node.children
-        ]
-        if stamp is not None:
-            digests.put(path, stamp, DayDigest(report.items[before:], parts))
+        else:
+            before = len(report.items)
+            parts = [
+                self.session(session, join(path, session.key), node.label, week)
+                for session in node.children
+            ]
+            if stamp is not None:
+                digests.put(path, stamp, DayDigest(report.items[before:], parts))
         if self.done_with is not None:
             self.done_with(node)
