@@ -4,6 +4,7 @@ calls did not change from their digests, and gives the advice a full analysis gi
 from __future__ import annotations
 
 import shutil
+from functools import partial
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -123,5 +124,5 @@ def test_an_analysis_pauses_after_every_day_read_or_replayed() -> None:
     for _ in range(2):  # read, then replayed
         served, _ = _served(index, scope)
         pauses: list[int] = []
-        analyse(served.root, PRICES, LOOSE, 0, 0, served, digests, lambda: pauses.append(1))
+        analyse(served.root, PRICES, LOOSE, 0, 0, served, digests, partial(pauses.append, 1))
         assert len(pauses) == len(list(days_below(served.root)))
