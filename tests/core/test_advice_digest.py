@@ -4,8 +4,8 @@ calls did not change from their digests, and gives the advice a full analysis gi
 from __future__ import annotations
 
 import shutil
-from functools import partial
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
