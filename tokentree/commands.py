@@ -160,15 +160,14 @@ def _cells(row: dict[str, Any]) -> list[str]:
 
 
 def _print_skipped_summary(workspace: Workspace) -> None:
-    found = workspace.index.diagnostics(workspace.scope)
-    skipped = sum(sum(item.skipped.values()) for item in found)
-    files = sum(1 for item in found if item.skipped)
-    removed = sum(1 for item in found if item.missing)
+    health = workspace.index.health(workspace.scope)
     parts = []
-    if skipped:
-        parts.append(f"skipped {skipped:,} unreadable lines in {files:,} files")
-    if removed:
-        parts.append(f"{removed:,} log files were deleted (their calls are kept)")
+    if health.skipped_lines:
+        parts.append(
+            f"skipped {health.skipped_lines:,} unreadable lines in {health.skipped_files:,} files"
+        )
+    if health.removed_files:
+        parts.append(f"{health.removed_files:,} log files were deleted (their calls are kept)")
     if parts:
         print(f"tokentree: {'; '.join(parts)} (--diagnostics lists them)", file=sys.stderr)
 

@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
-from tokentree.core.index import UpdateStats
+from tokentree.core.index import FileHealth, UpdateStats
 from tokentree.core.live import Recent
 from tokentree.core.tree import Kind, Node
 from tokentree.live.events import IndexFailed, IndexProgressed, TreeUpdated
@@ -21,8 +21,8 @@ class FakeIndex:
     def rate_limits(self, scope: object) -> None:
         return None
 
-    def diagnostics(self, scope: object) -> list:
-        return []
+    def health(self, scope: object) -> FileHealth:
+        return FileHealth()
 
     def close(self) -> None:
         self.closed = True
@@ -78,7 +78,7 @@ class FakeTrees:
         self.tree = self.workspace.tree()
         return self.tree
 
-    def update(self, stats: UpdateStats) -> bool:
+    def update(self) -> bool:
         self.build()
         return True
 

@@ -26,7 +26,7 @@ from tests.builders import (
 )
 from tests.conftest import REAL_SAMPLES
 from tokentree.core import tail
-from tokentree.core.index import Index, Scope
+from tokentree.core.index import FileHealth, Index, Scope
 from tokentree.core.sources import Root, default_roots, find_files
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
@@ -270,6 +270,21 @@ def test_deleted_source_file_keeps_its_calls(isolated_home: Path) -> None:
     assert [(c.tokens.output, c.file_missing) for c in calls] == [(42, True)]
     [diagnostic] = index.diagnostics(harness.scope())
     assert diagnostic.missing
+
+
+def test_health_sums_the_diagnostics_of_the_scope(isolated_home: Path) -> None:
+    harness = Harness(isolated_home)
+    gone = write(harness.projects / "gone.jsonl", claude_call("msg_1", T0))
+    broken = b'{"type":"assistant","usage"'
+    write(harness.projects / "bad.jsonl", broken, claude_call("msg_2", T0), broken, broken)
+    write(harness.projects / "fine.jsonl", claude_call("msg_3", T0))
+    index = harness.update()
+    gone.unlink()
+    harness.update(index)
+    health = index.health(harness.scope())
+    assert health == FileHealth(skipped_lines=3, skipped_files=1, removed_files=1)
+    elsewhere = Scope((str(isolated_home / "elsewhere"),), harness.scope().sources)
+    assert index.health(elsewhere) == FileHealth()
 
 
 def test_truncated_or_replaced_file_is_read_afresh(isolated_home: Path) -> None:

@@ -143,7 +143,7 @@ class TokenTreeApp(App[int]):
             self._load_advice_settings,
             workspace.calendar.week_start,
             self._post_event,
-            busy=lambda: self.indexer.busy,
+            busy=lambda: self.indexer.busy or self._drawing,
             keep_advice=workspace.index.keep_advice,
         )
         # it runs on this loop: its events are handled at once, not queued
@@ -172,6 +172,7 @@ class TokenTreeApp(App[int]):
         self._prices: PriceBook | None = None
         self._prices_lock = threading.Lock()
         self._watching = False
+        self._drawing = False  # a list is on its way to the screen: the analysis waits
 
     # --- layout ---------------------------------------------------------------------------------
 
@@ -322,6 +323,9 @@ class TokenTreeApp(App[int]):
                 self.analyser.submit, snapshot.tree, snapshot.generation, snapshot.served
             )
 
+    def _drawn(self) -> None:
+        self._drawing = False
+
     def _analysed(self, event: TreeAnalysed) -> None:
         """Activity and advice arrived: add them to the list, the panels and the overview."""
         self.analysis = event.analysis
@@ -360,10 +364,10 @@ class TokenTreeApp(App[int]):
 
     def _status_text(self, snapshot: Snapshot) -> str:
         parts = [f"{snapshot.files:,} log file{'s' * (snapshot.files != 1)}"]
-        if snapshot.skipped_lines:
-            parts.append(f"{snapshot.skipped_lines:,} lines skipped")
-        if snapshot.removed_files:
-            removed = snapshot.removed_files
+        if snapshot.health.skipped_lines:
+            parts.append(f"{snapshot.health.skipped_lines:,} lines skipped")
+        if snapshot.health.removed_files:
+            removed = snapshot.health.removed_files
             parts.append(f"{removed:,} log{'s' * (removed != 1)} removed")
         state = {
             "live": "● live · ",
@@ -381,6 +385,8 @@ class TokenTreeApp(App[int]):
 
     def _show(self, select: str | None, *, keep_screen_row: bool) -> None:
         """Redraw the list for `self.path` with the cursor on `select` when it is still there."""
+        self._drawing = True  # until it is on screen, the analysis waits (see _drawn)
+        self.call_after_refresh(self._drawn)
         chain = self._chain()
         if not chain:
             return

@@ -20,7 +20,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
-from tokentree.core.index import FileDiagnostics
+from tokentree.core.index import FileHealth
+from tokentree.core.pricing import PriceBook
 from tokentree.live.events import Event, IndexFailed, IndexProgressed, TreeUpdated
 from tokentree.live.snapshot import Snapshot
 from tokentree.live.tree import LiveTree
@@ -29,25 +30,14 @@ from tokentree.workspace import Workspace
 BATCH_BYTES = 64 * 1024 * 1024
 PROGRESS_INTERVAL = 0.1  # seconds between progress messages
 LIVE_WAIT = 0.25  # how often the idle loop looks at the stop flag
-SETTLE = 0.05  # after a change is noticed, let the writer finish its burst
 MIN_INTERVAL = 0.25  # between two trees: a busy session updates the view four times a second
 
 
 class Extras(NamedTuple):
-    """What a snapshot carries besides the tree."""
+    """What a snapshot carries besides the tree; posted again when it changes."""
 
-    diagnostics: tuple[FileDiagnostics, ...]
+    health: FileHealth
     limits: Mapping[str, Any] | None
-
-    @property
-    def removed(self) -> frozenset[str]:
-        return frozenset(item.path for item in self.diagnostics if item.missing)
-
-    @property
-    def shown(self) -> tuple[object, ...]:
-        """What the view shows of them (a half-written line's pending bytes are not shown)."""
-        skipped = sum(sum(item.skipped.values()) for item in self.diagnostics)
-        return skipped, self.removed, self.limits
 
 
 class Stopped(Exception):
@@ -81,7 +71,8 @@ class Indexer:
         self._next_progress = 0.0
         self._next_tree = 0.0
         self._read_all = False
-        self._shown: Extras | None = None  # diagnostics and limits last posted
+        self._warm = False  # the price data is loaded (see _warm_up)
+        self._shown: Extras | None = None  # last posted
         self._cancelled: Callable[[], bool] = lambda: False
 
     @property
@@ -117,9 +108,10 @@ class Indexer:
             self._refresh(first=True)
             while live and not self.stopped:
                 if not self._dirty.wait(LIVE_WAIT) or self.stopped:
+                    self._warm_up()
                     continue
-                self._pause(SETTLE)
-                # a busy session appends every few seconds: rebuild at most a third of the time
+                # the watcher reports a burst once it is over; a busy session appends every
+                # few seconds: rebuild at most a third of the time
                 self._pause(self._next_tree - self.clock())
                 self._dirty.clear()
                 self._refresh(first=False)
@@ -130,6 +122,13 @@ class Indexer:
                 self.post(IndexFailed(f"{type(error).__name__}: {error}"))
         finally:
             self.workspace.index.close()
+
+    def _warm_up(self) -> None:
+        """Idle after the first tree: load the price data now, or the first live call of a
+        day the index has no rates for would wait for it (0.25 s)."""
+        if not self._warm:
+            self._warm = True
+            PriceBook.preload()
 
     def _refresh(self, *, first: bool) -> None:
         started = self.clock()
@@ -157,12 +156,9 @@ class Indexer:
         """After a live refresh: regrow the changed days, post only if something shown changed."""
         started = self.clock()
         extras = self._extras()
-        if self._shown is not None and extras.removed != self._shown.removed:
-            self.trees.build()  # a log went (or came back): its calls' flags change everywhere
-            grew = True
-        else:  # this refresh's changes, or another instance's
-            grew = self.trees.update()
-        if grew or self._shown is None or extras.shown != self._shown.shown:
+        # this refresh's changes or another instance's, a log that went or came back included
+        grew = self.trees.update()
+        if grew or extras != self._shown:
             self._post(extras, complete=True, started=started)
 
     def _pause(self, seconds: float) -> None:
@@ -199,7 +195,7 @@ class Indexer:
     def _extras(self) -> Extras:
         workspace = self.workspace
         return Extras(
-            tuple(workspace.index.diagnostics(workspace.scope)),
+            workspace.index.health(workspace.scope),
             workspace.index.rate_limits(workspace.scope),
         )
 
@@ -215,7 +211,7 @@ class Indexer:
             complete=complete,
             files=self.workspace.files_in_scope,
             rate_limits=extras.limits,
-            diagnostics=extras.diagnostics,
+            health=extras.health,
             notices=tuple(self.workspace.notices),
             recent=self.trees.recent,
         )

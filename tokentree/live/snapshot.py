@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from tokentree.core.index import FileDiagnostics
+from tokentree.core.index import FileHealth
 from tokentree.core.live import Recent
 from tokentree.core.served import ServedTree
 from tokentree.core.tree import Node
@@ -25,15 +25,7 @@ class Snapshot:
     complete: bool  # False while a long first index is still being read
     files: int
     rate_limits: Mapping[str, Any] | None = None
-    diagnostics: tuple[FileDiagnostics, ...] = ()
+    health: FileHealth = FileHealth()  # lines skipped, logs removed
     notices: tuple[str, ...] = ()
     recent: Recent = Recent()  # the last two days' calls, for the live line
     served: ServedTree | None = None  # what `tree` was served from: its activity and splits
-
-    @property
-    def skipped_lines(self) -> int:
-        return sum(sum(item.skipped.values()) for item in self.diagnostics)
-
-    @property
-    def removed_files(self) -> int:
-        return sum(1 for item in self.diagnostics if item.missing)

@@ -22,7 +22,7 @@ from tokentree.live.events import Event, WatchChanged, WatchFailed
 from tokentree.live.watching import POLL_SECONDS, WatchPlan, plan_watch, polling_requested
 
 DEBOUNCE_MS = 300  # watchfiles groups a burst of changes for at most this long
-STEP_MS = 50  # … and yields once nothing changed for this long
+STEP_MS = 20  # … and yields once nothing changed for this long (a live call waits for it)
 
 
 class Watcher:
