@@ -13,7 +13,7 @@ from rich.console import Console
 from tests.app.conftest import IDLE, events, make_app, ready, settle
 from tokentree.app.screens.help import help_text
 from tokentree.app.screens.overview import OverviewScreen
-from tokentree.app.widgets.usage_table import BADGE_STYLE, UsageTable
+from tokentree.app.widgets.usage_table import BADGE_STYLE, UsageTable, _fit_mark
 from tokentree.core.advice import RULES, AdviceSettings
 from tokentree.core.attribution import CLASSES, mix
 from tokentree.core.overview import SOURCE_NAMES
@@ -43,6 +43,16 @@ def row_text(app, key: str) -> str:
 async def open_row(app, pilot, key: str) -> None:
     app.table.move_to(app.table.listing.index_of(key))
     await pilot.press("enter")
+
+
+def test_a_mark_cut_to_its_cells_keeps_its_saving_and_counts_the_marks_it_drops() -> None:
+    both = "◆ context compounding ≈ $7.71 · ◆ cache rebuilt after idle ≈ $2.14"
+    assert _fit_mark(both, 80).rstrip() == both
+    assert _fit_mark(both, 30) == "◆ context compound… ≈ $7.71 +1"
+    assert _fit_mark("◆ context compounding ≈ $7.71", 20) == "◆ context c… ≈ $7.71"
+    assert _fit_mark("◆ split here: context 120 k · ▲ 44% in one session", 25) == (
+        "◆ split here: context… +1"
+    )
 
 
 async def test_rows_carry_their_activity_mix_and_advice_marks(advice_logs) -> None:

@@ -25,6 +25,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from tokentree import format as fmt
+from tokentree.core.advice.report import MARK_SEPARATOR
 from tokentree.core.live import Busy
 from tokentree.core.tree import Kind, Node
 from tokentree.core.view import (
@@ -555,11 +556,17 @@ def _percent(share: float | None) -> str:
 
 
 def _fit_mark(mark: str, width: int) -> str:
-    """A mark cut to `width`, keeping its saving ("◆ cache rebuilt … ≈ $0.22")."""
-    head, sep, saving = mark.rpartition(" ≈ ")
-    tail = sep + saving
-    if cell_len(mark) <= width or not sep or cell_len(tail) + 3 > width:
+    """A mark cut to `width`, keeping its saving ("◆ cache rebuilt … ≈ $0.22"); of several
+    that do not fit, the first one and how many more ("◆ context compounding ≈ $7.71 +1")."""
+    if cell_len(mark) <= width:
         return _fit(mark, width)
+    first, *others = mark.split(MARK_SEPARATOR)
+    head, sep, saving = first.rpartition(" ≈ ")
+    if not sep:
+        head, saving = first, ""
+    tail = sep + saving + (f" +{len(others)}" if others else "")
+    if cell_len(tail) + 3 > width:
+        return _fit(first, width)
     return _fit(head, width - cell_len(tail)).rstrip() + tail
 
 

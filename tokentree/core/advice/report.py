@@ -86,6 +86,9 @@ class AdviceReport:
         self._by_path.setdefault(item.path, []).append(item)
 
 
+MARK_SEPARATOR = " · "  # between the marks of one row
+
+
 def _marks(own: list[Advice], children: Iterable[tuple[str, list[Advice]]]) -> dict[str, str]:
     found: dict[str, list[str]] = defaultdict(list)
     for item in own:  # session advice that points at some of its turns
@@ -104,7 +107,7 @@ def _marks(own: list[Advice], children: Iterable[tuple[str, list[Advice]]]) -> d
                 found[key].append(f"◆ {item.evidence['factor']:.0f}× the median turn")
             elif item.saving_usd > 0:
                 found[key].append(f"◆ {item.title.lower()} ≈ ${item.saving_usd:,.2f}")
-    return {key: " · ".join(texts) for key, texts in found.items()}
+    return {key: MARK_SEPARATOR.join(texts) for key, texts in found.items()}
 
 
 def join(path: str, key: str) -> str:
