@@ -4,7 +4,8 @@ Weeks and days come from the index's sums grouped by local day in SQL; a day's
 sessions are read and built when it is opened. Whatever the zone (whole-hour,
 half-hour and DST offsets), week start, scope or copies of a call in two
 folders, every figure of every node must be what the full build gives,
-including the activity sums that feed the Mix column.
+including the activity sums that feed the Mix column, and the advice and overview an
+analysis of it gives (read from kept day digests too).
 """
 
 from __future__ import annotations
@@ -20,9 +21,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.builders import claude_call, claude_prompt, jsonl
+from tokentree.core.advice import AdviceSettings
+from tokentree.core.advice.digest import KeptDigests
+from tokentree.core.advice.report import advice_dicts
+from tokentree.core.analysis import Analysis, analyse, analyse_served
 from tokentree.core.attribution import Attribution
 from tokentree.core.index import Index, Scope
 from tokentree.core.overview import splits_of
+from tokentree.core.pricing import PriceBook
 from tokentree.core.served import ServedTree, served_tree, view_of
 from tokentree.core.sources import SOURCES, explicit_roots, find_files
 from tokentree.core.tree import Calendar, Node, Totals, build_tree, days_below
@@ -82,6 +88,7 @@ def _compare(index: Index, scope: Scope, calendar: Calendar) -> None:
     assert index.reader().kept_days(scope, view_of(scope, calendar))[0] == again.generation
     for tree in (served, again):
         _same_served(built, tree)
+    _same_advice(built, served, again, index.prices)
 
 
 def _same_served(built: Node, served: ServedTree) -> None:
@@ -100,6 +107,49 @@ def _same_served(built: Node, served: ServedTree) -> None:
     for wanted, found in zip(splits_of(built), served.splits(), strict=True):
         assert wanted.keys() == found.keys()
         assert all(math.isclose(wanted[k], found[k], abs_tol=1e-9) for k in wanted)
+
+
+def _same_advice(built: Node, served: ServedTree, again: ServedTree, prices: PriceBook) -> None:
+    """The advice and overview of the built tree, of the served one (each day's advice then
+    digested and kept in the index) and of the one served again (every day replayed)."""
+    settings = AdviceSettings()
+    wanted = analyse(built, prices, settings, 0)
+    assert wanted.advice.items  # the rules found something to say
+    kept: dict[str, tuple[str, bytes]] = {}
+
+    def keep(view: str, fresh: dict[str, tuple[str, bytes]], _paths: list[str]) -> None:
+        kept.update(fresh)
+
+    first = analyse_served(served, prices, settings, 0, KeptDigests(), keep)
+    digests = KeptDigests()
+    digests.load(dict(kept))
+    replayed = analyse_served(again, prices, settings, 0, digests, keep)
+    assert len(kept) == len(list(days_below(served.root)))
+    for found in (first, replayed):
+        _same_analysis(wanted, found)
+
+
+def _same_analysis(wanted: Analysis, found: Analysis) -> None:
+    assert advice_dicts(found.advice.items) == advice_dicts(wanted.advice.items)
+    _close(found.overview, wanted.overview)
+
+
+def _close(found: object, wanted: object, where: str = "") -> None:
+    """Equal, floats to the last place the overview keeps: 1e-6, which a sum taken in another
+    order may round either way (the trees' own sums agree to 1e-9, see _same_node)."""
+    if isinstance(wanted, float):
+        assert isinstance(found, int | float), where
+        assert math.isclose(found, wanted, abs_tol=1.01e-6), where
+    elif isinstance(wanted, dict):
+        assert isinstance(found, dict) and found.keys() == wanted.keys()
+        for key in wanted:
+            _close(found[key], wanted[key], f"{where}/{key}")
+    elif isinstance(wanted, list | tuple):
+        assert isinstance(found, list | tuple) and len(found) == len(wanted)
+        for one, other in zip(found, wanted, strict=True):
+            _close(one, other, where)
+    else:
+        assert found == wanted
 
 
 @pytest.mark.parametrize("zone", ZONES)
