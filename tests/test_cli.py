@@ -254,12 +254,13 @@ def test_no_cache_leaves_no_index(capsys, home_logs) -> None:
 
 
 def test_a_warm_report_imports_neither_the_ui_nor_pricing_nor_pydantic(home_logs) -> None:
-    """Costs are stored in the index, so the warm path stays light."""
+    """Costs are stored in the index, so the warm path stays light (nor the advice rules)."""
     subprocess.run([sys.executable, "-m", "tokentree", "report"], check=True, capture_output=True)
     code = (
         "import sys, tokentree.cli as c; c.main(['report', '--json']);"
         "print(sorted({m.split('.')[0] for m in sys.modules} & "
-        "{'textual', 'genai_prices', 'pydantic'}))"
+        "{'textual', 'genai_prices', 'pydantic'}) + "
+        "sorted({'tokentree.core.advice'} & set(sys.modules)))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]"

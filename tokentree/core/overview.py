@@ -10,12 +10,14 @@ from __future__ import annotations
 import math
 from collections import Counter
 from datetime import date, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tokentree import format as fmt
-from tokentree.core.advice import AdviceReport
 from tokentree.core.attribution import Attribution, turn_calls
 from tokentree.core.tree import Kind, Node, short_model, week_key
+
+if TYPE_CHECKING:  # the served tree imports this module, and `report` the served tree's
+    from tokentree.core.advice import AdviceReport
 
 SPARKS = "▁▂▃▄▅▆▇█"
 SHADES = ("░", "▒", "▓", "█")
