@@ -10,11 +10,13 @@ from tests.builders import (
     codex_meta,
     codex_prompt,
     codex_tokens,
+    iso,
     jsonl,
     token_totals,
     write,
 )
 from tokentree.core.index import Index, Scope
+from tokentree.core.records import Tokens
 from tokentree.core.sources import codex, default_roots, find_files
 from tokentree.core.sources.base import BAD_TIMESTAMP, BAD_TOKENS
 
@@ -188,7 +190,7 @@ def test_a_snapshot_with_a_bool_count_is_skipped_and_leaves_the_baseline() -> No
     assert _summary(parsed) == _summary(clean)
     assert [c.timestamp for c in parsed.calls] == [_at(3).timestamp(), _at(9).timestamp()]
     assert parsed.skipped == {BAD_TOKENS: 1}
-    assert parsed.state["total"] == [2500, 1100, 80, 20]
+    assert parsed.state["total"] == [2500, 1100, 80, 20, 0]
 
 
 def test_bad_counts_and_times_skip_their_snapshots_and_the_others_count_exactly() -> None:
@@ -231,3 +233,162 @@ def test_a_bad_snapshot_at_the_end_of_a_read_leaves_the_next_read_exact(
     assert sum(c.tokens.input for c in calls) == 2500 - 1100
     [diagnostics] = index.diagnostics(scope)
     assert diagnostics.skipped == {BAD_TOKENS: 1}
+
+
+# --- 2026 shapes (FORMATS 9.2): cache writes, and one token_usage_record per response --------
+
+THREAD = "019a0000-0000-7000-8000-0000000000aa"
+KINDS = ("input", "cache_write", "cache_read", "output", "reasoning")
+
+
+def _usage(fresh: int, cached: int, output: int, reasoning: int, written: int) -> dict:
+    return {
+        "input_tokens": fresh,
+        "cached_input_tokens": cached,
+        "cache_write_input_tokens": written,
+        "output_tokens": output,
+        "reasoning_output_tokens": reasoning,
+        "total_tokens": fresh + output,
+    }
+
+
+def _count(when: datetime, total: tuple[int, ...], last: tuple[int, ...]) -> dict:
+    """A token_count snapshot with cache writes: totals and last as (input, cached, output,
+    reasoning, cache_write)."""
+    line = codex_tokens(when, total[:4], last[:4])
+    info = line["payload"]["info"]
+    info["total_token_usage"] = _usage(*total)
+    info["last_token_usage"] = _usage(*last)
+    return line
+
+
+def _record(
+    when: datetime, response: str, usage: tuple[int, ...], thread: str = THREAD, **extra
+) -> dict:
+    return {
+        "timestamp": iso(when),
+        "type": "token_usage_record",
+        "payload": {
+            "thread_id": thread,
+            "turn_id": "turn-1",
+            "session_id": thread,
+            "root_turn_id": "turn-1",
+            "response_id": response,
+            "usage": _usage(*usage),
+            "turn_token_usage": _usage(*usage),
+            "thread_token_usage": _usage(*usage),
+            **extra,
+        },
+    }
+
+
+def _tool_call(when: datetime, name: str) -> dict:
+    return {
+        "timestamp": iso(when),
+        "type": "response_item",
+        "payload": {"type": "function_call", "name": name, "arguments": "{}"},
+    }
+
+
+def test_cache_writes_are_a_part_of_the_input() -> None:
+    """The genuine totals of FORMATS 9.2 (codex-sdk 0.148.0): 946,190 = 935,040 + 11,150."""
+    usage = (935_040, 875_306, 11_150, 1_141, 57_610)
+    parsed = _parse(codex_meta(SID, _at(0)), codex_context(_at(1)), _count(_at(3), usage, usage))
+    [call] = parsed.calls
+    assert call.tokens == Tokens(
+        input=2_124, cache_write_5m=57_610, cache_read=875_306, output=11_150, reasoning=1_141
+    )
+    assert call.tokens.total == 946_190
+
+
+def test_records_count_each_response_once_whichever_line_comes_first() -> None:
+    """An older CLI's segment counts from its snapshots; from the first record on, records
+    count and snapshots only move the baseline. The first record's twin snapshot, just
+    before it, is replaced (its tools kept), not counted twice."""
+    parsed = _parse(
+        codex_meta(SID, _at(0)),
+        codex_context(_at(1)),
+        _count(_at(3), (1000, 200, 50, 10, 0), (1000, 200, 50, 10, 0)),  # the old CLI
+        _tool_call(_at(10), "apply_patch"),
+        _count(_at(12), (2500, 1100, 80, 20, 100), (1500, 900, 30, 10, 100)),  # the twin…
+        _record(_at(12.2), "resp-1", (1500, 900, 30, 10, 100)),  # … then its record
+        _record(_at(20), "resp-2", (4000, 3000, 60, 0, 500), attribution={"model": "gpt-5.6"}),
+        _count(_at(20.1), (6500, 4100, 140, 20, 600), (4000, 3000, 60, 0, 500)),  # its twin
+        _record(
+            _at(30), "resp-3", (700, 600, 5, 0, 0), completed_at_ms=int(_at(31).timestamp() * 1000)
+        ),
+    )
+    assert [(c.key, c.model) for c in parsed.calls] == [
+        (f"{SID}:{iso(_at(3))}:1050", "gpt-5-codex"),
+        (f"{SID}:{iso(_at(12))}:2580", "gpt-5-codex"),
+        (f"{THREAD}:resp-2", "gpt-5.6"),
+        (f"{THREAD}:resp-3", "gpt-5-codex"),
+    ]
+    assert parsed.ranks == [0, codex.RECORD_RANK, codex.RECORD_RANK, codex.RECORD_RANK]
+    assert parsed.calls[1].tools == ("apply_patch",)
+    assert parsed.calls[3].timestamp == _at(31).timestamp()
+    # input less its cached and written parts: 800 + 500 + 500 + 100
+    assert token_totals(parsed.calls, KINDS) == (4, 1900, 600, 4700, 145, 20)
+
+
+def test_a_record_read_after_its_twin_was_stored_is_one_call(isolated_home: Path) -> None:
+    """The snapshot was read (and stored) before its record was written: the record takes the
+    snapshot's key and wins over it, so the response counts once, with the record's model."""
+    name = f"rollout-2026-11-20T09-00-00-{SID}.jsonl"
+    path = isolated_home / ".codex" / "sessions" / "2026" / "11" / "20" / name
+    write(
+        path,
+        codex_meta(SID, _at(0)),
+        codex_context(_at(1)),
+        _count(_at(3), (1000, 200, 50, 10, 0), (1000, 200, 50, 10, 0)),
+    )
+    roots = default_roots({"CODEX_HOME": str(isolated_home / ".codex")}, isolated_home, ["codex"])
+    scope = Scope(tuple(str(r.path) for r in roots), ("codex",))
+    index = Index(None)
+    index.update(find_files(roots, ["codex"]).files, roots)
+    with path.open("ab") as out:
+        out.write(
+            jsonl(
+                _record(
+                    _at(3.5), "resp-1", (1000, 200, 50, 10, 0), attribution={"model": "gpt-5.5"}
+                )
+            )
+        )
+    index.update(find_files(roots, ["codex"]).files, roots)
+    [call] = index.calls(scope)
+    assert (call.model, call.tokens.output) == ("gpt-5.5", 50)
+
+
+def test_a_record_in_two_files_counts_once(isolated_home: Path) -> None:
+    """An archived copy, or a delegate's record forwarded into its parent's rollout: one
+    (thread, response), one call."""
+    child = "019a0000-0000-7000-8000-0000000000cc"
+    forwarded = _record(_at(5), "resp-child", (300, 0, 20, 0, 0), thread=child)
+    parent = [
+        codex_meta(SID, _at(0)),
+        codex_context(_at(1)),
+        _record(_at(3), "resp-1", (900, 100, 40, 0, 0)),
+        forwarded,
+    ]
+    name = f"rollout-2026-11-20T09-00-00-{SID}.jsonl"
+    codex_home = isolated_home / ".codex"
+    write(codex_home / "sessions" / "2026" / "11" / "20" / name, *parent)
+    write(codex_home / "archived_sessions" / name, *parent)
+    own = [codex_meta(child, _at(4)), codex_context(_at(4)), forwarded]
+    write(codex_home / "sessions" / "2026" / "11" / "20" / f"rollout-x-{child}.jsonl", *own)
+    roots = default_roots({"CODEX_HOME": str(codex_home)}, isolated_home, ["codex"])
+    index = Index(None)
+    index.update(find_files(roots, ["codex"]).files, roots)
+    calls = index.calls(Scope(tuple(str(r.path) for r in roots), ("codex",)))
+    assert sorted(c.key for c in calls) == [f"{THREAD}:resp-1", f"{child}:resp-child"]
+    assert token_totals(calls, ("input", "cache_read", "output")) == (2, 1100, 100, 60)
+
+
+def test_a_baseline_kept_by_an_older_version_continues_exactly() -> None:
+    """The index keeps each file's parse state: a total of four counts (before cache writes
+    were read) is the baseline of the next read, not a reset."""
+    state = {"session": SID, "model": "gpt-5-codex", "total": [1000, 200, 50, 10]}
+    lines = jsonl(codex_tokens(_at(5), (2500, 1100, 80, 20), last=(1500, 900, 30, 10)))
+    parsed = codex.parse(lines.splitlines(), state, "rollout-x.jsonl")
+    [call] = parsed.calls
+    assert (call.tokens.input, call.tokens.cache_read, call.tokens.output) == (600, 900, 30)

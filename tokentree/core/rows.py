@@ -232,22 +232,24 @@ def row_call(row: Sequence[Any], path: str, missing: bool) -> ApiCall:
 
 _AT = {name: position for position, name in enumerate(NAMES)}
 _TOKENS = slice(_AT["input"], _AT["reasoning"] + 1)
-_FULLER = ("cost", "unpriced", "source_cost", "speed", "web_searches")
+_FULLER = ("model", "fidelity", "cost", "unpriced", "source_cost", "speed", "web_searches")
 
 
 def merged(old: Row, new: Row) -> Row:
     """One response read in two passes over the same file (its blocks were split between
-    reads): the fullest usage, every tool, the higher rank; as one read of both would give.
+    reads): the fullest usage (of two as full, the higher rank's: a Codex record over the
+    snapshot read before it), every tool, the higher rank; as one read of both would give.
 
     A later copy that says the call was rewound marks it so (the tokens stay)."""
     tools = _split_tools(old)
     tools += [tool for tool in _split_tools(new) if tool not in tools]
-    fuller = new if sum(new[_TOKENS][:5]) > sum(old[_TOKENS][:5]) else old
+    rank = _AT["rank"]
+    fuller = new if (sum(new[_TOKENS][:5]), new[rank]) > (sum(old[_TOKENS][:5]), old[rank]) else old
     values = dict(zip(NAMES, old, strict=True))
     values.update(zip(TOKEN_NAMES, fuller[_TOKENS], strict=True))
     values.update((name, fuller[_AT[name]]) for name in _FULLER)
     values["tools"] = TOOL_SEPARATOR.join(tools)
-    values["rank"] = max(old[_AT["rank"]], new[_AT["rank"]])
+    values["rank"] = max(old[rank], new[rank])
     values["rewound"] = max(old[_AT["rewound"]], new[_AT["rewound"]])
     values["bucket"] = bucket_code(
         tuple(tools), old[_AT["subagent"]] == 1, old[_AT["bucket"]] == "compaction"

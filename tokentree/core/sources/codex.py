@@ -1,9 +1,12 @@
 """Codex rollouts: `$CODEX_HOME/sessions/**/rollout-*.jsonl` and `archived_sessions/`.
 
-Counting rules (FORMATS.md §2): `total_token_usage` is cumulative per file and
-re-emitted unchanged whenever rate limits refresh, so one call is one advance
+Counting rules (FORMATS.md §2, §9.2): `total_token_usage` is cumulative per file
+and re-emitted unchanged whenever rate limits refresh, so one call is one advance
 of the cumulative total; forks and sub-agents start by replaying history,
-which only sets the baseline.
+which only sets the baseline. Newer CLIs also write a `token_usage_record` per
+response: from a file's first record on, its responses are counted from the
+records, keyed (thread, response) across every file, and its `token_count`
+lines only move the baseline.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from tokentree.core.sources.base import (
     basename,
     first_word,
     json_objects,
+    parse_epoch_ms,
     parse_timestamp,
     token_count_problem,
     tool_label,
@@ -29,10 +33,25 @@ from tokentree.core.tail import Markers
 
 NAME = "codex"
 FALLBACK_MODEL = "gpt-5"  # rollouts from before `turn_context` carried the model
-_USAGE_FIELDS = ("input_tokens", "cached_input_tokens", "output_tokens", "reasoning_output_tokens")
-_WANTED = (b'"token_count"', b'"turn_context"', b'"session_meta"', b'"user_message"', b'_call"')
+_USAGE_FIELDS = (
+    "input_tokens",
+    "cached_input_tokens",
+    "output_tokens",
+    "reasoning_output_tokens",
+    "cache_write_input_tokens",  # since about 0.145; like the cached ones, a part of the input
+)
+_WANTED = (
+    b'"token_count"',
+    b'"token_usage_record"',
+    b'"turn_context"',
+    b'"session_meta"',
+    b'"user_message"',
+    b'_call"',
+)
 MARKERS = Markers(tuple((marker, None) for marker in _WANTED))
 """Only lines holding one of these matter: the others are not decoded."""
+TWIN_SECONDS = 5.0  # a response's token_count and its record are written moments apart
+RECORD_RANK = 1  # a response counted from a token_count too: the record's copy is the one
 _SHELL_TOOLS = frozenset(
     {"shell", "shell_command", "exec_command", "local_shell", "container.exec"}
 )
@@ -60,7 +79,13 @@ def parse(lines: Iterable[bytes], state: dict[str, Any], path: str) -> FileParse
             continue
         payload = record["payload"]
         kind = record.get("type")
-        if kind == "session_meta":
+        if kind == "token_usage_record":
+            timestamp = parse_timestamp(record.get("timestamp"))
+            if timestamp is None:
+                result.skipped[BAD_TIMESTAMP] += 1
+            else:
+                _usage_record(result, state, payload, timestamp, path)
+        elif kind == "session_meta":
             _session_meta(state, payload, record)
         elif kind == "turn_context":
             if isinstance(payload.get("model"), str):
@@ -139,6 +164,8 @@ def _token_count(
         result.skipped[problem] += 1
         return  # the baseline stays: the next good snapshot's advance covers this one
     previous = state.get("total")
+    if previous is not None and len(previous) < len(_USAGE_FIELDS):  # kept by an older version
+        previous = previous + [0] * (len(_USAGE_FIELDS) - len(previous))
     if total is None:
         delta = last
     elif previous is None:
@@ -148,35 +175,83 @@ def _token_count(
     elif all(now >= before for now, before in zip(total, previous, strict=True)):
         delta = [now - before for now, before in zip(total, previous, strict=True)]
     else:
-        delta = last or [0, 0, 0, 0]  # the counter was reset (overflow, compaction)
+        delta = last or [0] * len(_USAGE_FIELDS)  # the counter was reset (overflow, compaction)
     if total is not None:
         state["total"] = total
-    tools = state.pop("tools", [])
-    if _replayed(state, timestamp) or not any(delta):
+    if state.get("records") or _replayed(state, timestamp) or not any(delta):
+        return  # counted from its record, replayed history, or no call at all
+    key = f"{state.get('session', '')}:{stamp}:{total[0] + total[2] if total else 0}"
+    call = _call(state, path, key, timestamp, delta, state.pop("tools", []))
+    result.calls.append(call)
+    result.ranks.append(0)
+    state["last_count"] = [key, delta, timestamp]
+
+
+def _usage_record(
+    result: FileParse, state: dict[str, Any], payload: dict[str, Any], timestamp: float, path: str
+) -> None:
+    """One response's own usage (FORMATS 9.2). The response just counted from a token_count,
+    when the file's first record is its twin, keeps that call's key: one call either way."""
+    usage = _usage(payload.get("usage"))
+    thread, response = payload.get("thread_id"), payload.get("response_id")
+    if usage is None or not isinstance(thread, str) or not isinstance(response, str):
+        result.skipped["wrong field types"] += 1
         return
-    fresh, cached, output, reasoning = delta
-    model = state.get("model")
-    call = ApiCall(
+    problem = token_count_problem(*usage)
+    if problem is not None:
+        result.skipped[problem] += 1
+        return
+    key, tools = f"{thread}:{response}", state.pop("tools", [])
+    twin = None if state.get("records") else state.pop("last_count", None)
+    state["records"] = True
+    when = parse_epoch_ms(payload.get("completed_at_ms")) or timestamp
+    if twin is not None and twin[1] == usage and abs(twin[2] - timestamp) <= TWIN_SECONDS:
+        key, when = twin[0], twin[2]  # as rows.merged makes of the two when read apart
+        if result.calls and result.calls[-1].key == key:  # not stored yet: replaced outright
+            tools = [*result.calls.pop().tools, *tools]
+            result.ranks.pop()
+    attribution = payload.get("attribution")
+    model = attribution.get("model") if isinstance(attribution, dict) else None
+    call = _call(state, path, key, when, usage, tools, model if isinstance(model, str) else None)
+    result.calls.append(call)
+    result.ranks.append(RECORD_RANK)
+
+
+def _call(
+    state: dict[str, Any],
+    path: str,
+    key: str,
+    timestamp: float,
+    usage: list[int],
+    tools: list[str],
+    model: str | None = None,
+) -> ApiCall:
+    """A call of `usage` (the _USAGE_FIELDS counts), on the turn's model unless given."""
+    fresh, cached, output, reasoning, written = usage
+    model = model or state.get("model")
+    return ApiCall(
         source=NAME,
-        key=f"{state.get('session', '')}:{stamp}:{total[0] + total[2] if total else 0}",
+        key=key,
         session_id=_session(state, path),
         project=state.get("cwd", ""),
         timestamp=timestamp,
         model=model or FALLBACK_MODEL,
         tokens=Tokens(
-            input=max(fresh - cached, 0), cache_read=cached, output=output, reasoning=reasoning
+            input=max(fresh - cached - written, 0),
+            cache_write_5m=written,
+            cache_read=cached,
+            output=output,
+            reasoning=reasoning,
         ),
         tools=tuple(tools),
         subagent=bool(state.get("subagent")),
         fidelity=Fidelity.EXACT if model else Fidelity.ESTIMATED,
         file=path,
     )
-    result.calls.append(call)
-    result.ranks.append(0)
 
 
 def _usage(value: Any) -> list[Any] | None:
-    """The four counts of a usage object, unchecked; None when there is no object."""
+    """The counts of a usage object, unchecked (an absent one: 0); None when there is no object."""
     if not isinstance(value, dict):
         return None
     return [value.get(name, 0) for name in _USAGE_FIELDS]
