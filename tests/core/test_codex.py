@@ -17,7 +17,7 @@ from tests.builders import (
 )
 from tokentree.core.index import Index, Scope
 from tokentree.core.records import Tokens
-from tokentree.core.sources import codex, default_roots, find_files
+from tokentree.core.sources import codex, default_roots, find_files, sniff
 from tokentree.core.sources.base import BAD_TIMESTAMP, BAD_TOKENS
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
@@ -392,3 +392,80 @@ def test_a_baseline_kept_by_an_older_version_continues_exactly() -> None:
     parsed = codex.parse(lines.splitlines(), state, "rollout-x.jsonl")
     [call] = parsed.calls
     assert (call.tokens.input, call.tokens.cache_read, call.tokens.output) == (600, 900, 30)
+
+
+# --- compressed rollouts (FORMATS 9.2): rollout-….jsonl.zst, a week old -------------------------
+
+
+def _rollout() -> list[dict]:
+    return [
+        codex_meta(SID, _at(0)),
+        codex_context(_at(1)),
+        codex_tokens(_at(3), (1000, 200, 50, 10)),
+        _record(_at(20), "resp-2", (4000, 3000, 60, 0, 500)),
+    ]
+
+
+def _compress(path: Path, records: list[dict]) -> Path:
+    import zstandard
+
+    target = path.with_name(path.name + ".zst")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(zstandard.ZstdCompressor(level=3).compress(jsonl(*records)))
+    return target
+
+
+def _codex_calls(home: Path, index: Index | None = None) -> tuple[Index, list]:
+    roots = default_roots({"CODEX_HOME": str(home / ".codex")}, home, ["codex"])
+    index = index or Index(None)
+    index.update(find_files(roots, ["codex"]).files, roots)
+    return index, index.calls(Scope(tuple(str(r.path) for r in roots), ("codex",)))
+
+
+def test_a_compressed_rollout_is_read_and_its_plain_twin_counts_once(isolated_home: Path) -> None:
+    plain = isolated_home / ".codex" / "sessions" / "2026" / "11" / "20" / f"rollout-x-{SID}.jsonl"
+    _compress(plain, _rollout())
+    index, calls = _codex_calls(isolated_home)
+    assert token_totals(calls, ("input", "cache_read", "output")) == (2, 1300, 3200, 110)
+    assert {call.session_id for call in calls} == {SID}
+    write(plain, *_rollout())  # resumed: Codex decompresses it (the .zst goes a moment later)
+    _, calls = _codex_calls(isolated_home, index)
+    assert token_totals(calls, ("input", "cache_read", "output")) == (2, 1300, 3200, 110)
+
+
+def test_a_rollout_compressed_after_it_was_indexed_keeps_its_calls_once(
+    isolated_home: Path,
+) -> None:
+    plain = write(
+        isolated_home / ".codex" / "sessions" / "2026" / "11" / "20" / f"rollout-x-{SID}.jsonl",
+        *_rollout(),
+    )
+    index, before = _codex_calls(isolated_home)
+    _compress(plain, _rollout())
+    plain.unlink()
+    _, after = _codex_calls(isolated_home, index)
+    assert sorted(c.key for c in after) == sorted(c.key for c in before) and len(after) == 2
+
+
+def test_a_damaged_compressed_rollout_waits_and_the_rest_is_exact(isolated_home: Path) -> None:
+    sessions = isolated_home / ".codex" / "sessions" / "2026" / "11" / "20"
+    damaged = _compress(sessions / f"rollout-x-{SID}.jsonl", _rollout())
+    damaged.write_bytes(damaged.read_bytes()[:-9])  # caught while written
+    other = "019a0000-0000-7000-8000-0000000000dd"
+    write(
+        sessions / f"rollout-y-{other}.jsonl",
+        codex_meta(other, _at(0)),
+        codex_context(_at(1)),
+        codex_tokens(_at(3), (500, 100, 20, 0)),
+    )
+    index, calls = _codex_calls(isolated_home)
+    assert token_totals(calls, ("output",)) == (1, 20)
+    _compress(sessions / f"rollout-x-{SID}.jsonl", _rollout())  # now whole
+    _, calls = _codex_calls(isolated_home, index)
+    assert token_totals(calls, ("output",)) == (3, 130)
+
+
+def test_a_compressed_rollout_given_by_path_is_known_by_its_name(tmp_path: Path) -> None:
+    rollout = _compress(tmp_path / f"rollout-x-{SID}.jsonl", _rollout())
+    assert sniff(str(rollout)) == codex.NAME
+    assert sniff(str(_compress(tmp_path / "notes.jsonl", _rollout()))) is None

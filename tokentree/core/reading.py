@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 
 from tokentree.core import tail
+from tokentree.core.compressed import is_compressed, read_compressed_blocks
 from tokentree.core.pricing import PriceBook, RateKey, Rates
 from tokentree.core.rows import call_rows
 from tokentree.core.sources import database_reader, markers_for, parser_for, read_mode
@@ -150,11 +151,13 @@ def read_file(task: ReadTask, stage: Stage, prices: PriceBook) -> ReadResult:
             _take(result, parsed, stage, prices)
             result.next_offset = task.offset + size
         else:
-            blocks = (
-                [read_whole(task.path)]
-                if mode is ReadMode.WHOLE
-                else tail.read_line_blocks(task.path, task.offset, markers_for(task.source))
-            )
+            markers = markers_for(task.source)
+            if is_compressed(task.path):
+                blocks: Iterable[tail.Chunk] = read_compressed_blocks(task.path, markers)
+            elif mode is ReadMode.WHOLE:
+                blocks = [read_whole(task.path)]
+            else:
+                blocks = tail.read_line_blocks(task.path, task.offset, markers)
             parse = parser_for(task.source)
             for chunk in blocks:
                 _take(result, parse(chunk.lines, result.state, task.path), stage, prices)

@@ -11,6 +11,7 @@ from types import ModuleType
 from typing import Any
 
 from tokentree.core import tail
+from tokentree.core.compressed import is_compressed
 from tokentree.core.sources import claude_code, codex, gemini, opencode
 from tokentree.core.sources.base import FileParse, ReadMode, SourceFile, walk_files
 from tokentree.core.tail import Markers
@@ -133,6 +134,8 @@ def sniff(path: str) -> str | None:
     None for anything but a regular file, which is never read (find_files hands it none).
     Read through `tail.open_log`, looked up at each call, as every log read is.
     """
+    if is_compressed(path):  # its head says nothing until decompressed: its name does
+        return codex.NAME if codex.accepts(path) else None
     try:
         with tail.open_log(path) as handle:
             head = handle.readline(64 * 1024) if path.endswith(".jsonl") else handle.read(4096)

@@ -1,4 +1,4 @@
-"""Codex rollouts: `$CODEX_HOME/sessions/**/rollout-*.jsonl` and `archived_sessions/`.
+"""Codex rollouts: `$CODEX_HOME/sessions/**/rollout-*.jsonl[.zst]` and `archived_sessions/`.
 
 Counting rules (FORMATS.md §2, §9.2): `total_token_usage` is cumulative per file
 and re-emitted unchanged whenever rate limits refresh, so one call is one advance
@@ -17,10 +17,12 @@ from typing import Any
 
 import orjson
 
+from tokentree.core.compressed import SUFFIX, is_compressed
 from tokentree.core.records import ApiCall, Fidelity, Prompt, Tokens
 from tokentree.core.sources.base import (
     BAD_TIMESTAMP,
     FileParse,
+    ReadMode,
     basename,
     first_word,
     json_objects,
@@ -32,6 +34,7 @@ from tokentree.core.sources.base import (
 from tokentree.core.tail import Markers
 
 NAME = "codex"
+SUFFIXES = (".jsonl", f".jsonl{SUFFIX}")
 FALLBACK_MODEL = "gpt-5"  # rollouts from before `turn_context` carried the model
 _USAGE_FIELDS = (
     "input_tokens",
@@ -65,8 +68,13 @@ def discover(env: Mapping[str, str], home: Path) -> list[Path]:
 
 
 def accepts(path: str) -> bool:
-    name = basename(path)
+    name = basename(path).removesuffix(SUFFIX)  # a rollout a week old is compressed
     return name.startswith("rollout-") and name.endswith(".jsonl")
+
+
+def read_mode(path: str) -> ReadMode:
+    """A compressed rollout is never appended to (Codex decompresses it to write again)."""
+    return ReadMode.WHOLE if is_compressed(path) else ReadMode.LINES
 
 
 def parse(lines: Iterable[bytes], state: dict[str, Any], path: str) -> FileParse:
@@ -137,7 +145,7 @@ def _replayed(state: dict[str, Any], timestamp: float) -> bool:
 
 def _session(state: dict[str, Any], path: str) -> str:
     """Sub-agent threads belong to their parent's session."""
-    return state.get("parent") or state.get("session") or basename(path)
+    return state.get("parent") or state.get("session") or basename(path).removesuffix(SUFFIX)
 
 
 def _token_count(
