@@ -469,3 +469,42 @@ def test_a_compressed_rollout_given_by_path_is_known_by_its_name(tmp_path: Path)
     rollout = _compress(tmp_path / f"rollout-x-{SID}.jsonl", _rollout())
     assert sniff(str(rollout)) == codex.NAME
     assert sniff(str(_compress(tmp_path / "notes.jsonl", _rollout()))) is None
+
+
+def _settings(when: datetime, **settings: object) -> dict:
+    return {
+        "timestamp": iso(when),
+        "type": "event_msg",
+        "payload": {"type": "thread_settings_applied", "thread_settings": settings},
+    }
+
+
+def test_the_service_tier_holds_until_set_again_and_a_record_names_its_own() -> None:
+    parsed = _parse(
+        codex_meta(SID, _at(0)),
+        codex_context(_at(1)),
+        codex_tokens(_at(3), (1000, 200, 50, 0)),  # no tier recorded: standard
+        _settings(_at(4), model="gpt-5.5", service_tier="priority"),  # /fast
+        codex_tokens(_at(5), (2000, 400, 60, 0)),
+        _settings(_at(6), model="gpt-5.5"),  # a change that names no tier leaves it
+        codex_tokens(_at(7), (3000, 600, 70, 0)),
+        _settings(_at(8), service_tier="flex"),
+        codex_tokens(_at(9), (4000, 800, 80, 0)),
+        _settings(_at(10), service_tier="turbo"),  # a tier not known here: standard
+        codex_tokens(_at(11), (5000, 1000, 90, 0)),
+        _settings(_at(12), service_tier="fast"),
+        _record(_at(13), "resp-6", (100, 0, 5, 0, 0), attribution={"service_tier": "flex"}),
+        _record(_at(14), "resp-7", (100, 0, 5, 0, 0)),  # the record names none: the file's
+        _settings(_at(15), service_tier="standard"),  # Codex Desktop's spelling
+        _record(_at(16), "resp-8", (100, 0, 5, 0, 0)),
+    )
+    assert [call.speed for call in parsed.calls] == [
+        "",
+        "fast",
+        "fast",
+        "flex",
+        "",
+        "flex",
+        "fast",
+        "",
+    ]

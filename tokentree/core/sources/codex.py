@@ -47,12 +47,16 @@ _WANTED = (
     b'"token_count"',
     b'"token_usage_record"',
     b'"turn_context"',
+    b'"thread_settings_applied"',
     b'"session_meta"',
     b'"user_message"',
     b'_call"',
 )
 MARKERS = Markers(tuple((marker, None) for marker in _WANTED))
 """Only lines holding one of these matter: the others are not decoded."""
+SPEEDS = {"fast": "fast", "priority": "fast", "flex": "flex", "default": "", "standard": ""}
+"""Codex's service tiers as the speed a call is priced at (Fast is sent as "priority");
+another value is a tier not known here: standard (FORMATS 9.2)."""
 TWIN_SECONDS = 5.0  # a response's token_count and its record are written moments apart
 RECORD_RANK = 1  # a response counted from a token_count too: the record's copy is the one
 _SHELL_TOOLS = frozenset(
@@ -111,6 +115,8 @@ def parse(lines: Iterable[bytes], state: dict[str, Any], path: str) -> FileParse
                 result.skipped[BAD_TIMESTAMP] += 1  # a snapshot skipped leaves the baseline too
             elif event == "token_count":
                 _token_count(result, state, payload, timestamp, record["timestamp"], path)
+            elif event == "thread_settings_applied":
+                _settings(state, payload.get("thread_settings"))
             elif event == "user_message" and not _replayed(state, timestamp):
                 result.prompts.append(Prompt(NAME, _session(state, path), timestamp))
     return result
@@ -135,6 +141,14 @@ def _session_meta(state: dict[str, Any], payload: dict[str, Any], record: dict[s
             state["replay_second"] = int(started)  # the parent's history, restamped at spawn
     elif payload.get("forked_from_id") and started is not None:
         state["replay_before"] = started  # the parent's history keeps its old timestamps
+
+
+def _settings(state: dict[str, Any], settings: Any) -> None:
+    """The service tier holds for the rest of the file until set again (`/fast`); a change
+    that does not name one leaves it. Never from config.toml: that would reprice history."""
+    tier = settings.get("service_tier") if isinstance(settings, dict) else None
+    if isinstance(tier, str):
+        state["speed"] = SPEEDS.get(tier, "")
 
 
 def _replayed(state: dict[str, Any], timestamp: float) -> bool:
@@ -219,8 +233,18 @@ def _usage_record(
             tools = [*result.calls.pop().tools, *tools]
             result.ranks.pop()
     attribution = payload.get("attribution")
-    model = attribution.get("model") if isinstance(attribution, dict) else None
-    call = _call(state, path, key, when, usage, tools, model if isinstance(model, str) else None)
+    attribution = attribution if isinstance(attribution, dict) else {}
+    model, tier = attribution.get("model"), attribution.get("service_tier")
+    call = _call(
+        state,
+        path,
+        key,
+        when,
+        usage,
+        tools,
+        model if isinstance(model, str) else None,
+        SPEEDS.get(tier, "") if isinstance(tier, str) else None,
+    )
     result.calls.append(call)
     result.ranks.append(RECORD_RANK)
 
@@ -233,8 +257,10 @@ def _call(
     usage: list[int],
     tools: list[str],
     model: str | None = None,
+    speed: str | None = None,
 ) -> ApiCall:
-    """A call of `usage` (the _USAGE_FIELDS counts), on the turn's model unless given."""
+    """A call of `usage` (the _USAGE_FIELDS counts), on the turn's model and the file's service
+    tier unless given."""
     fresh, cached, output, reasoning, written = usage
     model = model or state.get("model")
     return ApiCall(
@@ -255,6 +281,7 @@ def _call(
         subagent=bool(state.get("subagent")),
         fidelity=Fidelity.EXACT if model else Fidelity.ESTIMATED,
         file=path,
+        speed=state.get("speed", "") if speed is None else speed,
     )
 
 
