@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
-from tests.builders import SESSION, agent_progress_copy, claude_call, claude_prompt, jsonl
-from tokentree.core.records import Fidelity
-from tokentree.core.sources import claude_code
+from tests.builders import (
+    SESSION,
+    agent_progress_copy,
+    claude_call,
+    claude_prompt,
+    jsonl,
+    token_totals,
+    write,
+)
+from tokentree.core.index import Index, Scope
+from tokentree.core.records import ApiCall, Fidelity, Tokens
+from tokentree.core.sources import claude_code, explicit_roots, find_files
 from tokentree.core.sources.base import (
     BAD_TIMESTAMP,
     BAD_TOKENS,
@@ -222,3 +232,205 @@ def test_a_timestamp_lies_between_2000_and_a_day_from_now() -> None:
     assert parse_epoch_ms(later * 1000) is None
     assert parse_epoch_ms(946_684_799_999) is None
     assert parse_epoch_ms(True) is None and parse_epoch_ms("946684800000") is None
+
+
+# FORMATS.md §9.1, ccusage issue #1115: a Sonnet 4.6 executor that consulted an Opus 4.7
+# advisor. The top level is the sum of the two `message` steps; the advisor is not in it.
+EXECUTOR = "claude-sonnet-4-6"
+ADVISOR = "claude-opus-4-7"
+EXECUTOR_TOKENS = Tokens(input=2, cache_write_5m=7_853, cache_read=226_584, output=491)
+ADVISOR_TOKENS = Tokens(input=159_419, output=7_805)
+
+
+def _step(
+    kind: str, input: int, output: int, cache_read: int, cache_write: int, **extra: object
+) -> dict:
+    return {
+        "type": kind,
+        "input_tokens": input,
+        "output_tokens": output,
+        "cache_read_input_tokens": cache_read,
+        "cache_creation_input_tokens": cache_write,
+        "cache_creation": {
+            "ephemeral_5m_input_tokens": cache_write,
+            "ephemeral_1h_input_tokens": 0,
+        },
+        **extra,
+    }
+
+
+def _advised(message_id: str = "msg_adv", **line: object) -> dict:
+    """The genuine response: a `message` step, the advisor's, then a `message` step with the
+    rest of the top level (1 / 446 / 116,888 / 661)."""
+    response = claude_call(
+        message_id,
+        T0,
+        model=EXECUTOR,
+        input=2,
+        output=491,
+        cache_read=226_584,
+        cache_write=7_853,
+        **line,
+    )
+    response["message"]["usage"]["iterations"] = [
+        _step("message", 1, 45, 109_696, 7_192),
+        _step("advisor_message", 159_419, 7_805, 0, 0, model=ADVISOR),
+        _step("message", 1, 446, 116_888, 661),
+    ]
+    return response
+
+
+def _counted(projects: Path) -> list[ApiCall]:
+    """The calls that count once every file below `projects` is indexed: copies merged."""
+    roots = explicit_roots([projects], ["claude-code"])
+    index = Index(None)
+    index.update(find_files(roots, ["claude-code"]).files, roots)
+    return index.calls(Scope(tuple(str(root.path) for root in roots), ("claude-code",)))
+
+
+TOTAL_KINDS = ("input", "cache_write", "cache_read", "output")
+ADVISED_TOTALS = (2, 2 + 159_419, 7_853, 226_584, 491 + 7_805)
+
+
+def test_an_advisor_step_is_a_call_of_its_own_at_the_advisor_model() -> None:
+    parsed = _parse(_advised(tools=(("Read", {"file_path": "/src/app.py"}),)))
+    executor, advisor = parsed.calls
+    assert (executor.key, executor.model, executor.tokens) == (
+        "msg_adv:req_msg_adv",
+        EXECUTOR,
+        EXECUTOR_TOKENS,
+    )
+    assert (advisor.key, advisor.model, advisor.tokens) == (
+        "msg_adv:req_msg_adv:iter:1",
+        ADVISOR,
+        ADVISOR_TOKENS,
+    )
+    assert (executor.tools, advisor.tools) == (("Read app.py",), ())
+    assert executor[2:5] == advisor[2:5]  # session, project, time
+    assert parsed.families == {executor.key: "msg_adv", advisor.key: "msg_adv:iter:1"}
+    assert parsed.ranks == [
+        claude_code._RANK_TOP_LEVEL + claude_code._RANK_MAIN_THREAD + total
+        for total in (2 + 491 + 226_584 + 7_853, 159_419 + 7_805)
+    ]
+
+
+def test_an_advisor_step_repeated_on_each_content_block_counts_once() -> None:
+    blocks = [
+        _advised(tools=(("Read", {"file_path": "/src/app.py"}),)),
+        _advised(),
+        _advised(tools=(("Bash", {"command": "pytest -q"}),)),
+    ]
+    parsed = _parse(*blocks)
+    assert [call.key for call in parsed.calls] == [
+        "msg_adv:req_msg_adv",
+        "msg_adv:req_msg_adv:iter:1",
+    ]
+    assert token_totals(parsed.calls, TOTAL_KINDS) == ADVISED_TOTALS
+    assert parsed.calls[0].tools == ("Read app.py", "Bash pytest")
+
+
+def test_an_advisor_step_copied_into_other_files_counts_once(tmp_path: Path) -> None:
+    projects = tmp_path / "projects"
+    folder = projects / "-home-dev-atlas"
+    write(folder / f"{SESSION}.jsonl", claude_prompt(T0), _advised(), _advised())
+    write(folder / "resumed.jsonl", _advised(session="resumed"))  # --resume copies the line
+    replayed = _advised(request_id="req_btw", sidechain=True)  # a /btw replay: a new requestId
+    write(folder / SESSION / "subagents" / "agent-btw1.jsonl", replayed)
+    write(folder / "parent.jsonl", agent_progress_copy(_advised(sidechain=True), T0))
+    calls = _counted(projects)
+    assert sorted((call.key, call.model) for call in calls) == [
+        ("msg_adv:req_msg_adv", EXECUTOR),
+        ("msg_adv:req_msg_adv:iter:1", ADVISOR),
+    ]
+    assert token_totals(calls, TOTAL_KINDS) == ADVISED_TOTALS
+    assert {call.session_id for call in calls} == {SESSION} and not any(c.subagent for c in calls)
+
+
+def test_a_sub_agent_that_consulted_an_advisor_counts_both_calls(tmp_path: Path) -> None:
+    """The advisor step is not a replay of its own response: both count, as sub-agent calls."""
+    projects = tmp_path / "projects"
+    sub_agent = _advised(sidechain=True)
+    write(projects / "-home-dev-atlas" / SESSION / "subagents" / "agent-a1.jsonl", sub_agent)
+    calls = _counted(projects)
+    assert token_totals(calls, TOTAL_KINDS) == ADVISED_TOTALS
+    assert all(call.subagent for call in calls)
+
+
+def test_a_compaction_step_is_a_call_of_its_own_at_the_response_model() -> None:
+    """Made-up numbers: no genuine compaction step is quoted in FORMATS.md."""
+    line = claude_call(
+        "msg_cmp", T0, model="claude-opus-4-6", input=3, output=120, cache_read=9_000
+    )
+    line["message"]["usage"]["iterations"] = [
+        _step("compaction", 150_000, 4_000, 20_000, 1_000),
+        _step("message", 3, 120, 9_000, 0),
+    ]
+    executor, compaction = _parse(line, line).calls
+    assert (executor.model, executor.tokens) == ("claude-opus-4-6", Tokens(3, 0, 0, 9_000, 120))
+    assert (compaction.key, compaction.model) == ("msg_cmp:req_msg_cmp:iter:0", "claude-opus-4-6")
+    assert compaction.tokens == Tokens(150_000, 1_000, 0, 20_000, 4_000)
+
+
+def test_a_fallback_step_names_the_model_that_served_the_top_level() -> None:
+    line = claude_call("msg_fb", T0, model="claude-opus-4-8", input=5, output=60, cache_read=800)
+    line["message"]["usage"]["iterations"] = [
+        _step("fallback_message", 5, 60, 800, 0, model="claude-sonnet-4-6")
+    ]
+    [call] = _parse(line).calls
+    assert (call.key, call.model, call.tokens) == (
+        "msg_fb:req_msg_fb",
+        "claude-sonnet-4-6",
+        Tokens(5, 0, 0, 800, 60),
+    )
+
+
+@pytest.mark.parametrize(
+    "steps",
+    [
+        None,
+        [_step("message", 10, 100, 0, 0)],
+        [_step("message", 4, 40, 0, 0), _step("message", 6, 60, 0, 0)],
+        "steps",
+        [1, "message", None],
+        [_step("message", -1, 1.5, 0, 0)],  # never read: the top level is their sum
+        [{"type": "an unknown step", "input_tokens": "many"}],
+    ],
+)
+def test_a_response_without_steps_billed_apart_is_one_call_as_before(steps: object) -> None:
+    line = claude_call("msg_1", T0)
+    if steps is not None:
+        line["message"]["usage"]["iterations"] = steps
+    parsed = _parse(line)
+    [call] = parsed.calls
+    assert (call.key, call.model, call.tokens) == (
+        "msg_1:req_msg_1",
+        "claude-sonnet-4-5-20250929",
+        Tokens(input=10, output=100),
+    )
+    assert parsed.families == {"msg_1:req_msg_1": "msg_1"} and not parsed.skipped
+
+
+@pytest.mark.parametrize(
+    ("step", "reason"),
+    [
+        ({"input_tokens": -1}, BAD_TOKENS),
+        ({"output_tokens": 2**63}, BAD_TOKENS),
+        ({"cache_read_input_tokens": "many"}, "wrong field types"),
+        ({"cache_creation": {"ephemeral_1h_input_tokens": 1.5}}, BAD_TOKENS),
+        ({"model": None}, "wrong field types"),
+        ({"model": ""}, "wrong field types"),
+    ],
+)
+def test_a_bad_advisor_step_skips_its_line_and_is_counted(step: dict, reason: str) -> None:
+    bad = _advised("msg_bad")
+    bad["message"]["usage"]["iterations"][1] |= step
+    parsed = _parse(claude_call("msg_1", T0), bad)
+    assert [call.key for call in parsed.calls] == ["msg_1:req_msg_1"]
+    assert parsed.skipped == {reason: 1}
+
+
+def test_a_fallback_step_without_a_model_skips_its_line() -> None:
+    line = claude_call("msg_fb", T0)
+    line["message"]["usage"]["iterations"] = [{"type": "fallback_message", "model": 4}]
+    parsed = _parse(line)
+    assert parsed.calls == [] and parsed.skipped == {"wrong field types": 1}

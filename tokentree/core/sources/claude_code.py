@@ -2,7 +2,9 @@
 
 Counting rules (FORMATS.md §1): one call per (message.id, requestId), written on
 one line per content block and copied into resumed sessions and into the
-parent's `agent_progress` lines; the most complete copy wins.
+parent's `agent_progress` lines; the most complete copy wins. An advisor or
+compaction step inside a response is billed apart (§9.1): a call of its own,
+keyed and deduplicated like its response.
 """
 
 from __future__ import annotations
@@ -125,16 +127,33 @@ class _ServerTools(_Fields):
     web_search_requests: Any = 0
 
 
-class _Usage(_Fields):
-    """Anthropic usage: a missing count is 0, any other bad count makes the line wrong."""
+class _Counts(_Fields):
+    """Anthropic token counts: a missing count is 0, any other bad count makes the line wrong."""
 
     input_tokens: Any = 0
     cache_creation_input_tokens: Any = 0
     cache_read_input_tokens: Any = 0
     output_tokens: Any = 0
     cache_creation: _CacheSplit | _NotObject = None
+
+
+class _Iteration(_Counts):
+    """One sampling step of a response (FORMATS.md §9.1): its kind, and its model if named."""
+
+    type: Any = None
+    model: Any = None
+
+
+_Steps = list[_Iteration | _NotObject] | str | int | float | bool | None | dict[str, Any]
+"""A list of steps; anything else is a wrong type, ignored like a wrong cache split."""
+
+
+class _Usage(_Counts):
+    """A response's usage: the executor's tokens, and the steps they were sampled in."""
+
     speed: Any = None  # "fast" in fast mode (FORMATS.md §1.6)
     server_tool_use: _ServerTools | _NotObject = None  # web searches, billed per search
+    iterations: _Steps = None
 
 
 class _Message(_Fields):
@@ -216,20 +235,20 @@ def parse(lines: Iterable[bytes], state: dict[str, Any], path: str) -> FileParse
     for draft in drafts.values():
         result.calls.append(draft.call(path, shared))
         result.ranks.append(draft.rank)
-    result.families = {key: draft.message_id for key, draft in drafts.items()}
+    result.families = {key: draft.family for key, draft in drafts.items()}
     return result
 
 
 class _Draft:
     """A call while its content blocks are still being read: one line per block.
 
-    Only the usage with the largest total is kept; it is turned into Tokens
-    once, when the file's lines are done.
+    Only the usage with the largest total is kept, with the model it is billed
+    at; it is turned into Tokens once, when the file's lines are done.
     """
 
     __slots__ = (
         "key",
-        "message_id",
+        "family",
         "line",
         "timestamp",
         "model",
@@ -243,18 +262,18 @@ class _Draft:
     def __init__(
         self,
         key: str,
-        message_id: str,
+        family: str,
         line: _Line,
         timestamp: float,
         model: str,
-        usage: _Usage,
+        usage: _Counts,
         total: int,
         tools: list[str],
         rank: int,
         subagent: bool,
     ) -> None:
         self.key = key
-        self.message_id = message_id  # the response: its family (see FileParse.families)
+        self.family = family  # the response (or its step): see FileParse.families
         self.line = line
         self.timestamp = timestamp
         self.model = model
@@ -264,10 +283,10 @@ class _Draft:
         self.rank = rank
         self.subagent = subagent
 
-    def merge(self, usage: _Usage, total: int, tools: list[str], rank: int) -> None:
-        """Another block of the same response: keep the fullest usage, join the tools."""
+    def merge(self, usage: _Counts, total: int, model: str, tools: list[str], rank: int) -> None:
+        """Another line of the same call: keep the fullest usage, join the tools."""
         if total > self.total:
-            self.usage, self.total = usage, total
+            self.usage, self.total, self.model = usage, total, model
         if tools:
             known = self.tools
             self.tools = known + [tool for tool in tools if tool not in known]
@@ -283,6 +302,8 @@ class _Draft:
         if type(session_id) is not str or not session_id:
             session_id = _session_from_path(path)
         cwd = cwd if type(cwd) is str else ""
+        usage = self.usage
+        executor = type(usage) is _Usage  # a step billed apart has no mode or searches of its own
         return ApiCall(
             NAME,
             self.key,
@@ -290,7 +311,7 @@ class _Draft:
             shared.setdefault(cwd, cwd),
             self.timestamp,
             shared.setdefault(self.model, self.model),
-            _tokens(self.usage),
+            _tokens(usage),
             tuple(self.tools),
             self.subagent,
             _fidelity(version if type(version) is str else None),  # an object is no cache key
@@ -300,8 +321,8 @@ class _Draft:
             False,
             False,
             None,
-            _speed(self.usage.speed),
-            _web_searches(self.usage.server_tool_use),
+            _speed(usage.speed) if executor else "",
+            _web_searches(usage.server_tool_use) if executor else 0,
         )
 
 
@@ -350,6 +371,10 @@ def _add_call(
     if problem is not None or type(model) is not str:
         result.skipped[problem or "wrong field types"] += 1
         return
+    steps = usage.iterations
+    billed_apart = _NO_STEPS
+    if type(steps) is list:
+        model, billed_apart = _billed_apart(steps, model)
     total = (
         usage.input_tokens
         + usage.cache_creation_input_tokens
@@ -361,26 +386,95 @@ def _add_call(
     sidechain = line.isSidechain is True
     content = message.content
     tools = _tool_labels(content) if type(content) is list else _NO_TOOLS
-    rank = (0 if copy else _RANK_TOP_LEVEL) + (0 if sidechain else _RANK_MAIN_THREAD) + total
+    rank_of_copy = (0 if copy else _RANK_TOP_LEVEL) + (0 if sidechain else _RANK_MAIN_THREAD)
+    rank = rank_of_copy + total
     draft = drafts.get(key)
     if draft is not None:
-        draft.merge(usage, total, tools, rank)
+        draft.merge(usage, total, model, tools, rank)
+    else:
+        timestamp = parse_timestamp(line.timestamp)
+        if timestamp is None:
+            result.skipped[BAD_TIMESTAMP] += 1
+            return
+        subagent = subagent_file or sidechain or bool(line.agentId)
+        draft = drafts[key] = _Draft(
+            key, message_id, line, timestamp, model, usage, total, tools, rank, subagent
+        )
+    for index, step_model, step in billed_apart:
+        _add_step(drafts, draft, index, step_model, step, rank_of_copy)
+
+
+_NO_STEPS: list[tuple[int, str, _Iteration]] = []
+
+
+def _billed_apart(steps: list[Any], model: str) -> tuple[str, list[tuple[int, str, _Iteration]]]:
+    """The model the top level is billed at, and the steps billed as calls of their own, each
+    with its place in `steps` and its model (FORMATS.md §9.1; counts checked by _count_problem).
+
+    `message` steps are the top level's parts, never added. An advisor is billed at its own
+    model, a compaction at the response's; a fallback's model served the top level.
+    """
+    executor_model = model
+    apart = []
+    for index, step in enumerate(steps):
+        if type(step) is not _Iteration:
+            continue
+        kind = step.type
+        if kind == "advisor_message":
+            apart.append((index, step.model, step))
+        elif kind == "compaction":
+            apart.append((index, model, step))
+        elif kind == "fallback_message":
+            executor_model = step.model
+    return executor_model, apart
+
+
+def _add_step(
+    drafts: dict[str, _Draft],
+    response: _Draft,
+    index: int,
+    model: str,
+    step: _Iteration,
+    rank_of_copy: int,
+) -> None:
+    """A step billed apart, repeated on each line of its response: merged as the response is."""
+    key = f"{response.key}:iter:{index}"
+    total = _total(step)
+    draft = drafts.get(key)
+    if draft is not None:
+        draft.merge(step, total, model, _NO_TOOLS, rank_of_copy + total)
         return
-    timestamp = parse_timestamp(line.timestamp)
-    if timestamp is None:
-        result.skipped[BAD_TIMESTAMP] += 1
-        return
-    subagent = subagent_file or sidechain or bool(line.agentId)
     drafts[key] = _Draft(
-        key, message_id, line, timestamp, model, usage, total, tools, rank, subagent
+        key,
+        f"{response.family}:iter:{index}",  # a /btw replay of the step drops with its response
+        response.line,
+        response.timestamp,
+        model,
+        step,
+        total,
+        _NO_TOOLS,  # the tools are the executor's
+        rank_of_copy + total,
+        response.subagent,
+    )
+
+
+def _total(counts: _Counts) -> int:
+    return (
+        counts.input_tokens
+        + counts.cache_creation_input_tokens
+        + counts.cache_read_input_tokens
+        + counts.output_tokens
     )
 
 
 def _count_problem(usage: _Usage) -> str | None:
-    """Why a count of the usage cannot be summed (every count read, in one check), or None."""
+    """Why a count of the usage cannot be summed (every count read, in one check), or None.
+
+    The steps billed apart are checked too, and their models, which price them.
+    """
     split = usage.cache_creation
     server_tools = usage.server_tool_use
-    return token_count_problem(
+    problem = token_count_problem(
         usage.input_tokens,
         usage.cache_creation_input_tokens,
         usage.cache_read_input_tokens,
@@ -388,10 +482,37 @@ def _count_problem(usage: _Usage) -> str | None:
         split.ephemeral_1h_input_tokens if type(split) is _CacheSplit else 0,
         server_tools.web_search_requests if type(server_tools) is _ServerTools else 0,
     )
+    steps = usage.iterations
+    if problem is not None or type(steps) is not list:
+        return problem
+    for step in steps:
+        if type(step) is _Iteration:
+            problem = _step_problem(step)
+            if problem is not None:
+                return problem
+    return None
 
 
-def _tokens(usage: _Usage) -> Tokens:
-    """Anthropic usage (its counts already checked by _count_problem) to Tokens."""
+def _step_problem(step: _Iteration) -> str | None:
+    """Why a step that is billed, or that names the top level's model, cannot be read."""
+    kind = step.type
+    named = kind in ("advisor_message", "fallback_message")
+    if named and (type(step.model) is not str or not step.model):
+        return "wrong field types"
+    if kind not in ("advisor_message", "compaction"):
+        return None  # its counts are never read
+    split = step.cache_creation
+    return token_count_problem(
+        step.input_tokens,
+        step.cache_creation_input_tokens,
+        step.cache_read_input_tokens,
+        step.output_tokens,
+        split.ephemeral_1h_input_tokens if type(split) is _CacheSplit else 0,
+    )
+
+
+def _tokens(usage: _Counts) -> Tokens:
+    """Anthropic counts (already checked by _count_problem) to Tokens."""
     cache_write = usage.cache_creation_input_tokens
     split = usage.cache_creation
     write_1h = 0
