@@ -206,6 +206,52 @@ def test_a_rewind_read_in_the_same_pass_marks_the_rewound_calls(harness: Harness
     assert [call.rewound for call in harness.calls()] == [True, True]
 
 
+def test_a_rewind_to_an_id_not_in_the_chat_marks_every_call_and_keeps_its_tokens(
+    harness: Harness,
+) -> None:
+    """The CLI clears the whole chat when the id is gone (here: rewound already); the calls
+    were paid for, so none of them drops."""
+    path = write(
+        harness.chats / "session-2026-03-02T14-00-7d9e3c1a.jsonl",
+        gemini_meta(SESSION, T0),
+        gemini_prompt("u1", _at(0)),
+        gemini_reply("g1", _at(1), gemini_usage(1000, 0, 100)),
+        gemini_prompt("u2", _at(2), "no, do it differently"),
+        gemini_reply("g2", _at(3), gemini_usage(1200, 1000, 80)),
+        {"$rewindTo": "u2"},
+        gemini_prompt("u3", _at(4), "do it like this"),
+        gemini_reply("g3", _at(5), gemini_usage(1100, 1000, 60)),
+    )
+    assert harness.totals() == (3, 1300, 2000, 240, 0)
+    assert [call.rewound for call in harness.calls()] == [False, True, False]
+    append(
+        path,
+        jsonl(
+            {"$rewindTo": "g2"},
+            gemini_prompt("u4", _at(6), "start over"),
+            gemini_reply("g4", _at(7), gemini_usage(900, 800, 30, thoughts=5)),
+        ),
+    )
+    assert harness.totals() == (4, 1400, 2800, 275, 5)
+    assert [call.rewound for call in harness.calls()] == [True, True, True, False]
+    assert len(harness.index.prompts(harness.scope())) == 4
+
+
+def test_a_rewind_to_an_unknown_id_read_in_the_same_pass_drops_nothing(harness: Harness) -> None:
+    write(
+        harness.chats / "session-2026-03-02T14-00-7d9e3c1a.jsonl",
+        gemini_meta(SESSION, T0),
+        gemini_prompt("u1", _at(0)),
+        gemini_reply("g1", _at(1), gemini_usage(1000, 0, 100)),
+        gemini_reply("g2", _at(2), gemini_usage(1200, 1000, 80, thoughts=7)),
+        {"$rewindTo": "never-logged"},
+        gemini_prompt("u2", _at(3), "again"),
+        gemini_reply("g3", _at(4), gemini_usage(1100, 1000, 60)),
+    )
+    assert harness.totals() == (3, 1300, 2000, 247, 7)
+    assert [call.rewound for call in harness.calls()] == [True, True, False]
+
+
 def test_a_migrated_legacy_session_counts_once(harness: Harness) -> None:
     """Resuming a legacy chat copies it into `<same name>.jsonl`; the `.json` stays."""
     meta = gemini_meta(SESSION, T0)

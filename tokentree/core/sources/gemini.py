@@ -71,29 +71,32 @@ def read_mode(path: str) -> ReadMode:
 def parse(lines: Iterable[bytes], state: dict[str, Any], path: str) -> FileParse:
     """Calls and prompts in `lines` (a whole `.json` chat, or new lines of a `.jsonl` one).
 
-    `$rewindTo` undoes a message and all after it: those calls were paid for, so
+    `$rewindTo` undoes a message and all after it, or every message when the id
+    is not in the chat (as the CLI replays it): those calls were paid for, so
     they stay counted, marked rewound; calls stored by an earlier read are marked
     by a copy with no tokens, which the index merges into the stored one.
     """
     result = FileParse(state=state)
     latest: dict[str, dict[str, Any]] = {}  # message id → its last record in this read
-    order: list[str] = state.setdefault("order", [])  # message ids, first appearance first
+    # the ids still in the chat, in the CLI's order: a message rewound and logged again goes last
+    live: dict[str, None] = dict.fromkeys(state.get("order", ()))
     rewound: set[str] = set()
     for record in _records(lines, path, result):
         target = record.get("$rewindTo")
-        if isinstance(target, str) and target in order:
-            rewound.update(order[order.index(target) :])
+        if isinstance(target, str):
+            rewound.update(_rewind(live, target))
             continue
         update = record.get("$set")
         if isinstance(update, dict):
             _metadata(state, update, path)
         elif isinstance(record.get("id"), str) and "type" in record:
-            if record["id"] not in latest and record["id"] not in order:
-                order.append(record["id"])
+            live.setdefault(record["id"])
+            rewound.discard(record["id"])  # logged again after a rewind: back in the chat
             latest.pop(record["id"], None)  # keep the order of the last record
             latest[record["id"]] = record
         elif isinstance(record.get("sessionId"), str):
             _metadata(state, record, path)
+    state["order"] = list(live)
     counted: dict[str, float] = state.setdefault("counted", {})  # id → time of its call
     for record in latest.values():
         _message(result, state, record, path, rewound=record["id"] in rewound)
@@ -102,6 +105,16 @@ def parse(lines: Iterable[bytes], state: dict[str, Any], path: str) -> FileParse
             _mark_rewound(result, state, message_id, counted[message_id], path)
     counted.update((call.key.rsplit(":", 1)[1], call.timestamp) for call in result.calls)
     return result
+
+
+def _rewind(live: dict[str, None], target: str) -> list[str]:
+    """Remove `target` and all after it from the chat, or every message when `target` is not
+    in it (the CLI clears the chat then); returns the ids removed."""
+    ids = list(live)
+    undone = ids[ids.index(target) :] if target in live else ids
+    for message_id in undone:
+        del live[message_id]
+    return undone
 
 
 def _mark_rewound(

@@ -1,12 +1,15 @@
 """OpenCode: the SQLite `opencode.db` in its data dir, and the older `storage/` JSON files.
 
-Counting rules (FORMATS.md §4): one call per `step-finish` part, since a message
-that spans several steps keeps only its last step's tokens; a finished message
-whose parts are gone counts once with its own tokens. OpenCode stores tokens
-normalised (`input` excludes cache reads and writes); reasoning is billed as
-output. The database is the primary copy: the JSON files were copied into it
-and not deleted, so both name the same message ids and count once. Child
-sessions (the task tool's sub-agents) belong to their root session.
+Counting rules (FORMATS.md §4, §9.4): one call per `step-finish` part, since a
+message that spans several steps keeps only its last step's tokens; a finished
+message whose parts are gone counts once with its own tokens. OpenCode 2 keeps
+one step per `session_message` row. A call's time is its message's
+`time.created`: the row times say when a row was written, which for a migrated
+message is the day of the migration. OpenCode stores tokens normalised (`input`
+excludes cache reads and writes); reasoning is billed as output. The database is
+the primary copy: the JSON files were copied into it and not deleted, so both
+name the same message ids and count once. Child sessions (the task tool's
+sub-agents) belong to their root session.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Any
 import orjson
 
 from tokentree.core.records import ApiCall, Fidelity, Prompt, Tokens
+from tokentree.core.sources import opencode_db
 from tokentree.core.sources.base import (
     BAD_TIMESTAMP,
     FileParse,
@@ -32,6 +36,7 @@ from tokentree.core.sources.base import (
     url_host,
     walk_files,
 )
+from tokentree.core.sources.opencode_db import SessionInfo
 from tokentree.core.tail import Markers
 
 NAME = "opencode"
@@ -44,21 +49,11 @@ _RANK_DATABASE = 1 << 48
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 BUSY_TIMEOUT = 2.0
 """Seconds to wait for a lock OpenCode holds (only without WAL); then the read is retried later."""
-_CHUNK = 500  # SQLite host parameters per IN (…) query
-_PART_KINDS = "('step-finish', 'tool')"
-_PARTS = (
-    "SELECT message_id, id, time_created, data FROM part"
-    " WHERE CASE WHEN json_valid(data) THEN json_extract(data, '$.type') END IN " + _PART_KINDS
-)
 _FILE_TOOLS = frozenset({"read", "edit", "write", "patch", "multiedit", "list"})
 
-Part = tuple[str, int | None, dict[str, Any]]
-"""A part's id, its creation time in ms (None in the JSON files) and its data."""
-SessionInfo = tuple[Any, Any]
-"""A session's parent id and directory, as stored (either may be missing or of another type)."""
-Step = tuple[float | None, Tokens | str, list[str], float | None]
-"""A finished step: its time in epoch seconds, tokens, tools and OpenCode's own cost. A time of
-None (not plausible) or tokens given as a string (why they are bad) mean: skip it and count it."""
+Step = tuple[Tokens | str, list[str], float | None]
+"""A finished step: its tokens, tools and OpenCode's own cost. Tokens given as a string (why
+they are bad) mean: skip it and count it."""
 
 
 def discover(env: Mapping[str, str], home: Path) -> list[Path]:
@@ -143,76 +138,52 @@ def read_database(path: str, state: dict[str, Any]) -> tuple[FileParse, int]:
 
 
 def _read_changes(db: sqlite3.Connection, result: FileParse, state: dict[str, Any]) -> int:
-    """Parse the changed messages with their parts; returns the bytes of JSON read."""
-    lineage = _Lineage(_sessions(db).get)
-    messages, part_rows = _changed_rows(db, state)
+    """Parse the changed messages of both generations; returns the bytes of JSON read."""
+    present = opencode_db.tables(db)
+    if not opencode_db.is_opencode(present):
+        result.skipped["not an OpenCode database"] += 1
+        return 0
+    lineage = _Lineage(opencode_db.sessions(db, present).get)
+    changed = opencode_db.changes(db, state, present)
     size = 0
-    parts: dict[str, list[Part]] = {}
-    for message_id, part_id, created, data in part_rows:
+    parts: dict[str, list[dict[str, Any]]] = {}
+    for message_id, data in changed.parts:
         size += len(data)
         decoded = _object(data, result)
         if decoded is not None:
-            parts.setdefault(message_id, []).append((part_id, created, decoded))
-    for message_id, session_id, data in messages:
+            parts.setdefault(message_id, []).append(decoded)
+    for message_id, session_id, data in changed.messages:
         size += len(data)
         info = _object(data, result)
         if info is not None:
             _message(result, info, message_id, session_id, parts.get(message_id, []), lineage, True)
+    for message_id, session_id, kind, data in changed.v2_messages:
+        size += len(data)
+        decoded = _object(data, result)
+        if decoded is not None:
+            info, own_parts = _as_v1(kind, decoded)
+            _message(result, info, message_id, session_id, own_parts, lineage, True)
     return size
 
 
-def _sessions(db: sqlite3.Connection) -> dict[str, SessionInfo]:
-    """Every session's parent and directory; a column a newer schema dropped reads as NULL."""
-    columns = {row[1] for row in db.execute("PRAGMA table_info(session)")}
-    if not columns:
-        raise sqlite3.OperationalError("no such table: session")
-    parent = "parent_id" if "parent_id" in columns else "NULL"
-    directory = "directory" if "directory" in columns else "NULL"
-    return {
-        session_id: (parent_id, folder)
-        for session_id, parent_id, folder in db.execute(
-            f"SELECT id, {parent}, {directory} FROM session"
-        )
+def _as_v1(kind: str, data: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """An OpenCode 2 message as a v1 message and its parts: a row is one step, with its tools
+    in `content`, its usage once the step has ended, and its model as `{id, providerID}`."""
+    model = data.get("model")
+    info = {
+        "role": kind,
+        "time": data.get("time"),
+        "modelID": model.get("id") if isinstance(model, dict) else None,
     }
-
-
-def _changed_rows(
-    db: sqlite3.Connection, state: dict[str, Any]
-) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-    """The messages updated since the marks in `state`, or whose parts were, and their parts.
-
-    The marks move to the newest change times seen; the first read takes everything.
-    """
-    message_mark, part_mark = state.get("message_mark"), state.get("part_mark")
-    newest_message = db.execute("SELECT max(time_updated) FROM message").fetchone()[0]
-    newest_part = db.execute("SELECT max(time_updated) FROM part").fetchone()[0]
-    state["message_mark"] = newest_message if newest_message is not None else message_mark or 0
-    state["part_mark"] = newest_part if newest_part is not None else part_mark or 0
-    if message_mark is None or part_mark is None:
-        messages = db.execute("SELECT id, session_id, data FROM message").fetchall()
-        return messages, db.execute(f"{_PARTS} ORDER BY message_id, id").fetchall()
-    changed = {
-        row[0]
-        for row in db.execute("SELECT id FROM message WHERE time_updated >= ?", (message_mark,))
-    }
-    changed |= {
-        row[0]
-        for row in db.execute(
-            "SELECT DISTINCT message_id FROM part WHERE time_updated >= ?", (part_mark,)
-        )
-    }
-    messages, part_rows = [], []
-    ids = sorted(changed)
-    for start in range(0, len(ids), _CHUNK):
-        chunk = ids[start : start + _CHUNK]
-        marks = ", ".join("?" * len(chunk))
-        messages += db.execute(
-            f"SELECT id, session_id, data FROM message WHERE id IN ({marks})", chunk
-        ).fetchall()
-        part_rows += db.execute(
-            f"{_PARTS} AND message_id IN ({marks}) ORDER BY message_id, id", chunk
-        ).fetchall()
-    return messages, part_rows
+    content = data.get("content")
+    parts = [
+        {"type": "tool", "tool": item.get("name"), "state": item.get("state")}
+        for item in (content if isinstance(content, list) else ())
+        if isinstance(item, dict) and item.get("type") == "tool"
+    ]
+    if data.get("tokens") is not None:
+        parts.append({"type": "step-finish", "tokens": data["tokens"], "cost": data.get("cost")})
+    return info, parts
 
 
 def _object(data: str | bytes, result: FileParse) -> dict[str, Any] | None:
@@ -300,7 +271,7 @@ def _stored_session(folder: str, session_id: str) -> SessionInfo | None:
     return None
 
 
-def _stored_parts(storage: str, message_id: str, result: FileParse) -> Iterator[Part]:
+def _stored_parts(storage: str, message_id: str, result: FileParse) -> Iterator[dict[str, Any]]:
     """The step-finish and tool parts of a message, in order (part ids sort by time)."""
     folder = os.path.join(storage, "part", message_id)
     try:
@@ -319,7 +290,7 @@ def _stored_parts(storage: str, message_id: str, result: FileParse) -> Iterator[
             continue  # text, reasoning, patches: the bulk of the bytes, never decoded
         part = _object(data, result)
         if part is not None:
-            yield name[: -len(".json")], None, part
+            yield part
 
 
 # --- one message, from either copy ----------------------------------------------------------
@@ -330,7 +301,7 @@ def _message(
     info: dict[str, Any],
     message_id: str,
     session_id: str,
-    parts: list[Part],
+    parts: list[dict[str, Any]],
     lineage: _Lineage,
     from_database: bool,
 ) -> None:
@@ -355,12 +326,9 @@ def _message(
     where = info.get("path")
     cwd = where.get("cwd") if isinstance(where, dict) else None
     project = cwd if isinstance(cwd, str) else lineage.directory(session_id)
-    for step, (when, tokens, tools, own_cost) in enumerate(_steps(info, parts, created)):
+    for step, (tokens, tools, own_cost) in enumerate(_steps(info, parts)):
         if isinstance(tokens, str):
             result.skipped[tokens] += 1
-            continue
-        if when is None:
-            result.skipped[BAD_TIMESTAMP] += 1
             continue
         result.calls.append(
             ApiCall(
@@ -368,7 +336,7 @@ def _message(
                 key=f"opencode:{message_id}:{step}",
                 session_id=root,
                 project=project,
-                timestamp=when,
+                timestamp=created,
                 model=model,
                 tokens=tokens,
                 tools=tuple(tools),
@@ -385,8 +353,8 @@ def _own_cost(record: dict[str, Any]) -> float | None:
     return float(cost) if type(cost) in (int, float) and cost > 0 else None
 
 
-def _steps(info: dict[str, Any], parts: list[Part], created: float) -> list[Step]:
-    """Each finished step of a message; `created` is the message's time in epoch seconds.
+def _steps(info: dict[str, Any], parts: list[dict[str, Any]]) -> list[Step]:
+    """Each finished step of a message.
 
     A tool part belongs to the step that finishes after it; tools of a step not
     finished yet wait for the read that sees its `step-finish`. OpenCode logs a
@@ -394,15 +362,14 @@ def _steps(info: dict[str, Any], parts: list[Part], created: float) -> list[Step
     """
     steps: list[Step] = []
     tools: list[str] = []
-    for _, part_created, part in parts:
+    for part in parts:
         kind = part.get("type")
         if kind == "tool":
             label = _tool(part)
             if label:
                 tools.append(label)
         elif kind == "step-finish":
-            when = created if part_created is None else parse_epoch_ms(part_created)
-            steps.append((when, _tokens(part.get("tokens")), tools, _own_cost(part)))
+            steps.append((_tokens(part.get("tokens")), tools, _own_cost(part)))
             tools = []
     if steps:
         return steps
@@ -410,7 +377,7 @@ def _steps(info: dict[str, Any], parts: list[Part], created: float) -> list[Step
     usage = info.get("tokens")
     tokens = _tokens(usage) if times.get("completed") and isinstance(usage, dict) else Tokens()
     if isinstance(tokens, str) or tokens.total:
-        return [(created, tokens, tools, _own_cost(info))]  # an older message without parts
+        return [(tokens, tools, _own_cost(info))]  # an older message without parts
     return []  # still streaming, or failed before any usage
 
 
