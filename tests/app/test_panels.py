@@ -15,7 +15,17 @@ import pytest
 from rich.console import Console
 
 from tests.app.conftest import OPUS, at, events, make_app, ready, settle
-from tests.builders import append, claude_call, claude_prompt, jsonl, write
+from tests.builders import (
+    append,
+    claude_call,
+    claude_prompt,
+    codex_context,
+    codex_meta,
+    codex_prompt,
+    codex_tokens,
+    jsonl,
+    write,
+)
 from tokentree.app import app as app_module
 from tokentree.app.app import TokenTreeApp, create_app
 from tokentree.cli import main
@@ -246,3 +256,56 @@ async def test_info_panel_shows_fast_mode_and_web_searches(isolated_home) -> Non
         assert "» 1 fast mode" in text
         [searches] = [row for row in text.splitlines() if "web searches" in row]
         assert "2" in searches and "$0.02" in searches
+
+
+def _panel_row(text: str, label: str) -> str:
+    [row] = [line for line in text.splitlines() if line.lstrip("│ ").startswith(label)]
+    return row
+
+
+async def test_an_unpriced_call_shows_no_cost_never_zero_dollars(usage_logs) -> None:
+    """gpt-oss-120b-local (Codex, 20 Nov) has no known price: its costs read "–", not "$0"."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app)
+        await pilot.press("enter", "end")  # W47's days by cost: 20 Nov, unpriced, is last
+        await pilot.press("i")
+        await settle(app)
+        day = app.table.current
+        assert day.totals.unpriced_calls == day.totals.calls == 1
+        text = panel_text(app)
+        for label in ("input (uncached)", "cache read", "output"):
+            assert "$0" not in _panel_row(text, label) and "–" in _panel_row(text, label)
+        assert "unpriced" in _panel_row(text, "total")
+        assert "gpt-oss-120b-local ×1 (unpriced)" in text and "% $" not in text
+        await pilot.press("i", "enter", "enter", "enter")  # its session › turn › the call
+        await pilot.press("i")
+        await settle(app)
+        assert app.table.current.call is not None
+        text = panel_text(app)
+        assert "$0" not in text
+        assert "–" in _panel_row(text, "input (uncached)")
+        assert "none known for gpt-oss-120b-local: unpriced" in text
+
+
+async def test_an_estimated_price_says_what_it_priced_as(isolated_home) -> None:
+    """A dated Codex id genai-prices lists only undated is priced as gpt-5.1-codex."""
+    write(
+        isolated_home / ".codex" / "sessions" / "2026" / "11" / "17" / "rollout-x-ffff.jsonl",
+        codex_meta("ffff0000-0000-4000-8000-000000000009", at(17, 9)),
+        codex_context(at(17, 9, 0, 5), model="gpt-5-1-codex-2025-11-13"),
+        codex_prompt(at(17, 9, 0, 10)),
+        codex_tokens(at(17, 9, 1), (5000, 1000, 400, 0)),
+    )
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app)
+        await pilot.press("i")  # on the week
+        await settle(app)
+        text = panel_text(app)  # the prices row wraps after "priced as"
+        assert "openai/gpt-5.1, 2026-11-17; priced as" in text
+        assert "gpt-5.1-codex (estimated)" in text
+        assert "cache writes" not in text  # no cache writes: no note on their stand-in rate
+        assert (4000 * 1.25 + 1000 * 0.125 + 400 * 10) / 1e6 == pytest.approx(
+            app.table.current.totals.cost
+        )

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+import orjson
 import pytest
 
-from tokentree.core.pricing import PriceBook
+from tokentree.core.pricing import (
+    PRICING_RULES,
+    PriceBook,
+    normalised_ids,
+    rates_from_json,
+    rates_to_json,
+    shown_origin,
+)
 from tokentree.core.records import ApiCall, Tokens
 
 
@@ -143,3 +151,113 @@ def test_indexed_rows_are_priced_as_the_price_book_prices_a_call() -> None:
         expected_cost, expected_unpriced = book.price(call)
         assert row[cost] == pytest.approx(expected_cost) and row[unpriced] == expected_unpriced
     assert [row[unpriced] for row in rows] == [0, 0, 0, 1, 0, 1, 1]
+
+
+# --- estimates: a model id or a token kind the price data does not list ----------------------
+
+
+@pytest.mark.parametrize(
+    ("model", "expected"),
+    [
+        ("gpt-5-1-codex-2025-11-13", ["gpt-5.1-codex", "gpt-5.1-codex-preview"]),
+        ("gemini-3-pro", ["gemini-3-pro-preview", "gemini-3-pro-latest"]),
+        ("gemini-2.5-flash-preview-05-20", ["gemini-2.5-flash-preview", "gemini-2.5-flash"]),
+        ("claude-sonnet-4-5@20250929", ["claude-sonnet-4.5", "claude-sonnet-4.5-preview"]),
+    ],
+)
+def test_an_unknown_id_is_tried_in_normalised_spellings(model: str, expected: list[str]) -> None:
+    assert list(normalised_ids(model))[:2] == expected
+    assert model.lower() not in normalised_ids(model)
+
+
+def test_a_dated_codex_id_is_priced_as_its_undated_dotted_form_and_flagged() -> None:
+    """gpt-5.1 (which genai-prices also matches gpt-5.1-codex to): $1.25 in, $0.125 cached,
+    $10 out."""
+    book = PriceBook()
+    tokens = Tokens(input=1_000_000, cache_read=1_000_000, output=100_000)
+    call = _call("gpt-5-1-codex-2025-11-13", tokens, source="codex")
+    cost, unpriced = book.price(call)
+    assert not unpriced and cost == pytest.approx(1.25 + 0.125 + 1.0)
+    rates = book.rates(call.model, "codex", date(2026, 2, 1))
+    assert rates is not None and rates.estimated and rates.estimated_for(tokens)
+    assert (
+        "openai/gpt-5.1" in rates.origin and "priced as gpt-5.1-codex (estimated)" in rates.origin
+    )
+
+
+def test_a_preview_suffix_is_added_for_a_model_listed_only_as_a_preview() -> None:
+    """gemini-3-pro-preview, prompts under 200k: $2 in, $0.20 cached, $12 out."""
+    book = PriceBook()
+    tokens = Tokens(input=100_000, cache_read=50_000, output=10_000)
+    cost, unpriced = book.price(_call("gemini-3-pro", tokens, source="gemini-cli"))
+    assert not unpriced
+    assert cost == pytest.approx((100_000 * 2 + 50_000 * 0.2 + 10_000 * 12) / 1e6)
+    rates = book.rates("gemini-3-pro", "gemini-cli", date(2026, 2, 1))
+    assert rates.estimated and "priced as gemini-3-pro-preview (estimated)" in rates.origin
+    # a router's id too: OpenCode names the maker first
+    routed = book.rates("google/gemini-3-pro", "opencode", date(2026, 2, 1))
+    assert routed.estimated and routed.input == 2.0
+
+
+def test_a_model_the_data_knows_is_not_an_estimate() -> None:
+    rates = PriceBook().rates("claude-sonnet-4-5-20250929", "claude-code", date(2026, 2, 1))
+    assert not rates.estimated and not rates.stand_ins
+    assert rates.origin.endswith("anthropic/claude-sonnet-4-5, 2026-02-01")
+
+
+def test_a_missing_cache_read_price_is_the_input_rate_said_so_and_estimated() -> None:
+    """gemini-3-pro-image-preview lists $2 in and $12 out, and no cache-read price."""
+    book = PriceBook()
+    rates = book.rates("gemini-3-pro-image-preview", "gemini-cli", date(2026, 2, 1))
+    assert rates.cache_read == rates.input == 2.0 and not rates.estimated
+    assert "cache reads at the input rate (no price listed)" in rates.origin
+    cached = Tokens(input=1000, cache_read=1_000_000, output=1000)
+    assert rates.estimated_for(cached) and not rates.estimated_for(Tokens(input=10, output=10))
+    call = _call("gemini-3-pro-image-preview", cached, source="gemini-cli")
+    assert book.price(call) == (pytest.approx((1000 * 2 + 1_000_000 * 2 + 1000 * 12) / 1e6), False)
+
+
+def test_a_missing_cache_write_price_is_the_input_rate_outside_anthropic() -> None:
+    """OpenAI bills no write fee before GPT-5.6 and genai-prices lists none for gpt-5: a Codex
+    cache write is charged at the $1.25 input rate (not 1.25 ×), flagged; GPT-5.6 lists one."""
+    book = PriceBook()
+    rates = book.rates("gpt-5-codex", "codex", date(2026, 2, 1))
+    assert (rates.cache_write_5m, rates.cache_write_1h) == (1.25, 1.25)
+    assert rates.stand_ins == {"cache_write_5m", "cache_write_1h"}
+    written = Tokens(input=1_000_000, cache_write_5m=1_000_000)
+    assert book.price(_call("gpt-5-codex", written, source="codex"))[0] == pytest.approx(2.5)
+    assert rates.estimated_for(written) and not rates.estimated_for(Tokens(cache_read=5))
+    listed = book.rates("gpt-5.6-sol", "codex", date(2026, 11, 1))
+    assert "cache_write_5m" not in listed.stand_ins
+
+
+def test_estimates_survive_the_index_storing_the_rates() -> None:
+    """The index stores rates as JSON, its format unchanged: the flags come back from the origin."""
+    book = PriceBook()
+    for model, source in (
+        ("gpt-5-1-codex-2025-11-13", "codex"),
+        ("gemini-3-pro-image-preview", "gemini-cli"),
+        ("gemini-3-pro", "gemini-cli"),  # tiered: the tier keeps the flags too
+        ("claude-sonnet-4-5", "claude-code"),
+    ):
+        rates = book.rates(model, source, date(2026, 2, 1))
+        stored = rates_to_json(rates)
+        assert len(orjson.loads(stored)) == 9
+        assert rates_from_json(stored) == rates
+    tiered = book.rates("gemini-3-pro", "gemini-cli", date(2026, 2, 1))
+    assert tiered.tier is not None and tiered.tier.estimated
+    user = PriceBook({"x; priced as y": {"input": 1, "output": 1}})
+    assert not user.rates("x; priced as y", "codex", date(2026, 1, 1)).estimated
+
+
+def test_the_shown_origin_keeps_notes_only_for_kinds_in_use() -> None:
+    origin = PriceBook().rates("gemini-3-pro-image-preview", "gemini-cli", date(2026, 2, 1)).origin
+    head = "genai-prices"
+    shown, estimated = shown_origin(origin, ["input", "output"])
+    assert shown.startswith(head) and "cache" not in shown and not estimated
+    shown, estimated = shown_origin(origin, ["input", "cache_read"])
+    assert shown.endswith("; cache reads at the input rate (no price listed)") and estimated
+
+
+def test_a_change_of_pricing_rules_reprices_stored_costs() -> None:
+    assert f"rules {PRICING_RULES} " in PriceBook().fingerprint

@@ -4,13 +4,19 @@
 the arithmetic is done here. Anthropic's long-context tier applies per request:
 when the whole prompt crosses the threshold, every token of it is billed at the
 tier's rate.
+
+A model id the data does not know is tried in normalised spellings, and a token
+kind it lists no price for is charged at the nearest price it lists: both are
+estimates, and the rates' origin says so. The origin is all the index stores
+of that, so the flags are read back from it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Mapping
+import re
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from importlib.util import find_spec
@@ -24,6 +30,18 @@ from tokentree.core.records import ApiCall, Tokens
 PER_MILLION = 1_000_000
 _PROVIDER_OF_SOURCE = {"claude-code": "anthropic", "codex": "openai", "gemini-cli": "google"}
 """The provider to look a source's models up at first; OpenCode talks to many, so it has none."""
+PRICING_RULES = 2
+"""Goes up when the way rates are found changes, so stored lookups and costs are redone."""
+
+PRICED_AS = "priced as "
+"""Begins the origin's note on a model found only under a normalised id."""
+_STAND_IN_NOTES = (
+    ("cache_read", "cache reads at "),
+    ("cache_write_5m", "cache writes at "),
+    ("cache_write_1h", "1 h cache writes at "),
+)
+"""The token kinds that may have no listed price, and how the origin's note on each begins."""
+NOTE_SEPARATOR = "; "
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +58,14 @@ class Rates:
     tier_start: int | None = None  # prompt size above which `tier` prices the whole request
     tier: Rates | None = None
     web_search: float = 0.0  # USD per search, whatever the prompt's size
+    # read from the origin, never stored apart: see estimates_in()
+    estimated: bool = False  # the model id was unknown; a normalised spelling of it was priced
+    stand_ins: frozenset[str] = frozenset()  # kinds with no listed price, at the nearest one
+
+    def estimated_for(self, tokens: Tokens) -> bool:
+        """Whether a call of `tokens` is priced by estimate: at a normalised model id, or with
+        tokens of a kind that has no price of its own."""
+        return self.estimated or any(getattr(tokens, kind) for kind in self.stand_ins)
 
     def for_prompt(self, prompt_tokens: int) -> Rates:
         if (
@@ -185,7 +211,30 @@ def _rates_list(rates: Rates) -> list[Any]:
 
 def _rates_from_list(values: list[Any]) -> Rates:
     *prices, origin, tier_start, tier, web_search = values
-    return Rates(*prices, origin, tier_start, _rates_from_list(tier) if tier else None, web_search)
+    tier_rates = _rates_from_list(tier) if tier else None
+    return Rates(*prices, origin, tier_start, tier_rates, web_search, *estimates_in(origin))
+
+
+def estimates_in(origin: str) -> tuple[bool, frozenset[str]]:
+    """(priced at a normalised model id?, the kinds at a stand-in rate), as the notes of a
+    genai-prices origin say: a user's price file estimates nothing."""
+    if not origin.startswith("genai-prices "):
+        return False, frozenset()
+    notes = origin.split(NOTE_SEPARATOR)[1:]
+    kinds = {kind for kind, start in _STAND_IN_NOTES for note in notes if note.startswith(start)}
+    return any(note.startswith(PRICED_AS) for note in notes), frozenset(kinds)
+
+
+def shown_origin(origin: str, used: Collection[str]) -> tuple[str, bool]:
+    """The origin for calls that used the token kinds `used` (Rates field names), with the notes
+    on kinds they did not use left out; and whether their price is an estimate."""
+    guessed, stand_ins = estimates_in(origin)
+    if not stand_ins:
+        return origin, guessed
+    head, *notes = origin.split(NOTE_SEPARATOR)
+    unused = {start for kind, start in _STAND_IN_NOTES if kind in stand_ins and kind not in used}
+    kept = [note for note in notes if not any(note.startswith(start) for start in unused)]
+    return NOTE_SEPARATOR.join((head, *kept)), guessed or bool(stand_ins & set(used))
 
 
 def price_fingerprint(user_prices: Mapping[str, Mapping[str, float]] | None) -> str:
@@ -202,7 +251,7 @@ def price_fingerprint(user_prices: Mapping[str, Mapping[str, float]] | None) -> 
     except OSError:
         stamp = "missing"
     blob = orjson.dumps(user_prices or {}, option=orjson.OPT_SORT_KEYS)
-    return f"genai-prices {stamp} {hashlib.sha1(blob).hexdigest()[:12]}"
+    return f"genai-prices {stamp} rules {PRICING_RULES} {hashlib.sha1(blob).hexdigest()[:12]}"
 
 
 def _user_rates(model: str, prices: Mapping[str, float]) -> Rates:
@@ -220,23 +269,26 @@ def _user_rates(model: str, prices: Mapping[str, float]) -> Rates:
 
 
 def _library_rates(model: str, provider: str | None, day: date, speed: str) -> Rates | None:
-    """genai-prices' rates for the model on that day; a fast mode only where it lists one."""
+    """genai-prices' rates for the model on that day; a fast mode only where it lists one.
+
+    A model it does not know under its own id is looked up under normalised ones:
+    the first it knows is priced, as an estimate the origin names.
+    """
     # 0.25 s to import: only when pricing new calls
     from genai_prices import __version__, data_snapshot
 
     snapshot = data_snapshot.get_snapshot()
-    found = None
     # a router's model id names the maker first (OpenCode: "anthropic/claude-sonnet-4.5")
     names = (model, model.rsplit("/", 1)[1]) if "/" in model else (model,)
-    for name, hint in product(names, (provider, None) if provider else (None,)):
+    guesses = [guess for name in names for guess in normalised_ids(name) if guess not in names]
+    for name, hint in product((*names, *guesses), (provider, None) if provider else (None,)):
         try:
-            found = snapshot.find_provider_model(name, None, hint, None)
-            break
+            provider_info, model_info = snapshot.find_provider_model(name, None, hint, None)
         except LookupError:
             continue
-    if found is None:
+        break
+    else:
         return None
-    provider_info, model_info = found
     when = datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
     context = {"speed": speed} if speed else None
     if context and not any(
@@ -247,11 +299,40 @@ def _library_rates(model: str, provider: str | None, day: date, speed: str) -> R
     prices = model_info.get_prices(when, context)
     mode = f", {speed} mode" if speed else ""
     origin = f"genai-prices {__version__}, {provider_info.id}/{model_info.id}{mode}, {day}"
+    if name not in names:
+        origin += f"{NOTE_SEPARATOR}{PRICED_AS}{name} (estimated)"
     return _rates_from_library(prices, origin, provider_info.id == "anthropic")
 
 
+_DATED = re.compile(r"(?:[-@]\d{8}|-\d{4}-\d{2}-\d{2}|(?:(?<=-preview)|(?<=-exp))-\d{2}-\d{2})$")
+"""A date at the end of a model id: -20250929, @20250929 (Vertex), -2025-11-13, -preview-05-06."""
+_VERSION_DASH = re.compile(r"(?<![\d.])(\d)-(\d)(?!\d)")
+"""A one-digit version written with a dash, as in gpt-5-1 or claude-3-5; not a date's digits."""
+_CHANNELS = ("-preview", "-latest")
+
+
+def normalised_ids(model: str) -> Iterator[str]:
+    """Other spellings of a model id, likeliest first: without its date, with version dashes as
+    dots (gpt-5-1-codex → gpt-5.1-codex), with a -preview or -latest suffix added or dropped."""
+    undated = _DATED.sub("", model.lower())
+    stems = dict.fromkeys((_VERSION_DASH.sub(r"\1.\2", undated), undated))
+    seen = {model.lower()}
+    for stem in stems:
+        bare = next((stem.removesuffix(c) for c in _CHANNELS if stem.endswith(c)), stem)
+        for name in (stem, bare, *(bare + channel for channel in _CHANNELS)):
+            if name not in seen:
+                seen.add(name)
+                yield name
+
+
 def _rates_from_library(prices: Any, origin: str, anthropic: bool) -> Rates | None:
-    """genai-prices' per-million prices (flat or tiered) as a Rates pair."""
+    """genai-prices' per-million prices (flat or tiered) as a Rates pair.
+
+    A kind it lists no price for is charged at the nearest price it does list, and
+    the origin says so: cache reads at the input rate; cache writes at the input
+    rate (OpenAI and Google charge no write fee before GPT-5.6), or at Anthropic's
+    own multiples of it (1.25 × for 5 minutes, 2 × for an hour).
+    """
     raw = {
         kind: getattr(prices, f"{kind}_mtok", None)
         for kind in ("input", "output", "cache_read", "cache_write", "cache_write_1h")
@@ -261,11 +342,23 @@ def _rates_from_library(prices: Any, origin: str, anthropic: bool) -> Rates | No
     tier_start = next(
         (value.tiers[0].start for value in raw.values() if getattr(value, "tiers", None)), None
     )
+    stand_in = {  # each kind's listed price, and the rate charged where there is none
+        "cache_read": (raw["cache_read"], "the input rate"),
+        "cache_write_5m": (raw["cache_write"], "1.25 × input" if anthropic else "the input rate"),
+        "cache_write_1h": (raw["cache_write_1h"], "2 × input" if anthropic else "the 5 min rate"),
+    }
+    for kind, start in _STAND_IN_NOTES:
+        listed, rate = stand_in[kind]
+        if listed is None:
+            origin += f"{NOTE_SEPARATOR}{start}{rate} (no price listed)"
+    estimated, stand_ins = estimates_in(origin)
 
     def level(pick: Any) -> Rates:
         values = {kind: None if price is None else pick(price) for kind, price in raw.items()}
         base = values["input"]
-        write_5m = values["cache_write"] if values["cache_write"] is not None else base * 1.25
+        write_5m = values["cache_write"]
+        if write_5m is None:
+            write_5m = base * 1.25 if anthropic else base
         write_1h = values["cache_write_1h"]
         if write_1h is None:
             write_1h = base * 2 if anthropic else write_5m
@@ -276,6 +369,8 @@ def _rates_from_library(prices: Any, origin: str, anthropic: bool) -> Rates | No
             cache_write_5m=write_5m,
             cache_write_1h=write_1h,
             origin=origin,
+            estimated=estimated,
+            stand_ins=stand_ins,
         )
 
     def base_price(price: Any) -> float:

@@ -30,6 +30,7 @@ from tokentree.core.attribution import (
 )
 from tokentree.core.breakdown import TOKEN_KINDS, Breakdown
 from tokentree.core.overview import sparkline
+from tokentree.core.pricing import shown_origin
 from tokentree.core.tree import Kind, Node, short_model
 from tokentree.core.view import FLAGS, MIX_LETTERS, mix_order, own_cost_differs
 
@@ -84,7 +85,9 @@ class InfoPanel(Static):
         self.border_title = title(node, parent_chain)
         tokens = token_table(node, found)
         facts = fact_table(node, parent_chain, found, rate_limits, self.zone)
-        classes = None if node.call is not None else activity_table(activity, analysing)
+        classes = None
+        if node.call is None:
+            classes = activity_table(activity, analysing, node.totals.unpriced_calls > 0)
         self.update(Columns(tokens, classes, facts, advice_text(advice)))
 
 
@@ -140,15 +143,16 @@ def token_table(node: Node, found: Breakdown | None) -> RenderableType:
     table.add_column(justify="right")
     table.add_column(justify="right")
     table.add_row(Text("tokens by kind", style="bold"), Text("tokens", style="dim"), "cost")
+    unpriced = totals.unpriced_calls > 0
     for name, label in TOKEN_KINDS:
         count = getattr(totals, name)
-        cost = "…" if found is None else fmt.cost(found.cost_by_kind[name]) if count else "–"
-        table.add_row(label, f"{count:,}", cost)
+        cost = None if found is None else found.cost_by_kind[name]
+        table.add_row(label, f"{count:,}", part_cost(cost, count, unpriced))
     if totals.reasoning:
         table.add_row(Text("  of which reasoning", style="dim"), f"{totals.reasoning:,}", "")
     if totals.web_searches:
-        cost = "…" if found is None else fmt.cost(found.web_search_cost)
-        table.add_row("web searches", f"{totals.web_searches:,}", cost)
+        cost = None if found is None else found.web_search_cost
+        table.add_row("web searches", f"{totals.web_searches:,}", part_cost(cost, 1, unpriced))
     table.add_row(
         Text("total", style="bold"),
         Text(f"{totals.total:,}", style="bold"),
@@ -159,6 +163,17 @@ def token_table(node: Node, found: Breakdown | None) -> RenderableType:
     )
     table.add_row("cache hit", fmt.percent(totals.cache_hit), "")
     return table
+
+
+def part_cost(cost: float | None, count: int, unpriced: bool) -> str:
+    """One part of a node's cost: "…" until it is worked out, "–" where there is nothing to
+    price or (`unpriced`: the node holds calls with no known price) nothing of it was priced,
+    so the tokens of unpriced calls never read as free."""
+    if cost is None:
+        return "…"
+    if not count or (unpriced and not cost):
+        return "–"
+    return fmt.cost(cost)
 
 
 def fact_table(
@@ -218,9 +233,9 @@ def facts(
         if len(found.calls_by_source) > 1 or node.kind in (Kind.ALL, Kind.WEEK, Kind.DAY):
             rows.append(("sources", sources_text(found)))
         rows.append(("log files", files_text(found)))
-        if found.origins:
-            origin = next(iter(found.origins)) if len(found.origins) == 1 else None
-            rows.append(("prices", origin or f"genai-prices ({len(found.origins)} model-days)"))
+        prices = prices_text(node, found)
+        if prices:
+            rows.append(("prices", prices))
         if found.long_context_calls:
             rows.append(("long context", f"{found.long_context_calls:,} calls at the tier rate"))
     flags = flags_text(node)
@@ -231,8 +246,27 @@ def facts(
     return rows
 
 
-def activity_table(activity: Activity | None, analysing: bool) -> RenderableType:
-    """Tokens and cost per activity class, costliest first, each with its Mix-column letter."""
+def prices_text(node: Node, found: Breakdown) -> str:
+    """Where the prices came from, saying which are estimates; notes on stand-in rates only for
+    the token kinds this node used."""
+    used = [name for name, _ in TOKEN_KINDS if getattr(node.totals, name)]
+    shown = [shown_origin(origin, used) for origin in sorted(found.origins)]
+    if len(shown) == 1:
+        return shown[0][0]
+    if shown:
+        estimated = sum(guess for _, guess in shown)
+        counts = f"{len(shown)} model-days" + (f", {estimated} estimated" if estimated else "")
+        return f"genai-prices ({counts})"
+    if node.call is not None and found.unpriced_models:
+        return f"none known for {node.call.model}: unpriced"
+    return ""
+
+
+def activity_table(
+    activity: Activity | None, analysing: bool, unpriced: bool = False
+) -> RenderableType:
+    """Tokens and cost per activity class, costliest first, each with its Mix-column letter;
+    `unpriced`: some calls below have no price, so a class may have tokens but no cost."""
     table = Table.grid(padding=(0, 2))
     table.add_column()
     table.add_column(justify="right")
@@ -249,14 +283,14 @@ def activity_table(activity: Activity | None, analysing: bool) -> RenderableType
         tokens, cost = classes[name]
         share = classes[name][by_cost] / whole if whole else 0.0
         label = f"{MIX_LETTERS.get(name, '?')} {name}"
-        table.add_row(label, fmt.tokens(tokens), fmt.cost(cost), f"{share:.0%}")
+        table.add_row(label, fmt.tokens(tokens), part_cost(cost, tokens, unpriced), f"{share:.0%}")
         if name == "other":
             details = list(activity.other().items())
             for detail, (count, dollars) in details[:MAX_OTHER]:
                 table.add_row(
                     Text(f"    {detail or '(unnamed)'}", style="dim"),
                     Text(fmt.tokens(count), style="dim"),
-                    Text(fmt.cost(dollars), style="dim"),
+                    Text(part_cost(dollars, count, unpriced), style="dim"),
                     "",
                 )
             if len(details) > MAX_OTHER:
@@ -343,9 +377,11 @@ def models_text(node: Node, found: Breakdown | None) -> Text:
     parts = []
     for model, calls in node.models.most_common(4):
         part = f"{short_model(model)} ×{calls:,}"
-        if found is not None and node.totals.cost > 0:
-            part += f" ({found.cost_by_model.get(model, 0.0) / node.totals.cost * 100:.0f}% $)"
-        if found is not None and model in found.unpriced_models:
+        cost = 0.0 if found is None else found.cost_by_model.get(model, 0.0)
+        unpriced = found is not None and model in found.unpriced_models
+        if found is not None and node.totals.cost > 0 and (cost or not unpriced):
+            part += f" ({cost / node.totals.cost * 100:.0f}% $)"
+        if unpriced:
             part += " (unpriced)"
         parts.append(part)
     more = len(node.models) - 4
