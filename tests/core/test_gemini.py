@@ -168,15 +168,22 @@ def test_updates_read_in_later_passes_merge_into_one_call(harness: Harness) -> N
     assert harness.totals()[0] == 3
 
 
-def test_rewound_calls_stay_counted(harness: Harness) -> None:
-    """A rewind hides messages from the chat, but their calls were paid for."""
-    path = write(
-        harness.chats / "session-2026-03-02T14-00-7d9e3c1a.jsonl",
+def _two_exchanges() -> tuple[dict, ...]:
+    """A chat's start: two prompts, each answered (the second prompt a correction)."""
+    return (
         gemini_meta(SESSION, T0),
         gemini_prompt("u1", _at(0)),
         gemini_reply("g1", _at(1), gemini_usage(1000, 0, 100)),
         gemini_prompt("u2", _at(2), "no, do it differently"),
         gemini_reply("g2", _at(3), gemini_usage(1200, 1000, 80)),
+    )
+
+
+def test_rewound_calls_stay_counted(harness: Harness) -> None:
+    """A rewind hides messages from the chat, but their calls were paid for."""
+    path = write(
+        harness.chats / "session-2026-03-02T14-00-7d9e3c1a.jsonl",
+        *_two_exchanges(),
     )
     assert harness.totals() == (2, 1200, 1000, 180, 0)
     append(
@@ -195,11 +202,7 @@ def test_rewound_calls_stay_counted(harness: Harness) -> None:
 def test_a_rewind_read_in_the_same_pass_marks_the_rewound_calls(harness: Harness) -> None:
     write(
         harness.chats / "session-2026-03-02T14-00-7d9e3c1a.jsonl",
-        gemini_meta(SESSION, T0),
-        gemini_prompt("u1", _at(0)),
-        gemini_reply("g1", _at(1), gemini_usage(1000, 0, 100)),
-        gemini_prompt("u2", _at(2), "no, do it differently"),
-        gemini_reply("g2", _at(3), gemini_usage(1200, 1000, 80)),
+        *_two_exchanges(),
         {"$rewindTo": "g1"},
     )
     assert harness.totals() == (2, 1200, 1000, 180, 0)
@@ -213,11 +216,7 @@ def test_a_rewind_to_an_id_not_in_the_chat_marks_every_call_and_keeps_its_tokens
     were paid for, so none of them drops."""
     path = write(
         harness.chats / "session-2026-03-02T14-00-7d9e3c1a.jsonl",
-        gemini_meta(SESSION, T0),
-        gemini_prompt("u1", _at(0)),
-        gemini_reply("g1", _at(1), gemini_usage(1000, 0, 100)),
-        gemini_prompt("u2", _at(2), "no, do it differently"),
-        gemini_reply("g2", _at(3), gemini_usage(1200, 1000, 80)),
+        *_two_exchanges(),
         {"$rewindTo": "u2"},
         gemini_prompt("u3", _at(4), "do it like this"),
         gemini_reply("g3", _at(5), gemini_usage(1100, 1000, 60)),
