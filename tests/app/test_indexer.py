@@ -18,8 +18,8 @@ from tokentree.live.indexer import Indexer
 class FakeIndex:
     closed: bool = False
 
-    def rate_limits(self, scope: object) -> None:
-        return None
+    def rate_limits(self, scope: object) -> tuple[()]:
+        return ()
 
     def health(self, scope: object) -> FileHealth:
         return FileHealth()

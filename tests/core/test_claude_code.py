@@ -434,3 +434,61 @@ def test_a_fallback_step_without_a_model_skips_its_line() -> None:
     line["message"]["usage"]["iterations"] = [{"type": "fallback_message", "model": 4}]
     parsed = _parse(line)
     assert parsed.calls == [] and parsed.skipped == {"wrong field types": 1}
+
+
+# --- §9.1 informational fields: thinking tokens, the cache-miss reason ------------------------
+
+
+def test_thinking_tokens_are_the_of_which_part_of_output_never_added() -> None:
+    line = claude_call("msg_th", T0, input=10, output=900)
+    line["message"]["usage"]["output_tokens_details"] = {"thinking_tokens": 700}
+    (call,) = _parse(line).calls
+    assert call.tokens == Tokens(10, 0, 0, 0, 900, 700) and call.tokens.total == 910
+
+
+@pytest.mark.parametrize("thinking", [901, -1, "700", None, 7.5])
+def test_a_wrong_thinking_count_is_not_shown_and_keeps_the_call(thinking: object) -> None:
+    line = claude_call("msg_th", T0, input=10, output=900)
+    line["message"]["usage"]["output_tokens_details"] = {"thinking_tokens": thinking}
+    (call,) = _parse(line).calls
+    assert call.tokens == Tokens(10, 0, 0, 0, 900, 0)
+
+
+@pytest.mark.parametrize(
+    ("diagnostics", "kept"),
+    [
+        (
+            {"cache_miss_reason": {"type": "tools_changed", "cache_missed_input_tokens": 89018}},
+            "tools_changed 89018",
+        ),
+        (
+            {"cache_miss_reason": {"type": "previous_message_not_found"}},
+            "previous_message_not_found",
+        ),
+        ({"cache_miss_reason": None}, ""),
+        ("not an object", ""),
+        ({"cache_miss_reason": {"type": 4}}, ""),
+    ],
+)
+def test_the_cache_miss_reason_is_kept_per_call_and_never_counted(
+    diagnostics: object, kept: str
+) -> None:
+    line = claude_call("msg_cm", T0, input=90_000, cache_write=1_000, output=50)
+    line["message"]["diagnostics"] = diagnostics
+    (call,) = _parse(line).calls
+    assert call.cache_miss == kept
+    assert call.tokens == Tokens(90_000, 1_000, 0, 0, 50)
+
+
+def test_the_cache_miss_reason_and_thinking_survive_the_index(tmp_path: Path) -> None:
+    line = claude_call("msg_cm", T0, input=90_000, output=900)
+    line["message"]["diagnostics"] = {
+        "cache_miss_reason": {"type": "system_changed", "cache_missed_input_tokens": 4_000}
+    }
+    line["message"]["usage"]["output_tokens_details"] = {"thinking_tokens": 300}
+    write(tmp_path / "projects" / "-p" / f"{SESSION}.jsonl", line)
+    roots = explicit_roots([tmp_path])
+    index = Index(None)
+    index.update(find_files(roots).files, roots, workers=1)
+    (call,) = index.calls(Scope(tuple(str(r.path) for r in roots), ("claude-code",)))
+    assert (call.cache_miss, call.tokens.reasoning) == ("system_changed 4000", 300)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from tests.builders import (
     codex_context,
@@ -15,10 +16,14 @@ from tests.builders import (
     token_totals,
     write,
 )
+from tokentree.core.export import export_document
 from tokentree.core.index import Index, Scope
-from tokentree.core.records import Tokens
+from tokentree.core.live import limits_at
+from tokentree.core.records import Fidelity, Tokens
+from tokentree.core.schemas import ExportDocument
 from tokentree.core.sources import codex, default_roots, find_files, sniff
 from tokentree.core.sources.base import BAD_TIMESTAMP, BAD_TOKENS
+from tokentree.core.tree import Calendar, build_tree
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 SID = "019a0000-0000-7000-8000-000000000001"
@@ -121,7 +126,7 @@ def test_archived_copy_of_a_rollout_counts_once(isolated_home: Path) -> None:
     assert len(calls) == 1
 
 
-def test_newest_rate_limits_are_kept_in_one_shape(isolated_home: Path) -> None:
+def test_each_logs_newest_rate_limits_are_kept_in_one_shape(isolated_home: Path) -> None:
     limits = {
         "limit_id": "codex",
         "primary": {"used_percent": 7.0, "window_minutes": 300, "resets_at": 1771890497},
@@ -145,12 +150,17 @@ def test_newest_rate_limits_are_kept_in_one_shape(isolated_home: Path) -> None:
     roots = default_roots({"CODEX_HOME": str(isolated_home / ".codex")}, isolated_home, ["codex"])
     index = Index(None)
     index.update(find_files(roots).files, roots)
-    state = index.rate_limits(Scope(tuple(str(r.path) for r in roots), ("codex",)))
-    assert state == {
+    history = index.rate_limits(Scope(tuple(str(r.path) for r in roots), ("codex",)))
+    assert [state["observed_at"] for state in history] == [_at(5).timestamp(), _at(20).timestamp()]
+    assert history[-1] == {
         "observed_at": _at(20).timestamp(),
         "five_hour": {"used_percent": 7.0, "window_minutes": 300, "resets_at": 1771890497},
         "weekly": {"used_percent": 11.0, "window_minutes": 10080, "resets_at": 1772355702},
     }
+    # a row that ended before the newest was logged is shown what was logged by its end
+    assert limits_at(history, _at(19).timestamp()) is history[0]
+    assert limits_at(history, _at(20).timestamp()) is history[1]
+    assert limits_at(history, _at(4).timestamp()) is None
     old = codex.parse(
         jsonl(codex_tokens(_at(5), (1, 0, 1, 0), rate_limits=older)).splitlines(), {}, "r"
     )
@@ -508,3 +518,39 @@ def test_the_service_tier_holds_until_set_again_and_a_record_names_its_own() -> 
         "fast",
         "",
     ]
+
+
+def test_a_model_priced_under_a_normalised_id_is_flagged_estimated_in_tree_and_export(
+    isolated_home: Path,
+) -> None:
+    """gpt-5-1-codex-2025-11-13 is unknown to the price data: priced as gpt-5.1-codex, and said."""
+    base = isolated_home / ".codex" / "sessions"
+    write(
+        base / "rollout-a.jsonl",
+        codex_meta("a", _at(0)),
+        codex_context(_at(1), model="gpt-5-1-codex-2025-11-13"),
+        codex_tokens(_at(3), (1000, 200, 50, 10)),
+        codex_context(_at(4), model="gpt-5.1"),
+        codex_tokens(_at(5), (2500, 1100, 80, 20), last=(1500, 900, 30, 10)),
+    )
+    roots = default_roots({"CODEX_HOME": str(isolated_home / ".codex")}, isolated_home, ["codex"])
+    index = Index(None)
+    index.update(find_files(roots).files, roots)
+    calls = index.calls(Scope(tuple(str(r.path) for r in roots), ("codex",)))
+    assert [call.fidelity for call in calls] == [Fidelity.ESTIMATED, Fidelity.EXACT]
+    tree = build_tree(calls, [], Calendar(ZoneInfo("UTC")))
+    assert (tree.totals.calls, tree.totals.estimated_calls) == (2, 1)
+    document = export_document(tree, "", "UTC", prices=index.prices)
+    ExportDocument.model_validate(document)
+    leaves = [node for node in _walk(document["root"]) if node["kind"] == "call"]
+    guessed, listed = sorted(leaves, key=lambda node: node["start"])
+    assert (
+        guessed["fidelity"] == "estimated" and "priced as gpt-5.1-codex" in guessed["price_origin"]
+    )
+    assert listed["fidelity"] == "exact" and "estimated" not in listed["price_origin"]
+
+
+def _walk(node: dict):
+    yield node
+    for child in node["children"]:
+        yield from _walk(child)

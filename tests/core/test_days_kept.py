@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from tests.builders import claude_call, jsonl
 from tests.core.test_served import SAMPLE, _same_served
 from tokentree.core.index import Index, Scope, changes
@@ -132,17 +134,21 @@ def test_a_removed_log_is_noted_from_its_first_call(tmp_path: Path) -> None:
     _same_served(build_tree(index.calls(scope), index.prompts(scope), CALENDAR), grown)
 
 
-def test_an_index_of_format_9_is_upgraded_in_place(tmp_path: Path) -> None:
+@pytest.mark.parametrize("version", [9, 10])
+def test_an_index_of_an_older_format_is_upgraded_in_place(tmp_path: Path, version: int) -> None:
     """Its history stays: the logs of its oldest calls may be long deleted."""
     folder, path = _logs(tmp_path), tmp_path / "index.sqlite"
     index, scope = _indexed(path, folder)
     calls = index.sums(scope, "source")
     index.close()
     db = sqlite3.connect(path)
-    for statement in ADDED_IN_10:
+    db.execute("ALTER TABLE copies DROP COLUMN cache_miss")  # format 10's copies
+    db.execute("ALTER TABLE copies RENAME COLUMN pricing TO unpriced")
+    db.execute("UPDATE meta SET value = 'the prices of format 10' WHERE key = 'prices'")
+    for statement in ADDED_IN_10 if version == 9 else ():
         kind, name = statement.split()[1:3]
         db.execute(f"DROP {kind} {name.split('(')[0]}")
-    db.execute("PRAGMA user_version = 9")
+    db.execute(f"PRAGMA user_version = {version}")
     db.commit()
     db.close()
     shutil.rmtree(folder)

@@ -137,15 +137,17 @@ def test_codex_limits_that_have_reset_since_are_not_shown() -> None:
         "five_hour": {"used_percent": 23.0, "window_minutes": 300, "resets_at": ts(20, 12)},
         "weekly": {"used_percent": 41.0, "window_minutes": 10080, "resets_at": ts(23, 0)},
     }
-    assert [(x.name, x.used_percent) for x in limits(logged, ts(20, 11))] == [
+    older = {**logged, "observed_at": ts(19, 9)}
+    history = (older, logged)  # the newest counts
+    assert [(x.name, x.used_percent) for x in limits(history, ts(20, 11))] == [
         ("5h", 23.0),
         ("week", 41.0),
     ]
-    assert [x.name for x in limits(logged, ts(20, 13))] == ["week"]
-    assert limits(None, ts(20, 13)) == ()
+    assert [x.name for x in limits(history, ts(20, 13))] == ["week"]
+    assert limits((), ts(20, 13)) == ()
     flat = {"observed_at": ts(20, 9), "five_hour": {"used_percent": 5.0, "resets_at": None}}
-    assert [x.name for x in limits(flat, ts(20, 13))] == ["5h"]  # no reset time: 5 h from seen
-    assert limits(flat, ts(20, 9) + BLOCK) == ()
+    assert [x.name for x in limits((flat,), ts(20, 13))] == ["5h"]  # no reset time: 5 h from seen
+    assert limits((flat,), ts(20, 9) + BLOCK) == ()
 
 
 def test_nothing_recent_means_nothing_to_show() -> None:

@@ -10,6 +10,7 @@ import pytest
 from tokentree.core.pricing import (
     PRICING_RULES,
     PriceBook,
+    Pricing,
     normalised_ids,
     rates_from_json,
     rates_to_json,
@@ -112,9 +113,9 @@ def test_fast_mode_is_priced_at_the_listed_fast_rates() -> None:
 def test_fast_mode_without_a_listed_price_is_unpriced_not_standard() -> None:
     """Opus 4.6 has no fast-mode price in the table: standard rates would understate it."""
     call = _fast(_call("claude-opus-4-6", Tokens(input=1000, output=1000), day="2026-11-01"))
-    assert PriceBook().price(call) == (0.0, True)
+    assert PriceBook().price(call) == (0.0, Pricing.UNPRICED)
     user = PriceBook({"claude-opus-4-6-fast": {"input": 30, "output": 150}})
-    assert user.price(call) == (pytest.approx((30 + 150) / 1000), False)
+    assert user.price(call) == (pytest.approx((30 + 150) / 1000), Pricing.LISTED)
 
 
 def test_web_searches_are_billed_per_search_whatever_the_prompt_size() -> None:
@@ -145,12 +146,12 @@ def test_indexed_rows_are_priced_as_the_price_book_prices_a_call() -> None:
         _call("no-such-model", Tokens(input=5), source="codex"),
         _call("gemini-2.5-pro", Tokens(), source="gemini-cli"),  # usage lost: unknown cost
     ]
-    cost, unpriced = NAMES.index("cost"), NAMES.index("unpriced")
+    cost, pricing = NAMES.index("cost"), NAMES.index("pricing")
     rows = call_rows(calls, [0] * len(calls), book)
     for call, row in zip(calls, rows, strict=True):
-        expected_cost, expected_unpriced = book.price(call)
-        assert row[cost] == pytest.approx(expected_cost) and row[unpriced] == expected_unpriced
-    assert [row[unpriced] for row in rows] == [0, 0, 0, 1, 0, 1, 1]
+        expected_cost, expected_pricing = book.price(call)
+        assert row[cost] == pytest.approx(expected_cost) and row[pricing] == expected_pricing
+    assert [row[pricing] for row in rows] == [0, 0, 0, 1, 0, 1, 1]
 
 
 # --- estimates: a model id or a token kind the price data does not list ----------------------
@@ -176,8 +177,8 @@ def test_a_dated_codex_id_is_priced_as_its_undated_dotted_form_and_flagged() -> 
     book = PriceBook()
     tokens = Tokens(input=1_000_000, cache_read=1_000_000, output=100_000)
     call = _call("gpt-5-1-codex-2025-11-13", tokens, source="codex")
-    cost, unpriced = book.price(call)
-    assert not unpriced and cost == pytest.approx(1.25 + 0.125 + 1.0)
+    cost, pricing = book.price(call)
+    assert pricing is Pricing.ESTIMATED and cost == pytest.approx(1.25 + 0.125 + 1.0)
     rates = book.rates(call.model, "codex", date(2026, 2, 1))
     assert rates is not None and rates.estimated and rates.estimated_for(tokens)
     assert (
@@ -189,8 +190,8 @@ def test_a_preview_suffix_is_added_for_a_model_listed_only_as_a_preview() -> Non
     """gemini-3-pro-preview, prompts under 200k: $2 in, $0.20 cached, $12 out."""
     book = PriceBook()
     tokens = Tokens(input=100_000, cache_read=50_000, output=10_000)
-    cost, unpriced = book.price(_call("gemini-3-pro", tokens, source="gemini-cli"))
-    assert not unpriced
+    cost, pricing = book.price(_call("gemini-3-pro", tokens, source="gemini-cli"))
+    assert pricing is Pricing.ESTIMATED
     assert cost == pytest.approx((100_000 * 2 + 50_000 * 0.2 + 10_000 * 12) / 1e6)
     rates = book.rates("gemini-3-pro", "gemini-cli", date(2026, 2, 1))
     assert rates.estimated and "priced as gemini-3-pro-preview (estimated)" in rates.origin
@@ -214,7 +215,12 @@ def test_a_missing_cache_read_price_is_the_input_rate_said_so_and_estimated() ->
     cached = Tokens(input=1000, cache_read=1_000_000, output=1000)
     assert rates.estimated_for(cached) and not rates.estimated_for(Tokens(input=10, output=10))
     call = _call("gemini-3-pro-image-preview", cached, source="gemini-cli")
-    assert book.price(call) == (pytest.approx((1000 * 2 + 1_000_000 * 2 + 1000 * 12) / 1e6), False)
+    assert book.price(call) == (
+        pytest.approx((1000 * 2 + 1_000_000 * 2 + 1000 * 12) / 1e6),
+        Pricing.ESTIMATED,
+    )
+    uncached = _call("gemini-3-pro-image-preview", Tokens(input=10, output=10), source="gemini-cli")
+    assert book.price(uncached)[1] is Pricing.LISTED
 
 
 def test_a_missing_cache_write_price_is_the_input_rate_outside_anthropic() -> None:
@@ -261,3 +267,31 @@ def test_the_shown_origin_keeps_notes_only_for_kinds_in_use() -> None:
 
 def test_a_change_of_pricing_rules_reprices_stored_costs() -> None:
     assert f"rules {PRICING_RULES} " in PriceBook().fingerprint
+
+
+# --- Codex service tiers (FORMATS.md §9.2) ----------------------------------------------------
+
+
+def test_codex_fast_and_flex_calls_are_priced_at_their_tier() -> None:
+    """gpt-5.1 lists $1.25 / $10 standard, Fast (priority) at 2×, Flex at half, from 2026-10-12."""
+    book = PriceBook()
+    tokens = Tokens(input=1_000_000, output=100_000)
+    standard = _call("gpt-5.1", tokens, source="codex", day="2026-11-01")
+    assert book.price(standard) == (pytest.approx(2.25), Pricing.LISTED)
+    assert book.price(standard._replace(speed="fast")) == (pytest.approx(4.5), Pricing.LISTED)
+    assert book.price(standard._replace(speed="flex")) == (pytest.approx(1.125), Pricing.LISTED)
+
+
+def test_a_tier_used_before_its_rates_were_listed_is_priced_at_them_and_estimated() -> None:
+    book = PriceBook()
+    early = _call("gpt-5.1", Tokens(input=1_000_000), source="codex", day="2026-09-01")
+    assert book.price(early._replace(speed="fast")) == (pytest.approx(2.5), Pricing.ESTIMATED)
+    rates = book.rates("gpt-5.1", "codex", date(2026, 9, 1), "fast")
+    assert "tier rates as listed from 2026-10-12 (estimated)" in rates.origin
+    assert rates_from_json(rates_to_json(rates)).estimated
+
+
+def test_a_tier_the_price_data_does_not_list_for_the_model_is_unpriced() -> None:
+    book = PriceBook()
+    call = _call("gpt-5-nano", Tokens(input=1000), source="codex", day="2026-11-01")
+    assert book.price(call._replace(speed="fast")) == (0.0, Pricing.UNPRICED)

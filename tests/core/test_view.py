@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tokentree.core.breakdown import breakdown
-from tokentree.core.pricing import PriceBook
+from tokentree.core.pricing import PriceBook, Pricing
 from tokentree.core.records import ApiCall, Prompt, Tokens
 from tokentree.core.tree import Calendar, Kind, build_tree
 from tokentree.core.view import (
@@ -164,7 +164,8 @@ def test_breakdown_prices_each_kind_and_adds_up_to_the_stored_cost() -> None:
         )
         for i in range(1, 4)
     ] + [ApiCall("codex", "u", "t", "/p", 1795000100.0, "no-such-model", Tokens(input=5))]
-    calls = [c._replace(cost=prices.price(c)[0], unpriced=prices.price(c)[1]) for c in raw]
+    priced = [(c, *prices.price(c)) for c in raw]
+    calls = [c._replace(cost=cost, unpriced=found is Pricing.UNPRICED) for c, cost, found in priced]
     tree = build_tree(calls, [], UTC_CAL)
     found = breakdown(tree, prices)
     assert found.web_search_cost == pytest.approx(3 * 0.01)  # $10 per 1,000 searches

@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # imported when exporting: `report` loads this module too
     from tokentree.core.advice import Advice, AdviceReport, AdviceSettings
     from tokentree.core.attribution import Activity, Attribution
     from tokentree.core.pricing import PriceBook
+    from tokentree.core.records import ApiCall
 
 EXPORT_SCHEMA = "tokentree.export/1"
 
@@ -69,9 +70,8 @@ def export_chunks(
 
     done_with = closer(node)
     attribution = Attribution(node, activity)
-    advice = advise(
-        node, prices or PriceBook(), advice_settings, attribution, node_path, done_with=done_with
-    )
+    prices = prices or PriceBook()
+    advice = advise(node, prices, advice_settings, attribution, node_path, done_with=done_with)
     header = {
         "schema": EXPORT_SCHEMA,
         "generated_at": _iso(datetime.now(UTC).timestamp()),
@@ -79,7 +79,7 @@ def export_chunks(
         "node_path": node_path,
     }
     yield orjson.dumps(header)[:-1] + b',"root":'
-    yield from _streamed(node, node_path, attribution, advice, done_with)
+    yield from _streamed(node, node_path, attribution, advice, prices, done_with)
     yield b"}\n"
 
 
@@ -88,6 +88,7 @@ def _streamed(
     path: str,
     attribution: Attribution,
     advice: AdviceReport,
+    prices: PriceBook,
     done_with: Callable[[Node], None],
 ) -> Iterator[bytes]:
     """One node and its subtree as JSON pieces; a day's rows are attributed on their own."""
@@ -95,7 +96,7 @@ def _streamed(
         from tokentree.core.attribution import Attribution
 
         below = Attribution(node)
-        yield orjson.dumps(node_dict(node, below, advice, path, attribution[node]))
+        yield orjson.dumps(node_dict(node, below, advice, path, attribution[node], prices))
         done_with(node)
         return
     yield orjson.dumps(_fields(node, attribution[node], advice.for_path(path)))[:-1]
@@ -103,7 +104,7 @@ def _streamed(
     for number, child in enumerate(node.children):
         if number:
             yield b","
-        yield from _streamed(child, _join(path, child.key), attribution, advice, done_with)
+        yield from _streamed(child, _join(path, child.key), attribution, advice, prices, done_with)
     yield b"]}"
 
 
@@ -117,22 +118,27 @@ def node_dict(
     advice: AdviceReport | None = None,
     path: str = "",
     activity: Activity | None = None,
+    prices: PriceBook | None = None,
 ) -> dict[str, Any]:
     """One node (at `path`) and its subtree; activity is computed here when no `attribution`
-    is given, and taken from `activity` for the node itself when given."""
+    is given, and taken from `activity` for the node itself when given. With `prices`, each
+    call says where its price came from."""
     if attribution is None:
         from tokentree.core.attribution import Attribution
 
         attribution = Attribution(node)
     items = advice.for_path(path) if advice else []
-    data = _fields(node, activity or attribution[node], items)
+    data = _fields(node, activity or attribution[node], items, prices)
     data["children"] = [
-        node_dict(child, attribution, advice, _join(path, child.key)) for child in node.children
+        node_dict(child, attribution, advice, _join(path, child.key), prices=prices)
+        for child in node.children
     ]
     return data
 
 
-def _fields(node: Node, activity: Activity, advice: Sequence[Advice]) -> dict[str, Any]:
+def _fields(
+    node: Node, activity: Activity, advice: Sequence[Advice], prices: PriceBook | None = None
+) -> dict[str, Any]:
     """What a node says about itself in the export: everything but its children."""
     data: dict[str, Any] = {
         "kind": node.kind.value,
@@ -157,10 +163,25 @@ def _fields(node: Node, activity: Activity, advice: Sequence[Advice]) -> dict[st
             "speed": call.speed or "standard",
             "subagent": call.subagent,
             "source_removed": call.file_missing,
+            "cache_miss": call.cache_miss or None,
         }
+        if prices is not None:
+            data["price_origin"] = price_origin(call, prices)
     data["activity"] = activity.as_dict()
     data["advice"] = [item.as_dict() for item in advice]
     return data
+
+
+def price_origin(call: ApiCall, prices: PriceBook) -> str | None:
+    """Where the call's rates came from, with the model it was priced as when that is a guess;
+    None when no price is known."""
+    from tokentree.core.pricing import shown_origin
+
+    rates = prices.rates_for(call.model, call.source, call.timestamp, call.speed)
+    if rates is None:
+        return None
+    used = [kind for kind, count in zip(call.tokens._fields, call.tokens, strict=True) if count]
+    return shown_origin(rates.origin, used)[0]
 
 
 def aggregates(totals: Totals) -> dict[str, Any]:

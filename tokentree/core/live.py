@@ -14,7 +14,7 @@ window; Codex logs the real one, which `limits` reads.
 from __future__ import annotations
 
 import math
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -207,7 +207,7 @@ def summarize(
     data: Recent,
     calendar: Calendar,
     now: float,
-    rate_limits: Mapping[str, Any] | None = None,
+    rate_limits: Sequence[Mapping[str, Any]] = (),
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
 ) -> Summary:
     """The live figures at `now`: two bisections each, cheap enough to redo every second."""
@@ -228,8 +228,17 @@ def summarize(
     return Summary(now, today, block, limits(rate_limits, now), busy)
 
 
-def limits(rate_limits: Mapping[str, Any] | None, now: float) -> tuple[Limit, ...]:
-    """Codex's windows that still apply at `now`: a window that has reset since says nothing."""
+def limits_at(history: Sequence[Mapping[str, Any]], moment: float) -> Mapping[str, Any] | None:
+    """The newest rate-limit state in `history` (oldest first) logged at or before `moment`:
+    a week three weeks old is never shown this week's limits."""
+    found = bisect_right(history, moment, key=lambda limits: limits["observed_at"])
+    return history[found - 1] if found else None
+
+
+def limits(history: Sequence[Mapping[str, Any]], now: float) -> tuple[Limit, ...]:
+    """Codex's windows (the newest logged) that still apply at `now`: a window that has reset
+    since says nothing."""
+    rate_limits = history[-1] if history else None
     if not rate_limits:
         return ()
     observed = float(rate_limits.get("observed_at") or 0.0)

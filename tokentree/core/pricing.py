@@ -19,6 +19,7 @@ import re
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
+from enum import IntEnum
 from importlib.util import find_spec
 from itertools import product
 from typing import Any
@@ -30,7 +31,7 @@ from tokentree.core.records import ApiCall, Tokens
 PER_MILLION = 1_000_000
 _PROVIDER_OF_SOURCE = {"claude-code": "anthropic", "codex": "openai", "gemini-cli": "google"}
 """The provider to look a source's models up at first; OpenCode talks to many, so it has none."""
-PRICING_RULES = 2
+PRICING_RULES = 3
 """Goes up when the way rates are found changes, so stored lookups and costs are redone."""
 
 PRICED_AS = "priced as "
@@ -59,7 +60,7 @@ class Rates:
     tier: Rates | None = None
     web_search: float = 0.0  # USD per search, whatever the prompt's size
     # read from the origin, never stored apart: see estimates_in()
-    estimated: bool = False  # the model id was unknown; a normalised spelling of it was priced
+    estimated: bool = False  # a normalised model id, or a tier's rates from before they were listed
     stand_ins: frozenset[str] = frozenset()  # kinds with no listed price, at the nearest one
 
     def estimated_for(self, tokens: Tokens) -> bool:
@@ -97,6 +98,14 @@ class Rates:
             + cache_read * rates.cache_read
             + output * rates.output
         ) / PER_MILLION + web_searches * self.web_search
+
+
+class Pricing(IntEnum):
+    """How a call's cost was found, as the index stores it (the `pricing` column)."""
+
+    LISTED = 0
+    UNPRICED = 1  # no price known: the cost shown is a lower bound, never $0
+    ESTIMATED = 2  # at a normalised model id or a stand-in rate: flagged ~
 
 
 RateKey = tuple[str, str, int, str]
@@ -140,8 +149,8 @@ class PriceBook:
         self._known[key] = self.learned[key] = found
         return found
 
-    def price(self, call: ApiCall) -> tuple[float, bool]:
-        """(cost in USD, unpriced?) of one call at the price of its day.
+    def price(self, call: ApiCall) -> tuple[float, Pricing]:
+        """(cost in USD, how it was found) of one call at the price of its day.
 
         A call with no tokens at all lost its usage (Gemini logs some so): its
         cost is unknown, not zero.
@@ -158,14 +167,15 @@ class PriceBook:
         speed: str,
         tokens: Tokens,
         web_searches: int,
-    ) -> tuple[float, bool]:
+    ) -> tuple[float, Pricing]:
         """price() for a call already taken apart: the index prices every row with it."""
         if not any(tokens):
-            return 0.0, True
+            return 0.0, Pricing.UNPRICED
         rates = self.rates_for(model, source, timestamp, speed)
         if rates is None:
-            return 0.0, True
-        return rates.cost_of(*tokens[:5], web_searches), False
+            return 0.0, Pricing.UNPRICED
+        found = Pricing.ESTIMATED if rates.estimated_for(tokens) else Pricing.LISTED
+        return rates.cost_of(*tokens[:5], web_searches), found
 
     @staticmethod
     def preload() -> None:
@@ -222,7 +232,8 @@ def estimates_in(origin: str) -> tuple[bool, frozenset[str]]:
         return False, frozenset()
     notes = origin.split(NOTE_SEPARATOR)[1:]
     kinds = {kind for kind, start in _STAND_IN_NOTES for note in notes if note.startswith(start)}
-    return any(note.startswith(PRICED_AS) for note in notes), frozenset(kinds)
+    guessed = any(note.startswith((PRICED_AS, TIER_LISTED_FROM)) for note in notes)
+    return guessed, frozenset(kinds)
 
 
 def shown_origin(origin: str, used: Collection[str]) -> tuple[str, bool]:
@@ -290,18 +301,53 @@ def _library_rates(model: str, provider: str | None, day: date, speed: str) -> R
     else:
         return None
     when = datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
-    context = {"speed": speed} if speed else None
-    if context and not any(
-        variant.when == context and (variant.constraint is None or variant.constraint.active(when))
-        for variant in model_info.price_variants or ()
-    ):
-        return None  # standard rates would understate it: unpriced, and said so
-    prices = model_info.get_prices(when, context)
     mode = f", {speed} mode" if speed else ""
     origin = f"genai-prices {__version__}, {provider_info.id}/{model_info.id}{mode}, {day}"
     if name not in names:
         origin += f"{NOTE_SEPARATOR}{PRICED_AS}{name} (estimated)"
+    if not speed:
+        return _rates_from_library(
+            model_info.get_prices(when), origin, provider_info.id == "anthropic"
+        )
+    tier = _tier_prices(model_info, speed, when)
+    if tier is None:
+        return None  # standard rates would misstate it: unpriced, and said so
+    prices, listed_from = tier
+    if listed_from is not None:
+        origin += f"{NOTE_SEPARATOR}{TIER_LISTED_FROM}{listed_from} (estimated)"
     return _rates_from_library(prices, origin, provider_info.id == "anthropic")
+
+
+_TIER_CONTEXTS = {
+    "fast": ({"speed": "fast"}, {"service_tier": "priority"}, {"service_tier": "fast"}),
+    "flex": ({"service_tier": "flex"},),
+}
+"""How the price data names each speed: Anthropic's fast mode, OpenAI's Fast (once "priority")
+and Flex tiers."""
+TIER_LISTED_FROM = "tier rates as listed from "
+"""Begins the origin's note on a call made before its tier's rates were first listed."""
+
+
+def _tier_prices(model_info: Any, speed: str, when: datetime) -> tuple[Any, date | None] | None:
+    """The model's prices at `speed` on `when`, and the day they are listed from when that is
+    later (the nearest rates, an estimate); None when it lists no such tier."""
+    variants = [
+        variant
+        for variant in model_info.price_variants or ()
+        if variant.when in _TIER_CONTEXTS.get(speed, ())
+    ]
+    if not variants:
+        return None
+    active = [v for v in variants if v.constraint is None or v.constraint.active(when)]
+    if active:
+        return model_info.get_prices(when, active[0].when), None
+    dated = [v for v in variants if getattr(v.constraint, "start_date", None) is not None]
+    if not dated:
+        return None
+    first = min(dated, key=lambda variant: variant.constraint.start_date)
+    start = first.constraint.start_date
+    opening = datetime(start.year, start.month, start.day, 12, tzinfo=UTC)
+    return model_info.get_prices(opening, first.when), start
 
 
 _DATED = re.compile(r"(?:[-@]\d{8}|-\d{4}-\d{2}-\d{2}|(?:(?<=-preview)|(?<=-exp))-\d{2}-\d{2})$")

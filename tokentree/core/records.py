@@ -73,6 +73,7 @@ class ApiCall(NamedTuple):
     source_cost: float | None = None  # the cost the assistant itself logged (OpenCode)
     speed: str = ""  # "fast": Claude's fast mode, billed at its own (higher) rates
     web_searches: int = 0  # searches the model ran on the server, billed per search
+    cache_miss: str = ""  # why the prompt cache missed, as Claude logged it: "tools_changed 89018"
 
 
 class Prompt(NamedTuple):

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tokentree.core.attribution import COMPACTION_MARK, weights_of
-from tokentree.core.pricing import PriceBook
+from tokentree.core.pricing import PriceBook, Pricing
 from tokentree.core.records import QUARTER_HOUR, ApiCall, Fidelity, Tokens
 
 TOOL_SEPARATOR = "\x1f"
@@ -35,12 +35,13 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("tools", "TEXT NOT NULL"),
     ("fidelity", "TEXT NOT NULL"),
     ("cost", "REAL NOT NULL"),
-    ("unpriced", "INTEGER NOT NULL"),
+    ("pricing", "INTEGER NOT NULL"),  # how its cost was found: pricing.Pricing
     ("rewound", "INTEGER NOT NULL"),
     ("source_cost", "REAL"),
     ("speed", "TEXT NOT NULL"),
     ("web_searches", "INTEGER NOT NULL"),
     ("bucket", "TEXT NOT NULL"),  # its activity (attribution.Bucket.code), or '' when split
+    ("cache_miss", "TEXT NOT NULL DEFAULT ''"),  # ApiCall.cache_miss; never summed
 )
 NAMES = tuple(name for name, _ in COLUMNS)
 COLUMN_LIST = ", ".join(NAMES)
@@ -99,9 +100,9 @@ SUMMED = (
     "output",
     "reasoning",
     "cost",
-    "unpriced",
+    f"pricing = {Pricing.UNPRICED}",
     f"fidelity = '{Fidelity.LOWER_BOUND.value}'",
-    f"fidelity = '{Fidelity.ESTIMATED.value}'",
+    f"(fidelity = '{Fidelity.ESTIMATED.value}' OR pricing = {Pricing.ESTIMATED})",
     "subagent",
     "rewound",
     "speed = 'fast'",
@@ -144,7 +145,7 @@ def call_rows(
             :10
         ]
         speed, web_searches = call.speed, call.web_searches
-        cost, unpriced = price_of(model, source, timestamp, speed, tokens, web_searches)
+        cost, pricing = price_of(model, source, timestamp, speed, tokens, web_searches)
         append(
             (
                 key,
@@ -160,12 +161,13 @@ def call_rows(
                 TOOL_SEPARATOR.join(tools),
                 fidelity.value,
                 cost,
-                int(unpriced),
+                int(pricing),
                 int(call.rewound),
                 call.source_cost,
                 speed,
                 web_searches,
                 bucket_code(tools, subagent, compaction),
+                call.cache_miss,
             )
         )
     return rows
@@ -201,13 +203,17 @@ def row_call(row: Sequence[Any], path: str, missing: bool) -> ApiCall:
         tools,
         fidelity,
         cost,
-        unpriced,
+        pricing,
         rewound,
         source_cost,
         speed,
         web_searches,
         _bucket,
+        cache_miss,
     ) = row
+    fidelity = _FIDELITY[fidelity]
+    if pricing == Pricing.ESTIMATED and fidelity is Fidelity.EXACT:
+        fidelity = Fidelity.ESTIMATED  # the tokens are exact, their price is not
     return ApiCall(
         source,
         key,
@@ -218,21 +224,31 @@ def row_call(row: Sequence[Any], path: str, missing: bool) -> ApiCall:
         Tokens(fresh, write_5m, write_1h, cache_read, output, reasoning),
         tuple(tools.split(TOOL_SEPARATOR)) if tools else (),
         subagent == 1,
-        _FIDELITY[fidelity],
+        fidelity,
         cost,
-        unpriced == 1,
+        pricing == Pricing.UNPRICED,
         path,
         missing,
         rewound == 1,
         source_cost,
         speed,
         web_searches,
+        cache_miss,
     )
 
 
 _AT = {name: position for position, name in enumerate(NAMES)}
 _TOKENS = slice(_AT["input"], _AT["reasoning"] + 1)
-_FULLER = ("model", "fidelity", "cost", "unpriced", "source_cost", "speed", "web_searches")
+_FULLER = (
+    "model",
+    "fidelity",
+    "cost",
+    "pricing",
+    "source_cost",
+    "speed",
+    "web_searches",
+    "cache_miss",
+)
 
 
 def merged(old: Row, new: Row) -> Row:

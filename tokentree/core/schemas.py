@@ -152,10 +152,18 @@ class ExportNode(_Strict):
     model: str | None = None
     tools: list[str] | None = None
     fidelity: Literal["exact", "lower-bound", "estimated"] | None = None
+    """"estimated": the model was not logged, or its price is a guess (see price_origin)."""
     speed: str | None = None
-    """"standard", or the mode the call was billed in apart ("fast": Claude's fast mode)."""
+    """"standard", or the tier the call was billed at apart ("fast": Claude's fast mode or
+    Codex's Fast/priority tier; "flex")."""
     subagent: bool | None = None
     source_removed: bool | None = None
+    cache_miss: str | None = None
+    """Why the prompt cache missed, as Claude logged it ("tools_changed 89018": the reason,
+    then its estimate of the tokens missed); never part of the sums."""
+    price_origin: str | None = None
+    """Where the call's rates came from: the price data, the model it was priced as, and any
+    estimate made (a normalised model id, a stand-in rate); null when no price is known."""
     activity: dict[str, ActivityPart] | None = None
     """Tokens and cost per activity class (reading, editing, …); they add up to the node's."""
     advice: list[AdviceItem] | None = None

@@ -76,7 +76,7 @@ FLAGS = (
     Flag(
         "~",
         "estimated",
-        "model not logged yet (Codex, before the first turn_context): priced as gpt-5",
+        "model not logged (priced as gpt-5), or the price is a guess (i says which)",
         lambda t: t.estimated_calls,
     ),
     Flag(

@@ -37,7 +37,7 @@ class Extras(NamedTuple):
     """What a snapshot carries besides the tree; posted again when it changes."""
 
     health: FileHealth
-    limits: Mapping[str, Any] | None
+    limits: tuple[Mapping[str, Any], ...]  # Index.rate_limits
 
 
 class Stopped(Exception):

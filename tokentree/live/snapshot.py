@@ -24,7 +24,7 @@ class Snapshot:
     generation: int
     complete: bool  # False while a long first index is still being read
     files: int
-    rate_limits: Mapping[str, Any] | None = None
+    rate_limits: tuple[Mapping[str, Any], ...] = ()  # oldest first: see live.limits_at
     health: FileHealth = FileHealth()  # lines skipped, logs removed
     notices: tuple[str, ...] = ()
     recent: Recent = Recent()  # the last two days' calls, for the live line

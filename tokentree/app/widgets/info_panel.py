@@ -29,6 +29,7 @@ from tokentree.core.attribution import (
     turn_calls,
 )
 from tokentree.core.breakdown import TOKEN_KINDS, Breakdown
+from tokentree.core.live import limits_at
 from tokentree.core.overview import sparkline
 from tokentree.core.pricing import shown_origin
 from tokentree.core.tree import Kind, Node, short_model
@@ -75,7 +76,7 @@ class InfoPanel(Static):
         node: Node,
         parent_chain: Sequence[Node],
         found: Breakdown | None,
-        rate_limits: Mapping[str, Any] | None,
+        rate_limits: Sequence[Mapping[str, Any]],
         activity: Activity | None = None,
         advice: Sequence[Advice] = (),
         analysing: bool = False,
@@ -149,7 +150,9 @@ def token_table(node: Node, found: Breakdown | None) -> RenderableType:
         cost = None if found is None else found.cost_by_kind[name]
         table.add_row(label, f"{count:,}", part_cost(cost, count, unpriced))
     if totals.reasoning:
-        table.add_row(Text("  of which reasoning", style="dim"), f"{totals.reasoning:,}", "")
+        claude_only = found is not None and set(found.calls_by_source) == {"claude-code"}
+        part = "thinking" if claude_only else "reasoning"
+        table.add_row(Text(f"  of which {part}", style="dim"), f"{totals.reasoning:,}", "")
     if totals.web_searches:
         cost = None if found is None else found.web_search_cost
         table.add_row("web searches", f"{totals.web_searches:,}", part_cost(cost, 1, unpriced))
@@ -180,7 +183,7 @@ def fact_table(
     node: Node,
     parent_chain: Sequence[Node],
     found: Breakdown | None,
-    rate_limits: Mapping[str, Any] | None,
+    rate_limits: Sequence[Mapping[str, Any]],
     zone: tzinfo,
 ) -> RenderableType:
     table = Table.grid(padding=(0, 2))
@@ -195,7 +198,7 @@ def facts(
     node: Node,
     parent_chain: Sequence[Node],
     found: Breakdown | None,
-    rate_limits: Mapping[str, Any] | None,
+    rate_limits: Sequence[Mapping[str, Any]],
     zone: tzinfo,
 ) -> list[tuple[str, RenderableType]]:
     rows: list[tuple[str, RenderableType]] = [("time", span(node.start, node.end, zone))]
@@ -212,6 +215,8 @@ def facts(
         if share is not None:
             rows.append(("context carried", f"{carried(call):,} tok ({share:.0%} of the prompt)"))
             rows.append(("new material", f"{new_material(call):,} tok (uncached + cache writes)"))
+        if call.cache_miss:
+            rows.append(("cache miss", cache_miss_text(call.cache_miss)))
         if call.subagent:
             rows.append(("sub-agent", "yes (or compaction)"))
     else:
@@ -241,8 +246,9 @@ def facts(
     flags = flags_text(node)
     if flags.plain:
         rows.append(("flags", flags))
-    if rate_limits and found is not None and found.calls_by_source.get("codex"):
-        rows.append(("codex limits", limits_text(rate_limits, zone)))
+    logged = limits_at(rate_limits, node.end) if node.end else None
+    if logged and found is not None and found.calls_by_source.get("codex"):
+        rows.append(("codex limits", limits_text(logged, zone)))
     return rows
 
 
@@ -439,7 +445,16 @@ def limits_text(limits: Mapping[str, Any], zone: tzinfo) -> str:
             resets = datetime.fromtimestamp(window["resets_at"], zone)
             text += f", resets {resets:%a} {resets.day} {resets:%b %H:%M}"
         parts.append(text)
-    return " · ".join(parts) + f"\n(newest logged, {seen:%a} {seen.day} {seen:%b %H:%M})"
+    return " · ".join(parts) + f"\n(as logged {seen:%a} {seen.day} {seen:%b %H:%M})"
+
+
+def cache_miss_text(logged: str) -> str:
+    """Claude's reason for a cache miss ("tools_changed 89018") in words."""
+    reason, _, missed = logged.partition(" ")
+    text = reason.replace("_", " ")
+    if missed:
+        text += f", ≈{int(missed):,} tok not cached (Claude's estimate)"
+    return text
 
 
 def _project(session: Node) -> str:

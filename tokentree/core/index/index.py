@@ -359,11 +359,11 @@ class Index(Reads):
                 "SELECT id, source, ts, model, speed, web_searches, input, cache_write_5m,"
                 " cache_write_1h, cache_read, output, reasoning FROM copies"
             ).fetchall():
-                cost, unpriced = self.prices.price_of(
+                cost, pricing = self.prices.price_of(
                     model, source, ts, speed, Tokens(*tokens), web_searches
                 )
-                changes.append((cost, int(unpriced), id))
-            self.db.executemany("UPDATE copies SET cost = ?, unpriced = ? WHERE id = ?", changes)
+                changes.append((cost, int(pricing), id))
+            self.db.executemany("UPDATE copies SET cost = ?, pricing = ? WHERE id = ?", changes)
             self._learn(self.prices.take_learned())
             derive.rebuild(self.db)
             self._derived(-math.inf)
@@ -474,8 +474,9 @@ class Index(Reads):
         return FileHealth(sum(skipped), sum(1 for lines in skipped if lines), removed)
 
     @_recovering
-    def rate_limits(self, scope: Scope) -> dict[str, Any] | None:
-        """The newest rate-limit state logged in scope (only Codex logs one)."""
+    def rate_limits(self, scope: Scope) -> tuple[dict[str, Any], ...]:
+        """The rate-limit states logged in scope (only Codex logs them), oldest first: each
+        log's newest, so a past week can be shown the limits of its own time."""
         inside, params = derive.in_roots(scope.roots)
         found = [
             orjson.loads(blob)
@@ -485,7 +486,7 @@ class Index(Reads):
                 [*params, *scope.sources],
             )
         ]
-        return max(found, key=lambda limits: limits["observed_at"], default=None)
+        return tuple(sorted(found, key=lambda limits: limits["observed_at"]))
 
 
 @contextmanager

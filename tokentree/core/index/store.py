@@ -21,7 +21,7 @@ from typing import Any
 from tokentree.core.activity_sums import ACTIVITY_COLUMNS
 from tokentree.core.rows import COLUMNS, ROLLUP_COLUMNS
 
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11
 
 ADDED_IN_10 = (
     "CREATE TABLE changes(generation INTEGER PRIMARY KEY AUTOINCREMENT, since REAL NOT NULL)",
@@ -35,6 +35,12 @@ ADDED_IN_10 = (
 )
 """The change log (changes.py), the days and the advice digests views kept (days_kept.py),
 activity by time."""
+ADDED_IN_11 = (
+    "ALTER TABLE copies RENAME COLUMN unpriced TO pricing",
+    "ALTER TABLE copies ADD COLUMN cache_miss TEXT NOT NULL DEFAULT ''",
+)
+"""How a copy's cost was found (listed, unpriced or estimated), why Claude's cache missed; the
+prices are found again (pricing.PRICING_RULES) so every copy's `pricing` is set."""
 _TABLES = (
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     """CREATE TABLE files(
@@ -69,7 +75,7 @@ _TABLES = (
     "CREATE INDEX activity_file ON activity(file_id)",
     *ADDED_IN_10,
 )
-UPGRADES = {9: ADDED_IN_10}
+UPGRADES = {9: ADDED_IN_10 + ADDED_IN_11, 10: ADDED_IN_11}
 """Statements that bring an index of an older format to this one in place: its history stays
 (the logs of its oldest calls may be long deleted)."""
 COPY_INDEXES = {
@@ -172,13 +178,21 @@ def _first_generation(db: sqlite3.Connection) -> None:
 
 
 def _upgraded(db: sqlite3.Connection, found: int) -> int:
-    """The index brought to this format in place (its history kept); returns the format."""
+    """The index brought to this format in place (its history kept); returns the format, or
+    `found` when the file is not what its format says (it is rebuilt then)."""
     db.execute("BEGIN IMMEDIATE")
-    if db.execute("PRAGMA user_version").fetchone()[0] == found:  # or another instance did
-        for statement in UPGRADES[found]:
-            db.execute(statement)
-        _first_generation(db)
-        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    try:
+        if db.execute("PRAGMA user_version").fetchone()[0] == found:  # or another instance did
+            for statement in UPGRADES[found]:
+                db.execute(statement)
+            if not db.execute("SELECT 1 FROM sqlite_sequence WHERE name = 'changes'").fetchone():
+                _first_generation(db)
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    except sqlite3.OperationalError as error:
+        db.execute("ROLLBACK")
+        if "locked" in str(error) or "busy" in str(error):
+            raise
+        return found  # a table or column the upgrade expects is not there
     db.execute("COMMIT")
     return SCHEMA_VERSION
 

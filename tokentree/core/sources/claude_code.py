@@ -148,12 +148,28 @@ _Steps = list[_Iteration | _NotObject] | str | int | float | bool | None | dict[
 """A list of steps; anything else is a wrong type, ignored like a wrong cache split."""
 
 
+class _OutputDetails(_Fields):
+    thinking_tokens: Any = None  # the part of output_tokens that was thinking (§9.1)
+
+
 class _Usage(_Counts):
     """A response's usage: the executor's tokens, and the steps they were sampled in."""
 
     speed: Any = None  # "fast" in fast mode (FORMATS.md §1.6)
     server_tool_use: _ServerTools | _NotObject = None  # web searches, billed per search
     iterations: _Steps = None
+    output_tokens_details: _OutputDetails | _NotObject = None
+
+
+class _CacheMissReason(_Fields):
+    type: Any = None
+    cache_missed_input_tokens: Any = None  # a magnitude, never a billing number
+
+
+class _Diagnostics(_Fields):
+    """The cache-diagnosis beta's verdict on a request (FORMATS.md §9.1)."""
+
+    cache_miss_reason: _CacheMissReason | _NotObject = None
 
 
 class _Message(_Fields):
@@ -163,6 +179,7 @@ class _Message(_Fields):
     model: Any = None
     usage: _Usage | _NotObject = None
     content: _Content = None
+    diagnostics: _Diagnostics | _NotObject = None
 
 
 class _Line(_Fields):
@@ -189,6 +206,7 @@ class _Copy(_Line):
     model: Any = None
     usage: _Usage | _NotObject = None
     content: _Content = None
+    diagnostics: _Diagnostics | _NotObject = None
 
 
 class _Progress(_Fields):
@@ -323,6 +341,7 @@ class _Draft:
             None,
             _speed(usage.speed) if executor else "",
             _web_searches(usage.server_tool_use) if executor else 0,
+            _cache_miss(line.message) if executor else "",
         )
 
 
@@ -336,7 +355,7 @@ def _embedded_assistant_line(data: _Progress, outer: _Line) -> _Line | None:
     if type(copy.usage) is _Usage:  # a bare API message
         return _Line(
             type="assistant",
-            message=_Message(copy.id, copy.model, copy.usage, copy.content),
+            message=_Message(copy.id, copy.model, copy.usage, copy.content, copy.diagnostics),
             requestId=outer.requestId,
             timestamp=outer.timestamp,
             sessionId=outer.sessionId,
@@ -519,15 +538,36 @@ def _tokens(usage: _Counts) -> Tokens:
     if type(split) is _CacheSplit:
         one_hour = split.ephemeral_1h_input_tokens
         write_1h = one_hour if one_hour <= cache_write else 0
-    # input, cache write 5m and 1h, cache read, output; positional: keywords cost 3x here
+    output = usage.output_tokens
+    details = getattr(usage, "output_tokens_details", None)  # steps have none
+    thinking = details.thinking_tokens if type(details) is _OutputDetails else 0
+    if type(thinking) is not int or not 0 <= thinking <= output:
+        thinking = 0  # informational: a wrong value is not shown, and costs nothing
+    # input, cache write 5m and 1h, cache read, output, of which thinking; positional: keywords
+    # cost 3x here
     return Tokens(
         usage.input_tokens,
         cache_write - write_1h,
         write_1h,
         usage.cache_read_input_tokens,
-        usage.output_tokens,
-        0,
+        output,
+        thinking,
     )
+
+
+def _cache_miss(message: Any) -> str:
+    """Why the request's prompt cache missed, as the cache-diagnosis beta logged it: the reason,
+    and the tokens it says missed where it gives them ("tools_changed 89018"); else ""."""
+    diagnostics = getattr(message, "diagnostics", None)
+    if type(diagnostics) is not _Diagnostics:
+        return ""
+    reason = diagnostics.cache_miss_reason
+    if type(reason) is not _CacheMissReason or type(reason.type) is not str:
+        return ""
+    missed = reason.cache_missed_input_tokens
+    if type(missed) is int and missed >= 0:
+        return f"{reason.type} {missed}"
+    return reason.type
 
 
 def _web_searches(server_tools: Any) -> int:
