@@ -26,7 +26,7 @@ from tokentree.core.advice import (
 from tokentree.core.attribution import Attribution
 from tokentree.core.export import export_document
 from tokentree.core.overview import build_overview, render_overview, scale, sparkline
-from tokentree.core.pricing import PriceBook
+from tokentree.core.pricing import PriceBook, Pricing
 from tokentree.core.records import ApiCall, Prompt, Tokens
 from tokentree.core.schemas import ExportDocument, ReportDocument
 from tokentree.core.tree import Calendar, Kind, build_tree
@@ -66,8 +66,8 @@ def call(
         subagent=subagent,
         file=file,
     )
-    cost, unpriced = PRICES.price(draft)
-    return draft._replace(cost=cost, unpriced=unpriced)
+    cost, pricing = PRICES.price(draft)
+    return draft._replace(cost=cost, unpriced=pricing is Pricing.UNPRICED)
 
 
 def prompt(seconds: float, session: str = "s1") -> Prompt:
@@ -157,6 +157,27 @@ def test_cache_rebuilt_after_idle_costs_the_rewrite() -> None:
     assert item.saving_usd == pytest.approx(rebuilt * (rate - 0.5) / M)
     assert "> 5 min (20 min)" in item.message and "1-hour caching" in item.message
     assert report.marks(item.node) == {"2": "◆ cache rebuilt after 20 min idle"}
+
+
+def test_a_cache_miss_claude_logged_a_cause_for_costs_the_rewrite() -> None:
+    calls = [
+        call(0, fresh=5, write=30_000),
+        call(30, fresh=5, write=1_000, read=30_000),
+        call(60, fresh=5, write=31_000)._replace(cache_miss="tools_changed 30500"),
+        call(90, fresh=5, write=400, read=31_005),
+        call(120, fresh=5, write=400)._replace(cache_miss="unavailable"),  # no cause: not counted
+        call(150 + 20 * 60, fresh=5, write=32_000)._replace(cache_miss="system_changed 100"),
+    ]
+    _, report = run(calls, [prompt(-1), prompt(80)])
+    item = only(report, "cache_missed")  # the miss after 20 idle minutes is cache_rebuilt's
+    rewritten = 31_005  # min(5 + 31,000 written, the previous prompt 31,005)
+    assert item.evidence["misses"] == [
+        {"turn": "1", "reason": "tools_changed", "tokens": rewritten, "logged_missed_tokens": 30500}
+    ]
+    rate = (5 * 5 + 31_000 * 6.25) / 31_005
+    assert item.saving_usd == pytest.approx(rewritten * (rate - 0.5) / M)
+    assert "because tools changed (as Claude logged it)" in item.message
+    assert report.marks(item.node)["1"] == "◆ cache missed: tools changed"
 
 
 def test_one_hour_cache_survives_a_twenty_minute_gap_but_not_two_hours() -> None:

@@ -16,6 +16,7 @@ from tokentree.core.advice.report import Advice, AdviceReport, advice_dicts
 from tokentree.core.advice.settings import (
     RULES,
     AdviceSettings,
+    CacheMissed,
     CacheRebuilt,
     CompactionShare,
     Concentration,
@@ -35,6 +36,7 @@ __all__ = [
     "Advice",
     "AdviceReport",
     "AdviceSettings",
+    "CacheMissed",
     "CacheRebuilt",
     "CompactionShare",
     "Concentration",

@@ -19,6 +19,7 @@ from tokentree.core.advice.period_rules import (
 )
 from tokentree.core.advice.report import AdviceReport, join
 from tokentree.core.advice.session_rules import (
+    cache_missed,
     cache_rebuilt,
     context_compounding,
     model_choice,
@@ -41,6 +42,7 @@ class PeriodRule(Protocol):
 SESSION_RULES: tuple[tuple[str, Callable[[Context, Session], None]], ...] = (
     ("context_compounding", context_compounding),
     ("cache_rebuilt", cache_rebuilt),
+    ("cache_missed", cache_missed),
     ("repeated_reads", repeated_reads),
     ("model_choice", model_choice),
 )

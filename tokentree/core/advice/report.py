@@ -96,6 +96,9 @@ def _marks(own: list[Advice], children: Iterable[tuple[str, list[Advice]]]) -> d
             for rebuild in item.evidence["rebuilds"]:
                 gap = rebuild["gap_minutes"]
                 found[rebuild["turn"]].append(f"◆ cache rebuilt after {gap:.0f} min idle")
+        elif item.rule == "cache_missed":
+            for miss in item.evidence["misses"]:
+                found[miss["turn"]].append(f"◆ cache missed: {miss['reason'].replace('_', ' ')}")
         elif item.rule == "context_compounding":
             context = fmt.tokens(item.evidence["context_at_split"])
             found[item.evidence["split_after_turn"]].append(f"◆ split here: context {context}")

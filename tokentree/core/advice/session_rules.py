@@ -1,5 +1,6 @@
 """The rules about one session, run as the pass reaches it: context compounding, cache rebuilt
-after idle, files read again and again, mechanical loops on the priciest model."""
+after idle or missed for a logged cause, files read again and again, mechanical loops on the
+priciest model."""
 
 from __future__ import annotations
 
@@ -91,7 +92,7 @@ def cache_rebuilt(context: Context, session: Session) -> None:
             gap = call.timestamp - previous.timestamp
             t = call.tokens
             before = prompt(previous.tokens)
-            rebuilt = min(t.input + t.cache_write, before)
+            rebuilt = _rewritten(t, before)
             if (
                 rebuilt >= s.min_tokens
                 and t.cache_read < before / 2
@@ -255,6 +256,75 @@ def model_choice(context: Context, session: Session) -> None:
         "formula": formula,
     }
     context.emit("model_choice", session.place, message, evidence, saving)
+
+
+CACHE_CHANGES = ("tools_changed", "system_changed", "model_changed", "messages_changed")
+"""The cache-miss reasons Claude logs that name a cause (FORMATS.md §9.1); the others say only
+that no comparison was possible."""
+
+
+def cache_missed(context: Context, session: Session) -> None:
+    s = context.settings.cache_missed
+    ttl = 300
+    misses: list[dict[str, Any]] = []
+    causes: Counter[str] = Counter()
+    tokens = fresh_cost = saving = 0.0
+    previous: ApiCall | None = None
+    for turn, call in session.main:
+        reason, _, missed = call.cache_miss.partition(" ")
+        idle = previous is not None and call.timestamp - previous.timestamp > ttl
+        if previous is not None and reason in CACHE_CHANGES and not idle:
+            t = call.tokens
+            rewritten = _rewritten(t, prompt(previous.tokens))
+            if rewritten >= s.min_tokens and (rates := context.rates(call)) is not None:
+                fresh_rate = _fresh_rate(t, rates)
+                tokens += rewritten
+                fresh_cost += rewritten * fresh_rate / PER_MILLION
+                saving += rewritten * (fresh_rate - rates.cache_read) / PER_MILLION
+                causes[reason] += 1
+                misses.append(
+                    {
+                        "turn": turn.key,
+                        "reason": reason,
+                        "tokens": rewritten,
+                        "logged_missed_tokens": int(missed) if missed else None,
+                    }
+                )
+        if call.tokens.cache_write_1h:
+            ttl = 3600
+        previous = call
+    if not misses:
+        return
+    named = ", ".join(
+        f"{reason.replace('_', ' ')} ×{count}" if len(misses) > 1 else reason.replace("_", " ")
+        for reason, count in causes.most_common()
+    )
+    message = (
+        f"cache missed {_times(len(misses))} because {named} (as Claude logged it): sending "
+        f"{fmt.tokens(tokens)} tokens of history again without the cache cost ${fresh_cost:,.2f}. "
+        f"Keeping tools, system prompt and model fixed within a session would have saved "
+        f"≈ ${saving:,.2f}."
+    )
+    read_rate = (fresh_cost - saving) / tokens * PER_MILLION
+    formula = (
+        f"Σ over {len(misses)} miss{'es' if len(misses) > 1 else ''} of "
+        f"min(uncached input + cache write, previous prompt) = {fmt.tokens(tokens)} tok × "
+        f"(${fresh_cost / tokens * PER_MILLION:.2f} − ${read_rate:.2f})/M "
+        f"(write or uncached − cache read) = ${saving:,.2f}"
+    )
+    evidence = {
+        "misses": misses,
+        "rewritten_tokens": int(tokens),
+        "miss_cost_usd": round(fresh_cost, 6),
+        "formula": formula,
+    }
+    context.emit("cache_missed", session.place, message, evidence, saving)
+
+
+def _rewritten(tokens: Tokens, previous_prompt: int) -> int:
+    """The history a call sent again without the cache: its uncached part, at most what the
+    call before it had sent."""
+    return min(tokens.input + tokens.cache_write, previous_prompt)
 
 
 def _fresh_rate(tokens: Tokens, rates: Rates) -> float:

@@ -38,6 +38,19 @@ class CacheRebuilt:
 
 
 @dataclass(frozen=True)
+class CacheMissed:
+    """Calls whose prompt cache missed for a cause Claude logged (its cache diagnosis: the
+    tools, the system prompt, the model or earlier messages changed), not after an idle gap
+    (see cache_rebuilt). Saving if the cache had held: Σ rewritten tokens × (cache-write
+    rate − cache-read rate), where rewritten = min(uncached input + cache write, the previous
+    call's prompt). Claude's own count of missed tokens is shown, never summed."""
+
+    enabled: bool = True
+    min_tokens: int = 5_000
+    """Misses that rewrote fewer tokens than this are not counted."""
+
+
+@dataclass(frozen=True)
 class LowCacheHit:
     """A session whose cache hit rate on a model is well below your own median for that source
     and model. Saving if it had hit at the median: (median − hit) × its prompt tokens ×
@@ -159,6 +172,7 @@ class AdviceSettings:
     """…and at least this share of the cost of the node it is about."""
     context_compounding: ContextCompounding = field(default_factory=ContextCompounding)
     cache_rebuilt: CacheRebuilt = field(default_factory=CacheRebuilt)
+    cache_missed: CacheMissed = field(default_factory=CacheMissed)
     low_cache_hit: LowCacheHit = field(default_factory=LowCacheHit)
     repeated_reads: RepeatedReads = field(default_factory=RepeatedReads)
     oversized_turns: OversizedTurns = field(default_factory=OversizedTurns)
@@ -188,6 +202,7 @@ RULES = {
     for rule in (
         Rule("context_compounding", "Context compounding", ContextCompounding),
         Rule("cache_rebuilt", "Cache rebuilt after idle", CacheRebuilt),
+        Rule("cache_missed", "Cache missed for a logged cause", CacheMissed),
         Rule("low_cache_hit", "Low cache hit rate", LowCacheHit),
         Rule("repeated_reads", "Same file read again and again", RepeatedReads),
         Rule("model_choice", "Mechanical loops on the priciest model", ModelChoice),
