@@ -18,6 +18,8 @@ from typing import Any
 
 import orjson
 
+from tokentree.core.sources import home_environment
+
 __all__ = ["GenerationSummary", "generate", "main"]
 
 _NL = orjson.OPT_APPEND_NEWLINE
@@ -1729,22 +1731,16 @@ def isolated_environment(home: Path) -> dict[str, str]:
     """Every variable a log source or platformdirs reads, pointed into `home`.
 
     Tests, benchmarks and screenshots run with these, so nothing ever reads the
-    real home directory.
+    real home directory; a new source's variables are covered by its declaration.
     """
-    return {
-        name: str(value)
-        for name, value in {
-            "HOME": home,
-            "XDG_CACHE_HOME": home / ".cache",
-            "XDG_CONFIG_HOME": home / ".config",
-            "XDG_DATA_HOME": home / ".local/share",
-            "XDG_STATE_HOME": home / ".local/state",
-            "CLAUDE_CONFIG_DIR": home / ".claude",
-            "CODEX_HOME": home / ".codex",
-            "GEMINI_CLI_HOME": home,
-            "OPENCODE_DATA_DIR": home / ".local/share/opencode",
-        }.items()
+    folders = {
+        "HOME": ".",
+        "XDG_CACHE_HOME": ".cache",
+        "XDG_CONFIG_HOME": ".config",
+        "XDG_DATA_HOME": ".local/share",
+        "XDG_STATE_HOME": ".local/state",
     }
+    return {name: str(home / folder) for name, folder in folders.items()} | home_environment(home)
 
 
 def generate(

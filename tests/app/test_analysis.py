@@ -13,7 +13,7 @@ from rich.console import Console
 from tests.app.conftest import IDLE, events, make_app, ready, settle
 from tokentree.app.screens.help import help_text
 from tokentree.app.screens.overview import OverviewScreen
-from tokentree.app.widgets.usage_table import BADGE_STYLE, UsageTable, _fit_mark
+from tokentree.app.widgets.usage_table import UsageTable, _fit_mark
 from tokentree.core.advice import RULES, AdviceSettings
 from tokentree.core.attribution import CLASSES, mix
 from tokentree.core.overview import SOURCE_NAMES
@@ -182,7 +182,7 @@ def test_the_overview_screen(snap_compare, advice_logs) -> None:
 
 def test_help_names_every_source_activity_class_and_advice_rule() -> None:
     text = text_of(help_text(), width=400)
-    for badge in SOURCE_BADGE.values():
+    for badge, _ in SOURCE_BADGE.values():
         assert badge in text
     for name in SOURCE_NAMES.values():
         assert name in text
@@ -194,9 +194,13 @@ def test_help_names_every_source_activity_class_and_advice_rule() -> None:
 
 
 def test_every_source_badge_has_its_own_colour() -> None:
-    styles = [BADGE_STYLE[badge] for badge in SOURCE_BADGE.values()]
-    assert len(set(styles)) == len(SOURCE_BADGE)
-    assert all(f"usage-table--{style}" in UsageTable.COMPONENT_CLASSES for style in styles)
+    colours = [colour for _, colour in SOURCE_BADGE.values()]
+    assert len(set(colours)) == len(SOURCE_BADGE)
+    assert all(f"usage-table--badge-{c}" in UsageTable.COMPONENT_CLASSES for c in colours)
+    assert all(
+        f".usage-table--badge-{c} {{ color: $text-{c}; }}" in UsageTable.DEFAULT_CSS
+        for c in colours
+    )
 
 
 # --- the analysis thread on its own -------------------------------------------------------------

@@ -27,7 +27,7 @@ from tests.builders import (
 from tests.conftest import REAL_SAMPLES
 from tokentree.core import tail
 from tokentree.core.index import FileHealth, Index, Scope
-from tokentree.core.sources import Root, default_roots, find_files
+from tokentree.core.sources import SOURCES, Root, default_roots, find_files
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
@@ -294,6 +294,27 @@ def test_truncated_or_replaced_file_is_read_afresh(isolated_home: Path) -> None:
     assert harness.totals(index)[0] == 2
     write(target, claude_call("msg_3", T0, output=1))
     assert [c.key for c in harness.calls(harness.update(index))] == ["msg_3:req_msg_3"]
+
+
+def test_a_source_whose_reader_reads_more_has_its_logs_read_again(
+    isolated_home: Path, monkeypatch
+) -> None:
+    """Stored copies are what the reader of their day saw: a new reader reads them afresh.
+    A log deleted since keeps the calls read from it then."""
+    harness = Harness(isolated_home)
+    write(harness.projects / "kept.jsonl", claude_call("msg_1", T0, output=5))
+    gone = write(harness.projects / "gone.jsonl", claude_call("msg_2", T0, output=7))
+    index = harness.update()
+    gone.unlink()
+    harness.update(index)
+    newer = replace(SOURCES["claude-code"], version=SOURCES["claude-code"].version + 1)
+    monkeypatch.setitem(SOURCES, "claude-code", newer)
+    found = find_files(harness.roots)
+    stats = index.update(found.files, harness.roots)
+    assert stats.files_reread == 1
+    calls = sorted(harness.calls(index), key=lambda call: call.key)
+    assert [(c.tokens.output, c.file_missing) for c in calls] == [(5, False), (7, True)]
+    assert index.update(found.files, harness.roots).files_reread == 0  # once
 
 
 def test_unchanged_files_are_not_read_again(isolated_home: Path, monkeypatch) -> None:

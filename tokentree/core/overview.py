@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from tokentree import format as fmt
 from tokentree.core.attribution import Attribution, turn_calls
+from tokentree.core.sources import SOURCES
 from tokentree.core.tree import Kind, Node, short_model, week_key
 
 if TYPE_CHECKING:  # the served tree imports this module, and `report` the served tree's
@@ -24,12 +25,7 @@ SHADES = ("░", "▒", "▓", "█")
 WORDS_PER_TOKEN = 0.75  # English prose: about 1.33 tokens a word
 WORDS_PER_NOVEL = 90_000
 WORDS_PER_MINUTE = 250  # silent reading
-SOURCE_NAMES = {
-    "claude-code": "Claude Code",
-    "codex": "Codex",
-    "gemini-cli": "Gemini CLI",
-    "opencode": "OpenCode",
-}
+SOURCE_NAMES = {name: source.title for name, source in SOURCES.items()}
 
 
 Splits = tuple[Counter[str], Counter[str], Counter[str]]

@@ -27,10 +27,9 @@ from typing import Any
 import orjson
 
 from tokentree.core.records import ApiCall, Tokens
+from tokentree.core.sources import provider_of
 
 PER_MILLION = 1_000_000
-_PROVIDER_OF_SOURCE = {"claude-code": "anthropic", "codex": "openai", "gemini-cli": "google"}
-"""The provider to look a source's models up at first; OpenCode talks to many, so it has none."""
 PRICING_RULES = 3
 """Goes up when the way rates are found changes, so stored lookups and costs are redone."""
 
@@ -145,7 +144,7 @@ class PriceBook:
         # the user's price file names a fast mode as its own model: "claude-opus-4-6-fast"
         found = self._user.get(f"{model}-{speed}".lower() if speed else model.lower())
         if found is None:
-            found = _library_rates(model, _PROVIDER_OF_SOURCE.get(source), day, speed)
+            found = _library_rates(model, provider_of(source), day, speed)
         self._known[key] = self.learned[key] = found
         return found
 

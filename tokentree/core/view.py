@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from tokentree.core.attribution import CLASSES
+from tokentree.core.sources import SOURCES
 from tokentree.core.tree import CHILD_KIND, Kind, Node, Totals
 
 
@@ -135,12 +136,8 @@ LABEL_TITLE = {
     Kind.TURN: "Turn",
     Kind.CALL: "Call",
 }
-SOURCE_BADGE = {
-    "claude-code": "claude",
-    "codex": "codex",
-    "gemini-cli": "gemini",
-    "opencode": "opencd",
-}
+SOURCE_BADGE = {name: (source.badge, source.colour) for name, source in SOURCES.items()}
+"""Each source's badge on session rows, and the theme colour it is drawn in."""
 
 
 MIX_CLASSES = 6  # glyphs in the Mix column: the list's costliest classes

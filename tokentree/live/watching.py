@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from tokentree.core.sources import Root, opencode
+from tokentree.core.sources import SOURCES, Root
 
 POLL_SECONDS = 2.0  # without change notifications, look this often (a refresh stats every log)
 NETWORK_FILESYSTEMS = frozenset(
@@ -64,11 +64,12 @@ class WatchPlan:
 
         Not its `-shm` file: a reader (this one) changes it too.
         """
-        folder, _, name = path.rpartition(os.sep)
+        folder = path.rpartition(os.sep)[0]
+        database = path.removesuffix("-wal")
         return (
             folder in self.flat
-            and name.startswith("opencode")
-            and (name.endswith(".db") or name.endswith(".db-wal"))
+            and database.endswith(".db")
+            and any(source.accepts(database) for source in SOURCES.values() if source.watched_below)
         )
 
 
@@ -90,9 +91,10 @@ def plan_watch(roots: Iterable[Root | Path], mountinfo: str | None = None) -> Wa
 
     for root in roots:
         path, source = (root.path, root.source) if isinstance(root, Root) else (root, None)
-        if source == opencode.NAME and path.is_dir():
+        below = SOURCES[source].watched_below if source else None
+        if below and path.is_dir():
             flat.append(str(path))
-            watch(path / "storage" / "message")
+            watch(path / below)
         else:
             watch(path)
     network = network_filesystem(

@@ -46,7 +46,9 @@ COLUMNS = (
     (
         "source",
         "where a session came from: "
-        + " · ".join(f"{badge} {SOURCE_NAMES[source]}" for source, badge in SOURCE_BADGE.items()),
+        + " · ".join(
+            f"{badge} {SOURCE_NAMES[source]}" for source, (badge, _) in SOURCE_BADGE.items()
+        ),
     ),
     ("◆ ▲ after a row", "advice about the row (◆ a saving, ▲ where the money went); i explains"),
 )

@@ -48,8 +48,12 @@ PERCENT_WIDTH = 6
 TOKENS_WIDTH = 8
 CACHE_WIDTH = 6
 COUNT_WIDTH = 6
-BADGE_WIDTH = 7  # "claude " / "codex  " / "gemini " / "opencd "
-BADGE_STYLE = {"claude": "claude", "codex": "codex", "gemini": "gemini", "opencd": "opencode"}
+BADGE_WIDTH = max(len(badge) for badge, _ in SOURCE_BADGE.values()) + 1  # "claude "
+BADGE_COLOURS = sorted({colour for _, colour in SOURCE_BADGE.values()})
+BADGE_CSS = "".join(
+    f"UsageTable > .usage-table--badge-{colour} {{ color: $text-{colour}; }}\n"
+    for colour in BADGE_COLOURS
+)
 MIX_WIDTH = MIX_CLASSES
 MIX_MIN_TABLE = 100  # the Mix column is the first to go on a narrower terminal
 LABEL_MIN = 24
@@ -116,7 +120,8 @@ def layout(width: int, graph: Graph, flags: int, badge: bool, marks: int = 0) ->
 class UsageTable(ScrollView, can_focus=True):
     """The children of one node, sorted and filtered by the app; cursor and scroll kept here."""
 
-    DEFAULT_CSS = """
+    DEFAULT_CSS = (
+        """
     UsageTable {
         background: $surface;
         overflow-x: hidden;
@@ -141,10 +146,6 @@ class UsageTable(ScrollView, can_focus=True):
     UsageTable > .usage-table--cache-low { color: $text-warning; }
     UsageTable > .usage-table--cache-bad { color: $text-error; }
     UsageTable > .usage-table--flag { color: $text-warning; }
-    UsageTable > .usage-table--claude { color: $text-accent; }
-    UsageTable > .usage-table--codex { color: $text-success; }
-    UsageTable > .usage-table--gemini { color: $text-primary; }
-    UsageTable > .usage-table--opencode { color: $text-secondary; }
     UsageTable > .usage-table--mix { color: $text-primary; }
     UsageTable > .usage-table--advice { color: $text-warning; }
     UsageTable > .usage-table--empty { color: $text-muted; text-style: italic; }
@@ -152,6 +153,8 @@ class UsageTable(ScrollView, can_focus=True):
     UsageTable > .usage-table--live-warn { color: $text-warning; text-style: bold; }
     UsageTable > .usage-table--live-high { color: $text-error; text-style: bold; }
     """
+        + BADGE_CSS
+    )
 
     COMPONENT_CLASSES = {
         "usage-table--header",
@@ -164,17 +167,13 @@ class UsageTable(ScrollView, can_focus=True):
         "usage-table--cache-low",
         "usage-table--cache-bad",
         "usage-table--flag",
-        "usage-table--claude",
-        "usage-table--codex",
-        "usage-table--gemini",
-        "usage-table--opencode",
         "usage-table--mix",
         "usage-table--advice",
         "usage-table--empty",
         "usage-table--live-ok",
         "usage-table--live-warn",
         "usage-table--live-high",
-    }
+    } | {f"usage-table--badge-{colour}" for colour in BADGE_COLOURS}
 
     BINDINGS = [
         Binding("up,k", "move(-1)", "up", show=False),
@@ -509,8 +508,8 @@ class UsageTable(ScrollView, can_focus=True):
         if lay.flags:
             segments.append((flag_glyphs(totals).ljust(lay.flags), "flag"))
         if lay.badge:
-            badge = SOURCE_BADGE.get(node.source, node.source[:6])
-            segments.append((badge.ljust(BADGE_WIDTH), BADGE_STYLE.get(badge, "codex")))
+            badge, colour = SOURCE_BADGE.get(node.source, (node.source[:6], "success"))
+            segments.append((badge.ljust(BADGE_WIDTH), f"badge-{colour}"))
         busy = self.busy.get(node.key) if node.kind is Kind.SESSION else None
         if busy is not None:
             segments += [

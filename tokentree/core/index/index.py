@@ -26,7 +26,7 @@ from typing import Any, NamedTuple, ParamSpec, TypeVar
 import orjson
 
 from tokentree.core.index import changes, days_kept, derive, queries
-from tokentree.core.index.plan import UpdateStats, mark_missing, plan
+from tokentree.core.index.plan import UpdateStats, mark_missing, plan, reread_for_new_readers
 from tokentree.core.index.reader import IndexReader, Query, Reads
 from tokentree.core.index.scope import Scope
 from tokentree.core.index.store import (
@@ -197,6 +197,7 @@ class Index(Reads):
         with transaction(self.db):
             touched = derive.Touched(self.db)
             self._refresh_prices()
+            reread_for_new_readers(self.db)
             tasks = plan(self.db, files, stats, touched)
             mark_missing(self.db, files, roots, stats)
             cold = (

@@ -19,7 +19,7 @@ from tokentree.core.index import changes
 from tokentree.core.index.derive import Touched, in_roots
 from tokentree.core.index.store import chunks, marks
 from tokentree.core.reading import ReadTask, file_fingerprint, file_head
-from tokentree.core.sources import Root, read_mode
+from tokentree.core.sources import SOURCES, Root, read_mode
 from tokentree.core.sources.base import ReadMode, SourceFile
 
 
@@ -116,6 +116,22 @@ def plan(
         )
     forget(db, forget_ids, touched)
     return tasks
+
+
+def reread_for_new_readers(db: sqlite3.Connection) -> None:
+    """The logs of a source whose reader now reads more (its declared `version` went up) are
+    read afresh, as if replaced: the stored copies are what the reader of their day saw. Logs
+    deleted since keep the calls read then."""
+    versions = {name: source.version for name, source in SOURCES.items()}
+    row = db.execute("SELECT value FROM meta WHERE key = 'readers'").fetchone()
+    known = orjson.loads(row[0]) if row else {}
+    for name, version in versions.items():
+        if known.get(name) != version:
+            db.execute("UPDATE files SET ino = -1 WHERE source = ?", (name,))
+    if known != versions:
+        db.execute(
+            "INSERT OR REPLACE INTO meta VALUES ('readers', ?)", (orjson.dumps(versions).decode(),)
+        )
 
 
 def forget(db: sqlite3.Connection, file_ids: Sequence[int], touched: Touched) -> None:

@@ -4,29 +4,42 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
-from typing import Any
 
 from tokentree.core import tail
 from tokentree.core.compressed import is_compressed
 from tokentree.core.sources import claude_code, codex, gemini, opencode
-from tokentree.core.sources.base import FileParse, ReadMode, SourceFile, walk_files
+from tokentree.core.sources.base import ReadMode, SourceFile, walk_files
+from tokentree.core.sources.declaration import DatabaseReader, Parser, Source
 from tokentree.core.tail import Markers
 
-SOURCES: dict[str, ModuleType] = {
-    module.NAME: module for module in (claude_code, codex, gemini, opencode)
+SOURCES: dict[str, Source] = {
+    module.SOURCE.name: module.SOURCE for module in (claude_code, codex, gemini, opencode)
 }
 SOURCE_ALIASES = {
-    "claude": claude_code.NAME,
-    "claude-code": claude_code.NAME,
-    "codex": codex.NAME,
-    "gemini": gemini.NAME,
-    "gemini-cli": gemini.NAME,
-    "opencode": opencode.NAME,
+    alias: source.name for source in SOURCES.values() for alias in (source.name, *source.aliases)
 }
+"""What `--source` takes: each source's name and its short names."""
+_SNIFFED_FIRST = (gemini.NAME, opencode.NAME, codex.NAME, claude_code.NAME)
+"""The order heads are tried in: the most particular first (any JSON with a type is Claude's)."""
+
+
+def provider_of(source: str) -> str | None:
+    """Whose prices a source's models are looked up in first."""
+    found = SOURCES.get(source)
+    return found.provider if found else None
+
+
+def home_environment(home: Path) -> dict[str, str]:
+    """Every variable a source reads its folders from, pointed into `home`: what tests and
+    benchmarks run with, so that nothing reads the real home."""
+    return {
+        name: str(home / folder)
+        for source in SOURCES.values()
+        for name, folder in source.home_env.items()
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,21 +120,13 @@ def _walk(root: Root, folder: str, problems: list[str]) -> list[str]:
     """
     if root.source is None:
         return walk_files(folder, ALL_SUFFIXES, problems)
-    module = SOURCES[root.source]
-    walk = getattr(module, "walk", None)
-    if walk is not None:
-        return walk(folder, problems)
-    return walk_files(folder, _suffixes(module), problems)
+    source = SOURCES[root.source]
+    if source.walk is not None:
+        return source.walk(folder, problems)
+    return walk_files(folder, source.suffixes, problems)
 
 
-def _suffixes(module: ModuleType) -> tuple[str, ...]:
-    """How a source's log files are named at the end; most write `.jsonl`."""
-    return getattr(module, "SUFFIXES", (".jsonl",))
-
-
-ALL_SUFFIXES = tuple(
-    sorted({suffix for module in SOURCES.values() for suffix in _suffixes(module)})
-)
+ALL_SUFFIXES = tuple(sorted({suffix for source in SOURCES.values() for suffix in source.suffixes}))
 
 
 def _named_like_logs(root: Root, source: str, path: str) -> bool:
@@ -129,32 +134,24 @@ def _named_like_logs(root: Root, source: str, path: str) -> bool:
 
 
 def sniff(path: str) -> str | None:
-    """Which source wrote a file, judged from its first line (its first 4 KB for a JSON file).
+    """Which source wrote a file, judged from its first line (its first 4 KB for a JSON file),
+    among the sources that name their files so.
 
     None for anything but a regular file, which is never read (find_files hands it none).
     Read through `tail.open_log`, looked up at each call, as every log read is.
     """
-    if is_compressed(path):  # its head says nothing until decompressed: its name does
-        return codex.NAME if codex.accepts(path) else None
-    try:
-        with tail.open_log(path) as handle:
-            head = handle.readline(64 * 1024) if path.endswith(".jsonl") else handle.read(4096)
-    except OSError:
+    named = [SOURCES[name] for name in _SNIFFED_FIRST if path.endswith(SOURCES[name].suffixes)]
+    if not named:
         return None
-    if path.endswith(".db"):
-        return opencode.NAME if opencode.is_database(path, head) else None
-    if b'"sessionId"' in head and b'"projectHash"' in head:
-        return gemini.NAME
-    if path.endswith(".json"):
-        return opencode.NAME if b'"sessionID"' in head and b'"role"' in head else None
-    if b'"payload"' in head and (b'"session_meta"' in head or b'"event_msg"' in head):
-        return codex.NAME
-    if b'"type"' in head:
-        return claude_code.NAME
-    return None
-
-
-Parser = Callable[[Iterable[bytes], dict[str, Any], str], FileParse]
+    if is_compressed(path):  # its head says nothing until decompressed
+        head = b""
+    else:
+        try:
+            with tail.open_log(path) as handle:
+                head = handle.readline(64 * 1024) if path.endswith(".jsonl") else handle.read(4096)
+        except OSError:
+            return None
+    return next((source.name for source in named if source.sniff(path, head)), None)
 
 
 def parser_for(source: str) -> Parser:
@@ -162,18 +159,15 @@ def parser_for(source: str) -> Parser:
 
 
 def markers_for(source: str) -> Markers:
-    return SOURCES[source].MARKERS
+    return SOURCES[source].markers
 
 
 def read_mode(source: str, path: str) -> ReadMode:
     """How a file of this source is read: most are append-only JSONL logs."""
-    decide = getattr(SOURCES[source], "read_mode", None)
-    return decide(path) if decide is not None else ReadMode.LINES
-
-
-DatabaseReader = Callable[[str, dict[str, Any]], tuple[FileParse, int]]
-"""(path, state) → what changed since the read that left `state`, and how many bytes it took."""
+    return SOURCES[source].read_mode(path)
 
 
 def database_reader(source: str) -> DatabaseReader:
-    return SOURCES[source].read_database
+    reader = SOURCES[source].read_database
+    assert reader is not None, f"{source} keeps no database"
+    return reader

@@ -28,6 +28,7 @@ from tokentree.core.sources.base import (
     tool_label,
     url_host,
 )
+from tokentree.core.sources.declaration import Source
 from tokentree.core.tail import Markers
 
 NAME = "claude-code"
@@ -649,3 +650,20 @@ def _session_from_path(path: str) -> str:
     stem = os.path.splitext(basename(path))[0]
     parent = os.path.basename(os.path.dirname(os.path.dirname(path)))
     return parent if os.path.basename(os.path.dirname(path)) == "subagents" else stem
+
+
+SOURCE = Source(
+    name=NAME,
+    version=2,  # FORMATS.md §9: the 2026 shapes
+    title="Claude Code",
+    badge="claude",
+    colour="accent",
+    aliases=("claude",),
+    provider="anthropic",
+    home_env={"CLAUDE_CONFIG_DIR": ".claude"},
+    discover=discover,
+    accepts=accepts,
+    sniff=lambda path, head: b'"type"' in head,  # tried last: the loosest head
+    parse=parse,
+    markers=MARKERS,
+)

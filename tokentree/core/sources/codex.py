@@ -31,6 +31,7 @@ from tokentree.core.sources.base import (
     token_count_problem,
     tool_label,
 )
+from tokentree.core.sources.declaration import Source
 from tokentree.core.tail import Markers
 
 NAME = "codex"
@@ -357,3 +358,29 @@ def _rate_limits(limits: dict[str, Any], observed: float) -> dict[str, Any] | No
                 "resets_at": resets,
             }
     return {"observed_at": observed, **windows} if windows else None
+
+
+def sniff(path: str, head: bytes) -> bool:
+    """A rollout's first line; a compressed one says nothing until decompressed: its name does."""
+    if is_compressed(path):
+        return accepts(path)
+    return b'"payload"' in head and (b'"session_meta"' in head or b'"event_msg"' in head)
+
+
+SOURCE = Source(
+    name=NAME,
+    version=2,  # FORMATS.md §9: the 2026 shapes
+    title="Codex",
+    badge="codex",
+    colour="success",
+    aliases=(),
+    provider="openai",
+    home_env={"CODEX_HOME": ".codex"},
+    discover=discover,
+    accepts=accepts,
+    sniff=sniff,
+    parse=parse,
+    markers=MARKERS,
+    suffixes=SUFFIXES,
+    read_mode=read_mode,
+)

@@ -32,6 +32,7 @@ from tokentree.core.sources.base import (
     tool_label,
     url_host,
 )
+from tokentree.core.sources.declaration import Source
 from tokentree.core.tail import Markers
 
 NAME = "gemini-cli"
@@ -306,3 +307,22 @@ def _target(name: str, arguments: Any) -> str:
     if name == "web_fetch" and arguments.get("url"):
         return url_host(arguments["url"])
     return ""
+
+
+SOURCE = Source(
+    name=NAME,
+    version=2,  # FORMATS.md §9: the 2026 shapes
+    title="Gemini CLI",
+    badge="gemini",
+    colour="primary",
+    aliases=("gemini",),
+    provider="google",
+    home_env={"GEMINI_CLI_HOME": "."},
+    discover=discover,
+    accepts=accepts,
+    sniff=lambda path, head: b'"sessionId"' in head and b'"projectHash"' in head,
+    parse=parse,
+    markers=MARKERS,
+    suffixes=SUFFIXES,
+    read_mode=read_mode,
+)

@@ -36,6 +36,7 @@ from tokentree.core.sources.base import (
     url_host,
     walk_files,
 )
+from tokentree.core.sources.declaration import Source
 from tokentree.core.sources.opencode_db import SessionInfo
 from tokentree.core.tail import Markers
 
@@ -70,10 +71,6 @@ def accepts(path: str) -> bool:
     if name.endswith(".db"):
         return name.startswith("opencode")
     return name.endswith(".json") and "/storage/message/" in path.replace("\\", "/")
-
-
-def is_database(path: str, head: bytes) -> bool:
-    return accepts(path) and head.startswith(_SQLITE_MAGIC)
 
 
 def walk(folder: str, problems: list[str]) -> list[str]:
@@ -426,3 +423,32 @@ def _tool(part: dict[str, Any]) -> str:
         kind = arguments.get("subagent_type")
         return tool_label(name, kind if isinstance(kind, str) else "")
     return name
+
+
+def sniff(path: str, head: bytes) -> bool:
+    """Its database, or a message file of the JSON storage."""
+    if path.endswith(".db"):
+        return accepts(path) and head.startswith(_SQLITE_MAGIC)
+    return b'"sessionID"' in head and b'"role"' in head
+
+
+SOURCE = Source(
+    name=NAME,
+    version=2,  # FORMATS.md §9: the 2026 shapes
+    title="OpenCode",
+    badge="opencd",
+    colour="secondary",
+    aliases=(),
+    provider=None,  # it talks to many: a model id names its maker, or is looked up anywhere
+    home_env={"OPENCODE_DATA_DIR": ".local/share/opencode"},
+    discover=discover,
+    accepts=accepts,
+    sniff=sniff,
+    parse=parse,
+    markers=MARKERS,
+    suffixes=SUFFIXES,
+    read_mode=read_mode,
+    walk=walk,
+    read_database=read_database,
+    watched_below=os.path.join("storage", "message"),
+)

@@ -1,0 +1,51 @@
+"""What tokentree knows of one assistant's logs, declared once per source.
+
+Every table that differs by source (the names `--source` takes, the badge and
+title the view shows, where prices are looked up, the variables tests point at
+a scratch home, how files are found, sniffed, read and watched) is derived from
+these declarations: adding a source is writing one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tokentree.core.sources.base import FileParse, ReadMode
+from tokentree.core.tail import Markers
+
+Parser = Callable[[Iterable[bytes], dict[str, Any], str], FileParse]
+DatabaseReader = Callable[[str, dict[str, Any]], tuple[FileParse, int]]
+"""(path, state) → what changed since the read that left `state`, and how many bytes it took."""
+
+
+def _lines(path: str) -> ReadMode:
+    return ReadMode.LINES
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """One log source: its names, where its logs live and how each file is read."""
+
+    name: str  # stored with every call: "claude-code"
+    version: int  # goes up when its reader reads more of the same logs: they are read again
+    title: str  # "Claude Code"
+    badge: str  # at most six letters, on session rows
+    colour: str  # the theme's text colour its badge is drawn in ("accent", "success", …)
+    aliases: tuple[str, ...]  # what --source takes besides the name
+    provider: str | None  # whose prices its models are looked up in first (None: many)
+    home_env: Mapping[str, str]  # variable → the folder under a home it defaults to
+    discover: Callable[[Mapping[str, str], Path], list[Path]]  # its roots, existing or not
+    accepts: Callable[[str], bool]  # is a file below a discovered root one of its logs?
+    sniff: Callable[[str, bytes], bool]  # is a file with this head (b"" if compressed) its?
+    parse: Parser
+    markers: Markers  # the lines that can matter: no other is decoded
+    suffixes: tuple[str, ...] = (".jsonl",)  # how its files' names end
+    read_mode: Callable[[str], ReadMode] = _lines
+    walk: Callable[[str, list[str]], list[str]] | None = None  # its own walk of a root
+    read_database: DatabaseReader | None = None
+    watched_below: str | None = None
+    """A root watched flat (for its databases), with this folder below it watched whole:
+    OpenCode's data dir also holds git snapshots of whole projects."""
