@@ -109,6 +109,38 @@ def test_report_days_follow_tz(capsys, home_logs) -> None:
     assert [row["key"] for row in json.loads(out)["rows"]] == ["2026-W47"]
 
 
+def test_report_by_month_follows_tz(capsys, home_logs) -> None:
+    _, out, _ = run(capsys, "report", "--json", "--tz", "UTC", "--by", "month")
+    document = json.loads(out)
+    ReportDocument.model_validate(document)
+    assert [(row["key"], row["calls"]) for row in document["rows"]] == [("2026-11", 3)]
+
+
+def test_report_by_session_names_each_session(capsys, home_logs) -> None:
+    _, out, _ = run(capsys, "report", "--json", "--tz", "UTC", "--by", "session")
+    document = json.loads(out)
+    ReportDocument.model_validate(document)
+    claude = next(row for row in document["rows"] if row["key"].startswith("claude-code"))
+    assert claude["project"] == "/home/dev/atlas" and claude["calls"] == 2
+    assert claude["start"] == "2026-11-20T23:31:00Z" and claude["end"] == "2026-11-21T00:20:00Z"
+    assert (
+        claude["label"] == f"claude-code · atlas · {claude['key'].split()[1][:8]} 2026-11-20 23:31"
+    )
+    _, table, _ = run(capsys, "report", "--tz", "UTC", "--by", "session")
+    assert claude["label"] in table
+
+
+def test_version_and_help_name_every_source(capsys) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out.startswith("tokentree ")
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = " ".join(capsys.readouterr().out.split()).replace("- ", "-")  # wrapped at a dash
+    assert "Claude Code, Codex, Gemini CLI and OpenCode" in text
+    assert "claude-code, claude, codex, gemini-cli, gemini, opencode" in text
+
+
 def test_report_table_marks_unpriced_costs(capsys, home_logs) -> None:
     status, out, _ = run(capsys, "report", "--by", "source", "--tz", "UTC")
     assert status == 0

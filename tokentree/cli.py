@@ -8,6 +8,8 @@ import sys
 from collections.abc import Sequence
 from datetime import date
 
+from tokentree.core.report import GROUPS
+from tokentree.core.sources import SOURCE_ALIASES, SOURCES
 from tokentree.workspace import Choices, UsageError, Workspace, open_workspace
 
 COMMANDS = ("report", "export", "index")
@@ -91,7 +93,7 @@ def _parser(command: str | None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=f"tokentree {command}" if command else "tokentree",
         description={
-            None: "Where did the tokens go? Browse the Claude Code and Codex logs on this machine"
+            None: f"Where did the tokens go? Browse the {_source_titles()} logs on this machine"
             " (keys: ? in the view; without a terminal, prints the weekly report).",
             "report": "Print usage per day, week, session, project, model or source.",
             "export": "Write the tree (or one subtree) as JSON (schema tokentree.export/1).",
@@ -100,6 +102,8 @@ def _parser(command: str | None) -> argparse.ArgumentParser:
         epilog=None if command else "commands: report, export, index (tokentree report --help)",
     )
     parser.set_defaults(command=command)
+    if command is None:
+        parser.add_argument("--version", action="version", version=f"tokentree {_version()}")
     parser.add_argument(
         "paths",
         nargs="*",
@@ -112,7 +116,7 @@ def _parser(command: str | None) -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="NAME",
-        help="only this source (claude, codex, gemini, opencode); repeatable",
+        help=f"only this source ({', '.join(SOURCE_ALIASES)}); repeatable",
     )
     parser.add_argument("--tz", help="time zone for days and weeks (IANA name; default: local)")
     parser.add_argument("--week-start", help="first day of the week (default: monday)")
@@ -163,7 +167,7 @@ def _parser(command: str | None) -> argparse.ArgumentParser:
             parser.add_argument(
                 "--by",
                 default="day",
-                choices=("week", "day", "session", "project", "model", "source"),
+                choices=GROUPS,
             )
             parser.add_argument("--schema", action="store_true", help="print the JSON Schema")
             parser.add_argument(
@@ -179,6 +183,20 @@ def _parser(command: str | None) -> argparse.ArgumentParser:
             help="list skipped lines, pending lines and removed files",
         )
     return parser
+
+
+def _source_titles() -> str:
+    titles = [source.title for source in SOURCES.values()]
+    return ", ".join(titles[:-1]) + f" and {titles[-1]}"
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("tokentree")
+    except PackageNotFoundError:
+        return "(not installed)"
 
 
 def _date(text: str) -> date:

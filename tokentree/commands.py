@@ -129,7 +129,7 @@ def index(workspace: Workspace, *, check: bool, rebuild: bool) -> int:
 
 def _table(document: dict[str, Any]) -> str:
     header = [document["group_by"].capitalize(), *(title for _, title in _COLUMNS)]
-    body = [[row["key"], *_cells(row)] for row in document["rows"]]
+    body = [[row.get("label") or row["key"], *_cells(row)] for row in document["rows"]]
     totals = ["Total", *_cells(document["totals"])]
     key_width = min(max([len(header[0]), len(totals[0])] + [len(r[0]) for r in body]), 48)
     widths = [key_width] + [

@@ -173,7 +173,8 @@ class PriceBook:
         rates = self.rates_for(model, source, timestamp, speed)
         if rates is None:
             return 0.0, Pricing.UNPRICED
-        found = Pricing.ESTIMATED if rates.estimated_for(tokens) else Pricing.LISTED
+        guessed = (rates.estimated or rates.stand_ins) and rates.estimated_for(tokens)
+        found = Pricing.ESTIMATED if guessed else Pricing.LISTED
         return rates.cost_of(*tokens[:5], web_searches), found
 
     @staticmethod

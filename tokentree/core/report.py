@@ -7,6 +7,7 @@ imports neither pricing nor the UI.
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import UTC, datetime
 from typing import Any
 
 from tokentree.core.index import QUARTER_HOUR_GROUP, Index, Scope
@@ -14,7 +15,8 @@ from tokentree.core.records import QUARTER_HOUR
 from tokentree.core.tree import Calendar, week_key
 
 REPORT_SCHEMA = "tokentree.report/1"
-GROUPS = ("day", "week", "session", "project", "model", "source")
+GROUPS = ("day", "week", "month", "session", "project", "model", "source")
+_TIME_GROUPS = ("day", "week", "month")
 _SUMMED = (
     "calls",
     "input",
@@ -30,16 +32,22 @@ _SUMMED = (
 def build_report(index: Index, scope: Scope, group_by: str, calendar: Calendar, zone: str) -> dict:
     """The report document (`tokentree.report/1`), as plain data ready for JSON."""
     sums: dict[str, list[float]] = defaultdict(lambda: [0] * len(_SUMMED))
-    if group_by in ("day", "week"):
+    sessions: dict[str, dict[str, Any]] = {}
+    if group_by in _TIME_GROUPS:
         for slot, *values in index.sums(scope, QUARTER_HOUR_GROUP):
             day = calendar.day(slot * QUARTER_HOUR)
-            key = day.isoformat() if group_by == "day" else week_key(calendar.week_of(day))
+            if group_by == "week":
+                key = week_key(calendar.week_of(day))
+            else:
+                key = day.isoformat()[: 7 if group_by == "month" else 10]
             _add(sums[key], values)
     else:
         for key, *values in index.sums(scope, group_by):
-            _add(sums[str(key)], values)
-    rows = [_row(key, values) for key, values in sums.items()]
-    if group_by in ("day", "week"):
+            _add(sums[str(key)], values[: len(_SUMMED)])
+            if group_by == "session":
+                sessions[str(key)] = _session_facts(str(key), *values[len(_SUMMED) :], calendar)
+    rows = [_row(key, values) | sessions.get(key, {}) for key, values in sums.items()]
+    if group_by in _TIME_GROUPS:
         rows.sort(key=lambda row: row["key"])
     else:
         rows.sort(key=lambda row: (-row["cost_usd"], -row["total"], row["key"]))
@@ -53,6 +61,28 @@ def build_report(index: Index, scope: Scope, group_by: str, calendar: Calendar, 
         "rows": rows,
         "totals": {k: v for k, v in _row("", totals).items() if k != "key"},
     }
+
+
+def _session_facts(
+    key: str, project: str, first: float | None, last: float | None, calendar: Calendar
+) -> dict[str, Any]:
+    """A session row's words: `key` is "source session-id"."""
+    source, _, session = key.partition(" ")
+    folder = project.rstrip("/").rsplit("/", 1)[-1] or "(no project)"
+    started = datetime.fromtimestamp(first, calendar.zone) if first is not None else None
+    when = f" {started:%Y-%m-%d %H:%M}" if started else ""
+    return {
+        "label": f"{source} · {folder} · {session[:8]}{when}",
+        "project": project,
+        "start": _iso(first),
+        "end": _iso(last),
+    }
+
+
+def _iso(timestamp: float | None) -> str | None:
+    if timestamp is None:
+        return None
+    return datetime.fromtimestamp(timestamp, UTC).isoformat().replace("+00:00", "Z")
 
 
 def _add(into: list[Any], values: list[Any]) -> None:

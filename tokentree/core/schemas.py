@@ -35,11 +35,18 @@ class ReportTotals(_Strict):
 
 class ReportRow(ReportTotals):
     key: str
+    label: str | None = None
+    """By session: the key in words (source, project, short id, first call's local time)."""
+    project: str | None = None
+    """By session: its working directory."""
+    start: str | None = None
+    """By session: its first and last calls (ISO 8601, UTC)."""
+    end: str | None = None
 
 
 class ReportDocument(_Strict):
     schema_: Literal["tokentree.report/1"] = Field(alias="schema")
-    group_by: Literal["day", "week", "session", "project", "model", "source"]
+    group_by: Literal["day", "week", "month", "session", "project", "model", "source"]
     timezone: str
     rows: list[ReportRow]
     totals: ReportTotals

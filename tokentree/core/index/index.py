@@ -67,6 +67,7 @@ _REPORT_SUMS = (
     "round(sum(cost), 9)",
     "sum(unpriced)",
 )
+_SESSION_FACTS = ("max(project)", "min(first)", "max(last)")
 _GROUPS = {
     QUARTER_HOUR_GROUP: "slot",
     "session": "source || ' ' || session",
@@ -437,9 +438,10 @@ class Index(Reads):
         not count there; no call is read.
 
         Rows: (group, calls, input, cache_write, cache_read, output, reasoning,
-        cost, unpriced_calls).
+        cost, unpriced_calls), and by session its project, first and last call's times.
         """
-        return queries.grouped(self.db, scope, self._scope(scope), [_GROUPS[group]], _REPORT_SUMS)
+        sums = (*_REPORT_SUMS, *_SESSION_FACTS) if group == "session" else _REPORT_SUMS
+        return queries.grouped(self.db, scope, self._scope(scope), [_GROUPS[group]], sums)
 
     @_recovering
     def diagnostics(self, scope: Scope) -> list[FileDiagnostics]:
