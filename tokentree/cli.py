@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from collections.abc import Sequence
 from datetime import date
 
@@ -12,7 +13,7 @@ from tokentree.core.report import GROUPS
 from tokentree.core.sources import SOURCE_ALIASES, SOURCES
 from tokentree.workspace import Choices, UsageError, Workspace, open_workspace
 
-COMMANDS = ("report", "export", "index")
+COMMANDS = ("report", "export", "index", "budget")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -63,6 +64,10 @@ def _run(parsed: argparse.Namespace, workspace: Workspace) -> int:
         from tokentree.commands import index
 
         return index(workspace, check=parsed.check, rebuild=parsed.rebuild)
+    if parsed.command == "budget":
+        from tokentree.commands import budget
+
+        return budget(workspace, check=parsed.check, as_json=parsed.json, now=time.time())
     if parsed.command == "export":
         from tokentree.commands import export
 
@@ -98,8 +103,9 @@ def _parser(command: str | None) -> argparse.ArgumentParser:
             "report": "Print usage per day, week, session, project, model or source.",
             "export": "Write the tree (or one subtree) as JSON (schema tokentree.export/1).",
             "index": "Bring the index up to date; check or rebuild what it derives from the logs.",
+            "budget": "Each [[budget]] of the config file: its use this period and a forecast.",
         }[command],
-        epilog=None if command else "commands: report, export, index (tokentree report --help)",
+        epilog=None if command else f"commands: {', '.join(COMMANDS)} (tokentree report --help)",
     )
     parser.set_defaults(command=command)
     if command is None:
@@ -143,6 +149,11 @@ def _parser(command: str | None) -> argparse.ArgumentParser:
         )
         parser.add_argument("--force", action="store_true", help="replace an existing file")
         parser.add_argument("--schema", action="store_true", help="print the JSON Schema")
+    elif command == "budget":
+        parser.add_argument(
+            "--check", action="store_true", help="exit 1 when any budget is over its limit"
+        )
+        parser.add_argument("--json", action="store_true", help="machine-readable output")
     elif command == "index":
         what = parser.add_mutually_exclusive_group()
         what.add_argument(

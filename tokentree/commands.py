@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import sys
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -16,6 +17,7 @@ from tokentree.workspace import UsageError, Workspace
 
 if TYPE_CHECKING:
     from tokentree.core.advice import AdviceSettings
+    from tokentree.core.budgets import BudgetUse
 
 _COLUMNS = (
     ("calls", "Calls"),
@@ -125,6 +127,79 @@ def index(workspace: Workspace, *, check: bool, rebuild: bool) -> int:
         return 1
     print("index: consistent (sums and left-out copies equal a fresh derivation)")
     return 0
+
+
+def budget(workspace: Workspace, *, check: bool, as_json: bool, now: float) -> int:
+    """`tokentree budget`: each budget's use this period and its forecast; with `check`, exit 1
+    when any is over its limit (for cron, CI and hooks)."""
+    from tokentree.core.budgets import budget_uses
+
+    try:
+        budgets = config.load_settings().budget
+    except config.ConfigError as error:
+        raise UsageError(str(error)) from error
+    uses = budget_uses(workspace.index, workspace.scope, budgets, workspace.calendar, now)
+    if as_json:
+        document = [_budget_dict(use) for use in uses]
+        sys.stdout.buffer.write(orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n")
+    elif not uses:
+        print(f"no budgets set: add [[budget]] tables to {config.config_path()} (see README)")
+    else:
+        print(_budget_table(uses, workspace))
+    return 1 if check and any(use.state == "over" for use in uses) else 0
+
+
+def _budget_dict(use: BudgetUse) -> dict[str, Any]:
+    return {
+        "budget": use.budget.name,
+        "period": use.budget.period,
+        "start": _iso(use.start),
+        "end": _iso(use.end),
+        "unit": "usd" if use.budget.usd is not None else "tokens",
+        "used": round(use.used, 6),
+        "limit": use.limit,
+        "share": round(use.share, 6),
+        "forecast": round(use.forecast, 6),
+        "state": use.state,
+        "unpriced_calls": use.unpriced_calls,
+    }
+
+
+def _budget_table(uses: list[BudgetUse], workspace: Workspace) -> str:
+    zone = workspace.calendar.zone
+    rows = [["Budget", "Period", "Used", "Limit", "Use", "Forecast", ""]]
+    for use in uses:
+        dollars = use.budget.usd is not None
+        amount = (lambda v: fmt.cost(v)) if dollars else (lambda v: fmt.tokens(int(v)))
+        used = amount(use.used)
+        if dollars and use.unpriced_calls:
+            used = f"≥{used}"
+        first = datetime.fromtimestamp(use.start, zone)
+        last = datetime.fromtimestamp(use.end - 1, zone)
+        rows.append(
+            [
+                use.budget.name,
+                f"{first:%b} {first.day}–{last:%b} {last.day}",
+                used,
+                amount(use.limit),
+                f"{use.share:.0%}",
+                amount(use.forecast),
+                {"ok": "ok", "near": "near the limit", "over": "OVER"}[use.state],
+            ]
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = [
+        "  ".join(
+            cell.ljust(width) if i in (0, 1, 6) else cell.rjust(width)
+            for i, (cell, width) in enumerate(zip(row, widths, strict=True))
+        ).rstrip()
+        for row in rows
+    ]
+    return "\n".join([lines[0], *lines[1:], "forecast: the pace so far, to the period's end"])
+
+
+def _iso(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).isoformat().replace("+00:00", "Z")
 
 
 def _table(document: dict[str, Any]) -> str:

@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import platformdirs
 
+from tokentree.core.budgets import Budget
+
 if TYPE_CHECKING:  # imported when validating: its dataclasses cost a warm report 30 ms
     from tokentree.core.advice import AdviceSettings
 
@@ -54,6 +56,9 @@ class Settings:
     """Tokens of context per call from which a live session's dot turns yellow."""
     context_high: int = 160_000
     """Tokens of context per call from which a live session's dot turns red."""
+    budget: list[Budget] = field(default_factory=list)
+    """`[[budget]]` tables: a limit in `usd` or `tokens` per `period` (day, week, month), for
+    all usage or one `project` or `source`."""
 
     def advice_settings(self) -> AdviceSettings:
         from tokentree.core.advice import AdviceSettings

@@ -1,0 +1,116 @@
+"""Budgets: how much of each limit the current day, week or month has used, and where a
+straight line through it so far ends at the period's close.
+
+Pure arithmetic over the index's sums; the clock is passed in, so a test can stop it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
+from typing import Literal
+
+from tokentree.core.index import Index, Scope
+from tokentree.core.sources import SOURCE_ALIASES
+from tokentree.core.tree import Calendar
+
+Period = Literal["day", "week", "month"]
+WARN_SHARE = 0.8
+"""From this share of a limit on, a budget is close to it."""
+
+
+@dataclass(frozen=True)
+class Budget:
+    """One `[[budget]]` table of config.toml: a limit in dollars or tokens per period, for all
+    usage or one project (its folder or the folder's name) or one source."""
+
+    period: Period
+    usd: float | None = None
+    tokens: int | None = None
+    project: str | None = None
+    source: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.usd is None) == (self.tokens is None):
+            raise ValueError("a budget sets one of usd or tokens")
+        if (self.usd or self.tokens or 0) <= 0:
+            raise ValueError("a budget's limit is above zero")
+
+    @property
+    def name(self) -> str:
+        """ "month · atlas · $200", for a table or a status line."""
+        limit = f"${self.usd:,.0f}" if self.usd is not None else f"{self.tokens:,} tokens"
+        return " · ".join(filter(None, (self.period, self.project, self.source, limit)))
+
+
+@dataclass(frozen=True)
+class BudgetUse:
+    """A budget over its current period, as of `now`."""
+
+    budget: Budget
+    start: float  # the period's first instant
+    end: float  # the next period's first instant
+    now: float
+    used: float  # dollars or tokens, as the budget counts
+    unpriced_calls: int = 0  # calls with no known price: a dollar budget's use is a lower bound
+
+    @property
+    def limit(self) -> float:
+        budget = self.budget
+        return float(budget.usd if budget.usd is not None else budget.tokens or 0)
+
+    @property
+    def share(self) -> float:
+        return self.used / self.limit
+
+    @property
+    def forecast(self) -> float:
+        """The use at the period's end if it goes on at the pace so far."""
+        elapsed = max(self.now - self.start, 1.0)
+        return self.used * (self.end - self.start) / elapsed
+
+    @property
+    def state(self) -> Literal["ok", "near", "over"]:
+        if self.used > self.limit:
+            return "over"
+        return "near" if self.share >= WARN_SHARE else "ok"
+
+
+def period_bounds(period: Period, now: float, calendar: Calendar) -> tuple[float, float]:
+    """The local day, week (from the user's week start) or month `now` falls in."""
+    today = calendar.day(now)
+    if period == "day":
+        first, after = today, today + timedelta(days=1)
+    elif period == "week":
+        first = calendar.week_of(today)
+        after = first + timedelta(days=7)
+    else:
+        first = today.replace(day=1)
+        after = date(first.year + first.month // 12, first.month % 12 + 1, 1)
+    return calendar.day_start(first), calendar.day_start(after)
+
+
+def budget_uses(
+    index: Index, scope: Scope, budgets: Sequence[Budget], calendar: Calendar, now: float
+) -> list[BudgetUse]:
+    """Each budget's use in its current period, read from the index's sums (no call is read)."""
+    uses = []
+    for budget in budgets:
+        start, end = period_bounds(budget.period, now, calendar)
+        wanted = SOURCE_ALIASES.get(budget.source.lower()) if budget.source else None
+        sources = tuple(s for s in scope.sources if budget.source is None or s == wanted)
+        span = replace(scope, sources=sources, since=start, until=end)
+        used = unpriced = 0.0
+        for project, _, fresh, written, read, output, _, cost, no_price in index.sums(
+            span, "project"
+        ):
+            if budget.project is None or budget.project in (project, _folder(project)):
+                used += cost if budget.usd is not None else fresh + written + read + output
+                unpriced += no_price
+        uses.append(BudgetUse(budget, start, end, now, used, int(unpriced)))
+    return uses
+
+
+def _folder(project: str) -> str:
+    return project.rstrip("/").rsplit("/", 1)[-1]
