@@ -13,7 +13,7 @@ from tokentree.core.report import GROUPS
 from tokentree.core.sources import SOURCE_ALIASES, SOURCES
 from tokentree.workspace import Choices, UsageError, Workspace, open_workspace
 
-COMMANDS = ("report", "export", "index", "budget")
+COMMANDS = ("report", "export", "index", "budget", "statusline")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -64,6 +64,10 @@ def _run(parsed: argparse.Namespace, workspace: Workspace) -> int:
         from tokentree.commands import index
 
         return index(workspace, check=parsed.check, rebuild=parsed.rebuild)
+    if parsed.command == "statusline":
+        from tokentree.commands import statusline
+
+        return statusline(workspace, sys.stdin.buffer.read(), now=time.time())
     if parsed.command == "budget":
         from tokentree.commands import budget
 
@@ -104,6 +108,8 @@ def _parser(command: str | None) -> argparse.ArgumentParser:
             "export": "Write the tree (or one subtree) as JSON (schema tokentree.export/1).",
             "index": "Bring the index up to date; check or rebuild what it derives from the logs.",
             "budget": "Each [[budget]] of the config file: its use this period and a forecast.",
+            "statusline": "One line for Claude Code's status bar (its status JSON on stdin):"
+            " this session, today, the 5-hour block, context and budgets.",
         }[command],
         epilog=None if command else f"commands: {', '.join(COMMANDS)} (tokentree report --help)",
     )
@@ -149,6 +155,8 @@ def _parser(command: str | None) -> argparse.ArgumentParser:
         )
         parser.add_argument("--force", action="store_true", help="replace an existing file")
         parser.add_argument("--schema", action="store_true", help="print the JSON Schema")
+    elif command == "statusline":
+        pass  # everything comes on stdin
     elif command == "budget":
         parser.add_argument(
             "--check", action="store_true", help="exit 1 when any budget is over its limit"

@@ -129,6 +129,24 @@ def index(workspace: Workspace, *, check: bool, rebuild: bool) -> int:
     return 0
 
 
+def statusline(workspace: Workspace, raw: bytes, *, now: float) -> int:
+    """`tokentree statusline`: always a line and exit 0, since anything else blanks the bar."""
+    from tokentree.core.budgets import budget_uses
+    from tokentree.core.live import Thresholds
+    from tokentree.statusline import colour_wanted, status_input, status_line
+
+    try:
+        settings = config.load_settings()
+    except config.ConfigError as error:
+        print(f"tokentree: {error}")
+        return 0
+    uses = budget_uses(workspace.index, workspace.scope, settings.budget, workspace.calendar, now)
+    thresholds = Thresholds(settings.context_warn, settings.context_high)
+    status = status_input(raw)
+    print(status_line(workspace, status, now, thresholds, uses, colour=colour_wanted()))
+    return 0
+
+
 def budget(workspace: Workspace, *, check: bool, as_json: bool, now: float) -> int:
     """`tokentree budget`: each budget's use this period and its forecast; with `check`, exit 1
     when any is over its limit (for cron, CI and hooks)."""

@@ -444,6 +444,13 @@ class Index(Reads):
         return queries.grouped(self.db, scope, self._scope(scope), [_GROUPS[group]], sums)
 
     @_recovering
+    def session_sums(self, scope: Scope, session: str) -> list[tuple[Any, ...]]:
+        """sums(scope, "source") of the calls of one session id: found by its own rows."""
+        return queries.grouped(
+            self.db, scope, self._scope(scope), [_GROUPS["source"]], _REPORT_SUMS, session
+        )
+
+    @_recovering
     def diagnostics(self, scope: Scope) -> list[FileDiagnostics]:
         inside, params = derive.in_roots(scope.roots)
         rows = self.db.execute(

@@ -76,16 +76,20 @@ def span(db: sqlite3.Connection, scope: Scope, scope_id: int) -> tuple[float, fl
     return None if first is None else (first, last)
 
 
-def _union(scope: Scope, scope_id: int) -> tuple[str, list[Any]]:
+def _union(scope: Scope, scope_id: int, session: str | None = None) -> tuple[str, list[Any]]:
     """The rows a scope's sums are made of, and their parameters: its files' rollup and its
     copies that do not count, negated; each part filtered itself (so that a span reads its
-    own quarter hours by the slot index, not the whole history).
+    own quarter hours by the slot index, not the whole history, and one `session` its own
+    rows by the session index).
 
     Columns: source, session, project, model, slot, missing (its file's flag), SUM_NAMES,
     first, last (the loser copies add no times: see `loser_times`)."""
     inside, roots = in_roots(scope.roots)
     kept, kept_params = filters(scope, "r.source", "r.slot", per=QUARTER_HOUR)
     lost, lost_params = filters(scope, "c.source", SLOT, per=QUARTER_HOUR)
+    if session is not None:
+        kept, lost = f"{kept} AND r.session = ?", f"{lost} AND c.session = ?"
+        kept_params, lost_params = [*kept_params, session], [*lost_params, session]
     return (
         "SELECT r.source, r.session, r.project, r.model, r.slot, f.missing,"
         f" {', '.join(f'r.{name}' for name in SUM_NAMES)}, r.first, r.last"
@@ -122,11 +126,16 @@ def _by_time(scope: Scope, table: str, alias: str) -> str:
 
 
 def grouped(
-    db: sqlite3.Connection, scope: Scope, scope_id: int, keys: Sequence[str], sums: Sequence[str]
+    db: sqlite3.Connection,
+    scope: Scope,
+    scope_id: int,
+    keys: Sequence[str],
+    sums: Sequence[str],
+    session: str | None = None,
 ) -> list[tuple[Any, ...]]:
-    """One row per group of `keys` that has calls in scope: the keys, then `sums` (SQL
-    aggregates over the columns of `_union`)."""
-    union, params = _union(scope, scope_id)
+    """One row per group of `keys` that has calls in scope (of one `session` id, if given):
+    the keys, then `sums` (SQL aggregates over the columns of `_union`)."""
+    union, params = _union(scope, scope_id, session)
     by = ", ".join(str(position + 1) for position in range(len(keys)))
     return db.execute(
         f"SELECT {', '.join([*keys, *sums])} FROM ({union}) GROUP BY {by} HAVING sum(calls) > 0",

@@ -38,9 +38,11 @@ activity by time."""
 ADDED_IN_11 = (
     "ALTER TABLE copies RENAME COLUMN unpriced TO pricing",
     "ALTER TABLE copies ADD COLUMN cache_miss TEXT NOT NULL DEFAULT ''",
+    "CREATE INDEX rollup_session ON rollup(session)",
 )
 """How a copy's cost was found (listed, unpriced or estimated), why Claude's cache missed; the
-prices are found again (pricing.PRICING_RULES) so every copy's `pricing` is set."""
+prices are found again (pricing.PRICING_RULES) so every copy's `pricing` is set. One session's
+sums found by its id (the status line)."""
 _TABLES = (
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     """CREATE TABLE files(
@@ -74,6 +76,7 @@ _TABLES = (
     "CREATE INDEX rollup_slot ON rollup(slot)",
     "CREATE INDEX activity_file ON activity(file_id)",
     *ADDED_IN_10,
+    ADDED_IN_11[-1],
 )
 UPGRADES = {9: ADDED_IN_10 + ADDED_IN_11, 10: ADDED_IN_11}
 """Statements that bring an index of an older format to this one in place: its history stays
