@@ -142,7 +142,8 @@ def test_an_index_of_an_older_format_is_upgraded_in_place(tmp_path: Path, versio
     calls = index.sums(scope, "source")
     index.close()
     db = sqlite3.connect(path)
-    db.execute("ALTER TABLE copies DROP COLUMN cache_miss")  # format 10's copies
+    db.execute("ALTER TABLE copies DROP COLUMN cache_miss")  # format 10's copies and rollup
+    db.execute("DROP INDEX rollup_session")
     db.execute("ALTER TABLE copies RENAME COLUMN pricing TO unpriced")
     db.execute("UPDATE meta SET value = 'the prices of format 10' WHERE key = 'prices'")
     for statement in ADDED_IN_10 if version == 9 else ():

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from enum import IntEnum
@@ -123,6 +123,7 @@ class PriceBook:
         self.user_prices = user_prices
         self._user = {name.lower(): _user_rates(name, p) for name, p in (user_prices or {}).items()}
         self._known: dict[RateKey, Rates | None] = {}
+        self._stored: Callable[[], Mapping[RateKey, Rates | None]] | None = None
         self.learned: dict[RateKey, Rates | None] = {}
         self.fingerprint = price_fingerprint(user_prices)
 
@@ -137,6 +138,7 @@ class PriceBook:
 
     def rates_on(self, key: RateKey) -> Rates | None:
         """The rates of (model, source, UTC day number, speed), remembered."""
+        self.resolve()  # the index's lookups, read at the first need
         if key in self._known:
             return self._known[key]
         model, source, day_number, speed = key
@@ -186,6 +188,17 @@ class PriceBook:
 
     def remember(self, known: Mapping[RateKey, Rates | None]) -> None:
         self._known.update(known)
+
+    def remember_later(self, stored: Callable[[], Mapping[RateKey, Rates | None]]) -> None:
+        """Lookups the index stored, read only when a call needs pricing: a warm start with
+        nothing new to price never reads them."""
+        self._stored = stored
+
+    def resolve(self) -> None:
+        """Read the stored lookups now (before forking readers, which cannot read them)."""
+        if self._stored is not None:
+            stored, self._stored = self._stored, None
+            self._known = {**stored(), **self._known}
 
     def take_learned(self) -> dict[RateKey, Rates | None]:
         """The lookups made since the last call, for the index to store."""

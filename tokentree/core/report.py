@@ -43,9 +43,10 @@ def build_report(index: Index, scope: Scope, group_by: str, calendar: Calendar, 
             _add(sums[key], values)
     else:
         for key, *values in index.sums(scope, group_by):
-            _add(sums[str(key)], values[: len(_SUMMED)])
-            if group_by == "session":
-                sessions[str(key)] = _session_facts(str(key), *values[len(_SUMMED) :], calendar)
+            _add(sums[str(key)], values)
+        if group_by == "session":
+            for key, project, first, last in index.session_facts(scope):
+                sessions[key] = _session_facts(key, project, first, last, calendar)
     rows = [_row(key, values) | sessions.get(key, {}) for key, values in sums.items()]
     if group_by in _TIME_GROUPS:
         rows.sort(key=lambda row: row["key"])

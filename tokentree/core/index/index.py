@@ -17,7 +17,7 @@ import os
 import sqlite3
 from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from functools import wraps
 from pathlib import Path
@@ -41,7 +41,7 @@ from tokentree.core.index.store import (
     transaction,
     unless_busy,
 )
-from tokentree.core.pricing import PriceBook, rates_from_json, rates_to_json
+from tokentree.core.pricing import PriceBook, RateKey, Rates, rates_from_json, rates_to_json
 from tokentree.core.reading import (
     GROUP_BYTES,
     Progress,
@@ -141,12 +141,25 @@ class Index(Reads):
         return db
 
     def _remember_rates(self) -> None:
-        self.prices.remember(
-            {
-                (model, source, day, speed): rates_from_json(blob)
-                for model, source, day, speed, blob in self.db.execute("SELECT * FROM rates")
+        """The rates lookups stored, for the price book to read when it first needs them (a
+        connection of its own: the view's threads may ask at any time)."""
+        path = self.path
+        if path is None:
+            return  # an index in memory stores only what this price book learned
+
+        def stored() -> dict[RateKey, Rates | None]:
+            try:
+                with closing(
+                    sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)
+                ) as db:
+                    rows = db.execute("SELECT * FROM rates").fetchall()
+            except sqlite3.Error:
+                return {}  # looked up again as calls need them
+            return {
+                (m, source, day, speed): rates_from_json(b) for m, source, day, speed, b in rows
             }
-        )
+
+        self.prices.remember_later(stored)
 
     def close(self) -> None:
         self.db.close()
@@ -217,6 +230,8 @@ class Index(Reads):
             size = 0
             cpu = workers if workers is not None else (os.cpu_count() or 1)
             group = min(GROUP_BYTES, batch_bytes)
+            if tasks:
+                self.prices.resolve()  # the readers price with it: what the index knows first
             for batch in read_all(tasks, self.prices, cpu, progress, group):
                 waiting.append(batch)
                 size += batch.bytes_read
@@ -438,10 +453,15 @@ class Index(Reads):
         not count there; no call is read.
 
         Rows: (group, calls, input, cache_write, cache_read, output, reasoning,
-        cost, unpriced_calls), and by session its project, first and last call's times.
+        cost, unpriced_calls).
         """
-        sums = (*_REPORT_SUMS, *_SESSION_FACTS) if group == "session" else _REPORT_SUMS
-        return queries.grouped(self.db, scope, self._scope(scope), [_GROUPS[group]], sums)
+        return queries.grouped(self.db, scope, self._scope(scope), [_GROUPS[group]], _REPORT_SUMS)
+
+    @_recovering
+    def session_facts(self, scope: Scope) -> list[tuple[Any, ...]]:
+        """Per session (keyed as by sums()): its project and its first and last call's times."""
+        group = [_GROUPS["session"]]
+        return queries.grouped(self.db, scope, self._scope(scope), group, _SESSION_FACTS)
 
     @_recovering
     def session_sums(self, scope: Scope, session: str) -> list[tuple[Any, ...]]:

@@ -36,22 +36,27 @@ class UpdateStats:
     problems: list[str] = field(default_factory=list)
 
 
+_FILE_ROW = (
+    "SELECT path, id, dev, ino, size, mtime_ns, head_len, head_hash, offset, state,"
+    " source, missing, unreadable, generation FROM files"
+)
+
+
 def plan(
     db: sqlite3.Connection, files: Sequence[SourceFile], stats: UpdateStats, touched: Touched
 ) -> list[ReadTask]:
-    """Which files to read, from where; files replaced or truncated are forgotten first."""
-    known = {
-        row[0]: row
-        for row in db.execute(
-            "SELECT path, id, dev, ino, size, mtime_ns, head_len, head_hash, offset, state,"
-            " source, missing, unreadable, generation FROM files"
-        )
-    }
+    """Which files to read, from where; files replaced or truncated are forgotten first.
+
+    The logs present last time are looked up at once; any other (new, or back after it was
+    removed) by itself: a long history holds many more removed logs than present ones."""
+    known = {row[0]: row for row in db.execute(f"{_FILE_ROW} WHERE missing = 0")}
     tasks: list[ReadTask] = []
     forget_ids: list[int] = []
     for file in files:
         mode = read_mode(file.source, file.path)
         row = known.get(file.path)
+        if row is None:
+            row = db.execute(f"{_FILE_ROW} WHERE path = ?", (file.path,)).fetchone()
         try:
             fingerprint = file_fingerprint(file.path, mode)
             if row is None:
