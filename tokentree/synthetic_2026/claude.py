@@ -58,13 +58,12 @@ class _Session:
         }
         self.lines: list[dict[str, Any]] = []
 
-    def _line(self, kind: str, seconds: float, **fields: Any) -> dict[str, Any]:
+    def _line(self, kind: str, seconds: float, **fields: Any) -> None:
         self.t += int(seconds * 1000)
         parent = self.lines[-1]["uuid"] if self.lines else None
         line = {**self.head, "parentUuid": parent, "type": kind, **fields}
         line |= {"uuid": self.files.ids.uuid(), "timestamp": iso(self.t)}
         self.lines.append(line)
-        return line
 
     def prompt(self, seconds: float, text: str) -> None:
         self._line("user", seconds, message={"role": "user", "content": text})

@@ -40,7 +40,7 @@ class _Rollout:
 
     def __init__(self, files: Files, start: int, cli: str, model: str) -> None:
         self.files = files
-        self.t = start
+        self.start = self.t = start
         self.thread = files.ids.uuid7(start)
         self.model = model
         self.items: list[dict[str, Any]] = []
@@ -128,8 +128,9 @@ class _Rollout:
         fresh, cached, written, output, reasoning = usage
         self.files.call(SOURCE, fresh - cached - written, written, cached, output, reasoning)
 
-    def path(self, start: int) -> str:
-        when = time.gmtime(start // 1000)
+    def path(self) -> str:
+        """Where Codex files it: by the day it began, named by its start and thread."""
+        when = time.gmtime(self.start // 1000)
         day, stamp = time.strftime("%Y/%m/%d", when), time.strftime("%Y-%m-%dT%H-%M-%S", when)
         return f"codex/sessions/{day}/rollout-{stamp}-{self.thread}.jsonl"
 
@@ -171,7 +172,7 @@ def _tiered(files: Files) -> None:
     r.record(6.0, usage, None)
     r.count(0.1, usage)
     r.called(usage)
-    files.jsonl(r.path(start), r.items)
+    files.jsonl(r.path(), r.items)
 
 
 def _compressed(files: Files) -> None:
@@ -189,4 +190,4 @@ def _compressed(files: Files) -> None:
     r.count(7.0, usage)
     r.called(usage)
     compressed = zstandard.ZstdCompressor(level=3).compress(lines(r.items))
-    files.raw(r.path(start) + ".zst", compressed)
+    files.raw(r.path() + ".zst", compressed)

@@ -74,15 +74,14 @@ class Files:
         """Epoch milliseconds of a time on a day before the last one (0: the last day)."""
         return self.end_ms - days_before * _DAY + ((hour * 60 + minute) * 60 + second) * _SECOND
 
-    def jsonl(self, relative: str, records: list[dict]) -> Path:
-        return self.raw(relative, lines(records))
+    def jsonl(self, relative: str, records: list[dict]) -> None:
+        self.raw(relative, lines(records))
 
-    def raw(self, relative: str, data: bytes) -> Path:
+    def raw(self, relative: str, data: bytes) -> None:
         path = self.dest / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
         self.noted(relative)
-        return path
 
     def noted(self, relative: str) -> None:
         """Count a file written by other means (the SQLite database)."""
