@@ -23,9 +23,9 @@ NOW = datetime(2026, 11, 22, 20, 20, tzinfo=UTC).timestamp()  # the demo's last 
 SHOTS = {
     "weeks": (),
     # W47 › Fri 20 Nov › mobile-app: a turn marked ◆, the advice for the session below
-    "session": ("enter", "enter", "j", "enter"),
+    "session": ("enter", "j", "j", "enter", "j", "enter"),
     # the same session's row, with its activity, context curve and advice
-    "info": ("enter", "enter", "j", "i"),
+    "info": ("enter", "j", "j", "enter", "j", "i"),
     "overview": ("o",),
     "help": ("question_mark",),
 }

@@ -1,4 +1,5 @@
-"""Deterministic generator of realistic Claude Code and Codex logs (demo set, benchmarks)."""
+"""Deterministic generator of realistic Claude Code and Codex logs (demo set, benchmarks); the demo
+set also gets every source's 2026 shapes from synthetic_2026."""
 
 from __future__ import annotations
 
@@ -11,14 +12,17 @@ import time
 from calendar import timegm
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from tokentree.core.sources import home_environment
+
+if TYPE_CHECKING:
+    from tokentree.synthetic_2026 import RecentSummary
 
 __all__ = ["GenerationSummary", "generate", "main"]
 
@@ -138,6 +142,9 @@ class GenerationSummary:
     codex_output_tokens: int
     first_day: date
     last_day: date
+    recent: RecentSummary | None = None
+    """The demo set's 2026-shape files, which the fields above do not count (files and bytes
+    aside)."""
 
     def describe(self) -> str:
         """A few human-readable lines for the CLI."""
@@ -153,6 +160,7 @@ class GenerationSummary:
                 f"codex sessions   {self.codex_sessions:,}  calls {self.codex_calls:,}",
                 f"  input {self.codex_input_tokens:,} (cached {self.codex_cached_input_tokens:,})"
                 f"  output {self.codex_output_tokens:,}",
+                *(self.recent.describe() if self.recent else ()),
             )
         )
 
@@ -1754,17 +1762,25 @@ def generate(
 ) -> GenerationSummary:
     """Write Claude Code logs under `dest/claude/projects` and Codex rollouts under `dest/codex`.
 
-    Without `target_bytes`: a demo set of about 3 MB over `days` days. With it: sessions are
-    added (Claude-heavy, like a heavy user) until about that many bytes are written. The
-    same arguments always give byte-identical files.
+    Without `target_bytes`: a demo set of about 3 MB over `days` days, with a few sessions of
+    each source in its 2026 shape (Gemini CLI and OpenCode too) in the last days. With it:
+    sessions are added (Claude-heavy, like a heavy user) until about that many bytes are
+    written. The same arguments always give the same files.
     """
-    return _Generator(Path(dest), seed, end, days, target_bytes, claude_only).run()
+    summary = _Generator(Path(dest), seed, end, days, target_bytes, claude_only).run()
+    if target_bytes is not None:
+        return summary
+    from tokentree.synthetic_2026 import write_recent  # it builds on this module's helpers
+
+    recent = write_recent(Path(dest), seed, end, claude_only)
+    files, nbytes = summary.files + len(recent.files), summary.bytes + recent.bytes
+    return replace(summary, files=files, bytes=nbytes, recent=recent)
 
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m tokentree.synthetic DEST [--seed N] [--mb N] [--claude-only]`."""
     parser = argparse.ArgumentParser(prog="python -m tokentree.synthetic", description=main.__doc__)
-    parser.add_argument("dest", type=Path, help="folder to write claude/ and codex/ into")
+    parser.add_argument("dest", type=Path, help="folder to write the logs into, one per source")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
         "--mb", type=float, default=None, help="about this many MB (default: demo set)"

@@ -43,7 +43,7 @@ from tokentree.workspace import Choices, prepare_workspace
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE_LOGS = REPO / "sample_logs"
-SAMPLE_CALLS = 552
+SAMPLE_CALLS = 596
 """Calls in the bundled sample logs (Claude Code and Codex)."""
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 EXACT = (

@@ -1,16 +1,23 @@
-"""The synthetic log generator: deterministic, well-formed, and covering the special cases."""
+"""The synthetic log generator: deterministic, well-formed, covering the special cases, and with
+every source's 2026 shapes in the demo set, counted exactly."""
 
 from __future__ import annotations
 
 import itertools
 import re
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+import zstandard
 
+from tests.builders import token_totals
+from tokentree.core.index import Index, Scope
+from tokentree.core.records import ApiCall
+from tokentree.core.sources import SOURCES, explicit_roots, find_files
 from tokentree.synthetic import GenerationSummary, generate
 
 _COMMON = ("parentUuid", "isSidechain", "userType", "cwd", "sessionId", "version", "gitBranch")
@@ -35,10 +42,28 @@ def _files(root: Path) -> dict[str, bytes]:
     }
 
 
-def _lines(root: Path, pattern: str) -> Iterator[tuple[Path, dict[str, Any]]]:
+def _lines(
+    root: Path, pattern: str, skip: tuple[str, ...] = ()
+) -> Iterator[tuple[Path, dict[str, Any]]]:
     for path in sorted(root.glob(pattern)):
+        if path.relative_to(root).as_posix() in skip:
+            continue
         for line in path.read_bytes().splitlines():
             yield path, orjson.loads(line)
+
+
+def _content(path: Path) -> bytes:
+    """What a file holds: a database's rows (its header names the SQLite library), a compressed
+    log's lines (the bytes depend on the zstd library), any other file's bytes."""
+    if path.suffix == ".db":
+        db = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)
+        try:
+            return "\n".join(db.iterdump()).encode()
+        finally:
+            db.close()
+    if path.suffix == ".zst":
+        return zstandard.ZstdDecompressor().decompress(path.read_bytes())
+    return path.read_bytes()
 
 
 def test_same_seed_gives_identical_bytes(demo: tuple[Path, GenerationSummary], tmp_path: Path):
@@ -56,8 +81,14 @@ def test_every_line_is_one_json_object_ending_in_newline(demo: tuple[Path, Gener
     files = _files(root)
     assert len(files) == summary.files
     assert sum(len(b) for b in files.values()) == summary.bytes
+    assert summary.recent is not None
     for name, data in files.items():
-        assert name.endswith(".jsonl")
+        if name.endswith((".db", ".json")):
+            assert name in summary.recent.files
+            continue
+        if name.endswith(".zst"):
+            data = _content(root / name)
+        assert name.endswith((".jsonl", ".jsonl.zst"))
         assert data.endswith(b"\n")
         for line in data.split(b"\n")[:-1]:
             assert isinstance(orjson.loads(line), dict)
@@ -144,10 +175,13 @@ def test_placeholder_lines_only_in_the_placeholder_era(demo: tuple[Path, Generat
 
 
 def test_summary_totals_match_the_logs(demo: tuple[Path, GenerationSummary]):
-    """The summary is ground truth: dedupe by (message.id, requestId), keep the largest copy."""
+    """The summary is ground truth: dedupe by (message.id, requestId), keep the largest copy
+    (the 2026-shape files have totals of their own: see test_recent_shapes)."""
     root, summary = demo
+    assert summary.recent is not None
+    recent = summary.recent.files
     best: dict[tuple[str, str], tuple[int, int, int, int]] = {}
-    for _, d in _lines(root, "claude/projects/**/*.jsonl"):
+    for _, d in _lines(root, "claude/projects/**/*.jsonl", recent):
         if d["type"] != "assistant" or "requestId" not in d:
             continue
         u = d["message"]["usage"]
@@ -171,6 +205,8 @@ def test_summary_totals_match_the_logs(demo: tuple[Path, GenerationSummary]):
 
     calls = inp = cached = out = 0
     for path in root.glob("codex/sessions/**/*.jsonl"):
+        if path.relative_to(root).as_posix() in recent:
+            continue
         prev = None
         for line in path.read_bytes().splitlines():
             d = orjson.loads(line)
@@ -201,4 +237,102 @@ def test_the_bundled_sample_logs_are_what_the_generator_makes(
     bundled = Path(__file__).parents[2] / "sample_logs"
     names = sorted(p.relative_to(bundled) for p in bundled.rglob("*") if p.is_file())
     assert names == sorted(p.relative_to(made) for p in made.rglob("*") if p.is_file())
-    assert all((bundled / name).read_bytes() == (made / name).read_bytes() for name in names)
+    assert all(_content(bundled / name) == _content(made / name) for name in names)
+
+
+# --- the 2026 shapes (FORMATS.md §9): indexed from their own files, every call exactly once ------
+
+RECENT_KINDS = ("input", "cache_write", "cache_read", "output", "reasoning")
+RECENT = {
+    # 17 responses (a fallback's priced at its model) + 2 advisor steps + 1 compaction step;
+    # input 31,560 (atlas, 31,540 the advisor's) + 20 (dashboard) + 129,013 (billing: advisor
+    # 126,900, compaction 2,100)
+    "claude-code": (20, 160_593, 262_030, 786_847, 19_700, 2_292),
+    # 5 responses of the plain rollout (the first from its snapshot alone, 4 with a record and a
+    # snapshot) + 3 of the .zst; input less cached and written: 400+250+250+200+300 + 400+300+300
+    "codex": (8, 2_400, 29_250, 132_850, 6_240, 3_136),
+    # 5 replies (4 rewound, one by a rewind to an id no longer in the chat) + 2 of the sub-agent;
+    # input less cached, plus tool prompts: 14,200+2,140+4,100+3,600+1,200 + 8,300+4,020
+    "gemini-cli": (7, 37_560, 0, 61_600, 7_210, 2_450),
+    # 4 v1 steps (3 messages) + 5 v2 rows; the backfilled copies of the split session's v1
+    # messages never: 5,200+420+180+3,400 + 260+12,600+4,100+6,900+140
+    "opencode": (9, 33_200, 15_720, 94_900, 6_134, 1_004),
+}
+
+
+@pytest.fixture(scope="module")
+def recent(demo: tuple[Path, GenerationSummary]) -> dict[str, list[ApiCall]]:
+    """The calls the index finds in the 2026-shape files alone, per source, oldest first."""
+    root, summary = demo
+    assert summary.recent is not None
+    roots = explicit_roots([root / name for name in summary.recent.files])
+    index = Index(None)
+    index.update(find_files(roots).files, roots, workers=1)
+    scope = Scope(tuple(str(r.path) for r in roots), tuple(SOURCES))
+    assert not any(d.skipped or d.pending_bytes for d in index.diagnostics(scope))
+    found: dict[str, list[ApiCall]] = {}
+    for call in sorted(index.calls(scope), key=lambda call: (call.timestamp, call.key)):
+        found.setdefault(call.source, []).append(call)
+    return found
+
+
+def test_the_2026_shapes_count_exactly_what_the_generator_wrote(
+    demo: tuple[Path, GenerationSummary], recent: dict[str, list[ApiCall]]
+) -> None:
+    _, summary = demo
+    assert summary.recent is not None
+    for source, expected in RECENT.items():
+        assert token_totals(recent[source], RECENT_KINDS) == expected, source
+        t = summary.recent.totals(source)
+        assert (t.calls, t.input, t.cache_write, t.cache_read, t.output, t.reasoning) == expected
+
+
+def test_the_2026_claude_calls(recent: dict[str, list[ApiCall]]) -> None:
+    calls = recent["claude-code"]
+    assert [c.model for c in calls if c.key.endswith(":iter:1")] == ["claude-opus-4-7"] * 2
+    assert [c.tokens.input for c in calls if c.key.endswith(":iter:0")] == [2_100]  # compaction
+    assert [(c.model, c.cache_miss) for c in calls if c.cache_miss] == [
+        ("claude-sonnet-4-6", "tools_changed 29870"),
+        ("claude-sonnet-4-6", "model_changed 36100"),  # the fallback: priced at its model
+        ("claude-opus-4-8", "system_changed 28400"),
+    ]
+    assert {c.model for c in calls if c.speed == "fast"} == {"claude-opus-4-8"}
+    assert sum(c.speed == "fast" for c in calls) == 5 and not any(c.unpriced for c in calls)
+
+
+def test_the_2026_codex_calls(recent: dict[str, list[ApiCall]]) -> None:
+    calls = recent["codex"]
+    compressed = [c for c in calls if c.file.endswith(".jsonl.zst")]
+    assert len(compressed) == 3 and not Path(compressed[0].file[: -len(".zst")]).exists()
+    plain = [c for c in calls if c.file.endswith(".jsonl")]
+    assert [c.speed for c in plain] == ["", "fast", "fast", "flex", ""]
+    [rollout] = {c.file for c in plain}
+    kinds = [d["type"] for d in map(orjson.loads, Path(rollout).read_bytes().splitlines())]
+    assert kinds.count("token_usage_record") == 4  # each beside a snapshot: counted once
+    assert {c.model for c in plain} == {"gpt-5.5"} and not any(c.unpriced for c in calls)
+
+
+def test_the_2026_gemini_calls(recent: dict[str, list[ApiCall]]) -> None:
+    calls = recent["gemini-cli"]
+    rewound = [c for c in calls if c.rewound]
+    assert len(rewound) == 4 and all(c.tokens.total for c in rewound)  # paid for: kept
+    assert not calls[-1].rewound
+    assert [c.subagent for c in calls].count(True) == 2
+    assert {c.session_id for c in calls} == {calls[0].session_id}
+    assert {c.project for c in calls} == {"/home/dev/src/mobile-app"}
+
+
+def test_the_2026_opencode_calls(
+    demo: tuple[Path, GenerationSummary], recent: dict[str, list[ApiCall]]
+) -> None:
+    root, _ = demo
+    db = sqlite3.connect(f"{(root / 'opencode/opencode.db').as_uri()}?mode=ro", uri=True)
+    copies = db.execute(
+        "SELECT count(*) FROM session_message WHERE id GLOB 'evt_legacy_backfill_*'"
+    ).fetchone()[0]
+    db.close()
+    assert copies == 2  # the split session's v1 prompt and response
+    calls = recent["opencode"]
+    assert not any("evt_legacy_backfill" in c.key for c in calls)
+    assert [c.subagent for c in calls].count(True) == 1
+    assert {c.model for c in calls} == {"claude-sonnet-4-5", "claude-sonnet-4-6", "gpt-5.1"}
