@@ -225,14 +225,18 @@ def test_a_missing_cache_read_price_is_the_input_rate_said_so_and_estimated() ->
 
 def test_a_missing_cache_write_price_is_the_input_rate_outside_anthropic() -> None:
     """OpenAI bills no write fee before GPT-5.6 and genai-prices lists none for gpt-5: a Codex
-    cache write is charged at the $1.25 input rate (not 1.25 ×), flagged; GPT-5.6 lists one."""
+    cache write is plain input at the $1.25 rate (not 1.25 ×), noted but no estimate; GPT-5.6
+    lists one."""
     book = PriceBook()
     rates = book.rates("gpt-5-codex", "codex", date(2026, 2, 1))
     assert (rates.cache_write_5m, rates.cache_write_1h) == (1.25, 1.25)
-    assert rates.stand_ins == {"cache_write_5m", "cache_write_1h"}
+    assert not rates.stand_ins and not rates.estimated
+    assert rates.origin.endswith("; cache writes billed as input (no write fee listed)")
     written = Tokens(input=1_000_000, cache_write_5m=1_000_000)
-    assert book.price(_call("gpt-5-codex", written, source="codex"))[0] == pytest.approx(2.5)
-    assert rates.estimated_for(written) and not rates.estimated_for(Tokens(cache_read=5))
+    assert book.price(_call("gpt-5-codex", written, source="codex")) == (
+        pytest.approx(2.5),
+        Pricing.LISTED,
+    )
     listed = book.rates("gpt-5.6-sol", "codex", date(2026, 11, 1))
     assert "cache_write_5m" not in listed.stand_ins
 

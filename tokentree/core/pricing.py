@@ -42,6 +42,8 @@ _STAND_IN_NOTES = (
 )
 """The token kinds that may have no listed price, and how the origin's note on each begins."""
 NOTE_SEPARATOR = "; "
+BILLED_AS_INPUT = "cache writes billed as input (no write fee listed)"
+"""The origin's note on a model whose provider charges cache writes as plain input."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,10 +255,10 @@ def shown_origin(origin: str, used: Collection[str]) -> tuple[str, bool]:
     """The origin for calls that used the token kinds `used` (Rates field names), with the notes
     on kinds they did not use left out; and whether their price is an estimate."""
     guessed, stand_ins = estimates_in(origin)
-    if not stand_ins:
-        return origin, guessed
     head, *notes = origin.split(NOTE_SEPARATOR)
     unused = {start for kind, start in _STAND_IN_NOTES if kind in stand_ins and kind not in used}
+    if not {"cache_write_5m", "cache_write_1h"} & set(used):
+        unused.add(BILLED_AS_INPUT)
     kept = [note for note in notes if not any(note.startswith(start) for start in unused)]
     return NOTE_SEPARATOR.join((head, *kept)), guessed or bool(stand_ins & set(used))
 
@@ -387,10 +389,11 @@ def normalised_ids(model: str) -> Iterator[str]:
 def _rates_from_library(prices: Any, origin: str, anthropic: bool) -> Rates | None:
     """genai-prices' per-million prices (flat or tiered) as a Rates pair.
 
-    A kind it lists no price for is charged at the nearest price it does list, and
-    the origin says so: cache reads at the input rate; cache writes at the input
-    rate (OpenAI and Google charge no write fee before GPT-5.6), or at Anthropic's
-    own multiples of it (1.25 × for 5 minutes, 2 × for an hour).
+    A kind it lists no price for is charged at the nearest price it does list, as an
+    estimate the origin notes: cache reads at the input rate; Anthropic's cache writes
+    at its own multiples of it (1.25 × for 5 minutes, 2 × for an hour); 1-hour writes
+    elsewhere at the 5-minute rate. OpenAI and Google charge no write fee where they list
+    none (before GPT-5.6 writes are plain input): billed as input, noted, no estimate.
     """
     raw = {
         kind: getattr(prices, f"{kind}_mtok", None)
@@ -408,8 +411,11 @@ def _rates_from_library(prices: Any, origin: str, anthropic: bool) -> Rates | No
     }
     for kind, start in _STAND_IN_NOTES:
         listed, rate = stand_in[kind]
-        if listed is None:
+        billed_as_input = not anthropic and raw["cache_write"] is None and kind != "cache_read"
+        if listed is None and not billed_as_input:
             origin += f"{NOTE_SEPARATOR}{start}{rate} (no price listed)"
+    if not anthropic and raw["cache_write"] is None:
+        origin += f"{NOTE_SEPARATOR}{BILLED_AS_INPUT}"
     estimated, stand_ins = estimates_in(origin)
 
     def level(pick: Any) -> Rates:
