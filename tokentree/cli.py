@@ -13,7 +13,7 @@ from tokentree.core.report import GROUPS
 from tokentree.core.sources import SOURCE_ALIASES, SOURCES
 from tokentree.workspace import Choices, UsageError, Workspace, open_workspace
 
-COMMANDS = ("report", "export", "index", "budget", "statusline")
+COMMANDS = ("report", "export", "index", "budget", "statusline", "watch")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -64,6 +64,10 @@ def _run(parsed: argparse.Namespace, workspace: Workspace) -> int:
         from tokentree.commands import index
 
         return index(workspace, check=parsed.check, rebuild=parsed.rebuild)
+    if parsed.command == "watch":
+        from tokentree.alerting import watch
+
+        return watch(workspace, interval=parsed.interval, once=parsed.once)
     if parsed.command == "statusline":
         from tokentree.commands import statusline
 
@@ -108,6 +112,8 @@ def _parser(command: str | None) -> argparse.ArgumentParser:
             "export": "Write the tree (or one subtree) as JSON (schema tokentree.export/1).",
             "index": "Bring the index up to date; check or rebuild what it derives from the logs.",
             "budget": "Each [[budget]] of the config file: its use this period and a forecast.",
+            "watch": "Alert on budgets passing 80 % and 100 % and on live sessions' context,"
+            " without the view (a desktop notification, the alert_command, or the bell).",
             "statusline": "One line for Claude Code's status bar (its status JSON on stdin):"
             " this session, today, the 5-hour block, context and budgets.",
         }[command],
@@ -157,6 +163,11 @@ def _parser(command: str | None) -> argparse.ArgumentParser:
         parser.add_argument("--schema", action="store_true", help="print the JSON Schema")
     elif command == "statusline":
         pass  # everything comes on stdin
+    elif command == "watch":
+        parser.add_argument(
+            "--interval", type=float, default=30.0, help="seconds between checks (default 30)"
+        )
+        parser.add_argument("--once", action="store_true", help="check once and exit")
     elif command == "budget":
         parser.add_argument(
             "--check", action="store_true", help="exit 1 when any budget is over its limit"

@@ -56,6 +56,8 @@ class Settings:
     """Tokens of context per call from which a live session's dot turns yellow."""
     context_high: int = 160_000
     """Tokens of context per call from which a live session's dot turns red."""
+    alert_command: str | None = None
+    """A shell command that takes each alert (JSON on stdin) instead of a desktop notification."""
     budget: list[Budget] = field(default_factory=list)
     """`[[budget]]` tables: a limit in `usd` or `tokens` per `period` (day, week, month), for
     all usage or one `project` or `source`."""
@@ -82,6 +84,11 @@ def config_path() -> Path:
 
 def index_path() -> Path:
     return platformdirs.user_cache_path(APP) / "index.sqlite"
+
+
+def alerts_path() -> Path:
+    """What `tokentree watch` already alerted on, so a restart does not alert again."""
+    return platformdirs.user_cache_path(APP) / "alerts.json"
 
 
 def demo_logs_path() -> Path:
