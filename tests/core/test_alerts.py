@@ -39,7 +39,7 @@ def test_a_budgets_new_period_starts_afresh() -> None:
     assert [(a.level, a.title) for a in alerts] == [
         ("over", "tokentree: day budget is over its limit")
     ]
-    assert "$11.00 used (110%)" in alert.message
+    assert "$11.00 used (110%)" in alerts[0].message
     assert len(crossings(seen, budget_levels([tomorrow]))[0]) == 1
 
 
