@@ -13,6 +13,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from tokentree import config
+from tokentree.core.budgets import Budget
 from tokentree.core.index import BATCH_BYTES, Index, Progress, Scope, UpdateStats
 from tokentree.core.pricing import PriceBook
 from tokentree.core.served import ServedTree, served_tree
@@ -59,6 +60,7 @@ class Workspace:
     discovery: Discovery | None = None
     stats: UpdateStats = field(default_factory=UpdateStats)
     notices: list[str] = field(default_factory=list)
+    budgets: list[Budget] = field(default_factory=list)  # the config's [[budget]] tables
 
     def refresh(
         self,
@@ -138,7 +140,14 @@ def prepare_workspace(choices: Choices, env: Mapping[str, str] | None = None) ->
         until=calendar.day_start(choices.until + timedelta(days=1)) if choices.until else None,
     )
     return Workspace(
-        index, scope, calendar, zone_name, roots, settings.workers, notices=list(index.notices)
+        index,
+        scope,
+        calendar,
+        zone_name,
+        roots,
+        settings.workers,
+        notices=list(index.notices),
+        budgets=settings.budget,
     )
 
 

@@ -38,6 +38,8 @@ class FakeWorkspace:
     scope: object = None
     notices: list[str] = field(default_factory=list)
     files_in_scope: int = 7
+    budgets: list = field(default_factory=list)
+    calendar: object = None
     stored: int = 0
     now: float = 0.0  # a fake clock: a batch takes a second to read, a tree one to build
 

@@ -11,8 +11,8 @@ import asyncio
 import io
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
-from types import SimpleNamespace
 
 import orjson
 import pytest
@@ -36,6 +36,8 @@ from tokentree.app import app as app_module
 from tokentree.app.app import TokenTreeApp, context_thresholds, create_app
 from tokentree.app.widgets.bars import fit_pieces
 from tokentree.cli import main
+from tokentree.config import Settings
+from tokentree.core.budgets import Budget
 from tokentree.core.live import Thresholds
 from tokentree.core.sources import Root
 from tokentree.core.tree import Kind, Node
@@ -286,10 +288,14 @@ class _Terminal(io.StringIO):
         return True
 
 
-def test_context_thresholds_come_from_the_settings_when_they_have_them() -> None:
-    assert context_thresholds(object()) == Thresholds()
-    configured = SimpleNamespace(context_warn=50_000, context_high=90_000)
-    assert context_thresholds(configured) == Thresholds(50_000, 90_000)
+def test_context_thresholds_come_from_the_settings() -> None:
+    assert context_thresholds(Settings()) == Thresholds()
+    assert context_thresholds(Settings(context_warn=50_000, context_high=90_000)) == Thresholds(
+        50_000, 90_000
+    )
+    assert context_thresholds(Settings(context_warn=50_000, context_high=9)) == Thresholds(
+        50_000, 50_000
+    )
 
 
 def test_no_watch_opens_the_view_without_following_the_logs(monkeypatch, usage_logs) -> None:
@@ -474,3 +480,35 @@ def test_live_session_colours(snap_compare, live_logs) -> None:
 
     app = create_app(Choices(timezone="UTC"), live=False, clock=LIVE_NOW.timestamp)
     assert snap_compare(app, terminal_size=(150, 14), run_before=run_before)
+
+
+async def test_a_budget_shows_in_the_live_line_and_crossings_alert_once(
+    live_logs, monkeypatch
+) -> None:
+    """Today's calls against a $5 day budget; then the budget and the thresholds are crossed."""
+    config = live_logs / ".config" / "tokentree" / "config.toml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text('[[budget]]\nperiod = "day"\nusd = 5\n', encoding="utf-8")
+    delivered: list[str] = []
+    monkeypatch.setattr(app_module, "deliver", lambda alert, command: delivered.append(alert.key))
+    app = create_app(Choices(timezone="UTC"), live=False, clock=LIVE_NOW.timestamp)
+    app.thresholds = Thresholds(200_000, 300_000)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app)
+        spent = app.snapshot.tree.find("2026-W48/2026-11-24").totals.cost
+        assert f"day {spent / 5:.0%} of $5.00 → " in live_line(app)
+        assert len(app._notifications) == 0  # what the view opens on is not news
+        (use,) = app.snapshot.budgets
+        low = replace(use, budget=Budget("day", usd=spent / 2))
+        app.snapshot = replace(app.snapshot, budgets=(low,))
+        app.thresholds = Thresholds(100_000, 160_000)
+        app._tick()
+        app._tick()  # the next second: nothing crossed again
+        await pilot.pause()
+        titles = sorted(notification.title for notification in app._notifications)
+        assert titles == [
+            "tokentree: context growing in shop",
+            "tokentree: context high in atlas",
+            "tokentree: day budget is over its limit",
+        ]
+        assert len(delivered) == 3

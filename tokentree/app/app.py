@@ -27,6 +27,7 @@ from textual.screen import ModalScreen
 from textual.worker import get_current_worker
 
 from tokentree import config
+from tokentree.alerting import deliver
 from tokentree.app.messages import BreakdownPriced, ExportFinished, Posted
 from tokentree.app.screens.export import ExportRequest, ExportScreen
 from tokentree.app.screens.help import HelpScreen
@@ -37,6 +38,7 @@ from tokentree.app.widgets.filter_bar import FilterBar
 from tokentree.app.widgets.info_panel import InfoPanel
 from tokentree.app.widgets.usage_table import Decor, UsageTable
 from tokentree.core.advice import AdviceSettings
+from tokentree.core.alerts import Alert, budget_levels, context_levels, crossings
 from tokentree.core.analysis import Analysis
 from tokentree.core.attribution import Attribution, mix
 from tokentree.core.breakdown import Breakdown, breakdown
@@ -130,6 +132,7 @@ class TokenTreeApp(App[int]):
         live: bool = True,
         clock: Callable[[], float] = time.time,
         thresholds: Thresholds = DEFAULT_THRESHOLDS,
+        alert_command: str | None = None,
     ) -> None:
         super().__init__()
         self.workspace = workspace
@@ -137,7 +140,9 @@ class TokenTreeApp(App[int]):
         self.live = live
         self.clock = clock  # "now" for the live line: tests pin it
         self.thresholds = thresholds
-        self.indexer = Indexer(workspace, self._post_event)
+        self.alert_command = alert_command
+        self._alerted: dict[str, str] | None = None  # what crossed already (core/alerts.py)
+        self.indexer = Indexer(workspace, self._post_event, now=clock)
         self.analyser = Analyser(
             workspace.index.prices,
             self._load_advice_settings,
@@ -256,15 +261,27 @@ class TokenTreeApp(App[int]):
         snapshot = self.snapshot
         if snapshot is None:
             return
+        now = self.clock()
         summary = summarize(
-            snapshot.recent,
-            self.workspace.calendar,
-            self.clock(),
-            snapshot.rate_limits,
-            self.thresholds,
+            snapshot.recent, self.workspace.calendar, now, snapshot.rate_limits, self.thresholds
         )
-        self.path_bar.show_live(summary, self.watch_state)
+        budgets = [use.at(now) for use in snapshot.budgets if now < use.end]
+        self.path_bar.show_live(summary, self.watch_state, budgets)
         self.table.show_busy({item.pulse.key: item for item in summary.busy})
+        levels = [*budget_levels(budgets), *context_levels(summary, self.thresholds)]
+        alerts, seen = crossings(self._alerted or {}, levels)
+        first, self._alerted = self._alerted is None, seen
+        if first:
+            return  # what the view opens on is on screen: alerts are for what changes
+        for alert in alerts:
+            self.notify(alert.message, title=alert.title, severity="warning", timeout=10)
+            self._deliver(alert)
+
+    @work(thread=True, group="alerts")
+    def _deliver(self, alert: Alert) -> None:
+        """The desktop or the user's command too; the bell where neither takes it."""
+        if not deliver(alert, self.alert_command):
+            self.call_from_thread(self.bell)
 
     def exit(self, *args, **kwargs) -> None:  # type: ignore[override]
         self.indexer.stop()  # before the workers are cancelled: ends a big read promptly
@@ -672,25 +689,20 @@ def create_app(
 ) -> TokenTreeApp:
     """The app for these choices; raises UsageError (before any screen) for bad ones."""
     workspace = prepare_workspace(choices, env)
+    settings = config.load_settings()  # read by prepare_workspace already: valid
     return TokenTreeApp(
         workspace,
         describe_roots(choices, workspace, env),
         live=live,
         clock=clock,
-        thresholds=context_thresholds(config.load_settings()),
+        thresholds=context_thresholds(settings),
+        alert_command=settings.alert_command,
     )
 
 
-def context_thresholds(settings: object) -> Thresholds:
-    """The live sessions' colour thresholds: the settings' when they have them, else defaults.
-
-    `Settings` has no such fields yet (config.py is outside the app); once it
-    has `context_warn` and `context_high`, they apply here unchanged.
-    """
-    default = Thresholds()
-    warn = getattr(settings, "context_warn", None) or default.warn
-    high = getattr(settings, "context_high", None) or default.high
-    return Thresholds(warn, max(high, warn))
+def context_thresholds(settings: config.Settings) -> Thresholds:
+    """The live sessions' colour thresholds (red never before yellow)."""
+    return Thresholds(settings.context_warn, max(settings.context_high, settings.context_warn))
 
 
 def run(choices: Choices, *, live: bool = True, headless: bool = False) -> int:

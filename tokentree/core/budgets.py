@@ -7,7 +7,7 @@ Pure arithmetic over the index's sums; the clock is passed in, so a test can sto
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Literal
 
@@ -51,9 +51,12 @@ class BudgetUse:
     budget: Budget
     start: float  # the period's first instant
     end: float  # the next period's first instant
-    now: float
-    used: float  # dollars or tokens, as the budget counts
+    now: float = field(compare=False)  # the forecast's; a view stamps its own clock (at())
+    used: float = 0.0  # dollars or tokens, as the budget counts
     unpriced_calls: int = 0  # calls with no known price: a dollar budget's use is a lower bound
+
+    def at(self, now: float) -> BudgetUse:
+        return replace(self, now=now)
 
     @property
     def limit(self) -> float:

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
+from tokentree.core.budgets import BudgetUse, budget_uses
 from tokentree.core.index import FileHealth
 from tokentree.core.pricing import PriceBook
 from tokentree.live.events import Event, IndexFailed, IndexProgressed, TreeUpdated
@@ -38,6 +39,7 @@ class Extras(NamedTuple):
 
     health: FileHealth
     limits: tuple[Mapping[str, Any], ...]  # Index.rate_limits
+    budgets: tuple[BudgetUse, ...] = ()  # the config's, in their current periods
 
 
 class Stopped(Exception):
@@ -55,11 +57,13 @@ class Indexer:
         batch_bytes: int = BATCH_BYTES,
         clock: Callable[[], float] = time.monotonic,
         trees: LiveTree | None = None,
+        now: Callable[[], float] = time.time,
     ) -> None:
         self.workspace = workspace
         self.post = post
         self.batch_bytes = batch_bytes
         self.clock = clock
+        self.now = now  # the date budgets' periods are found by: the app's (tests pin it)
         self.trees = trees or LiveTree(workspace)
         self.generation = 0
         self.refreshes = 0  # finished refreshes, posted or not
@@ -194,10 +198,9 @@ class Indexer:
 
     def _extras(self) -> Extras:
         workspace = self.workspace
-        return Extras(
-            workspace.index.health(workspace.scope),
-            workspace.index.rate_limits(workspace.scope),
-        )
+        index, scope = workspace.index, workspace.scope
+        budgets = budget_uses(index, scope, workspace.budgets, workspace.calendar, self.now())
+        return Extras(index.health(scope), index.rate_limits(scope), tuple(budgets))
 
     def _post(self, extras: Extras, *, complete: bool, started: float) -> None:
         self._check()
@@ -212,6 +215,7 @@ class Indexer:
             files=self.workspace.files_in_scope,
             rate_limits=extras.limits,
             health=extras.health,
+            budgets=extras.budgets,
             notices=tuple(self.workspace.notices),
             recent=self.trees.recent,
         )

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from tokentree.core.budgets import BudgetUse
 from tokentree.core.index import FileHealth
 from tokentree.core.live import Recent
 from tokentree.core.served import ServedTree
@@ -25,6 +26,7 @@ class Snapshot:
     complete: bool  # False while a long first index is still being read
     files: int
     rate_limits: tuple[Mapping[str, Any], ...] = ()  # oldest first: see live.limits_at
+    budgets: tuple[BudgetUse, ...] = ()  # the config's budgets in their current periods
     health: FileHealth = FileHealth()  # lines skipped, logs removed
     notices: tuple[str, ...] = ()
     recent: Recent = Recent()  # the last two days' calls, for the live line

@@ -11,6 +11,7 @@ from rich.text import Text
 from textual.widget import Widget
 
 from tokentree import format as fmt
+from tokentree.core.budgets import BudgetUse
 from tokentree.core.live import Summary, Usage
 from tokentree.core.tree import Kind, Node
 from tokentree.core.view import bar
@@ -86,9 +87,9 @@ class PathBar(Widget):
         self.chain = tuple(chain)
         self.refresh()
 
-    def show_live(self, summary: Summary, state: str) -> None:
+    def show_live(self, summary: Summary, state: str, budgets: Sequence[BudgetUse] = ()) -> None:
         """The live line for this moment; redrawn only when what it says changed."""
-        pieces = live_pieces(summary, state, self.tz)
+        pieces = live_pieces(summary, state, self.tz, budgets)
         if pieces != self.live:
             self.live = pieces
             self.refresh()
@@ -161,8 +162,11 @@ STATES = {
 }
 
 
-def live_pieces(summary: Summary, state: str, zone: tzinfo | None) -> tuple[Piece, ...]:
-    """What the live line says: the watch state, today, the 5-hour block, busy sessions, limits."""
+def live_pieces(
+    summary: Summary, state: str, zone: tzinfo | None, budgets: Sequence[BudgetUse] = ()
+) -> tuple[Piece, ...]:
+    """What the live line says: the watch state, today, the 5-hour block, busy sessions, limits,
+    and the budget closest to its limit."""
     now = summary.now
     pieces = [Piece((STATES.get(state, STATES["off"]),), 0)]
     today = summary.today
@@ -221,7 +225,24 @@ def live_pieces(summary: Summary, state: str, zone: tzinfo | None) -> tuple[Piec
             if limit.resets_at is not None:
                 parts.append((f" resets {moment(limit.resets_at, now, zone)}", "dim"))
         pieces.append(Piece(tuple(parts), 1))
+    closest = max(budgets, key=lambda use: use.share, default=None)
+    if closest is not None:
+        pieces.append(budget_piece(closest))
     return tuple(pieces)
+
+
+def budget_piece(use: BudgetUse) -> Piece:
+    """ "month 21% of $200 → $212": the use, the limit, the forecast to the period's end."""
+    amount = fmt.cost if use.budget.usd is not None else (lambda value: fmt.tokens(int(value)))
+    tone = {"ok": "value", "near": "warn", "over": "high"}[use.state]
+    return Piece(
+        (
+            (f"{use.budget.period} ", "dim"),
+            (f"{use.share:.0%}", tone),
+            (f" of {amount(use.limit)} → {amount(use.forecast)}", "dim"),
+        ),
+        1,
+    )
 
 
 def _cost(usage: Usage) -> str:
