@@ -13,7 +13,7 @@ from tokentree.core.report import GROUPS
 from tokentree.core.sources import SOURCE_ALIASES, SOURCES
 from tokentree.workspace import Choices, UsageError, Workspace, open_workspace
 
-COMMANDS = ("report", "export", "index", "budget", "statusline", "watch")
+COMMANDS = ("report", "export", "index", "budget", "statusline", "watch", "handoff")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -38,9 +38,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _dispatch(args: list[str]) -> int:
     if args and args[0] in COMMANDS:
-        parsed = _parser(args[0]).parse_args(args[1:])
+        parsed = _parser(args[0]).parse_intermixed_args(args[1:])
     else:
-        parsed = _parser(None).parse_args(args)
+        parsed = _parser(None).parse_intermixed_args(args)
     if getattr(parsed, "schema", False):
         return _print_schema(parsed.command)
     if _interactive(parsed):
@@ -64,6 +64,10 @@ def _run(parsed: argparse.Namespace, workspace: Workspace) -> int:
         from tokentree.commands import index
 
         return index(workspace, check=parsed.check, rebuild=parsed.rebuild)
+    if parsed.command == "handoff":
+        from tokentree.commands import handoff
+
+        return handoff(workspace, parsed.session, parsed.output, parsed.force)
     if parsed.command == "watch":
         from tokentree.alerting import watch
 
@@ -112,6 +116,8 @@ def _parser(command: str | None) -> argparse.ArgumentParser:
             "export": "Write the tree (or one subtree) as JSON (schema tokentree.export/1).",
             "index": "Bring the index up to date; check or rebuild what it derives from the logs.",
             "budget": "Each [[budget]] of the config file: its use this period and a forecast.",
+            "handoff": "A prompt to start a fresh thread from, built from a session's metadata"
+            " (project, files read and edited, commands and tests run, cost, context, advice).",
             "watch": "Alert on budgets passing 80 % and 100 % and on live sessions' context,"
             " without the view (a desktop notification, the alert_command, or the bell).",
             "statusline": "One line for Claude Code's status bar (its status JSON on stdin):"
@@ -163,6 +169,12 @@ def _parser(command: str | None) -> argparse.ArgumentParser:
         parser.add_argument("--schema", action="store_true", help="print the JSON Schema")
     elif command == "statusline":
         pass  # everything comes on stdin
+    elif command == "handoff":
+        parser.add_argument("session", metavar="SESSION", help="the session id, or its start")
+        parser.add_argument(
+            "-o", "--output", default="-", metavar="FILE", help="where to write ('-': stdout)"
+        )
+        parser.add_argument("--force", action="store_true", help="replace an existing file")
     elif command == "watch":
         parser.add_argument(
             "--interval", type=float, default=30.0, help="seconds between checks (default 30)"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import shutil
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -126,6 +128,41 @@ def index(workspace: Workspace, *, check: bool, rebuild: bool) -> int:
         print("index: run `tokentree index --rebuild` to derive them again")
         return 1
     print("index: consistent (sums and left-out copies equal a fresh derivation)")
+    return 0
+
+
+def handoff(workspace: Workspace, session: str, target: str, overwrite: bool) -> int:
+    """`tokentree handoff SESSION`: the handoff prompt of the session whose id starts so."""
+    from tokentree.core.advice import advise
+    from tokentree.core.handoff import handoff_text
+    from tokentree.core.tree import Kind, build_tree
+
+    index, scope = workspace.index, workspace.scope
+    found = [
+        facts for facts in index.session_facts(scope) if facts[0].split(" ")[1].startswith(session)
+    ]
+    if len(found) != 1:
+        names = ", ".join(key.split(" ")[1][:12] for key, *_ in found[:5])
+        raise UsageError(
+            f"no session id starts with {session!r}"
+            if not found
+            else f"{len(found)} sessions start with {session!r} ({names}…): give more of the id"
+        )
+    key, _, first, last = found[0]
+    source, session_id = key.split(" ", 1)
+    span = replace(scope, since=first, until=math.nextafter(last, math.inf))
+    calls = [c for c in index.calls(span) if (c.source, c.session_id) == (source, session_id)]
+    tree = build_tree(calls, index.prompts(scope, [(source, session_id)]), workspace.calendar)
+    node = next(node for node in tree.walk() if node.kind is Kind.SESSION)
+    about = advise(tree, index.prices, _advice_settings())
+    items = [item for item in about.items if item.node.kind in (Kind.SESSION, Kind.TURN)]
+    text = handoff_text(node, calls, items, workspace.calendar.zone)
+    try:
+        write_export([text.encode()], target, overwrite=overwrite)
+    except ExportError as error:
+        raise UsageError(str(error)) from error
+    if target != "-":
+        print(f"wrote the handoff of {source} {session_id} to {target}", file=sys.stderr)
     return 0
 
 

@@ -309,3 +309,22 @@ async def test_an_estimated_price_says_what_it_priced_as(isolated_home) -> None:
         assert (4000 * 1.25 + 1000 * 0.125 + 400 * 10) / 1e6 == pytest.approx(
             app.table.current.totals.cost
         )
+
+
+async def test_shift_h_copies_the_selected_sessions_handoff(usage_logs, monkeypatch) -> None:
+    copied: list[str] = []
+    app = make_app()
+    monkeypatch.setattr(app, "copy_to_clipboard", copied.append)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app)
+        await pilot.press("H")  # a week is no session
+        await pilot.pause()
+        assert copied == [] and len(app._notifications) == 1
+        await pilot.press("enter", "enter")  # W47 › 17 Nov: sessions, cursor on atlas
+        session = app.table.current
+        await pilot.press("H")
+        (text,) = copied
+        assert text.startswith(
+            f"# Handoff: atlas ({session.source} session {session.session_id[:8]})"
+        )
+        assert f"{session.totals.calls} calls" in text

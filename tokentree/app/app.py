@@ -41,8 +41,9 @@ from tokentree.core.advice import AdviceSettings
 from tokentree.core.alerts import Alert, budget_levels, context_levels, crossings
 from tokentree.core.analysis import Analysis
 from tokentree.core.attribution import Attribution, mix
-from tokentree.core.breakdown import Breakdown, breakdown
+from tokentree.core.breakdown import Breakdown, breakdown, calls_below
 from tokentree.core.export import ExportError, export_chunks, write_export
+from tokentree.core.handoff import handoff_text
 from tokentree.core.live import DEFAULT_THRESHOLDS, Thresholds, summarize
 from tokentree.core.pricing import PriceBook
 from tokentree.core.tree import Kind, Node
@@ -110,6 +111,7 @@ class TokenTreeApp(App[int]):
         Binding("i", "toggle_info", "info", show=False),
         Binding("o", "overview", "overview", show=False),
         Binding("e", "export", "export", show=False),
+        Binding("H", "handoff", "handoff", show=False),  # h is back (vim)
         Binding("slash", "filter", "filter", show=False),
         Binding("question_mark", "help", "help", show=False),
         Binding("T", "toggle_theme", "theme", show=False),
@@ -611,6 +613,26 @@ class TokenTreeApp(App[int]):
         self._breakdowns[message.key] = message.breakdown
         if self.info.display:
             self._show_info()
+
+    # --- handoff ----------------------------------------------------------------------------------
+
+    def action_handoff(self) -> None:
+        """The selected session's handoff prompt to the clipboard (OSC 52, where the terminal
+        takes it); `tokentree handoff` writes it to a file."""
+        selected = self._selected()
+        if selected is None or selected[0].kind is not Kind.SESSION:
+            self.notify("A handoff is of a session: select one first.", severity="warning")
+            return
+        node, parents = selected
+        path = "/".join(n.key for n in [*parents[1:], node])
+        advice = self.analysis.advice.for_path(path) if self.analysis else ()
+        text = handoff_text(node, calls_below(node), advice, self.workspace.calendar.zone)
+        self.copy_to_clipboard(text)
+        self.notify(
+            f"Handoff of {crumb(node)} copied ({text.count(chr(10))} lines);"
+            f" `tokentree handoff {node.session_id[:8]}` writes it to a file.",
+            title="handoff",
+        )
 
     # --- export -----------------------------------------------------------------------------------
 

@@ -66,7 +66,7 @@ _BY_NAME = _table(
         "conversation": "askuserquestion",
     }
 )
-_SHELL_TOOLS = frozenset(
+SHELL_TOOLS = frozenset(
     "bash shell shell_command exec_command local_shell container.exec run_shell_command".split()
 )
 _PROGRAMS = _table(
@@ -126,7 +126,7 @@ def _classify(label: str) -> Bucket:
             if any(word in server for word in words):
                 return Bucket(activity)
         return Bucket("other", f"mcp:{server}")
-    if lowered in _SHELL_TOOLS:
+    if lowered in SHELL_TOOLS:
         program = target.lower().removesuffix(".exe")
         return Bucket(_PROGRAMS.get(program, "commands"))
     activity = _BY_NAME.get(lowered)

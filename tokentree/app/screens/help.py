@@ -28,6 +28,7 @@ KEYS = (
     ("o", "overview: daily spend, trend, splits, top advice with the arithmetic"),
     ("/", "filter this list (Enter keeps it, Esc clears it)"),
     ("e", "export the selected subtree as JSON"),
+    ("H", "copy the selected session's handoff prompt (for a fresh thread)"),
     ("T", "light or dark theme (Ctrl+P: command palette)"),
     ("? q", "this help; quit"),
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,5 +32,8 @@ def span_filter(scope: Scope, time: str, per: int | None = None) -> tuple[str, l
     for bound, operator in ((scope.since, ">="), (scope.until, "<")):
         if bound is not None:
             clauses.append(f"AND {time} {operator} ?")
-            params.append(int(bound // per) if per else bound)
+            if per is None:
+                params.append(bound)
+            else:  # in slots the end is the first slot wholly after it: a span may end inside one
+                params.append(math.ceil(bound / per) if operator == "<" else int(bound // per))
     return " ".join(clauses), params
