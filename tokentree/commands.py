@@ -44,6 +44,8 @@ def report(
     document = build_report(
         workspace.index, workspace.scope, group_by, workspace.calendar, workspace.zone_name
     )
+    if group_by == "month":
+        _add_plan(document)
     data = _overview(workspace) if overview else None
     if data is not None:
         document["overview"] = data  # only with --overview: the plain shape stays as it was
@@ -61,6 +63,19 @@ def report(
     else:
         _print_skipped_summary(workspace)
     return 0
+
+
+def _add_plan(document: dict[str, Any]) -> None:
+    """Each month's API-equivalent cost against the plan's price, when the config names one."""
+    try:
+        plan = config.load_settings().plan
+    except config.ConfigError as error:
+        raise UsageError(str(error)) from error
+    if plan is None:
+        return
+    document["plan"] = {"name": plan.name, "usd_per_month": plan.usd_per_month}
+    for row in document["rows"]:
+        row["plan_multiple"] = round(row["cost_usd"] / plan.usd_per_month, 3)
 
 
 def _overview(workspace: Workspace) -> dict[str, Any]:
@@ -276,6 +291,13 @@ def _table(document: dict[str, Any]) -> str:
     unpriced = document["totals"]["unpriced_calls"]
     if unpriced:
         lines.append(f"≥ cost is a lower bound: {unpriced:,} calls used models with no known price")
+    plan = document.get("plan")
+    if plan:
+        for row in document["rows"]:
+            lines.append(
+                f"{row['key']}: {fmt.cost(row['cost_usd'])} of usage on the {plan['name']} plan"
+                f" ({fmt.cost(plan['usd_per_month'])}/month): {row['plan_multiple']:.1f}×"
+            )
     lines.append(f"times in {document['timezone']}")
     return "\n".join(lines)
 

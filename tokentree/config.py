@@ -39,6 +39,14 @@ class ModelPrice:
 
 
 @dataclass(frozen=True)
+class Plan:
+    """The subscription the usage is paid by, to show what it would have cost at API prices."""
+
+    name: str
+    usd_per_month: float
+
+
+@dataclass(frozen=True)
 class Settings:
     """What `config.toml` in the config dir may set; the command line wins over it."""
 
@@ -56,6 +64,9 @@ class Settings:
     """Tokens of context per call from which a live session's dot turns yellow."""
     context_high: int = 160_000
     """Tokens of context per call from which a live session's dot turns red."""
+    plan: Plan | None = None
+    """`[plan]`: `name` and `usd_per_month`; `report --by month` says each month's usage at API
+    prices against it."""
     alert_command: str | None = None
     """A shell command that takes each alert (JSON on stdin) instead of a desktop notification."""
     budget: list[Budget] = field(default_factory=list)

@@ -602,7 +602,8 @@ class TokenTreeApp(App[int]):
         with self._prices_lock:
             if self._prices is None:
                 self._prices = PriceBook(config.load_settings().user_prices())
-        found = breakdown(node, self._prices)
+        alternatives = self._load_advice_settings().model_choice.alternatives
+        found = breakdown(node, self._prices, alternatives)
         if not get_current_worker().is_cancelled:
             self.post_message(BreakdownPriced(key, found))
 

@@ -7,12 +7,14 @@ calls below a node are priced again kind by kind with the same price book.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from tokentree.core.pricing import PER_MILLION, PriceBook, Rates
 from tokentree.core.records import ApiCall
 from tokentree.core.tree import Node
+from tokentree.core.whatif import WhatIf, what_ifs
 
 TOKEN_KINDS = (
     ("input", "input (uncached)"),
@@ -35,6 +37,7 @@ class Breakdown:
     unpriced_models: set[str] = field(default_factory=set)
     long_context_calls: int = 0
     web_search_cost: float = 0.0  # billed per search, apart from the tokens
+    what_if: list[WhatIf] = field(default_factory=list)  # the calls priced other ways
 
 
 _KINDS = tuple(name for name, _ in TOKEN_KINDS)
@@ -44,10 +47,16 @@ def calls_below(node: Node) -> list[ApiCall]:
     return [leaf.call for leaf in node.walk() if leaf.call is not None]
 
 
-def breakdown(node: Node, prices: PriceBook) -> Breakdown:
-    """Price every call below `node` kind by kind, at the price of its (UTC) day."""
+def breakdown(
+    node: Node, prices: PriceBook, alternatives: Mapping[str, str] | None = None
+) -> Breakdown:
+    """Price every call below `node` kind by kind, at the price of its (UTC) day; with
+    `alternatives` (part of a model's name → the cheaper model of its family), other ways too."""
     result = Breakdown()
-    for call in calls_below(node):
+    calls = calls_below(node)
+    if alternatives is not None:
+        result.what_if = what_ifs(calls, prices, alternatives)
+    for call in calls:
         result.calls_by_source[call.source] += 1
         if call.file:
             result.files[call.file] = result.files.get(call.file, False) or call.file_missing

@@ -42,6 +42,8 @@ class ReportRow(ReportTotals):
     start: str | None = None
     """By session: its first and last calls (ISO 8601, UTC)."""
     end: str | None = None
+    plan_multiple: float | None = None
+    """By month, with a plan in the config: the month's cost at API prices ÷ the plan's price."""
 
 
 class ReportDocument(_Strict):
@@ -52,6 +54,8 @@ class ReportDocument(_Strict):
     totals: ReportTotals
     overview: Overview | None = None
     """Only with `--overview`."""
+    plan: dict[str, Any] | None = None
+    """By month, with `[plan]` in the config: its name and USD per month."""
 
 
 class ActivityPart(_Strict):

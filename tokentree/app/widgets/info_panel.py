@@ -243,6 +243,8 @@ def facts(
             rows.append(("prices", prices))
         if found.long_context_calls:
             rows.append(("long context", f"{found.long_context_calls:,} calls at the tier rate"))
+        if found.what_if:
+            rows.append(("what if", "\n".join(item.text for item in found.what_if)))
     flags = flags_text(node)
     if flags.plain:
         rows.append(("flags", flags))
