@@ -11,7 +11,7 @@ from datetime import date
 
 from tokentree.core.report import GROUPS
 from tokentree.core.sources import SOURCE_ALIASES, SOURCES
-from tokentree.workspace import Choices, UsageError, Workspace, open_workspace
+from tokentree.workspace import Choices, UsageError, Workspace, demo_clock, open_workspace
 
 COMMANDS = ("report", "export", "index", "budget", "statusline", "watch", "handoff")
 
@@ -75,11 +75,11 @@ def _run(parsed: argparse.Namespace, workspace: Workspace) -> int:
     if parsed.command == "statusline":
         from tokentree.commands import statusline
 
-        return statusline(workspace, sys.stdin.buffer.read(), now=time.time())
+        return statusline(workspace, sys.stdin.buffer.read(), now=_now(parsed))
     if parsed.command == "budget":
         from tokentree.commands import budget
 
-        return budget(workspace, check=parsed.check, as_json=parsed.json, now=time.time())
+        return budget(workspace, check=parsed.check, as_json=parsed.json, now=_now(parsed))
     if parsed.command == "export":
         from tokentree.commands import export
 
@@ -97,6 +97,11 @@ def _run(parsed: argparse.Namespace, workspace: Workspace) -> int:
     if parsed.command is None and not parsed.json and not parsed.diagnostics:
         print("\n(the interactive view needs a terminal: weekly report)", file=sys.stderr)
     return status
+
+
+def _now(parsed: argparse.Namespace) -> float:
+    """The time budgets and the status line are read at: the demo's evening with --demo."""
+    return demo_clock()() if parsed.demo else time.time()
 
 
 def _interactive(parsed: argparse.Namespace) -> bool:

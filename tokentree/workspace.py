@@ -7,9 +7,10 @@ everywhere.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from tokentree import config
@@ -159,6 +160,17 @@ def _sources(names: Sequence[str]) -> list[str]:
             raise UsageError(f"unknown source {name!r}; known: {', '.join(SOURCES)}")
         chosen.append(source)
     return chosen or list(SOURCES)
+
+
+DEMO_NOW = datetime(2026, 11, 22, 20, 10, tzinfo=UTC).timestamp()
+"""Where the bundled logs end: a session of that evening is still running."""
+
+
+def demo_clock() -> Callable[[], float]:
+    """The clock a demo runs on: the bundled logs' last evening, moving on in real time, so the
+    live line, budgets and the status line show a day in progress."""
+    offset = DEMO_NOW - time.time()
+    return lambda: time.time() + offset
 
 
 def demo_logs() -> Path:

@@ -14,8 +14,10 @@ from tests.builders import claude_call, codex_context, codex_meta, codex_tokens,
 from tokentree.cli import main
 from tokentree.core.budgets import Budget, BudgetUse, budget_uses, period_bounds
 from tokentree.core.index import Index, Scope
+from tokentree.core.live import LIVE_SESSION
 from tokentree.core.sources import explicit_roots, find_files
 from tokentree.core.tree import Calendar
+from tokentree.workspace import DEMO_NOW
 
 UTC_CALENDAR = Calendar(ZoneInfo("UTC"))
 SUNDAY_WEEKS = Calendar(ZoneInfo("UTC"), week_start=6)
@@ -129,3 +131,18 @@ def test_budget_check_exits_1_when_a_budget_is_over(
     assert main(["budget", "--check", "--json", str(logs)]) == 1
     (use,) = json.loads(capsys.readouterr().out)
     assert (use["used"], use["state"], use["unit"]) == (1009, "over", "tokens")
+
+
+def test_the_demo_runs_on_its_last_evening_so_a_low_budget_is_over(
+    isolated_home: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """As a new user tries it: a budget set low, then --demo."""
+    config = isolated_home / ".config" / "tokentree" / "config.toml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text('[[budget]]\nperiod = "week"\nusd = 1\n', encoding="utf-8")
+    assert main(["budget", "--check", "--demo"]) == 1
+    assert "OVER" in capsys.readouterr().out
+    assert main(["report", "--json", "--by", "session", "--demo"]) == 0
+    last = max(row["end"] for row in json.loads(capsys.readouterr().out)["rows"])
+    ended = datetime.fromisoformat(last.replace("Z", "+00:00")).timestamp()
+    assert 0 < DEMO_NOW - ended < LIVE_SESSION  # its last session is still running

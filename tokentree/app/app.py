@@ -17,6 +17,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
@@ -74,7 +75,7 @@ from tokentree.live.indexer import Indexer
 from tokentree.live.snapshot import Snapshot
 from tokentree.live.watcher import Watcher
 from tokentree.live.watching import POLL_SECONDS
-from tokentree.workspace import Choices, Workspace, prepare_workspace
+from tokentree.workspace import DEMO_NOW, Choices, Workspace, demo_clock, prepare_workspace
 
 Path_ = tuple[str, ...]
 VIEW_ACTIONS = {
@@ -692,7 +693,8 @@ def describe_roots(
 ) -> str:
     """What the header says is being read: short, with ~ for the home directory."""
     if choices.demo:
-        return "demo: bundled sample logs"
+        start = datetime.fromtimestamp(DEMO_NOW, UTC)
+        return f"demo: bundled sample logs · clock at {start:%a} {start.day} {start:%b %H:%M} UTC"
     env = os.environ if env is None else env
     home = env.get("HOME", "")
     shown = [str(root.path) for root in workspace.roots]
@@ -708,16 +710,17 @@ def create_app(
     env: Mapping[str, str] | None = None,
     *,
     live: bool = True,
-    clock: Callable[[], float] = time.time,
+    clock: Callable[[], float] | None = None,
 ) -> TokenTreeApp:
-    """The app for these choices; raises UsageError (before any screen) for bad ones."""
+    """The app for these choices; raises UsageError (before any screen) for bad ones. Its
+    clock is the real one, or the demo's."""
     workspace = prepare_workspace(choices, env)
     settings = config.load_settings()  # read by prepare_workspace already: valid
     return TokenTreeApp(
         workspace,
         describe_roots(choices, workspace, env),
         live=live,
-        clock=clock,
+        clock=clock or (demo_clock() if choices.demo else time.time),
         thresholds=context_thresholds(settings),
         alert_command=settings.alert_command,
     )
