@@ -435,3 +435,16 @@ def test_the_new_core_modules_never_import_the_ui_or_pydantic() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_every_rule_is_registered_once_with_its_settings_table_and_a_finder() -> None:
+    """The engine, the marks and the help iterate the registry: nothing else lists rules."""
+    tables = {f.name for f in dataclasses.fields(AdviceSettings)} - {
+        "min_saving_usd",
+        "min_saving_share",
+    }
+    assert tables == set(RULES)
+    for rule in RULES.values():
+        assert isinstance(getattr(AdviceSettings(), rule.id), rule.settings)
+        assert rule.session is not None or rule.period is not None
+    assert list(RULES)[-1] == "concentration"  # it counts the advice of the sessions it names

@@ -6,15 +6,16 @@ it can, estimates what a different habit would have saved, with the formula in
 `[advice.<rule>]`; the docstring of its settings class is the explanation the help
 screen shows. Rules read metadata only: token counts, costs, times, tool labels.
 
-settings.py holds the thresholds and the rule registry, report.py the results, engine.py
-the one pass over the sessions; session_rules.py, period_rules.py and outliers.py the rules.
+rules.py is the registry (one registration per rule), settings.py the thresholds, report.py
+the results, engine.py the one pass over the sessions; session_rules.py, period_rules.py and
+outliers.py the rules.
 """
 
 from tokentree.core.advice.context import Place
 from tokentree.core.advice.engine import advise
 from tokentree.core.advice.report import Advice, AdviceReport, advice_dicts
+from tokentree.core.advice.rules import RULES, Rule, rule_help
 from tokentree.core.advice.settings import (
-    RULES,
     AdviceSettings,
     CacheMissed,
     CacheRebuilt,
@@ -26,9 +27,7 @@ from tokentree.core.advice.settings import (
     ModelChoice,
     OversizedTurns,
     RepeatedReads,
-    Rule,
     SubagentShare,
-    rule_help,
 )
 
 __all__ = [

@@ -5,60 +5,15 @@ day already digested (digest.py) is replayed without reading it."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
 
 from tokentree.core.advice.context import Context, Place, Session, gather
 from tokentree.core.advice.digest import DayDigest, Digests, Part
-from tokentree.core.advice.outliers import ConcentrationTally, TurnTally
-from tokentree.core.advice.period_rules import (
-    CacheHitTally,
-    CompactionTally,
-    FastModeTally,
-    SharedReadsTally,
-    SubagentTally,
-)
 from tokentree.core.advice.report import AdviceReport, join
-from tokentree.core.advice.session_rules import (
-    cache_missed,
-    cache_rebuilt,
-    context_compounding,
-    model_choice,
-    repeated_reads,
-)
+from tokentree.core.advice.rules import RULES, PeriodRule
 from tokentree.core.advice.settings import AdviceSettings
 from tokentree.core.attribution import Attribution
 from tokentree.core.pricing import PriceBook
 from tokentree.core.tree import Kind, Node
-
-
-class PeriodRule(Protocol):
-    """A rule about the whole period: it keeps a part of each session, then emits."""
-
-    def part(self, session: Session) -> Part: ...
-    def add_part(self, part: Part) -> None: ...
-    def finish(self) -> None: ...
-
-
-SESSION_RULES: tuple[tuple[str, Callable[[Context, Session], None]], ...] = (
-    ("context_compounding", context_compounding),
-    ("cache_rebuilt", cache_rebuilt),
-    ("cache_missed", cache_missed),
-    ("repeated_reads", repeated_reads),
-    ("model_choice", model_choice),
-)
-"""Each session rule under the id of its settings, in the order their advice is added."""
-
-PERIOD_RULES: tuple[tuple[str, Callable[[Context], PeriodRule]], ...] = (
-    ("low_cache_hit", CacheHitTally),
-    ("repeated_reads", SharedReadsTally),
-    ("subagent_share", SubagentTally),
-    ("compaction_share", CompactionTally),
-    ("fast_mode", FastModeTally),
-    ("oversized_turns", TurnTally),
-    ("concentration", ConcentrationTally),
-)
-"""Each period rule; they emit after the session rules, in this order (concentration last: it
-counts the advice inside the sessions it names)."""
 
 
 def advise(
@@ -84,8 +39,9 @@ def advise(
     """
     settings = settings or AdviceSettings()
     context = Context(root, prices, settings, attribution, base_path, done_with is None)
-    session_rules = [rule for name, rule in SESSION_RULES if getattr(settings, name).enabled]
-    period_rules = [make(context) for name, make in PERIOD_RULES if getattr(settings, name).enabled]
+    enabled = [rule for rule in RULES.values() if getattr(settings, rule.id).enabled]
+    session_rules = [rule.session for rule in enabled if rule.session is not None]
+    period_rules = [rule.period(context) for rule in enabled if rule.period is not None]
     run = _Pass(context, session_rules, period_rules, done_with, digests)
     run.walk(root, base_path, "", None)
     for tally in period_rules:

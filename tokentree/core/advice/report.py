@@ -7,8 +7,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from tokentree import format as fmt
-from tokentree.core.advice.settings import RULES
 from tokentree.core.tree import Kind, Node
 
 
@@ -26,6 +24,8 @@ class Advice:
 
     @property
     def title(self) -> str:
+        from tokentree.core.advice.rules import RULES  # the registry imports the rules: later
+
         return RULES[self.rule].title
 
     def as_dict(self) -> dict[str, Any]:
@@ -90,26 +90,20 @@ MARK_SEPARATOR = " · "  # between the marks of one row
 
 
 def _marks(own: list[Advice], children: Iterable[tuple[str, list[Advice]]]) -> dict[str, str]:
+    """The marks of a list's rows: what advice about its parent points at (a session's turns),
+    then what advice about each row says; as each rule's registration draws them."""
+    from tokentree.core.advice.rules import RULES
+
     found: dict[str, list[str]] = defaultdict(list)
-    for item in own:  # session advice that points at some of its turns
-        if item.rule == "cache_rebuilt":
-            for rebuild in item.evidence["rebuilds"]:
-                gap = rebuild["gap_minutes"]
-                found[rebuild["turn"]].append(f"◆ cache rebuilt after {gap:.0f} min idle")
-        elif item.rule == "cache_missed":
-            for miss in item.evidence["misses"]:
-                found[miss["turn"]].append(f"◆ cache missed: {miss['reason'].replace('_', ' ')}")
-        elif item.rule == "context_compounding":
-            context = fmt.tokens(item.evidence["context_at_split"])
-            found[item.evidence["split_after_turn"]].append(f"◆ split here: context {context}")
+    for item in own:
+        child_marks = RULES[item.rule].child_marks
+        for key, text in child_marks(item) if child_marks else ():
+            found[key].append(text)
     for key, items in children:
         for item in items:
-            if item.rule == "concentration" and "session" in item.evidence:
-                found[key].append(f"▲ {item.evidence['share']:.0%} in one session")
-            elif item.rule == "oversized_turns":
-                found[key].append(f"◆ {item.evidence['factor']:.0f}× the median turn")
-            elif item.saving_usd > 0:
-                found[key].append(f"◆ {item.title.lower()} ≈ ${item.saving_usd:,.2f}")
+            text = RULES[item.rule].row_mark(item)
+            if text:
+                found[key].append(text)
     return {key: MARK_SEPARATOR.join(texts) for key, texts in found.items()}
 
 

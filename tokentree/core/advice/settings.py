@@ -1,5 +1,5 @@
-"""Advice settings: one class per rule, whose docstring is the rule's explanation, and the
-registry of rules (id, title, settings) the help screen and the config file read."""
+"""Advice settings: one class per rule, whose docstring is the rule's explanation (the help
+screen shows it), and `AdviceSettings`, what config.toml's `[advice]` tables are read into."""
 
 from __future__ import annotations
 
@@ -181,40 +181,3 @@ class AdviceSettings:
     subagent_share: SubagentShare = field(default_factory=SubagentShare)
     compaction_share: CompactionShare = field(default_factory=CompactionShare)
     fast_mode: FastMode = field(default_factory=FastMode)
-
-
-@dataclass(frozen=True, slots=True)
-class Rule:
-    """A rule's id (its table in the config file), its title, and its settings class."""
-
-    id: str
-    title: str
-    settings: type
-
-    @property
-    def explanation(self) -> str:
-        """The settings class's docstring as one paragraph, for the help screen."""
-        return " ".join((self.settings.__doc__ or "").split())
-
-
-RULES = {
-    rule.id: rule
-    for rule in (
-        Rule("context_compounding", "Context compounding", ContextCompounding),
-        Rule("cache_rebuilt", "Cache rebuilt after idle", CacheRebuilt),
-        Rule("cache_missed", "Cache missed for a logged cause", CacheMissed),
-        Rule("low_cache_hit", "Low cache hit rate", LowCacheHit),
-        Rule("repeated_reads", "Same file read again and again", RepeatedReads),
-        Rule("model_choice", "Mechanical loops on the priciest model", ModelChoice),
-        Rule("subagent_share", "Sub-agent share of spend", SubagentShare),
-        Rule("oversized_turns", "Oversized turn", OversizedTurns),
-        Rule("concentration", "Concentrated spend", Concentration),
-        Rule("compaction_share", "Compaction share of spend", CompactionShare),
-        Rule("fast_mode", "Fast mode", FastMode),
-    )
-}
-
-
-def rule_help() -> list[tuple[str, str, str]]:
-    """(id, title, explanation) of every rule, for a help screen."""
-    return [(rule.id, rule.title, rule.explanation) for rule in RULES.values()]
