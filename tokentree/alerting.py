@@ -105,16 +105,11 @@ class Watch:
 
 def watch(workspace: Workspace, *, interval: float, once: bool) -> int:
     """`tokentree watch`: a round every `interval` seconds until interrupted (or one)."""
-    try:
-        settings = config.load_settings()
-    except config.ConfigError as error:
-        print(f"tokentree: {error}", file=sys.stderr)
-        return 2
-    thresholds = Thresholds(settings.context_warn, settings.context_high)
+    settings = workspace.settings
     watcher = Watch(
         workspace,
         settings.budget,
-        thresholds,
+        settings.context_thresholds(),
         config.alerts_path(),
         lambda alert: deliver(alert, settings.alert_command),
     )

@@ -6,7 +6,7 @@ import math
 import shutil
 import sys
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -18,7 +18,6 @@ from tokentree.core.report import build_report
 from tokentree.workspace import UsageError, Workspace
 
 if TYPE_CHECKING:
-    from tokentree.core.advice import AdviceSettings
     from tokentree.core.budgets import BudgetUse
 
 _COLUMNS = (
@@ -44,8 +43,8 @@ def report(
     document = build_report(
         workspace.index, workspace.scope, group_by, workspace.calendar, workspace.zone_name
     )
-    if group_by == "month":
-        _add_plan(document)
+    if group_by == "month" and workspace.settings.plan is not None:
+        _add_plan(document, workspace.settings.plan)
     data = _overview(workspace) if overview else None
     if data is not None:
         document["overview"] = data  # only with --overview: the plain shape stays as it was
@@ -65,14 +64,8 @@ def report(
     return 0
 
 
-def _add_plan(document: dict[str, Any]) -> None:
-    """Each month's API-equivalent cost against the plan's price, when the config names one."""
-    try:
-        plan = config.load_settings().plan
-    except config.ConfigError as error:
-        raise UsageError(str(error)) from error
-    if plan is None:
-        return
+def _add_plan(document: dict[str, Any], plan: config.Plan) -> None:
+    """Each month's API-equivalent cost against the plan's price."""
     document["plan"] = {"name": plan.name, "usd_per_month": plan.usd_per_month}
     for row in document["rows"]:
         row["plan_multiple"] = round(row["cost_usd"] / plan.usd_per_month, 3)
@@ -85,17 +78,10 @@ def _overview(workspace: Workspace) -> dict[str, Any]:
 
     index, week_start = workspace.index, workspace.calendar.week_start
     served = workspace.served()
-    settings, digests = _advice_settings(), KeptDigests()
+    settings, digests = workspace.settings.advice_settings(), KeptDigests()
     return analyse_served(
         served, index.prices, settings, week_start, digests, index.keep_advice
     ).overview
-
-
-def _advice_settings() -> AdviceSettings:
-    try:
-        return config.load_settings().advice_settings()
-    except config.ConfigError as error:  # already reported when the workspace opened
-        raise UsageError(str(error)) from error
 
 
 def export(workspace: Workspace, node_path: str, target: str, overwrite: bool) -> int:
@@ -111,7 +97,7 @@ def export(workspace: Workspace, node_path: str, target: str, overwrite: bool) -
         node_path,
         workspace.zone_name,
         prices=workspace.index.prices,
-        advice_settings=_advice_settings(),
+        advice_settings=workspace.settings.advice_settings(),
         activity=served.activity,
     )
     try:
@@ -169,7 +155,7 @@ def handoff(workspace: Workspace, session: str, target: str, overwrite: bool) ->
     calls = [c for c in index.calls(span) if (c.source, c.session_id) == (source, session_id)]
     tree = build_tree(calls, index.prompts(scope, [(source, session_id)]), workspace.calendar)
     node = next(node for node in tree.walk() if node.kind is Kind.SESSION)
-    about = advise(tree, index.prices, _advice_settings())
+    about = advise(tree, index.prices, workspace.settings.advice_settings())
     items = [item for item in about.items if item.node.kind in (Kind.SESSION, Kind.TURN)]
     text = handoff_text(node, calls, items, workspace.calendar.zone)
     try:
@@ -184,16 +170,11 @@ def handoff(workspace: Workspace, session: str, target: str, overwrite: bool) ->
 def statusline(workspace: Workspace, raw: bytes, *, now: float) -> int:
     """`tokentree statusline`: always a line and exit 0, since anything else blanks the bar."""
     from tokentree.core.budgets import budget_uses
-    from tokentree.core.live import Thresholds
     from tokentree.statusline import colour_wanted, status_input, status_line
 
-    try:
-        settings = config.load_settings()
-    except config.ConfigError as error:
-        print(f"tokentree: {error}")
-        return 0
+    settings = workspace.settings
     uses = budget_uses(workspace.index, workspace.scope, settings.budget, workspace.calendar, now)
-    thresholds = Thresholds(settings.context_warn, settings.context_high)
+    thresholds = settings.context_thresholds()
     status = status_input(raw)
     print(status_line(workspace, status, now, thresholds, uses, colour=colour_wanted()))
     return 0
@@ -204,10 +185,7 @@ def budget(workspace: Workspace, *, check: bool, as_json: bool, now: float) -> i
     when any is over its limit (for cron, CI and hooks)."""
     from tokentree.core.budgets import budget_uses
 
-    try:
-        budgets = config.load_settings().budget
-    except config.ConfigError as error:
-        raise UsageError(str(error)) from error
+    budgets = workspace.settings.budget
     uses = budget_uses(workspace.index, workspace.scope, budgets, workspace.calendar, now)
     if as_json:
         document = [_budget_dict(use) for use in uses]
@@ -223,8 +201,8 @@ def _budget_dict(use: BudgetUse) -> dict[str, Any]:
     return {
         "budget": use.budget.name,
         "period": use.budget.period,
-        "start": _iso(use.start),
-        "end": _iso(use.end),
+        "start": fmt.utc_iso(use.start),
+        "end": fmt.utc_iso(use.end),
         "unit": "usd" if use.budget.usd is not None else "tokens",
         "used": round(use.used, 6),
         "limit": use.limit,
@@ -239,10 +217,8 @@ def _budget_table(uses: list[BudgetUse], workspace: Workspace) -> str:
     zone = workspace.calendar.zone
     rows = [["Budget", "Period", "Used", "Limit", "Use", "Forecast", ""]]
     for use in uses:
-        dollars = use.budget.usd is not None
-        amount = (lambda v: fmt.cost(v)) if dollars else (lambda v: fmt.tokens(int(v)))
-        used = amount(use.used)
-        if dollars and use.unpriced_calls:
+        used = use.amount(use.used)
+        if use.unpriced_calls and use.budget.usd is not None:
             used = f"≥{used}"
         first = datetime.fromtimestamp(use.start, zone)
         last = datetime.fromtimestamp(use.end - 1, zone)
@@ -251,9 +227,9 @@ def _budget_table(uses: list[BudgetUse], workspace: Workspace) -> str:
                 use.budget.name,
                 f"{first:%b} {first.day}–{last:%b} {last.day}",
                 used,
-                amount(use.limit),
+                use.amount(use.limit),
                 f"{use.share:.0%}",
-                amount(use.forecast),
+                use.amount(use.forecast),
                 {"ok": "ok", "near": "near the limit", "over": "OVER"}[use.state],
             ]
         )
@@ -266,10 +242,6 @@ def _budget_table(uses: list[BudgetUse], workspace: Workspace) -> str:
         for row in rows
     ]
     return "\n".join([lines[0], *lines[1:], "forecast: the pace so far, to the period's end"])
-
-
-def _iso(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp, UTC).isoformat().replace("+00:00", "Z")
 
 
 def _table(document: dict[str, Any]) -> str:

@@ -19,6 +19,7 @@ from tokentree.core.budgets import Budget
 
 if TYPE_CHECKING:  # imported when validating: its dataclasses cost a warm report 30 ms
     from tokentree.core.advice import AdviceSettings
+    from tokentree.core.live import Thresholds
 
 APP = "tokentree"
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -77,6 +78,12 @@ class Settings:
         from tokentree.core.advice import AdviceSettings
 
         return self.advice or AdviceSettings()
+
+    def context_thresholds(self) -> Thresholds:
+        """The live sessions' colour and alert thresholds (red never before yellow)."""
+        from tokentree.core.live import Thresholds
+
+        return Thresholds(self.context_warn, max(self.context_high, self.context_warn))
 
     def user_prices(self) -> dict[str, dict[str, float]]:
         return {

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 
 def tokens(count: int | float) -> str:
     """Compact token counts: 812, 41.2 k, 3.10 M, 1.12 B."""
@@ -32,3 +34,10 @@ def cost(usd: float, *, unpriced: int = 0, calls: int = 0) -> str:
 
 def percent(share: float | None) -> str:
     return "–" if share is None else f"{share * 100:.1f}%"
+
+
+def utc_iso(timestamp: float, timespec: str = "auto") -> str:
+    """An epoch time as JSON shows it: ISO 8601 in UTC, with a Z."""
+    return (
+        datetime.fromtimestamp(timestamp, UTC).isoformat(timespec=timespec).replace("+00:00", "Z")
+    )

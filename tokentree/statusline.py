@@ -109,9 +109,8 @@ def _context(status: Mapping[str, Any], summary: Summary, session: Any) -> tuple
 
 
 def _budget(use: BudgetUse) -> str:
-    limit = fmt.cost(use.limit) if use.budget.usd is not None else fmt.tokens(int(use.limit))
     mark = " over" if use.state == "over" else ""
-    return f"{use.budget.period} {use.share:.0%} of {limit}{mark}"
+    return f"{use.budget.period} {use.share:.0%} of {use.amount(use.limit)}{mark}"
 
 
 def colour_wanted() -> bool:

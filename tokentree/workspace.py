@@ -14,7 +14,6 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from tokentree import config
-from tokentree.core.budgets import Budget
 from tokentree.core.index import BATCH_BYTES, Index, Progress, Scope, UpdateStats
 from tokentree.core.pricing import PriceBook
 from tokentree.core.served import ServedTree, served_tree
@@ -61,7 +60,7 @@ class Workspace:
     discovery: Discovery | None = None
     stats: UpdateStats = field(default_factory=UpdateStats)
     notices: list[str] = field(default_factory=list)
-    budgets: list[Budget] = field(default_factory=list)  # the config's [[budget]] tables
+    settings: config.Settings = field(default_factory=config.Settings)  # the config file's
 
     def refresh(
         self,
@@ -148,7 +147,7 @@ def prepare_workspace(choices: Choices, env: Mapping[str, str] | None = None) ->
         roots,
         settings.workers,
         notices=list(index.notices),
-        budgets=settings.budget,
+        settings=settings,
     )
 
 

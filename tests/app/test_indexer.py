@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
+from tokentree.config import Settings
 from tokentree.core.index import FileHealth, UpdateStats
 from tokentree.core.live import Recent
 from tokentree.core.tree import Kind, Node
@@ -38,7 +39,7 @@ class FakeWorkspace:
     scope: object = None
     notices: list[str] = field(default_factory=list)
     files_in_scope: int = 7
-    budgets: list = field(default_factory=list)
+    settings: Settings = field(default_factory=Settings)
     calendar: object = None
     stored: int = 0
     now: float = 0.0  # a fake clock: a batch takes a second to read, a tree one to build

@@ -33,7 +33,7 @@ from tests.builders import (
 )
 from tokentree import format as fmt
 from tokentree.app import app as app_module
-from tokentree.app.app import TokenTreeApp, context_thresholds, create_app
+from tokentree.app.app import TokenTreeApp, create_app
 from tokentree.app.widgets.bars import fit_pieces
 from tokentree.cli import main
 from tokentree.config import Settings
@@ -289,11 +289,11 @@ class _Terminal(io.StringIO):
 
 
 def test_context_thresholds_come_from_the_settings() -> None:
-    assert context_thresholds(Settings()) == Thresholds()
-    assert context_thresholds(Settings(context_warn=50_000, context_high=90_000)) == Thresholds(
+    assert Settings().context_thresholds() == Thresholds()
+    assert Settings(context_warn=50_000, context_high=90_000).context_thresholds() == Thresholds(
         50_000, 90_000
     )
-    assert context_thresholds(Settings(context_warn=50_000, context_high=9)) == Thresholds(
+    assert Settings(context_warn=50_000, context_high=9).context_thresholds() == Thresholds(
         50_000, 50_000
     )
 

@@ -10,6 +10,7 @@ import pytest
 
 from tests.builders import claude_call, write
 from tokentree.cli import main
+from tokentree.core.advice import ModelChoice
 from tokentree.core.pricing import PriceBook
 from tokentree.core.records import ApiCall, Tokens
 from tokentree.core.schemas import ReportDocument
@@ -22,7 +23,7 @@ PRICES = PriceBook(
         "small-model": {"input": 1.0, "output": 5.0},
     }
 )
-ALTERNATIVES = {"big": "small-model"}
+ALTERNATIVES = ModelChoice(alternatives={"big": "small-model"})
 WHEN = datetime(2026, 11, 20, 9, tzinfo=UTC).timestamp()
 
 
@@ -45,7 +46,9 @@ def test_nothing_to_say_where_no_call_changes() -> None:
 
 
 def test_a_call_the_other_way_cannot_price_keeps_its_cost_and_says_so() -> None:
-    (cheaper,) = what_ifs([call("big-model")], PRICES, {"big": "no-such-model"})
+    (cheaper,) = what_ifs(
+        [call("big-model")], PRICES, ModelChoice(alternatives={"big": "no-such-model"})
+    )
     assert (cheaper.cost, cheaper.kept) == (10.0, 1)
     assert cheaper.text.endswith("(1 calls as they were)")
 

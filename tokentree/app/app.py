@@ -603,8 +603,7 @@ class TokenTreeApp(App[int]):
         with self._prices_lock:
             if self._prices is None:
                 self._prices = PriceBook(config.load_settings().user_prices())
-        alternatives = self._load_advice_settings().model_choice.alternatives
-        found = breakdown(node, self._prices, alternatives)
+        found = breakdown(node, self._prices, self._load_advice_settings().model_choice)
         if not get_current_worker().is_cancelled:
             self.post_message(BreakdownPriced(key, found))
 
@@ -715,20 +714,14 @@ def create_app(
     """The app for these choices; raises UsageError (before any screen) for bad ones. Its
     clock is the real one, or the demo's."""
     workspace = prepare_workspace(choices, env)
-    settings = config.load_settings()  # read by prepare_workspace already: valid
     return TokenTreeApp(
         workspace,
         describe_roots(choices, workspace, env),
         live=live,
         clock=clock or (demo_clock() if choices.demo else time.time),
-        thresholds=context_thresholds(settings),
-        alert_command=settings.alert_command,
+        thresholds=workspace.settings.context_thresholds(),
+        alert_command=workspace.settings.alert_command,
     )
-
-
-def context_thresholds(settings: config.Settings) -> Thresholds:
-    """The live sessions' colour thresholds (red never before yellow)."""
-    return Thresholds(settings.context_warn, max(settings.context_high, settings.context_warn))
 
 
 def run(choices: Choices, *, live: bool = True, headless: bool = False) -> int:

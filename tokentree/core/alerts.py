@@ -47,16 +47,14 @@ def budget_levels(uses: Iterable[BudgetUse]) -> list[Level]:
     """Each budget in its current period (a new period starts at ok)."""
     levels = []
     for use in uses:
-        dollars = use.budget.usd is not None
-        amount = fmt.cost if dollars else (lambda value: fmt.tokens(int(value)))
         words = {"near": "is near its limit", "over": "is over its limit"}.get(use.state, "")
         levels.append(
             Level(
                 f"budget {use.budget.name} {use.start:.0f}",
                 use.state,
                 f"tokentree: {use.budget.period} budget {words}".rstrip(),
-                f"{use.budget.name}: {amount(use.used)} used ({use.share:.0%}), "
-                f"{amount(use.forecast)} forecast by the period's end",
+                f"{use.budget.name}: {use.amount(use.used)} used ({use.share:.0%}), "
+                f"{use.amount(use.forecast)} forecast by the period's end",
             )
         )
     return levels

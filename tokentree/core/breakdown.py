@@ -7,14 +7,17 @@ calls below a node are priced again kind by kind with the same price book.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from tokentree.core.pricing import PER_MILLION, PriceBook, Rates
 from tokentree.core.records import ApiCall
 from tokentree.core.tree import Node
 from tokentree.core.whatif import WhatIf, what_ifs
+
+if TYPE_CHECKING:  # the advice package loads every rule: only its settings' type here
+    from tokentree.core.advice.settings import ModelChoice
 
 TOKEN_KINDS = (
     ("input", "input (uncached)"),
@@ -47,15 +50,13 @@ def calls_below(node: Node) -> list[ApiCall]:
     return [leaf.call for leaf in node.walk() if leaf.call is not None]
 
 
-def breakdown(
-    node: Node, prices: PriceBook, alternatives: Mapping[str, str] | None = None
-) -> Breakdown:
+def breakdown(node: Node, prices: PriceBook, model_choice: ModelChoice | None = None) -> Breakdown:
     """Price every call below `node` kind by kind, at the price of its (UTC) day; with
-    `alternatives` (part of a model's name → the cheaper model of its family), other ways too."""
+    `model_choice` (each family's cheaper model), the other ways too (whatif.py)."""
     result = Breakdown()
     calls = calls_below(node)
-    if alternatives is not None:
-        result.what_if = what_ifs(calls, prices, alternatives)
+    if model_choice is not None:
+        result.what_if = what_ifs(calls, prices, model_choice)
     for call in calls:
         result.calls_by_source[call.source] += 1
         if call.file:

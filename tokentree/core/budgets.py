@@ -11,9 +11,10 @@ from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Literal
 
+from tokentree import format as fmt
 from tokentree.core.index import Index, Scope
 from tokentree.core.sources import SOURCE_ALIASES
-from tokentree.core.tree import Calendar
+from tokentree.core.tree import Calendar, project_folder
 
 Period = Literal["day", "week", "month"]
 WARN_SHARE = 0.8
@@ -57,6 +58,10 @@ class BudgetUse:
 
     def at(self, now: float) -> BudgetUse:
         return replace(self, now=now)
+
+    def amount(self, value: float) -> str:
+        """`value` as this budget counts: dollars or tokens."""
+        return fmt.cost(value) if self.budget.usd is not None else fmt.tokens(int(value))
 
     @property
     def limit(self) -> float:
@@ -108,12 +113,8 @@ def budget_uses(
         for project, _, fresh, written, read, output, _, cost, no_price in index.sums(
             span, "project"
         ):
-            if budget.project is None or budget.project in (project, _folder(project)):
+            if budget.project is None or budget.project in (project, project_folder(project)):
                 used += cost if budget.usd is not None else fresh + written + read + output
                 unpriced += no_price
         uses.append(BudgetUse(budget, start, end, now, used, int(unpriced)))
     return uses
-
-
-def _folder(project: str) -> str:
-    return project.rstrip("/").rsplit("/", 1)[-1]

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from tokentree import format as fmt
 from tokentree.core.tree import Kind, Node, Totals, closer
 
 if TYPE_CHECKING:  # imported when exporting: `report` loads this module too
@@ -74,7 +75,7 @@ def export_chunks(
     advice = advise(node, prices, advice_settings, attribution, node_path, done_with=done_with)
     header = {
         "schema": EXPORT_SCHEMA,
-        "generated_at": _iso(datetime.now(UTC).timestamp()),
+        "generated_at": fmt.utc_iso(datetime.now(UTC).timestamp(), "milliseconds"),
         "timezone": timezone,
         "node_path": node_path,
     }
@@ -144,8 +145,8 @@ def _fields(
         "kind": node.kind.value,
         "key": node.key,
         "label": node.label,
-        "start": _iso(node.start) if node.start else None,
-        "end": _iso(node.end) if node.end else None,
+        "start": fmt.utc_iso(node.start, "milliseconds") if node.start else None,
+        "end": fmt.utc_iso(node.end, "milliseconds") if node.end else None,
         **aggregates(node.totals),
         "sessions": node.sessions,
         "turns": node.turns,
@@ -248,11 +249,3 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
-
-
-def _iso(timestamp: float) -> str:
-    return (
-        datetime.fromtimestamp(timestamp, UTC)
-        .isoformat(timespec="milliseconds")
-        .replace("+00:00", "Z")
-    )

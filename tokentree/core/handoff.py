@@ -12,7 +12,7 @@ from tokentree import format as fmt
 from tokentree.core.advice import Advice
 from tokentree.core.attribution import SHELL_TOOLS, tool_bucket
 from tokentree.core.records import ApiCall
-from tokentree.core.tree import Node
+from tokentree.core.tree import Node, project_name
 
 SHOWN = 8  # names listed per kind before "+N more"
 _KINDS = (
@@ -32,7 +32,7 @@ def handoff_text(
     """The prompt, in Markdown: the session's project, span, spend and context, what it read,
     edited and ran (most used first), and the advice about it."""
     calls = sorted(calls, key=lambda call: call.timestamp)
-    folder = session.project.rstrip("/").rsplit("/", 1)[-1] or "(no project)"
+    folder = project_name(session.project)
     start = datetime.fromtimestamp(session.start, zone)
     end = datetime.fromtimestamp(session.end, zone)
     models = ", ".join(model for model, _ in session.models.most_common(3))

@@ -22,7 +22,7 @@ from itertools import accumulate
 from typing import Any
 
 from tokentree.core.records import ApiCall
-from tokentree.core.tree import Calendar
+from tokentree.core.tree import Calendar, project_folder
 
 HOUR = 3600
 BLOCK = 5 * HOUR
@@ -120,7 +120,7 @@ def recent(calls: Iterable[ApiCall], newest: float | None = None) -> Recent:
     pulses = [
         Pulse(
             f"{call.source}:{call.session_id}",
-            call.project.rstrip("/").rsplit("/", 1)[-1] or call.session_id[:8],
+            project_folder(call.project) or call.session_id[:8],
             call.timestamp,
             call.tokens.prompt,
         )

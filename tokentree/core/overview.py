@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from tokentree import format as fmt
 from tokentree.core.attribution import Attribution, turn_calls
 from tokentree.core.sources import SOURCES
-from tokentree.core.tree import Kind, Node, short_model, week_key
+from tokentree.core.tree import Kind, Node, project_name, short_model, week_key
 
 if TYPE_CHECKING:  # the served tree imports this module, and `report` the served tree's
     from tokentree.core.advice import AdviceReport
@@ -129,10 +129,6 @@ def _shares(costs: Counter[str], total: float) -> list[dict[str, Any]]:
         {"name": name, "cost_usd": round(cost, 6), "share": round(cost / total, 6) if total else 0}
         for name, cost in costs.most_common()
     ]
-
-
-def project_name(project: str) -> str:
-    return project.rstrip("/").rsplit("/", 1)[-1] or "(no project)"
 
 
 def scale(tokens: int) -> dict[str, Any]:

@@ -7,12 +7,13 @@ imports neither pricing nor the UI.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from tokentree import format as fmt
 from tokentree.core.index import QUARTER_HOUR_GROUP, Index, Scope
 from tokentree.core.records import QUARTER_HOUR
-from tokentree.core.tree import Calendar, week_key
+from tokentree.core.tree import Calendar, project_name, week_key
 
 REPORT_SCHEMA = "tokentree.report/1"
 GROUPS = ("day", "week", "month", "session", "project", "model", "source")
@@ -69,21 +70,15 @@ def _session_facts(
 ) -> dict[str, Any]:
     """A session row's words: `key` is "source session-id"."""
     source, _, session = key.partition(" ")
-    folder = project.rstrip("/").rsplit("/", 1)[-1] or "(no project)"
+    folder = project_name(project)
     started = datetime.fromtimestamp(first, calendar.zone) if first is not None else None
     when = f" {started:%Y-%m-%d %H:%M}" if started else ""
     return {
         "label": f"{source} · {folder} · {session[:8]}{when}",
         "project": project,
-        "start": _iso(first),
-        "end": _iso(last),
+        "start": None if first is None else fmt.utc_iso(first),
+        "end": None if last is None else fmt.utc_iso(last),
     }
-
-
-def _iso(timestamp: float | None) -> str | None:
-    if timestamp is None:
-        return None
-    return datetime.fromtimestamp(timestamp, UTC).isoformat().replace("+00:00", "Z")
 
 
 def _add(into: list[Any], values: list[Any]) -> None:

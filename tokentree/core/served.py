@@ -28,7 +28,7 @@ import orjson
 from tokentree.core.attribution import Activity, Bucket
 from tokentree.core.index.reader import Reads
 from tokentree.core.index.scope import Scope
-from tokentree.core.overview import Splits, project_name
+from tokentree.core.overview import Splits
 from tokentree.core.records import QUARTER_HOUR
 from tokentree.core.rows import SUM_NAMES
 from tokentree.core.tree import (
@@ -38,6 +38,7 @@ from tokentree.core.tree import (
     Totals,
     build_tree,
     day_label,
+    project_name,
     week_key,
     week_label,
 )

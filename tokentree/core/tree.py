@@ -435,6 +435,15 @@ def day_label(day: date) -> str:
 _DATE_SUFFIX = re.compile(r"-\d{8}$")
 
 
+def project_folder(project: str) -> str:
+    """A project's folder name ("atlas" for /home/dev/atlas), or "" when none was logged."""
+    return project.rstrip("/").rsplit("/", 1)[-1]
+
+
+def project_name(project: str) -> str:
+    return project_folder(project) or "(no project)"
+
+
 @cache
 def short_model(model: str) -> str:
     """'claude-opus-4-5-20251101' → 'opus-4.5'; other names lose only a date suffix."""
@@ -446,7 +455,7 @@ def short_model(model: str) -> str:
 
 
 def session_label(node: Node, clock: Clock) -> str:
-    project = node.project.rstrip("/").rsplit("/", 1)[-1] or node.session_id[:8]
+    project = project_folder(node.project) or node.session_id[:8]
     models = " + ".join(short_model(model) for model, _ in node.models.most_common(2))
     return f"{project} · {clock(node.start, False)}–{clock(node.end, False)} · {models}"
 

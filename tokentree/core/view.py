@@ -12,7 +12,7 @@ from enum import StrEnum
 
 from tokentree.core.attribution import CLASSES
 from tokentree.core.sources import SOURCES
-from tokentree.core.tree import CHILD_KIND, Kind, Node, Totals
+from tokentree.core.tree import CHILD_KIND, Kind, Node, Totals, project_folder
 
 
 class SortKey(StrEnum):
@@ -316,7 +316,7 @@ def export_name(chain: Sequence[Node]) -> str:
         parts = [node.key]
     else:
         session = next(n for n in chain if n.kind is Kind.SESSION)
-        project = session.project.rstrip("/").rsplit("/", 1)[-1] or session.session_id[:8]
+        project = project_folder(session.project) or session.session_id[:8]
         parts = [project, day]
         if node.kind is Kind.TURN:
             parts.append(f"turn{node.key}")

@@ -7,12 +7,17 @@ be priced the other way keeps its own cost and is counted, so a total is never m
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING
 
 from tokentree import format as fmt
 from tokentree.core.pricing import PriceBook, Pricing
 from tokentree.core.records import ApiCall
+
+if TYPE_CHECKING:  # the advice package loads every rule: only its settings' type here
+    from tokentree.core.advice.settings import ModelChoice
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,13 +37,13 @@ class WhatIf:
 
 
 def what_ifs(
-    calls: Sequence[ApiCall], prices: PriceBook, alternatives: Mapping[str, str]
+    calls: Sequence[ApiCall], prices: PriceBook, model_choice: ModelChoice
 ) -> list[WhatIf]:
-    """The node's cost on the cheaper model of each call's family (`alternatives`: part of a
-    model's name → that model) and at standard speed, where either changes anything."""
+    """The node's cost on the cheaper model of each call's family (as `model_choice` names
+    them) and at standard speed, where either changes anything."""
     priced = [call for call in calls if not call.unpriced]
     found = []
-    cheaper = _alternative_of(alternatives)
+    cheaper = cache(model_choice.cheaper)
     moved = {cheaper(call.model) for call in priced} - {None}
     if moved:
         way = f"on {moved.pop()}" if len(moved) == 1 else "on each family's cheaper model"
@@ -70,17 +75,3 @@ def _priced(
             other = call.cost
         cost += other
     return WhatIf(way, cost, actual, kept)
-
-
-def _alternative_of(alternatives: Mapping[str, str]) -> Callable[[str], str | None]:
-    """model → the cheaper model of its family, or None (the first part its name contains)."""
-    found: dict[str, str | None] = {}
-
-    def alternative(model: str) -> str | None:
-        if model not in found:
-            lowered = model.lower()
-            other = next((o for part, o in alternatives.items() if part.lower() in lowered), None)
-            found[model] = None if other is None or other.lower() == lowered else other
-        return found[model]
-
-    return alternative

@@ -199,7 +199,9 @@ class Indexer:
     def _extras(self) -> Extras:
         workspace = self.workspace
         index, scope = workspace.index, workspace.scope
-        budgets = budget_uses(index, scope, workspace.budgets, workspace.calendar, self.now())
+        budgets = budget_uses(
+            index, scope, workspace.settings.budget, workspace.calendar, self.now()
+        )
         return Extras(index.health(scope), index.rate_limits(scope), tuple(budgets))
 
     def _post(self, extras: Extras, *, complete: bool, started: float) -> None:

@@ -233,13 +233,12 @@ def live_pieces(
 
 def budget_piece(use: BudgetUse) -> Piece:
     """ "month 21% of $200 → $212": the use, the limit, the forecast to the period's end."""
-    amount = fmt.cost if use.budget.usd is not None else (lambda value: fmt.tokens(int(value)))
     tone = {"ok": "value", "near": "warn", "over": "high"}[use.state]
     return Piece(
         (
             (f"{use.budget.period} ", "dim"),
             (f"{use.share:.0%}", tone),
-            (f" of {amount(use.limit)} → {amount(use.forecast)}", "dim"),
+            (f" of {use.amount(use.limit)} → {use.amount(use.forecast)}", "dim"),
         ),
         1,
     )

@@ -32,7 +32,7 @@ from tokentree.core.breakdown import TOKEN_KINDS, Breakdown
 from tokentree.core.live import limits_at
 from tokentree.core.overview import sparkline
 from tokentree.core.pricing import shown_origin
-from tokentree.core.tree import Kind, Node, short_model
+from tokentree.core.tree import Kind, Node, project_folder, short_model
 from tokentree.core.view import FLAGS, MIX_LETTERS, mix_order, own_cost_differs
 
 KIND_TITLE = {
@@ -460,4 +460,4 @@ def cache_miss_text(logged: str) -> str:
 
 
 def _project(session: Node) -> str:
-    return session.project.rstrip("/").rsplit("/", 1)[-1] or session.session_id[:8]
+    return project_folder(session.project) or session.session_id[:8]

@@ -121,12 +121,7 @@ class Context:
     def alternative(self, model: str) -> str | None:
         """The cheaper model of the same family to compare with, if there is one."""
         if model not in self._alternatives:
-            lowered, found = model.lower(), None
-            for part, other in self.settings.model_choice.alternatives.items():
-                if part.lower() in lowered:
-                    found = None if other.lower() == lowered else other
-                    break
-            self._alternatives[model] = found
+            self._alternatives[model] = self.settings.model_choice.cheaper(model)
         return self._alternatives[model]
 
     def emit(
@@ -187,10 +182,6 @@ def median(values: Iterable[float]) -> float:
 
 def prompt(tokens: Tokens) -> int:
     return tokens.input + tokens.cache_write_5m + tokens.cache_write_1h + tokens.cache_read
-
-
-def project_name(project: str) -> str:
-    return project.rstrip("/").rsplit("/", 1)[-1] or "(no project)"
 
 
 def period_name(node: Node) -> str:

@@ -17,7 +17,6 @@ from tokentree.core.advice.context import (
     Session,
     median,
     period_name,
-    project_name,
     prompt,
 )
 from tokentree.core.advice.digest import Part, place_of
@@ -25,7 +24,7 @@ from tokentree.core.advice.report import join
 from tokentree.core.attribution import turn_calls
 from tokentree.core.pricing import PER_MILLION
 from tokentree.core.records import ApiCall
-from tokentree.core.tree import Kind, Node
+from tokentree.core.tree import Kind, Node, project_name
 
 
 @dataclass(slots=True)

@@ -18,13 +18,12 @@ from tokentree.core.advice.context import (
     Place,
     Session,
     median,
-    project_name,
     prompt,
 )
 from tokentree.core.advice.digest import Part, place_of
 from tokentree.core.attribution import is_compaction
 from tokentree.core.pricing import PER_MILLION, Rates
-from tokentree.core.tree import short_model
+from tokentree.core.tree import project_name, short_model
 
 
 @dataclass(slots=True)

@@ -133,6 +133,12 @@ class ModelChoice:
     )
     """Part of a model name → the cheaper model of its family to compare with."""
 
+    def cheaper(self, model: str) -> str | None:
+        """The cheaper model of `model`'s family (the first part its name holds), if another."""
+        lowered = model.lower()
+        other = next((o for part, o in self.alternatives.items() if part.lower() in lowered), None)
+        return None if other is None or other.lower() == lowered else other
+
 
 @dataclass(frozen=True)
 class SubagentShare:
