@@ -33,21 +33,26 @@ ActivityRow = tuple[Any, ...]
 
 
 def activity_of(
-    db: sqlite3.Connection, table: str, where: str = "1", params: Sequence[Any] = ()
+    db: sqlite3.Connection,
+    table: str,
+    where: str = "1",
+    params: Sequence[Any] = (),
+    by: Sequence[str] = ("file_id", "source", "session"),
 ) -> list[ActivityRow]:
-    """ACTIVITY_COLUMNS rows summing the copies in `table` (with `file_id`) that match `where`."""
+    """ACTIVITY_COLUMNS rows summing the copies in `table` (with `file_id`) that match `where`
+    (`by`: the columns before the slot, for a table with more of them)."""
+    keys = ", ".join(by)
     rows = db.execute(
-        f"SELECT file_id, source, session, {SLOT} AS slot, bucket, sum({TOTAL}), sum(cost)"
-        f" FROM {table} WHERE bucket != '' AND {where}"
-        " GROUP BY file_id, source, session, slot, bucket",
+        f"SELECT {keys}, {SLOT} AS slot, bucket, sum({TOTAL}), sum(cost)"
+        f" FROM {table} WHERE bucket != '' AND {where} GROUP BY {keys}, slot, bucket",
         params,
     ).fetchall()
     split_rows = db.execute(
-        f"SELECT file_id, source, session, {SLOT}, tools, {TOTAL}, cost"
-        f" FROM {table} WHERE bucket = '' AND {where}",
+        f"SELECT {keys}, {SLOT}, tools, {TOTAL}, cost FROM {table} WHERE bucket = '' AND {where}",
         params,
     )
-    sums = split_sums((tuple(row[:4]), *row[4:]) for row in split_rows)
+    width = len(by) + 1
+    sums = split_sums((tuple(row[:width]), *row[width:]) for row in split_rows)
     return rows + [(*key, tokens, cost) for key, (tokens, cost) in sums.items()]
 
 

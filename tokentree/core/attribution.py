@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from tokentree.core.records import ApiCall
-from tokentree.core.tree import Kind, Node
+from tokentree.core.tree import ABOVE_SESSIONS, Kind, Node
 
 CLASSES = (
     "reading",
@@ -360,7 +360,8 @@ class Attribution:
     demand); a served tree's (served.py) known for its weeks and days, the rest when asked."""
 
     def __init__(self, root: Node, known: Mapping[Node, Activity] | None = None) -> None:
-        self._activity: dict[Node, Activity] = dict(known or {})
+        self._known: Mapping[Node, Activity] = known or {}  # read, never written: a grouped
+        self._activity: dict[Node, Activity] = {}  # view adds its groups' days as they load
         if known is None:
             self._fill(root)
 
@@ -378,8 +379,10 @@ class Attribution:
 
     def __getitem__(self, node: Node) -> Activity:
         found = self._activity.get(node)
+        if found is None:
+            found = self._known.get(node)
         if found is None:  # a call row built after the pass, a node of another tree, or a
-            if node.kind in (Kind.ALL, Kind.WEEK, Kind.DAY, Kind.SESSION):  # served day's
+            if node.kind in ABOVE_SESSIONS or node.kind is Kind.SESSION:  # served day's
                 found = Activity()
                 for child in node.children:
                     found.add(self[child])

@@ -50,7 +50,7 @@ _TOTAL_OF |= {"estimated": "estimated_calls", "subagent": "subagent_calls"}
 _TOTAL_OF |= {"rewound": "rewound_calls", "fast": "fast_calls"}
 _TOTALS = (*(_TOTAL_OF.get(name, name) for name in SUM_NAMES), "missing_calls")
 """The Totals field each rollup sum fills, then the calls of removed logs."""
-_SUMS = (*(f"sum({name})" for name in SUM_NAMES), "sum(calls * missing)")
+TOTAL_SUMS = (*(f"sum({name})" for name in SUM_NAMES), "sum(calls * missing)")
 """The SQL sums of the rollup that fill Totals, in _TOTALS order."""
 _COST = _TOTALS.index("cost")
 
@@ -169,6 +169,8 @@ def view_of(scope: Scope, calendar: Calendar) -> str:
     """The name a scope seen in the calendar's zone keeps its days under."""
     zone = getattr(calendar.zone, "key", None) or str(calendar.zone)
     named = [RECORD_FORMAT, scope.roots, scope.sources, scope.since, scope.until, zone]
+    if scope.only is not None:
+        named.append(repr(scope.only))
     return orjson.dumps(named).decode()
 
 
@@ -211,7 +213,7 @@ def _records(reads: Reads, part: Scope, calendar: Calendar) -> dict[int, Any]:
     source and project."""
     day_sql = local_day_sql(calendar, _utc_days(reads, part))
     records: dict[int, Any] = {}
-    for day_number, model, *sums in reads.grouped(part, [day_sql, "model"], _SUMS):
+    for day_number, model, *sums in reads.grouped(part, [day_sql, "model"], TOTAL_SUMS):
         record = records.setdefault(day_number, _new_record())
         record["models"].append([model, *sums])
     for day_number, source, session, _ in reads.grouped(
@@ -258,7 +260,7 @@ def _days_of(records: dict[int, Any], reads: Reads, scope: Scope, calendar: Cale
         node._turns = None
         node._loader = _day_loader(reads, scope, calendar, day)
         for model, *sums in record["models"]:
-            _add(node.totals, sums)
+            add_sums(node.totals, sums)
             node.models[model] += sums[0]
         days.append(node)
         sessions[node.key] = set(record["sessions"])
@@ -293,18 +295,18 @@ def _assembled(found: _Days, template: ServedTree, shared: Sequence[Node] = ()) 
         week.children.append(day_node)
         week_keys |= keys
     for week, keys in weeks.values():
-        _merge(week, len(keys), activity)
+        merge_served(week, len(keys), activity)
         everyone |= keys
-    _merge(root, len(everyone), activity)
+    merge_served(root, len(everyone), activity)
     return replace(template, root=root, activity=activity, sessions=sessions, records=found.records)
 
 
-def _add(totals: Totals, sums: Sequence[Any]) -> None:
+def add_sums(totals: Totals, sums: Sequence[Any]) -> None:
     for name, value in zip(_TOTALS, sums, strict=True):
         setattr(totals, name, getattr(totals, name) + value)
 
 
-def _merge(node: Node, sessions: int, activity: dict[Node, Activity]) -> None:
+def merge_served(node: Node, sessions: int, activity: dict[Node, Activity]) -> None:
     """A week's or the root's sums, models, span and activity from its children's."""
     summed = activity.setdefault(node, Activity())
     for child in node.children:

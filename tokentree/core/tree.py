@@ -26,7 +26,11 @@ Clock = Callable[[float, bool], str]
 class Kind(StrEnum):
     ALL = "all"
     WEEK = "week"
+    MONTH = "month"
     DAY = "day"
+    PROJECT = "project"
+    MODEL = "model"
+    SOURCE = "source"
     SESSION = "session"
     TURN = "turn"
     CALL = "call"
@@ -35,10 +39,19 @@ class Kind(StrEnum):
 CHILD_KIND = {
     Kind.ALL: Kind.WEEK,
     Kind.WEEK: Kind.DAY,
+    Kind.MONTH: Kind.DAY,
     Kind.DAY: Kind.SESSION,
+    Kind.PROJECT: Kind.SESSION,
+    Kind.MODEL: Kind.DAY,
+    Kind.SOURCE: Kind.DAY,
     Kind.SESSION: Kind.TURN,
     Kind.TURN: Kind.CALL,
 }
+"""What a node of each kind holds (the view's groupings below the top: core/grouping.py)."""
+ABOVE_SESSIONS = frozenset(
+    kind for kind in Kind if kind not in (Kind.SESSION, Kind.TURN, Kind.CALL)
+)
+"""The kinds that group sessions: they count sessions, and sum their children."""
 
 
 @dataclass(slots=True)
@@ -295,6 +308,25 @@ def build_tree(
         root.children.append(week)
     _merge_children(root, len(all_sessions))
     return root
+
+
+def build_sessions(
+    calls: Sequence[ApiCall], prompts: Sequence[Prompt], calendar: Calendar
+) -> list[Node]:
+    """Each session whole, across the days it spans (a project's sessions), oldest first."""
+    turn_starts = _turn_starts(prompts)
+    clock = _clock_cache(calendar.zone)
+    by_session: dict[tuple[str, str], dict[int, list[ApiCall]]] = defaultdict(
+        lambda: defaultdict(list)
+    )
+    for call in calls:
+        session = (call.source, call.session_id)
+        by_session[session][bisect_right(turn_starts.get(session, ()), call.timestamp)].append(call)
+    nodes = [
+        _session_node(source, session_id, turns, turn_starts.get((source, session_id), ()), clock)
+        for (source, session_id), turns in by_session.items()
+    ]
+    return sorted(nodes, key=lambda node: node.start)
 
 
 def _turn_starts(prompts: Iterable[Prompt]) -> dict[tuple[str, str], list[float]]:

@@ -12,7 +12,7 @@ from enum import StrEnum
 
 from tokentree.core.attribution import CLASSES
 from tokentree.core.sources import SOURCES
-from tokentree.core.tree import CHILD_KIND, Kind, Node, Totals, project_folder
+from tokentree.core.tree import ABOVE_SESSIONS, CHILD_KIND, Kind, Node, Totals, project_folder
 
 
 class SortKey(StrEnum):
@@ -122,8 +122,7 @@ def own_cost_differs(totals: Totals) -> bool:
 
 
 COUNT_TITLE = {
-    Kind.WEEK: "Sess",
-    Kind.DAY: "Sess",
+    **{kind: "Sess" for kind in ABOVE_SESSIONS},
     Kind.SESSION: "Turns",
     Kind.TURN: "Calls",
     Kind.CALL: "Calls",
@@ -131,7 +130,11 @@ COUNT_TITLE = {
 LABEL_TITLE = {
     Kind.ALL: "All time",
     Kind.WEEK: "Week",
+    Kind.MONTH: "Month",
     Kind.DAY: "Day",
+    Kind.PROJECT: "Project",
+    Kind.MODEL: "Model",
+    Kind.SOURCE: "Source",
     Kind.SESSION: "Session",
     Kind.TURN: "Turn",
     Kind.CALL: "Call",
@@ -176,7 +179,7 @@ def flag_glyphs(totals: Totals) -> str:
 
 def count_of(node: Node) -> int:
     """The count a row shows: sessions for weeks and days, turns for sessions, else calls."""
-    if node.kind in (Kind.WEEK, Kind.DAY, Kind.ALL):
+    if node.kind in ABOVE_SESSIONS:
         return node.sessions
     if node.kind is Kind.SESSION:
         return node.turns
@@ -248,6 +251,8 @@ class Listing:
 
     @property
     def child_kind(self) -> Kind:
+        if self.node.children:  # the root's depend on the grouping
+            return self.node.children[0].kind
         return CHILD_KIND.get(self.node.kind, Kind.CALL)
 
     @property
@@ -312,8 +317,10 @@ def export_name(chain: Sequence[Node]) -> str:
     day = next((n.key for n in chain if n.kind is Kind.DAY), "")
     if node.kind is Kind.ALL:
         parts = ["all"]
-    elif node.kind in (Kind.WEEK, Kind.DAY):
+    elif node.kind in (Kind.WEEK, Kind.MONTH, Kind.DAY):
         parts = [node.key]
+    elif node.kind in ABOVE_SESSIONS:  # a project, model or source
+        parts = [node.label]
     else:
         session = next(n for n in chain if n.kind is Kind.SESSION)
         project = project_folder(session.project) or session.session_id[:8]

@@ -11,13 +11,6 @@ from tokentree.core.advice import Advice
 from tokentree.core.tree import Kind, Node
 
 SHOWN = 3  # items; the rest are counted, and the info panel of the node lists them all
-KIND_NAME = {
-    Kind.WEEK: "this week",
-    Kind.DAY: "this day",
-    Kind.SESSION: "this session",
-    Kind.TURN: "this turn",
-    Kind.CALL: "this call",
-}
 
 
 def bullet(item: Advice) -> str:
@@ -58,7 +51,7 @@ class AdviceBar(Static):
         if node is None or not items or node.kind is Kind.ALL:
             self.display = False
             return
-        self.border_title = f" advice for {KIND_NAME[node.kind]} · ← then i: the arithmetic "
+        self.border_title = f" advice for this {node.kind.value} · ← then i: the arithmetic "
         parts: list[str | tuple[str, str]] = []
         for number, item in enumerate(self.items[:SHOWN]):
             if number:

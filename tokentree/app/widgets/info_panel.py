@@ -32,17 +32,9 @@ from tokentree.core.breakdown import TOKEN_KINDS, Breakdown
 from tokentree.core.live import limits_at
 from tokentree.core.overview import sparkline
 from tokentree.core.pricing import shown_origin
-from tokentree.core.tree import Kind, Node, project_folder, short_model
-from tokentree.core.view import FLAGS, MIX_LETTERS, mix_order, own_cost_differs
+from tokentree.core.tree import ABOVE_SESSIONS, Kind, Node, project_folder, short_model
+from tokentree.core.view import FLAGS, LABEL_TITLE, MIX_LETTERS, mix_order, own_cost_differs
 
-KIND_TITLE = {
-    Kind.ALL: "All time",
-    Kind.WEEK: "Week",
-    Kind.DAY: "Day",
-    Kind.SESSION: "Session",
-    Kind.TURN: "Turn",
-    Kind.CALL: "Call",
-}
 MAX_FILES = 3
 MAX_OTHER = 3  # "other" tools / MCP servers listed by name
 CURVE_WIDTH = 40  # glyphs of the context sparkline
@@ -134,7 +126,7 @@ def title(node: Node, parent_chain: Sequence[Node]) -> str:
         return f"Call {node.label.split(' ', 1)[0]} · {call.model} · {call.fidelity.value}"
     if node.kind is Kind.SESSION:
         return f"Session · {node.label} · {node.source}"
-    return f"{KIND_TITLE[node.kind]} · {node.label}"
+    return f"{LABEL_TITLE[node.kind]} · {node.label}"
 
 
 def token_table(node: Node, found: Breakdown | None) -> RenderableType:
@@ -221,9 +213,9 @@ def facts(
             rows.append(("sub-agent", "yes (or compaction)"))
     else:
         counts = [f"{totals.calls:,} calls"]
-        if node.kind in (Kind.ALL, Kind.WEEK, Kind.DAY, Kind.SESSION):
+        if node.kind in ABOVE_SESSIONS or node.kind is Kind.SESSION:
             counts.insert(0, f"{node.turns:,} turns")
-        if node.kind in (Kind.ALL, Kind.WEEK, Kind.DAY):
+        if node.kind in ABOVE_SESSIONS:
             counts.insert(0, f"{node.sessions:,} sessions")
         rows.append(("counts", " · ".join(counts)))
         rows.append(("models", models_text(node, found)))
@@ -235,7 +227,7 @@ def facts(
         if curve is not None:
             rows.append(("context", curve))
     if found is not None:
-        if len(found.calls_by_source) > 1 or node.kind in (Kind.ALL, Kind.WEEK, Kind.DAY):
+        if len(found.calls_by_source) > 1 or node.kind in ABOVE_SESSIONS:
             rows.append(("sources", sources_text(found)))
         rows.append(("log files", files_text(found)))
         prices = prices_text(node, found)

@@ -8,17 +8,28 @@ is summed from its rollup in SQL, and only the few loser copies are read.
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from typing import Any
 
 import orjson
 
-from tokentree.core.activity_sums import TOTAL, split_sums
+from tokentree.core.activity_sums import TOTAL, activity_of, split_sums
+from tokentree.core.index import changes
 from tokentree.core.index.derive import in_roots
 from tokentree.core.index.scope import Scope, filters, span_filter
 from tokentree.core.records import QUARTER_HOUR, ApiCall, Prompt
-from tokentree.core.rows import SLOT, SUM_NAMES, SUMMED, prefixed, row_call
+from tokentree.core.rows import (
+    ROLLUP_COLUMNS,
+    SLOT,
+    SUM_NAMES,
+    SUMMED,
+    prefixed,
+    rollup_of,
+    row_call,
+)
 
 _LOSERS = "SELECT copy FROM losers WHERE scope = ?"
 
@@ -26,7 +37,7 @@ _LOSERS = "SELECT copy FROM losers WHERE scope = ?"
 def calls(db: sqlite3.Connection, scope: Scope, scope_id: int) -> list[ApiCall]:
     """The counted calls in scope, in no particular order (the tree sorts what it shows)."""
     inside, roots = in_roots(scope.roots)
-    clauses, params = filters(scope, "c.source", "c.ts")
+    clauses, params = _counted_filters(scope)
     slots, bounds = span_filter(scope, "slot", per=QUARTER_HOUR)
     if bounds:  # a span: only the files with calls in it are looked at
         clauses += f" AND c.file_id IN (SELECT file_id FROM rollup WHERE 1 {slots})"
@@ -38,6 +49,15 @@ def calls(db: sqlite3.Connection, scope: Scope, scope_id: int) -> list[ApiCall]:
         [*roots, scope_id, *params],
     )
     return [row_call(row[:-2], row[-2], row[-1] == 1) for row in rows]
+
+
+def _counted_filters(scope: Scope) -> tuple[str, list[Any]]:
+    """The scope's sources, time span and calls (`only`) as SQL over copies `c`."""
+    clauses, params = filters(scope, "c.source", "c.ts")
+    if scope.only is not None:
+        only, only_params = scope.only.sql("c.")
+        clauses, params = f"{clauses} {only}", [*params, *only_params]
+    return clauses, params
 
 
 def prompts(
@@ -63,7 +83,7 @@ def span(db: sqlite3.Connection, scope: Scope, scope_id: int) -> tuple[float, fl
     """The times of the first and last counted calls in scope (its files found by their
     rollup when it has a span)."""
     inside, roots = in_roots(scope.roots)
-    clauses, params = filters(scope, "c.source", "c.ts")
+    clauses, params = _counted_filters(scope)
     slots, bounds = span_filter(scope, "slot", per=QUARTER_HOUR)
     if bounds:
         clauses += f" AND c.file_id IN (SELECT file_id FROM rollup WHERE 1 {slots})"
@@ -76,25 +96,33 @@ def span(db: sqlite3.Connection, scope: Scope, scope_id: int) -> tuple[float, fl
     return None if first is None else (first, last)
 
 
-def _union(scope: Scope, scope_id: int, session: str | None = None) -> tuple[str, list[Any]]:
+def _union(
+    db: sqlite3.Connection, scope: Scope, scope_id: int, session: str | None = None
+) -> tuple[str, list[Any]]:
     """The rows a scope's sums are made of, and their parameters: its files' rollup and its
     copies that do not count, negated; each part filtered itself (so that a span reads its
     own quarter hours by the slot index, not the whole history, and one `session` its own
-    rows by the session index).
+    rows by the session index). A view of some calls only reads their own sums instead
+    (`_only_tables`), which hold no copy that does not count.
 
     Columns: source, session, project, model, slot, missing (its file's flag), SUM_NAMES,
     first, last (the loser copies add no times: see `loser_times`)."""
     inside, roots = in_roots(scope.roots)
-    kept, kept_params = filters(scope, "r.source", "r.slot", per=QUARTER_HOUR)
+    kept, kept_params = _kept_filters(scope, "r")
     lost, lost_params = filters(scope, "c.source", SLOT, per=QUARTER_HOUR)
     if session is not None:
         kept, lost = f"{kept} AND r.session = ?", f"{lost} AND c.session = ?"
         kept_params, lost_params = [*kept_params, session], [*lost_params, session]
-    return (
+    table = "rollup" if scope.only is None else _only_tables(db, scope, scope_id)[0]
+    sums = (
         "SELECT r.source, r.session, r.project, r.model, r.slot, f.missing,"
         f" {', '.join(f'r.{name}' for name in SUM_NAMES)}, r.first, r.last"
-        f" FROM {_by_time(scope, 'rollup r', 'r')} WHERE {inside} {kept}"
-        " UNION ALL"
+        f" FROM {_by_time(scope, f'{table} r', 'r')} WHERE {inside} {kept}"
+    )
+    if scope.only is not None:
+        return sums, [*roots, *kept_params]
+    return (
+        f"{sums} UNION ALL"
         f" SELECT c.source, c.session, c.project, c.model, {SLOT}, f.missing,"
         f" {', '.join(f'-({term})' for term in SUMMED)}, NULL, NULL"
         f" FROM copies c JOIN files f ON f.id = c.file_id WHERE c.id IN ({_LOSERS}) {lost}",
@@ -102,11 +130,19 @@ def _union(scope: Scope, scope_id: int, session: str | None = None) -> tuple[str
     )
 
 
-def _activity_union(scope: Scope, scope_id: int) -> tuple[str, list[Any]]:
-    """As `_union`, of the activity sums: source, session, slot, bucket, tokens, cost."""
+def _activity_union(db: sqlite3.Connection, scope: Scope, scope_id: int) -> tuple[str, list[Any]]:
+    """As `_union`, of the activity sums: source, session, slot, bucket, tokens, cost (and
+    project and model in a view of some calls only)."""
     inside, roots = in_roots(scope.roots)
-    kept, kept_params = filters(scope, "a.source", "a.slot", per=QUARTER_HOUR)
+    kept, kept_params = _kept_filters(scope, "a")
     lost, lost_params = filters(scope, "source", SLOT, per=QUARTER_HOUR)
+    if scope.only is not None:
+        table = _only_tables(db, scope, scope_id)[1]
+        return (
+            "SELECT a.source, a.session, a.slot, a.bucket, a.tokens, a.cost, a.project, a.model"
+            f" FROM {_by_time(scope, f'{table} a', 'a')} WHERE {inside} {kept}",
+            [*roots, *kept_params],
+        )
     return (
         "SELECT a.source, a.session, a.slot, a.bucket, a.tokens, a.cost"
         f" FROM {_by_time(scope, 'activity a', 'a')} WHERE {inside} {kept}"
@@ -115,6 +151,59 @@ def _activity_union(scope: Scope, scope_id: int) -> tuple[str, list[Any]]:
         f" WHERE bucket != '' AND id IN ({_LOSERS}) {lost}",
         [*roots, *kept_params, scope_id, *lost_params],
     )
+
+
+def _kept_filters(scope: Scope, alias: str) -> tuple[str, list[Any]]:
+    """The scope as SQL over summed rows (`alias`: the rollup or activity table's), the
+    groups a view of some calls narrows to included (`CallFilter.equal`)."""
+    clauses, params = filters(scope, f"{alias}.source", f"{alias}.slot", per=QUARTER_HOUR)
+    for column, value in scope.only.equal if scope.only is not None else ():
+        clauses += f" AND {alias}.{column} = ?"
+        params.append(value)
+    return clauses, params
+
+
+ONLY_TABLES_KEPT = 8
+"""The temporary sums a reader keeps for views of some calls (the filters last typed)."""
+
+
+def _only_tables(db: sqlite3.Connection, scope: Scope, scope_id: int) -> tuple[str, str]:
+    """Temporary rollup and activity tables of the counted copies that a view of some calls
+    only (`scope.only`) counts, before narrowing to a group (whose column these tables have):
+    summed from the copies once per filter and change of the index, then read like the
+    index's own tables by every query of the view and of its groups (a year is scanned once)."""
+    assert scope.only is not None
+    where, params = replace(scope.only, equal=()).sql()
+    generation = changes.generation(db)
+    stamp = orjson.dumps([scope_id, where, params])
+    name = f"only_{generation}_{hashlib.blake2b(stamp, digest_size=8).hexdigest()}"
+    tables = (f"temp.{name}_rollup", f"temp.{name}_activity")
+    found = [
+        table
+        for (table,) in db.execute(
+            "SELECT name FROM temp.sqlite_master WHERE type = 'table' AND name LIKE 'only_%'"
+            " ORDER BY rowid"
+        )
+    ]
+    if f"{name}_rollup" in found:
+        return tables
+    current = [table for table in found if table.startswith(f"only_{generation}_")]
+    stale = [table for table in found if table not in current]
+    for table in stale + current[: max(0, len(current) - 2 * (ONLY_TABLES_KEPT - 1))]:
+        db.execute(f"DROP TABLE temp.{table}")
+    counted = f"id NOT IN ({_LOSERS}) {where}"
+    db.execute(f"CREATE TABLE {tables[0]} ({', '.join(name for name, _ in ROLLUP_COLUMNS)})")
+    db.execute(f"INSERT INTO {tables[0]} {rollup_of('copies', counted)}", [scope_id, *params])
+    db.execute(
+        f"CREATE TABLE {tables[1]} (file_id, source, session, project, model, slot, bucket,"
+        " tokens, cost)"
+    )
+    by = ("file_id", "source", "session", "project", "model")
+    db.executemany(
+        f"INSERT INTO {tables[1]} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        activity_of(db, "copies", counted, [scope_id, *params], by=by),
+    )
+    return tables
 
 
 def _by_time(scope: Scope, table: str, alias: str) -> str:
@@ -135,7 +224,7 @@ def grouped(
 ) -> list[tuple[Any, ...]]:
     """One row per group of `keys` that has calls in scope (of one `session` id, if given):
     the keys, then `sums` (SQL aggregates over the columns of `_union`)."""
-    union, params = _union(scope, scope_id, session)
+    union, params = _union(db, scope, scope_id, session)
     by = ", ".join(str(position + 1) for position in range(len(keys)))
     return db.execute(
         f"SELECT {', '.join([*keys, *sums])} FROM ({union}) GROUP BY {by} HAVING sum(calls) > 0",
@@ -148,7 +237,7 @@ def activity(
 ) -> dict[tuple[Any, ...], list[Any]]:
     """(keys…, bucket code) → [tokens, cost] of the calls in scope, per group of `keys` (SQL
     over source, session, slot); buckets that net to nothing are left out."""
-    union, params = _activity_union(scope, scope_id)
+    union, params = _activity_union(db, scope, scope_id)
     width = len(keys)
     by = ", ".join(str(position + 1) for position in range(width + 1))
     found: dict[tuple[Any, ...], list[Any]] = {}
@@ -157,18 +246,19 @@ def activity(
         params,
     ):
         found[(*group, bucket)] = [tokens, cost]
-    clauses, filter_params = filters(scope, "source", "slot", per=QUARTER_HOUR)
-    split_losers = db.execute(
-        f"SELECT {', '.join(keys)}, tools, tokens, cost FROM ("
-        f" SELECT source, session, {SLOT} AS slot, tools, {TOTAL} AS tokens, cost FROM copies"
-        f" WHERE bucket = '' AND id IN ({_LOSERS})) WHERE 1 {clauses}",
-        [scope_id, *filter_params],
-    )
-    losers = split_sums(((tuple(row[:width]), *row[width:]) for row in split_losers), sign=-1)
-    for key, (tokens, cost) in losers.items():
-        part = found.setdefault(key, [0, 0.0])
-        part[0] += tokens
-        part[1] += cost
+    if scope.only is None:  # a view of some calls only sums counted copies alone
+        clauses, filter_params = filters(scope, "source", "slot", per=QUARTER_HOUR)
+        split_losers = db.execute(
+            f"SELECT {', '.join(keys)}, tools, tokens, cost FROM ("
+            f" SELECT source, session, {SLOT} AS slot, tools, {TOTAL} AS tokens, cost FROM copies"
+            f" WHERE bucket = '' AND id IN ({_LOSERS})) WHERE 1 {clauses}",
+            [scope_id, *filter_params],
+        )
+        losers = split_sums(((tuple(row[:width]), *row[width:]) for row in split_losers), sign=-1)
+        for key, (tokens, cost) in losers.items():
+            part = found.setdefault(key, [0, 0.0])
+            part[0] += tokens
+            part[1] += cost
     return {key: sums for key, sums in found.items() if sums[0] or abs(sums[1]) > 1e-12}
 
 
@@ -176,7 +266,10 @@ def loser_times(
     db: sqlite3.Connection, scope: Scope, scope_id: int, keys: Sequence[str]
 ) -> list[tuple[Any, ...]]:
     """(keys…, ts) of the copies that do not count in scope: a group whose first or last
-    time is one of them may have it from a copy that does not count (see `_union`)."""
+    time is one of them may have it from a copy that does not count (see `_union`); none
+    in a view of some calls only, whose times are of counted copies."""
+    if scope.only is not None:
+        return []
     clauses, params = filters(scope, "source", "slot", per=QUARTER_HOUR)
     return db.execute(
         f"SELECT {', '.join(keys)}, ts FROM (SELECT source, session, {SLOT} AS slot, ts"

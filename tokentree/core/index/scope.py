@@ -3,20 +3,53 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from tokentree.core.index.store import marks
 
 
 @dataclass(frozen=True, slots=True)
+class CallFilter:
+    """Which calls of a scope a view counts: those with every `equal` column's value (a group
+    of the view: one project, model or source) and, when `any_of` or `tool` is set, at least
+    one of its columns among the values or a tool label holding `tool` (the carried filter)."""
+
+    equal: tuple[tuple[str, str], ...] = ()
+    any_of: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    tool: str = ""  # case-folded
+
+    def sql(self, copy: str = "") -> tuple[str, list[Any]]:
+        """As SQL over a copy's columns (`AND …`; `copy`: the table's alias and a dot), and
+        its parameters."""
+        clauses = [f"AND {copy}{column} = ?" for column, _ in self.equal]
+        params: list[Any] = [value for _, value in self.equal]
+        alternatives = [
+            f"{copy}{column} IN ({marks(values)})" for column, values in self.any_of if values
+        ]
+        params += [value for _, values in self.any_of for value in values]
+        if self.tool:
+            alternatives.append(f"instr(lower({copy}tools), ?) > 0")
+            params.append(self.tool)
+        if self.any_of or self.tool:
+            clauses.append(f"AND ({' OR '.join(alternatives) or '0'})")
+        return " ".join(clauses), params
+
+    def narrowed(self, column: str, value: str) -> CallFilter:
+        """This filter within one group (`column` = `value`) too."""
+        return replace(self, equal=(*self.equal, (column, value)))
+
+
+@dataclass(frozen=True, slots=True)
 class Scope:
-    """Which part of the index a view reads: the folders it was started on and the sources."""
+    """Which part of the index a view reads: the folders it was started on and the sources,
+    and, for a view of some calls only, which (summed from the copies, not the rollup)."""
 
     roots: tuple[str, ...]
     sources: tuple[str, ...]
     since: float | None = None  # epoch seconds, inclusive
     until: float | None = None  # epoch seconds, exclusive
+    only: CallFilter | None = None
 
 
 def filters(scope: Scope, source: str, time: str, per: int | None = None) -> tuple[str, list[Any]]:
