@@ -11,9 +11,21 @@ from datetime import date
 
 from tokentree.core.report import GROUPS
 from tokentree.core.sources import SOURCE_ALIASES, SOURCES
+from tokentree.core.tree import Grouping
+from tokentree.web import in_browser_tab
 from tokentree.workspace import Choices, UsageError, Workspace, demo_clock, open_workspace
 
-COMMANDS = ("report", "export", "index", "budget", "statusline", "watch", "handoff")
+COMMANDS = (
+    "report",
+    "export",
+    "index",
+    "budget",
+    "statusline",
+    "watch",
+    "handoff",
+    "import",
+    "team",
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -37,16 +49,28 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(args: list[str]) -> int:
+    if args and args[0] == "import":  # reads an export, not the logs: no workspace
+        return _import(args[1:])
     if args and args[0] in COMMANDS:
         parsed = _parser(args[0]).parse_intermixed_args(args[1:])
     else:
         parsed = _parser(None).parse_intermixed_args(args)
     if getattr(parsed, "schema", False):
         return _print_schema(parsed.command)
+    if parsed.command == "team":  # reads ledgers, not this machine's logs: no workspace
+        from tokentree.ledger_commands import team
+
+        return team(parsed)
+    if getattr(parsed, "web", False):
+        if parsed.json or parsed.diagnostics:
+            raise UsageError("--web opens the view; it does not combine with --json/--diagnostics")
+        from tokentree.web import serve
+
+        return serve(args, port=parsed.port)
     if _interactive(parsed):
         from tokentree.app.app import run as run_app  # Textual loads only for the view
 
-        return run_app(_choices(parsed), live=not parsed.no_watch)
+        return run_app(_choices(parsed), live=not parsed.no_watch, by=parsed.by)
     workspace = open_workspace(_choices(parsed), progress=_progress_bar())
     for notice in workspace.notices:
         print(f"tokentree: {notice}", file=sys.stderr)
@@ -80,19 +104,26 @@ def _run(parsed: argparse.Namespace, workspace: Workspace) -> int:
         from tokentree.commands import budget
 
         return budget(workspace, check=parsed.check, as_json=parsed.json, now=_now(parsed))
+    if parsed.command == "export" and parsed.calls:
+        from tokentree.ledger_commands import export_calls
+
+        return export_calls(workspace, parsed.output, parsed.format, parsed.force)
     if parsed.command == "export":
         from tokentree.commands import export
 
         return export(workspace, parsed.node, parsed.output, parsed.force)
     from tokentree.commands import report
 
-    by = parsed.by if parsed.command == "report" else "week"
+    by = parsed.by or "week" if parsed.command in ("report", None) else "week"
     status = report(
         workspace,
         by,
         as_json=parsed.json,
         diagnostics=parsed.diagnostics,
         overview=getattr(parsed, "overview", False),
+        overview_range=getattr(parsed, "range", "all"),
+        ledgers=getattr(parsed, "with_ledgers", []),
+        receipts=getattr(parsed, "receipts", False),
     )
     if parsed.command is None and not parsed.json and not parsed.diagnostics:
         print("\n(the interactive view needs a terminal: weekly report)", file=sys.stderr)
@@ -105,10 +136,10 @@ def _now(parsed: argparse.Namespace) -> float:
 
 
 def _interactive(parsed: argparse.Namespace) -> bool:
-    """Bare `tokentree` on a terminal opens the view; piped or with --json it prints a report."""
+    """Bare `tokentree` on a terminal or in a browser tab opens the view; piped, a report."""
     if parsed.command is not None or parsed.json or parsed.diagnostics:
         return False
-    return sys.stdin.isatty() and sys.stdout.isatty()
+    return in_browser_tab() or (sys.stdin.isatty() and sys.stdout.isatty())
 
 
 def _parser(command: str | None) -> argparse.ArgumentParser:
@@ -127,6 +158,8 @@ def _parser(command: str | None) -> argparse.ArgumentParser:
             " without the view (a desktop notification, the alert_command, or the bell).",
             "statusline": "One line for Claude Code's status bar (its status JSON on stdin):"
             " this session, today, the 5-hour block, context and budgets.",
+            "team": "A team's spend from their call ledgers (one folder per person, named so;"
+            " tokentree export --calls writes them), per person, project, model, week or month.",
         }[command],
         epilog=None if command else f"commands: {', '.join(COMMANDS)} (tokentree report --help)",
     )
@@ -137,7 +170,9 @@ def _parser(command: str | None) -> argparse.ArgumentParser:
         "paths",
         nargs="*",
         metavar="PATH",
-        help="log files or folders to read instead of the discovered ones",
+        help="log files or folders to read instead of the discovered ones"
+        if command != "team"
+        else "a person's folder of call ledgers (its name is the person's)",
     )
     parser.add_argument("--demo", action="store_true", help="read the bundled sample logs")
     parser.add_argument(
@@ -172,6 +207,24 @@ def _parser(command: str | None) -> argparse.ArgumentParser:
         )
         parser.add_argument("--force", action="store_true", help="replace an existing file")
         parser.add_argument("--schema", action="store_true", help="print the JSON Schema")
+        parser.add_argument(
+            "--calls",
+            action="store_true",
+            help="write this machine's call ledger (tokentree.calls/1) into the folder -o DIR,"
+            " one file per month; only changed months are rewritten",
+        )
+        parser.add_argument(
+            "--format", default="parquet", choices=("parquet", "ndjson"), help="for --calls"
+        )
+    elif command == "team":
+        from tokentree.team import ENGINES, LEDGER_GROUPS
+
+        parser.add_argument("--by", default="person", choices=LEDGER_GROUPS)
+        parser.add_argument("--engine", default="duckdb", choices=ENGINES)
+        parser.add_argument(
+            "--spark-master", metavar="URL", help="for --engine spark (default: local[*])"
+        )
+        parser.add_argument("--json", action="store_true", help="machine-readable output")
     elif command == "statusline":
         pass  # everything comes on stdin
     elif command == "handoff":
@@ -210,11 +263,32 @@ def _parser(command: str | None) -> argparse.ArgumentParser:
                 action="store_true",
                 help="do not follow the logs while the view is open",
             )
+            parser.add_argument(
+                "--web",
+                action="store_true",
+                help="serve the view in a browser tab on localhost (needs tokentree[web])",
+            )
+            parser.add_argument(
+                "--port", type=_port, default=8000, help="the port for --web (default 8000)"
+            )
+            parser.add_argument(
+                "--by",
+                choices=list(Grouping),
+                help="what the view lists at the top (b cycles; default: the last used, or week)",
+            )
         if command == "report":
             parser.add_argument(
                 "--by",
                 default="day",
-                choices=GROUPS,
+                choices=(*GROUPS, "machine"),
+            )
+            parser.add_argument(
+                "--with",
+                dest="with_ledgers",
+                action="append",
+                default=[],
+                metavar="DIR",
+                help="add other machines' call ledgers (also config `machines`); repeatable",
             )
             parser.add_argument("--schema", action="store_true", help="print the JSON Schema")
             parser.add_argument(
@@ -222,6 +296,19 @@ def _parser(command: str | None) -> argparse.ArgumentParser:
                 action="store_true",
                 help="after the table: daily spend as a calendar, the weekly trend, the split by "
                 "source, model, project and activity, and the top advice with its arithmetic",
+            )
+            parser.add_argument(
+                "--range",
+                choices=("90d", "180d", "1y", "all"),
+                default="all",
+                help="with --overview: only the last 90 days, 180 days or year (as `r` in the"
+                " overview screen)",
+            )
+            parser.add_argument(
+                "--receipts",
+                action="store_true",
+                help="after the table: per day (week, month) and source, the exact and the"
+                " estimated tokens and cost side by side (estimated: imported chat apps)",
             )
         parser.add_argument("--json", action="store_true", help="machine-readable output")
         parser.add_argument(
@@ -232,8 +319,26 @@ def _parser(command: str | None) -> argparse.ArgumentParser:
     return parser
 
 
+def _import(args: list[str]) -> int:
+    from tokentree.importing import READERS, import_export
+
+    parser = argparse.ArgumentParser(
+        prog="tokentree import",
+        description="Estimate a chat app's usage from its data export (about 4 characters a"
+        " token, the history sent again with each message) and keep only the counts: the"
+        " app then shows as a source of its own, flagged estimated (~). Importing an export"
+        " again adds only what is new.",
+    )
+    parser.add_argument("app", choices=READERS, help="whose export it is")
+    parser.add_argument(
+        "export", metavar="EXPORT", help="the export's zip, its folder, or its conversations.json"
+    )
+    parsed = parser.parse_args(args)
+    return import_export(parsed.app, parsed.export)
+
+
 def _source_titles() -> str:
-    titles = [source.title for source in SOURCES.values()]
+    titles = [source.title for source in SOURCES.values() if not source.estimated]
     return ", ".join(titles[:-1]) + f" and {titles[-1]}"
 
 
@@ -244,6 +349,12 @@ def _version() -> str:
         return version("tokentree")
     except PackageNotFoundError:
         return "(not installed)"
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise argparse.ArgumentTypeError(f"not a port (1-65535): {text!r}")
+    return int(text)
 
 
 def _date(text: str) -> date:

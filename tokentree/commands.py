@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import shutil
 import sys
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -39,21 +40,38 @@ def report(
     as_json: bool,
     diagnostics: bool,
     overview: bool = False,
+    overview_range: str = "all",
+    ledgers: Sequence[str] = (),
+    receipts: bool = False,
 ) -> int:
+    if ledgers or workspace.settings.machines or group_by == "machine":
+        from tokentree.ledger_commands import machines_report  # DuckDB: only for this
+
+        return machines_report(workspace, group_by, ledgers, as_json=as_json)
     document = build_report(
         workspace.index, workspace.scope, group_by, workspace.calendar, workspace.zone_name
     )
     if group_by == "month" and workspace.settings.plan is not None:
         _add_plan(document, workspace.settings.plan)
-    data = _overview(workspace) if overview else None
+    data = _overview(workspace, overview_range) if overview else None
     if data is not None:
         document["overview"] = data  # only with --overview: the plain shape stays as it was
+    if receipts:
+        document["receipts"] = _receipts(workspace, group_by)
     if as_json:
         sys.stdout.buffer.write(orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n")
     else:
         print(_table(document))
+        from tokentree.core.receipts import estimated_note, render_receipts
+
+        note = estimated_note(workspace.index, workspace.scope)
+        if note:
+            print(note)
+        if receipts:
+            print()
+            print("\n".join(render_receipts(document["receipts"])))
         if data is not None:
-            from tokentree.core.overview import render_overview
+            from tokentree.core.overview_text import render_overview
 
             print()
             print("\n".join(render_overview(data, shutil.get_terminal_size((100, 24)).columns)))
@@ -71,17 +89,29 @@ def _add_plan(document: dict[str, Any], plan: config.Plan) -> None:
         row["plan_multiple"] = round(row["cost_usd"] / plan.usd_per_month, 3)
 
 
-def _overview(workspace: Workspace) -> dict[str, Any]:
-    """The period at a glance: from the served tree, so only `--overview` pays for it."""
+def _receipts(workspace: Workspace, group_by: str) -> dict[str, Any]:
+    """Exact and estimated side by side per period and source (`--receipts`)."""
+    from tokentree.core.receipts import build_receipts
+
+    if group_by not in ("day", "week", "month"):
+        raise UsageError("--receipts lists days, weeks or months: use --by day, week or month")
+    return build_receipts(workspace.index, workspace.scope, group_by, workspace.calendar)
+
+
+def _overview(workspace: Workspace, range_key: str) -> dict[str, Any]:
+    """The period at a glance, narrowed to the range: from the served tree, so only
+    `--overview` pays for it."""
     from tokentree.core.advice.digest import KeptDigests
     from tokentree.core.analysis import analyse_served
+    from tokentree.core.overview import in_range
 
     index, week_start = workspace.index, workspace.calendar.week_start
     served = workspace.served()
     settings, digests = workspace.settings.advice_settings(), KeptDigests()
-    return analyse_served(
+    analysis = analyse_served(
         served, index.prices, settings, week_start, digests, index.keep_advice
-    ).overview
+    )
+    return in_range(analysis.overview, range_key)
 
 
 def export(workspace: Workspace, node_path: str, target: str, overwrite: bool) -> int:

@@ -73,6 +73,12 @@ class Settings:
     budget: list[Budget] = field(default_factory=list)
     """`[[budget]]` tables: a limit in `usd` or `tokens` per `period` (day, week, month), for
     all usage or one `project` or `source`."""
+    machine: str | None = None
+    """The label this machine's call ledger is stamped with (`export --calls`); unset: the
+    host name."""
+    machines: list[str] = field(default_factory=list)
+    """Folders of other machines' call ledgers (e.g. "~/Sync/tokentree"), merged into reports
+    and deduplicated by call key."""
 
     def advice_settings(self) -> AdviceSettings:
         from tokentree.core.advice import AdviceSettings
@@ -111,6 +117,19 @@ def alerts_path() -> Path:
 
 def demo_logs_path() -> Path:
     return platformdirs.user_cache_path(APP) / "demo-logs"
+
+
+def estimates_path() -> Path:
+    """The chat apps' imported counts (`tokentree import`): in the data dir, not the cache,
+    since the export they were estimated from may be gone; `TOKENTREE_ESTIMATES_DIR` moves it."""
+    from tokentree.core.sources.estimated import counts_folder
+
+    return counts_folder(os.environ)
+
+
+def state_path() -> Path:
+    """What the view remembers across runs (theme, sort, bar, graph): state, not config."""
+    return platformdirs.user_state_path(APP) / "view.json"
 
 
 def load_settings(path: Path | None = None) -> Settings:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 
@@ -30,6 +31,33 @@ def cost(usd: float, *, unpriced: int = 0, calls: int = 0) -> str:
     else:
         text = "$0"
     return f"≥{text}" if unpriced else text
+
+
+def counted(count: int, noun: str, plural: str = "") -> str:
+    """'1 call', '2 calls', '1,204 sessions': a count with its noun in the right number."""
+    return f"{count:,} {noun if count == 1 else plural or noun + 's'}"
+
+
+def decimal_shape(texts: Iterable[str]) -> tuple[int, int]:
+    """The cells before the decimal point and from it on that `texts` need to line up on it
+    (texts without a digit, such as "unpriced", are left out: they are right-aligned)."""
+    before = after = 0
+    for text in texts:
+        if any(char.isdigit() for char in text):
+            whole, dot, fraction = text.partition(".")
+            before = max(before, len(whole))
+            after = max(after, len(dot + fraction))
+    return before, after
+
+
+def on_decimal(text: str, shape: tuple[int, int], width: int) -> str:
+    """`text` in `width` cells, its decimal point where `shape`'s is (right-aligned when it
+    has no digit or the shape does not fit): a column of costs that reads like a ledger."""
+    before, after = shape
+    if before + after > width or not any(char.isdigit() for char in text):
+        return text.rjust(width)
+    whole, dot, fraction = text.partition(".")
+    return (whole.rjust(before) + (dot + fraction).ljust(after)).rjust(width)
 
 
 def percent(share: float | None) -> str:

@@ -85,12 +85,25 @@ class Workspace:
     def tree(self) -> Node:
         """The Week > Day > Session > Turn > Call tree of everything in scope."""
         return build_tree(
-            self.index.calls(self.scope), self.index.prompts(self.scope), self.calendar
+            self.index.calls(self.scope),
+            self.index.prompts(self.scope),
+            self.calendar,
+            self.root_label,
         )
 
     def served(self) -> ServedTree:
         """The tree served by the index: weeks and days from its sums, days read when opened."""
-        return served_tree(self.index, self.scope, self.calendar, keep=self.index.keep_days)
+        return served_tree(
+            self.index, self.scope, self.calendar, self.root_label, keep=self.index.keep_days
+        )
+
+    @property
+    def root_label(self) -> str:
+        """What the root is called: the days --since/--until chose, else "All time"."""
+        since, until = self.scope.since, self.scope.until
+        first = self.calendar.day(since) if since is not None else None
+        last = self.calendar.day(until - 1) if until is not None else None  # until: exclusive
+        return range_label(first, last)
 
     @property
     def files_in_scope(self) -> int:
@@ -149,6 +162,17 @@ def prepare_workspace(choices: Choices, env: Mapping[str, str] | None = None) ->
         notices=list(index.notices),
         settings=settings,
     )
+
+
+def range_label(first: date | None, last: date | None) -> str:
+    """'Since 2026-11-01', 'Until 2026-11-20', '2026-11-01 – 2026-11-20', or 'All time'."""
+    if first is not None and last is not None:
+        return f"{first}" if first == last else f"{first} – {last}"
+    if first is not None:
+        return f"Since {first}"
+    if last is not None:
+        return f"Until {last}"
+    return "All time"
 
 
 def _sources(names: Sequence[str]) -> list[str]:

@@ -20,6 +20,7 @@ from tests.builders import (
 from tokentree.app.app import TokenTreeApp, create_app
 from tokentree.app.messages import Posted
 from tokentree.live.events import Event
+from tokentree.state import save_state
 from tokentree.workspace import Choices
 
 OPUS = "claude-opus-4-5-20251101"
@@ -150,6 +151,15 @@ def write_usage_logs(home: Path) -> None:
         codex_prompt(at(20, 8, 0, 10)),
         codex_tokens(at(20, 8, 1), (5000, 1000, 400, 0)),
     )
+
+
+@pytest.fixture(autouse=True)
+def biggest_first(isolated_home: Path, request: pytest.FixtureRequest) -> None:
+    """Weeks and days listed biggest first, as ncdu lists them: most tests walk the tree by
+    cost. Their own default (newest first) is tested with the `calendar_order` marker."""
+    if request.node.get_closest_marker("calendar_order") is None:
+        biggest = {"key": "cost", "descending": True}
+        save_state({"sorts": {kind: biggest for kind in ("week", "month", "day")}})
 
 
 @pytest.fixture(autouse=True)

@@ -300,7 +300,7 @@ def test_context_thresholds_come_from_the_settings() -> None:
 
 def test_no_watch_opens_the_view_without_following_the_logs(monkeypatch, usage_logs) -> None:
     opened: list[bool] = []
-    monkeypatch.setattr(app_module, "run", lambda choices, live: opened.append(live) or 0)
+    monkeypatch.setattr(app_module, "run", lambda choices, live, by: opened.append(live) or 0)
     monkeypatch.setattr(sys, "stdin", _Terminal())
     monkeypatch.setattr(sys, "stdout", _Terminal())
     assert main(["--no-watch"]) == 0 and main([]) == 0

@@ -75,7 +75,7 @@ async def test_info_panel_shows_flags_models_and_codex_limits(usage_logs) -> Non
         await pilot.press("i")  # on week W47
         await settle(app)
         text = panel_text(app)
-        assert "? 1 unpriced" in text and "≥ 2 lower-bound" in text and "↳ 1 sub-agent" in text
+        assert "? 1 unpriced" in text and "↓ 2 lower-bound" in text and "↳ 1 sub-agent" in text
         assert "sonnet-4.5 ×" in text and "haiku-4.5 ×" in text
         await pilot.press("j")  # W46 holds the Codex session that logged its limits
         await settle(app)
@@ -212,7 +212,7 @@ class _Terminal(io.StringIO):
 
 def test_bare_tokentree_on_a_terminal_opens_the_app(monkeypatch, usage_logs) -> None:
     opened: list[Choices] = []
-    monkeypatch.setattr(app_module, "run", lambda choices, live: opened.append(choices) or 0)
+    monkeypatch.setattr(app_module, "run", lambda choices, live, by: opened.append(choices) or 0)
     monkeypatch.setattr(sys, "stdin", _Terminal())
     monkeypatch.setattr(sys, "stdout", _Terminal())
     assert main(["--demo", "--tz", "UTC"]) == 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.app.conftest import make_app, ready, settle
 
 
@@ -35,3 +37,14 @@ def test_info_panel_on_a_call(snap_compare, usage_logs) -> None:
 
 def test_help(snap_compare, usage_logs) -> None:
     assert snap_compare(make_app(), terminal_size=(120, 36), run_before=_after("question_mark"))
+
+
+THEMES = {"dark": (), "light": ("T",)}
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+@pytest.mark.parametrize("theme", list(THEMES))
+def test_muted_text_reads_in_both_themes(snap_compare, usage_logs, theme, size) -> None:
+    """W47 › 17 Nov: headers, %, counts, the live line and the key hints in muted text."""
+    keys = (*THEMES[theme], "enter", "enter")
+    assert snap_compare(make_app(), terminal_size=size, run_before=_after(*keys))

@@ -25,7 +25,8 @@ from tokentree.core.advice import (
 )
 from tokentree.core.attribution import Attribution
 from tokentree.core.export import export_document
-from tokentree.core.overview import build_overview, render_overview, scale, sparkline
+from tokentree.core.overview import build_overview, scale, sparkline
+from tokentree.core.overview_text import render_overview
 from tokentree.core.pricing import PriceBook, Pricing
 from tokentree.core.records import ApiCall, Prompt, Tokens
 from tokentree.core.schemas import ExportDocument, ReportDocument
@@ -377,7 +378,7 @@ def test_overview_data_and_text() -> None:
     assert data["by_source"][0]["name"] == "claude-code"
     assert data["top_advice"][0]["rule"] == "cache_rebuilt"
     text = "\n".join(render_overview(data))
-    assert "◀ peak" in text and "Top advice" in text and "formula:" in text
+    assert "▼ peak 2026-W47" in text and "Top advice" in text and "formula:" in text
     assert "novels" in text
     assert sparkline([0, 1, 4, 8]) == " ▂▅█"
     assert scale(1_200_000)["novels"] == pytest.approx(10.0)

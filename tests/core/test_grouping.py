@@ -19,12 +19,21 @@ import pytest
 from tests.builders import claude_call, write
 from tests.core.test_served import _same_activity, _same_node, _same_totals
 from tokentree.core.attribution import Attribution
-from tokentree.core.grouping import Grouping, ViewTree, call_filter, view_tree
+from tokentree.core.grouping import ViewTree, call_filter, root_label, view_tree
 from tokentree.core.index import Index, Scope
 from tokentree.core.records import ApiCall
 from tokentree.core.served import ServedTree, served_tree
 from tokentree.core.sources import SOURCES, explicit_roots, find_files
-from tokentree.core.tree import Calendar, Kind, Node, Totals, build_tree, project_name, short_model
+from tokentree.core.tree import (
+    Calendar,
+    Grouping,
+    Kind,
+    Node,
+    Totals,
+    build_tree,
+    project_name,
+    short_model,
+)
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_logs"
 NEEDLES = ("", "opus", "bash", "codex", "atlas", "Read")
@@ -62,9 +71,9 @@ def _calls(demo: tuple[Index, Scope, Calendar], needle: str = "") -> list[ApiCal
     return [call for call in index.calls(scope) if _matches(needle)(call)]
 
 
-def _built(demo: tuple[Index, Scope, Calendar], calls: list[ApiCall]) -> Node:
+def _built(demo: tuple[Index, Scope, Calendar], calls: list[ApiCall], label: str = "") -> Node:
     index, scope, calendar = demo
-    return build_tree(calls, index.prompts(scope), calendar)
+    return build_tree(calls, index.prompts(scope), calendar, label or "All time")
 
 
 def _summed(nodes: list[Node]) -> Totals:
@@ -76,8 +85,9 @@ def _summed(nodes: list[Node]) -> Totals:
 
 @pytest.mark.parametrize("needle", NEEDLES)
 def test_a_filtered_tree_is_the_tree_of_the_calls_it_matches(demo, needle: str) -> None:
-    wanted = _built(demo, _calls(demo, needle))
+    wanted = _built(demo, _calls(demo, needle), root_label("All time", Grouping.WEEK, needle))
     view = view_tree(_served(demo), Grouping.WEEK, needle)
+    assert view.root.label == ("All time" if not needle else f"All time · /{needle}")
     assert 0 < view.root.totals.calls <= 596
     _same_node(wanted, view.root, depth=5)  # down to every call
     built, found = Attribution(wanted), Attribution(view.root, view.activity)

@@ -23,7 +23,6 @@ from tokentree.core.view import (
     export_name,
     flag_glyphs,
     listing,
-    matches,
     resolve,
 )
 
@@ -108,17 +107,6 @@ def test_listing_shares_and_bars_are_relative_to_parent_and_largest() -> None:
     assert by_tokens.share(by_tokens.rows[0]) == pytest.approx(
         by_tokens.rows[0].totals.total / day.totals.total
     )
-
-
-def test_filter_matches_labels_projects_models_and_sessions_of_a_day() -> None:
-    tree = _tree()
-    week = tree.children[0]
-    assert [d.key for d in listing(week, Sort(), BarMetric.COST, "17 nov").rows] == ["2026-11-17"]
-    assert len(listing(week, Sort(), BarMetric.COST, "ATLAS").rows) == 2  # via the sessions
-    assert listing(week, Sort(), BarMetric.COST, "nothing-like-it").rows == ()
-    assert listing(week, Sort(), BarMetric.COST, "nothing-like-it").hidden == 2
-    session = tree.find("2026-W47/2026-11-17/claude-code:a")
-    assert matches(session, "sonnet") and matches(session, "claude-code")
 
 
 @given(st.floats(0, 1), st.integers(1, 40))

@@ -25,14 +25,17 @@ from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.screen import ModalScreen
+from textual.timer import Timer
 from textual.worker import get_current_worker
 
 from tokentree import config
 from tokentree.alerting import deliver
-from tokentree.app.messages import BreakdownPriced, ExportFinished, Posted
+from tokentree.app.messages import BreakdownPriced, ExportFinished, Posted, ViewBuilt
+from tokentree.app.palette import ViewCommands
 from tokentree.app.screens.export import ExportRequest, ExportScreen
 from tokentree.app.screens.help import HelpScreen
 from tokentree.app.screens.overview import OverviewScreen
+from tokentree.app.theme import extra_variables
 from tokentree.app.widgets.advice_bar import AdviceBar
 from tokentree.app.widgets.bars import PathBar, StatusBar, crumb, totals_text
 from tokentree.app.widgets.filter_bar import FilterBar
@@ -44,17 +47,19 @@ from tokentree.core.analysis import Analysis
 from tokentree.core.attribution import Attribution, mix
 from tokentree.core.breakdown import Breakdown, breakdown, calls_below
 from tokentree.core.export import ExportError, export_chunks, write_export
+from tokentree.core.grouping import GROUP_KIND, ViewTree, view_tree
 from tokentree.core.handoff import handoff_text
 from tokentree.core.live import DEFAULT_THRESHOLDS, Thresholds, summarize
 from tokentree.core.pricing import PriceBook
-from tokentree.core.tree import Kind, Node
+from tokentree.core.tree import Grouping, Kind, Node
 from tokentree.core.view import (
     GRAPH_CYCLE,
     BarMetric,
-    Graph,
     Listing,
     Sort,
     SortKey,
+    child_kind,
+    default_sort,
     export_name,
     listing,
     mix_order,
@@ -75,14 +80,19 @@ from tokentree.live.indexer import Indexer
 from tokentree.live.snapshot import Snapshot
 from tokentree.live.watcher import Watcher
 from tokentree.live.watching import POLL_SECONDS
+from tokentree.state import ViewState, load_state, save_state
 from tokentree.workspace import DEMO_NOW, Choices, Workspace, demo_clock, prepare_workspace
 
 Path_ = tuple[str, ...]
 VIEW_ACTIONS = {
     "sort",
+    "cycle_grouping",
     "toggle_metric",
     "cycle_graph",
+    "graph_or_first",
+    "last",
     "toggle_info",
+    "scroll_info",
     "overview",
     "export",
     "filter",
@@ -93,6 +103,8 @@ VIEW_ACTIONS = {
 BREAKDOWN_CACHE = 64
 BIG_REFRESH = 16 * 1024 * 1024  # bytes: a live refresh this big shows its progress
 TICK = 1.0  # seconds between redraws of the live line
+FILTER_PAUSE = 0.3  # seconds of no typing before the filter is applied (it sums every call)
+GG_WINDOW = 0.4  # seconds: a second g within this jumps to the first row, else g cycles the graph
 
 
 class TokenTreeApp(App[int]):
@@ -101,6 +113,7 @@ class TokenTreeApp(App[int]):
     CSS_PATH = "tokentree.tcss"
     TITLE = "tokentree"
     ENABLE_COMMAND_PALETTE = True
+    COMMANDS = App.COMMANDS | {ViewCommands}
     BINDINGS = [
         Binding("s", "sort('cost')", "sort by cost", show=False),
         Binding("t", "sort('tokens')", "sort by tokens", show=False),
@@ -108,16 +121,21 @@ class TokenTreeApp(App[int]):
         Binding("n", "sort('time')", "sort by time", show=False),
         Binding("C", "sort('count')", "sort by count", show=False),
         Binding("a", "toggle_metric", "bar by cost or tokens", show=False),
-        Binding("g", "cycle_graph", "bar / percent / both", show=False),
+        Binding("g", "graph_or_first", "bar / percent / both; gg: first row", show=False),
+        Binding("G", "last", "last row", show=False),
         Binding("i", "toggle_info", "info", show=False),
+        Binding("J,shift+down", "scroll_info(1)", "scroll the info panel down", show=False),
+        Binding("K,shift+up", "scroll_info(-1)", "scroll the info panel up", show=False),
         Binding("o", "overview", "overview", show=False),
         Binding("e", "export", "export", show=False),
         Binding("H", "handoff", "handoff", show=False),  # h is back (vim)
         Binding("slash", "filter", "filter", show=False),
+        Binding("b", "cycle_grouping", "group by week, month, day, project…", show=False),
         Binding("question_mark", "help", "help", show=False),
         Binding("T", "toggle_theme", "theme", show=False),
         Binding("escape", "escape", "close", show=False),
         Binding("q", "quit", "quit", show=False),
+        Binding("ctrl+c", "quit", "quit", show=False, priority=True),
     ]
 
     path_bar: PathBar
@@ -136,6 +154,7 @@ class TokenTreeApp(App[int]):
         clock: Callable[[], float] = time.time,
         thresholds: Thresholds = DEFAULT_THRESHOLDS,
         alert_command: str | None = None,
+        grouping: Grouping | None = None,
     ) -> None:
         super().__init__()
         self.workspace = workspace
@@ -168,10 +187,17 @@ class TokenTreeApp(App[int]):
             target=self.analyser.run, name="tokentree-analysis", daemon=True
         )
         self.path: Path_ = ()
-        self.sort = Sort()
-        self.bar_metric = BarMetric.COST
-        self.graph = Graph.BOTH
-        self.filters: dict[Path_, str] = {}
+        restored = ViewState.from_saved(load_state())
+        self.sorts = dict(restored.sorts)  # per kind of row listed (view.default_sort)
+        self.bar_metric = restored.bar_metric
+        self.graph = restored.graph
+        self._restored_theme = restored.theme
+        self._pending_g: Timer | None = None  # a lone g waits: it may be the first of gg
+        self.grouping = grouping or restored.grouping
+        self.needle = ""  # the carried filter: the whole view counts the calls it matches
+        self.view: ViewTree | None = None  # the snapshot's tree, grouped and filtered
+        self._views = 0  # views shown so far: what a priced breakdown is of
+        self._typing: Timer | None = None
         self.remembered: dict[Path_, str] = {}
         self.crash: Exception | None = None
         self.report_crash_in_cli = False
@@ -181,6 +207,11 @@ class TokenTreeApp(App[int]):
         self._prices_lock = threading.Lock()
         self._watching = False
         self._drawing = False  # a list is on its way to the screen: the analysis waits
+
+    def get_css_variables(self) -> dict[str, str]:
+        """The theme's variables and ours (`$muted-text`: see app/theme.py)."""
+        variables = super().get_css_variables()
+        return {**variables, **extra_variables(variables)}
 
     # --- layout ---------------------------------------------------------------------------------
 
@@ -204,6 +235,10 @@ class TokenTreeApp(App[int]):
         )
 
     def on_mount(self) -> None:
+        if self._restored_theme in self.available_themes:
+            self.theme = self._restored_theme
+        self.theme_changed_signal.subscribe(self, lambda _theme: self._remember())
+        self.table.graph = self.graph
         self.table.empty_text = "Reading logs…"
         self.table.focus()
         self.status.set_status("reading logs…", "busy")
@@ -322,10 +357,7 @@ class TokenTreeApp(App[int]):
             self.snapshot is not None and self.snapshot.complete
         )
         self.snapshot = event.snapshot
-        served = event.snapshot.served
-        self.attribution = Attribution(event.snapshot.tree, served.activity if served else {})
-        current = self.table.current
-        self._show(select=current.key if current else None, keep_screen_row=True)
+        self._regroup(keep_screen_row=True)
         if event.snapshot.complete:
             self._show_status(event.snapshot)
         self._tick()
@@ -345,6 +377,63 @@ class TokenTreeApp(App[int]):
 
     def _drawn(self) -> None:
         self._drawing = False
+
+    # --- the view: the snapshot's tree grouped and filtered -----------------------------------
+
+    def _regroup(self, *, keep_screen_row: bool) -> None:
+        """The view of the snapshot as grouped and filtered now: at once when it is the served
+        tree itself or its days grouped again; else summed by the index, off the UI thread."""
+        snapshot = self.snapshot
+        if snapshot is None:
+            return
+        served = snapshot.served
+        if served is None or (self.grouping not in GROUP_KIND and not self.needle):
+            if served is None:
+                shown = ViewTree(snapshot.tree, {}, self.workspace.calendar)
+            else:
+                shown = view_tree(served, self.grouping)
+            self._view_ready(shown, snapshot.generation, keep_screen_row)
+            return
+        self.status.set_status(f"{self._view_doing()}…", "busy")
+        self._build_view(snapshot.generation, keep_screen_row)
+
+    def _view_doing(self) -> str:
+        doing = [f"grouping by {self.grouping.value}"] if self.grouping in GROUP_KIND else []
+        return " and ".join([*doing, *([f"filtering “{self.needle}”"] if self.needle else [])])
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="view")
+    def _build_view(self, generation: int, keep_screen_row: bool) -> None:
+        snapshot, grouping, needle = self.snapshot, self.grouping, self.needle
+        assert snapshot is not None and snapshot.served is not None
+        shown = view_tree(snapshot.served, grouping, needle)
+        if not get_current_worker().is_cancelled:
+            self.post_message(ViewBuilt(shown, generation, keep_screen_row))
+
+    @on(ViewBuilt)
+    def _view_built(self, message: ViewBuilt) -> None:
+        view = message.view
+        if (view.grouping, view.needle) == (self.grouping, self.needle):  # not a stale one
+            self._view_ready(view, message.generation, message.keep_screen_row)
+            if self.snapshot is not None and self.snapshot.complete:
+                self._show_status(self.snapshot)
+
+    def _view_ready(self, view: ViewTree, generation: int, keep_screen_row: bool) -> None:
+        self.view = view
+        self._views += 1
+        self.attribution = Attribution(view.root, view.activity)
+        current = self.table.current
+        self._show(select=current.key if current else None, keep_screen_row=keep_screen_row)
+
+    def action_cycle_grouping(self) -> None:
+        """b: the top level by week, month, day, project, model, source, and around."""
+        self.grouping = self.grouping.next()
+        self.path = ()
+        self._regroup(keep_screen_row=False)
+        self._remember()
+
+    def _advice_path(self, chain: list[Node]) -> str | None:
+        """Where the advice about the chain's last node is kept; None where none applies."""
+        return self.view.advice_path(chain) if self.view is not None else None
 
     def _analysed(self, event: TreeAnalysed) -> None:
         """Activity and advice arrived: add them to the list, the panels and the overview."""
@@ -398,9 +487,9 @@ class TokenTreeApp(App[int]):
     # --- showing the current node ----------------------------------------------------------
 
     def _chain(self) -> list[Node]:
-        if self.snapshot is None:
+        if self.view is None:
             return []
-        chain, self.path = resolve(self.snapshot.tree, self.path)
+        chain, self.path = resolve(self.view.root, self.path)
         return chain
 
     def _show(self, select: str | None, *, keep_screen_row: bool) -> None:
@@ -411,18 +500,17 @@ class TokenTreeApp(App[int]):
         if not chain:
             return
         node = chain[-1]
-        needle = self.filters.get(self.path, "")
-        shown = listing(node, self.sort, self.bar_metric, needle)
-        self.table.empty_text = self._empty_text(shown.node, needle)
+        shown = listing(node, self.sort, self.bar_metric)
+        self.table.empty_text = self._empty_text(shown.node)
         select = select or self.remembered.get(self.path)
         decor = self._decor(shown)
         self.table.show(shown, select, keep_screen_row=keep_screen_row, decor=decor)
         self._show_advice(shown)
         self.path_bar.show(chain)
 
-    def _empty_text(self, node: Node, needle: str) -> str:
-        if needle and node.children:
-            return f"Nothing here matches “{needle}” (Esc clears the filter)."
+    def _empty_text(self, node: Node) -> str:
+        if self.needle:
+            return f"Nothing here matches “{self.needle}” (Esc clears the filter)."
         if self.snapshot is not None and not self.snapshot.complete:
             return "Reading logs…"
         if node.kind is Kind.ALL:
@@ -445,8 +533,8 @@ class TokenTreeApp(App[int]):
         def mix_of(row: Node) -> str:
             return mix(attribution[row], order)
 
-        analysis = self.analysis
-        marks = analysis.advice.marks_at(shown.node, "/".join(self.path)) if analysis else {}
+        analysis, path = self.analysis, self._advice_path(self._chain())
+        marks = analysis.advice.marks_at(shown.node, path) if analysis and path is not None else {}
         return Decor(order, mix_of, marks)
 
     def _decorate(self, shown: Listing) -> None:
@@ -461,8 +549,8 @@ class TokenTreeApp(App[int]):
         if shown is None or self.info.display:
             self.advice_bar.show(None, ())
             return
-        analysis = self.analysis
-        items = analysis.advice.for_path("/".join(self.path)) if analysis else []
+        analysis, path = self.analysis, self._advice_path(self._chain())
+        items = analysis.advice.for_path(path) if analysis and path is not None else []
         self.advice_bar.show(shown.node, items)
 
     def action_overview(self) -> None:
@@ -504,17 +592,63 @@ class TokenTreeApp(App[int]):
         current = self.table.current
         self._show(select=current.key if current else None, keep_screen_row=False)
 
+    def _remember(self) -> None:
+        """Keep the view's choices for the next run (a file in the state dir)."""
+        state = ViewState(self.sorts, self.bar_metric, self.graph, self.theme, self.grouping)
+        save_state(state.to_saved())
+
+    @property
+    def sort(self) -> Sort:
+        """The sort of the list on screen: the last chosen for its kind of rows."""
+        chain = self._chain()
+        kind = child_kind(chain[-1]) if chain else Kind.WEEK
+        return self.sorts.get(kind) or default_sort(kind)
+
     def action_sort(self, key: str) -> None:
-        self.sort = self.sort.pressed(SortKey(key))
+        chain = self._chain()
+        kind = child_kind(chain[-1]) if chain else Kind.WEEK
+        self.sorts[kind] = self.sort.pressed(SortKey(key))
         self._reshow()
+        self._remember()
+
+    @on(UsageTable.HeaderClicked)
+    def _header_clicked(self, message: UsageTable.HeaderClicked) -> None:
+        self.action_sort(message.key.value)
+
+    @on(PathBar.CrumbClicked)
+    def _crumb_clicked(self, message: PathBar.CrumbClicked) -> None:
+        """Up to the clicked breadcrumb, the cursor on the way we came down."""
+        if message.depth < len(self.path):
+            came_from = self.path[message.depth]
+            self.path = self.path[: message.depth]
+            self._show(select=came_from, keep_screen_row=False)
 
     def action_toggle_metric(self) -> None:
         self.bar_metric = BarMetric.TOKENS if self.bar_metric is BarMetric.COST else BarMetric.COST
         self._reshow()
+        self._remember()
 
     def action_cycle_graph(self) -> None:
         self.graph = GRAPH_CYCLE[(GRAPH_CYCLE.index(self.graph) + 1) % len(GRAPH_CYCLE)]
         self.table.graph = self.graph
+        self._remember()
+
+    def action_graph_or_first(self) -> None:
+        """vim's gg (first row) when a second g follows within GG_WINDOW; a lone g, once that
+        has passed, cycles the graph as ncdu's g does."""
+        if self._pending_g is not None:
+            self._pending_g.stop()
+            self._pending_g = None
+            self.table.action_jump(0)
+            return
+        self._pending_g = self.set_timer(GG_WINDOW, self._lone_g)
+
+    def _lone_g(self) -> None:
+        self._pending_g = None
+        self.action_cycle_graph()
+
+    def action_last(self) -> None:
+        self.table.action_jump(-1)
 
     def action_toggle_theme(self) -> None:
         self.theme = "textual-light" if self.theme == "textual-dark" else "textual-dark"
@@ -525,24 +659,28 @@ class TokenTreeApp(App[int]):
     def action_escape(self) -> None:
         if self.info.display:
             self.action_toggle_info(show=False)
-        elif self.filters.get(self.path):
+        elif self.needle:
             self._set_filter("")
 
     # --- filter ---------------------------------------------------------------------------------
 
     def action_filter(self) -> None:
         bar = self.filter_bar
-        bar.value = self.filters.get(self.path, "")
+        bar.value = self.needle
         bar.display = True
         bar.focus()
 
-    @on(FilterBar.Changed)
+    @on(FilterBar.Changed, "#filter")
     def _filter_typed(self, message: FilterBar.Changed) -> None:
+        """Applied once typing pauses: each filter sums the calls it matches again."""
         if self.filter_bar.display:
-            self._set_filter(message.value)
+            if self._typing is not None:
+                self._typing.stop()
+            self._typing = self.set_timer(FILTER_PAUSE, partial(self._set_filter, message.value))
 
-    @on(FilterBar.Submitted)
-    def _filter_kept(self) -> None:
+    @on(FilterBar.Submitted, "#filter")
+    def _filter_kept(self, message: FilterBar.Submitted) -> None:
+        self._set_filter(message.value)
         self.filter_bar.display = False
         self.table.focus()
 
@@ -553,12 +691,15 @@ class TokenTreeApp(App[int]):
         self.table.focus()
 
     def _set_filter(self, needle: str) -> None:
-        if needle:
-            self.filters[self.path] = needle
-        else:
-            self.filters.pop(self.path, None)
-        current = self.table.current
-        self._show(select=current.key if current else None, keep_screen_row=False)
+        """The whole view narrowed to the calls `needle` matches, totals summed again; the
+        breadcrumbs show it until it is cleared."""
+        if self._typing is not None:
+            self._typing.stop()
+            self._typing = None
+        needle = needle.strip()
+        if needle != self.needle:
+            self.needle = needle
+            self._regroup(keep_screen_row=False)
 
     # --- info panel -------------------------------------------------------------------------------
 
@@ -577,21 +718,26 @@ class TokenTreeApp(App[int]):
             self._show_info()
         self._show_advice(self.table.listing)
 
+    def action_scroll_info(self, lines: int) -> None:
+        """The panel keeps no focus (the list has it): these keys scroll it from the list."""
+        if self.info.display:
+            self.info.scroll_relative(y=lines * 3, animate=False)
+
     def _show_info(self) -> None:
         selected = self._selected()
         if selected is None or self.snapshot is None:
             return
         node, parents = selected
-        key = (self.snapshot.generation, (*[n.key for n in parents[1:]], node.key))
+        key = (self._views, (*[n.key for n in parents[1:]], node.key))
         found = self._breakdowns.get(key)
-        analysis = self.analysis
+        analysis, path = self.analysis, self._advice_path([*parents, node])
         self.info.show(
             node,
             parents,
             found,
             self.snapshot.rate_limits,
             activity=self.attribution[node] if self.attribution else None,
-            advice=analysis.advice.for_path("/".join(key[1])) if analysis else (),
+            advice=analysis.advice.about_row(path) if analysis and path is not None else (),
             analysing=analysis is None,
         )
         if found is None:
@@ -625,8 +771,8 @@ class TokenTreeApp(App[int]):
             self.notify("A handoff is of a session: select one first.", severity="warning")
             return
         node, parents = selected
-        path = "/".join(n.key for n in [*parents[1:], node])
-        advice = self.analysis.advice.for_path(path) if self.analysis else ()
+        path = self._advice_path([*parents, node])
+        advice = self.analysis.advice.for_path(path) if self.analysis and path is not None else ()
         text = handoff_text(node, calls_below(node), advice, self.workspace.calendar.zone)
         self.copy_to_clipboard(text)
         self.notify(
@@ -647,13 +793,8 @@ class TokenTreeApp(App[int]):
         node_path = "/".join(n.key for n in chain[1:])
         summary = " › ".join(crumb(n) for n in chain) + "\n" + totals_text(node)
         self.push_screen(
-            ExportScreen(summary, export_name(chain)),
-            callback=partial(self._export_chosen, node, node_path),
+            ExportScreen(summary, export_name(chain), partial(self._write_export, node, node_path))
         )
-
-    def _export_chosen(self, node: Node, node_path: str, request: ExportRequest | None) -> None:
-        if request is not None:
-            self._write_export(node, node_path, request)
 
     @work(thread=True, exit_on_error=False, group="export")
     def _write_export(self, node: Node, node_path: str, request: ExportRequest) -> None:
@@ -676,9 +817,16 @@ class TokenTreeApp(App[int]):
 
     @on(ExportFinished)
     def _exported(self, message: ExportFinished) -> None:
+        """Said in the export dialog; a toast only if it was closed while writing."""
+        dialog = self.screen if isinstance(self.screen, ExportScreen) else None
         if message.error:
-            self.notify(message.error, title="Export failed", severity="error")
+            if dialog is not None:
+                dialog.failed(message.error)
+            else:
+                self.notify(message.error, title="Export failed", severity="error")
             return
+        if dialog is not None:
+            dialog.dismiss(None)
         self.last_export = Path(message.target).expanduser()
         size = f"{message.size / 1024:,.0f} KB" if message.size >= 1024 else f"{message.size} B"
         self.notify(f"✓ wrote {message.target} ({size}, schema tokentree.export/1)")
@@ -710,6 +858,7 @@ def create_app(
     *,
     live: bool = True,
     clock: Callable[[], float] | None = None,
+    by: str | None = None,
 ) -> TokenTreeApp:
     """The app for these choices; raises UsageError (before any screen) for bad ones. Its
     clock is the real one, or the demo's."""
@@ -721,12 +870,15 @@ def create_app(
         clock=clock or (demo_clock() if choices.demo else time.time),
         thresholds=workspace.settings.context_thresholds(),
         alert_command=workspace.settings.alert_command,
+        grouping=Grouping(by) if by else None,
     )
 
 
-def run(choices: Choices, *, live: bool = True, headless: bool = False) -> int:
+def run(
+    choices: Choices, *, live: bool = True, headless: bool = False, by: str | None = None
+) -> int:
     """Run the interactive view; a crash is re-raised here for the CLI's one-line report."""
-    app = create_app(choices, live=live)
+    app = create_app(choices, live=live, by=by)
     app.report_crash_in_cli = True
     app.run(headless=headless)
     if app.crash is not None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from textual.message import Message
 
 from tokentree.core.breakdown import Breakdown
+from tokentree.core.grouping import ViewTree
 from tokentree.live.events import Event
 
 
@@ -43,3 +44,12 @@ class ExportFinished(Message):
     target: str
     size: int
     error: str
+
+
+@dataclass
+class ViewBuilt(Message):
+    """The snapshot of `generation`, grouped and filtered (by a worker: the index sums it)."""
+
+    view: ViewTree
+    generation: int
+    keep_screen_row: bool

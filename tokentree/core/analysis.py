@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from tokentree.core.advice import AdviceReport, AdviceSettings, advise
 from tokentree.core.advice.digest import DayDigest, KeptDigests
 from tokentree.core.advice.report import join
 from tokentree.core.attribution import Attribution
-from tokentree.core.overview import build_overview
+from tokentree.core.overview import Splits, build_overview
 from tokentree.core.pricing import PriceBook
 from tokentree.core.served import ServedTree
 from tokentree.core.tree import Node, closer
@@ -61,8 +61,15 @@ def analyse(
     if served is not None and digests is not None:
         stamped = _Stamped(digests, served, f"{prices.fingerprint}|{settings!r}")
     advice = advise(tree, prices, settings, attribution, done_with=done_with, digests=stamped)
-    splits = served.splits() if served else None
-    overview = build_overview(tree, attribution, advice, week_start, splits=splits)
+    day_splits: dict[str, Splits] | None = None
+    day_sessions: dict[str, set[str]] | None = None
+    if served is not None:  # each day's splits from its record, its sessions as served
+        day_splits = {
+            key: replace(served, records={key: record}).splits()
+            for key, record in served.records.items()
+        }
+        day_sessions = served.sessions
+    overview = build_overview(tree, attribution, advice, week_start, 5, day_splits, day_sessions)
     seconds = time.perf_counter() - started
     return Analysis(tree, generation, attribution, advice, overview, seconds)
 

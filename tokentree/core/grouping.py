@@ -16,7 +16,6 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from enum import StrEnum
 
 from tokentree.core.attribution import Activity, Bucket
 from tokentree.core.index.reader import Reads
@@ -25,6 +24,7 @@ from tokentree.core.served import TOTAL_SUMS, ServedTree, add_sums, merge_served
 from tokentree.core.sources import SOURCES
 from tokentree.core.tree import (
     Calendar,
+    Grouping,
     Kind,
     Node,
     build_sessions,
@@ -32,22 +32,6 @@ from tokentree.core.tree import (
     short_model,
     week_key,
 )
-
-
-class Grouping(StrEnum):
-    """What the view's top level lists; `b` cycles them in this order."""
-
-    WEEK = "week"
-    MONTH = "month"
-    DAY = "day"
-    PROJECT = "project"
-    MODEL = "model"
-    SOURCE = "source"
-
-    def next(self) -> Grouping:
-        members = list(Grouping)
-        return members[(members.index(self) + 1) % len(members)]
-
 
 GROUP_KIND = {Grouping.PROJECT: Kind.PROJECT, Grouping.MODEL: Kind.MODEL}
 GROUP_KIND[Grouping.SOURCE] = Kind.SOURCE
@@ -84,16 +68,28 @@ def view_tree(served: ServedTree, grouping: Grouping, needle: str = "") -> ViewT
     """The served tree as the view shows it: grouped by `grouping`, of the calls `needle`
     matches (all of them when it is empty)."""
     needle = needle.strip()
+    label = root_label(served.root.label, grouping, needle)
     if needle:
         only = call_filter(served.reads, served.scope, needle)
         scope = replace(served.scope, only=only)
-        served = served_tree(served.reads, scope, served.calendar, served.root.label)
+        served = served_tree(served.reads, scope, served.calendar, label)
     if grouping in GROUP_KIND:
-        return _by_column(served, grouping, needle)
+        return _by_column(served, grouping, needle, label)
     root, activity = served.root, dict(served.activity)
     if grouping is not Grouping.WEEK:
-        root = _by_time(served, grouping is Grouping.MONTH, activity)
+        root = _by_time(served, grouping is Grouping.MONTH, activity, label)
     return ViewTree(root, activity, served.calendar, grouping, needle)
+
+
+def root_label(label: str, grouping: Grouping, needle: str) -> str:
+    """The root's name in the breadcrumbs, with the grouping and the filter while they hold:
+    'All time · by project · /opus'."""
+    parts = [label]
+    if grouping is not Grouping.WEEK:
+        parts.append(f"by {grouping.value}")
+    if needle:
+        parts.append(f"/{needle}")
+    return " · ".join(parts)
 
 
 def call_filter(reads: Reads, scope: Scope, needle: str) -> CallFilter:
@@ -122,8 +118,10 @@ def call_filter(reads: Reads, scope: Scope, needle: str) -> CallFilter:
 # --- by month or day: the served days, grouped again -----------------------------------------
 
 
-def _by_time(served: ServedTree, by_month: bool, activity: dict[Node, Activity]) -> Node:
-    root = _new_root(served.root)
+def _by_time(
+    served: ServedTree, by_month: bool, activity: dict[Node, Activity], label: str
+) -> Node:
+    root = _new_root(served.root, label)
     activity[root] = activity.get(served.root, Activity())
     days = [day for week in served.root.children for day in week.children]
     if not by_month:
@@ -150,9 +148,9 @@ def month_label(key: str) -> str:
     return f"{date.fromisoformat(key + '-01'):%B %Y}"
 
 
-def _new_root(served_root: Node) -> Node:
+def _new_root(served_root: Node, label: str) -> Node:
     """A root over the same calls as the served one: its sums, span and session count."""
-    root = Node(Kind.ALL, "", served_root.label, served_root.start, served_root.end)
+    root = Node(Kind.ALL, "", label, served_root.start, served_root.end)
     root.totals.add(served_root.totals)
     root.models.update(served_root.models)
     root.sessions = served_root.sessions
@@ -163,13 +161,13 @@ def _new_root(served_root: Node) -> Node:
 # --- by project, model or source: one row each, served from its own calls --------------------
 
 
-def _by_column(served: ServedTree, grouping: Grouping, needle: str) -> ViewTree:
+def _by_column(served: ServedTree, grouping: Grouping, needle: str, label: str) -> ViewTree:
     """One row per value of the grouping's column, summed from the counted copies alone
     (`Scope.only`: exact first and last times, activity by project and model), whose
     children are served from the calls of that value when first opened."""
     reads, column, kind = served.reads, grouping.value, GROUP_KIND[grouping]
     counted = replace(served.scope, only=served.scope.only or CallFilter())
-    root = _new_root(served.root)
+    root = _new_root(served.root, label)
     view = ViewTree(root, {}, served.calendar, grouping, needle)
     view.activity[root] = served.activity.get(served.root, Activity())
     groups: dict[str, Node] = {}

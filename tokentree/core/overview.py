@@ -1,32 +1,43 @@
-"""The period at a glance: daily spend as a calendar, the weekly trend, the splits, the top advice.
+"""The period at a glance, as plain data: daily spend, the weekly trend, what drove it, quick
+windows, the last 30 days and the top advice; narrowed to a range from its days alone.
 
-`build_overview` returns plain data (the `overview` of `report --json --overview`);
-`render_overview` turns it into the text lines `report --overview` prints and an
-overview screen can show as they are.
+`build_overview` returns the `overview` of `report --json --overview`; each day keeps its own
+parts (`daily`), so `in_range` can narrow every part to 90 days, 180 days or a year without
+the tree. `core/overview_text.py` draws it.
 """
 
 from __future__ import annotations
 
-import math
+import re
 from collections import Counter
+from collections.abc import Mapping
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 from tokentree import format as fmt
 from tokentree.core.attribution import Attribution, turn_calls
 from tokentree.core.sources import SOURCES
-from tokentree.core.tree import Kind, Node, project_name, short_model, week_key
+from tokentree.core.tree import Kind, Node, project_name, week_key
 
 if TYPE_CHECKING:  # the served tree imports this module, and `report` the served tree's
     from tokentree.core.advice import AdviceReport
 
-SPARKS = "▁▂▃▄▅▆▇█"
-SHADES = ("░", "▒", "▓", "█")
 WORDS_PER_TOKEN = 0.75  # English prose: about 1.33 tokens a word
 WORDS_PER_NOVEL = 90_000
 WORDS_PER_MINUTE = 250  # silent reading
 SOURCE_NAMES = {name: source.title for name, source in SOURCES.items()}
-
+AVERAGE_DAYS = 7  # the moving average's window
+TABLE_DAYS = 30  # the daily table's length
+RANGES: dict[str, tuple[str, int | None]] = {
+    "90d": ("90 days", 90),
+    "180d": ("180 days", 180),
+    "1y": ("1 year", 365),
+    "all": ("all", None),
+}
+"""The range selector's choices, in the order `r` cycles them: title and days (None: all)."""
+SPARKS = "▁▂▃▄▅▆▇█"
+SPLITS = ("by_source", "by_model", "by_project")
+_PLACES = 9  # a day's parts keep nano-dollars: a year of them sums to the cent and below
 
 Splits = tuple[Counter[str], Counter[str], Counter[str]]
 """Cost by source, by model and by project (each call's own)."""
@@ -38,36 +49,219 @@ def build_overview(
     advice: AdviceReport,
     week_start: int = 0,
     top: int = 5,
-    splits: Splits | None = None,
+    day_splits: Mapping[str, Splits] | None = None,
+    day_sessions: Mapping[str, set[str]] | None = None,
 ) -> dict[str, Any]:
-    """Everything the overview shows, for the period below `root`, as plain data; the cost
-    splits are summed from its calls unless given (a served tree's come from the index)."""
-    days = {day.key: day.totals.cost for day in _nodes(root, Kind.DAY)}
-    weeks = _weeks(days, week_start)
-    by_source, by_model, by_project = splits or splits_of(root)
-    totals = root.totals
-    peak = max(weeks, key=lambda week: week["cost_usd"]) if weeks else None
-    return {
-        "start": min(days) if days else None,
-        "end": max(days) if days else None,
-        "cost_usd": round(totals.cost, 6),
-        "unpriced_calls": totals.unpriced_calls,
-        "tokens": totals.total,
-        "calls": totals.calls,
-        "sessions": root.sessions,
+    """Everything the overview shows for the period below `root`, as plain data, over all of
+    it. Each day's splits and session keys are read from its calls unless given (a served
+    tree's come from the index, and reading its days' sessions would load them)."""
+    base = {
         "week_start": week_start,
-        "days": {day: round(cost, 6) for day, cost in sorted(days.items())},
-        "weeks": weeks,
-        "peak_week": peak["week"] if peak else None,
-        "by_source": _shares(by_source, totals.cost),
-        "by_model": _shares(by_model, totals.cost),
-        "by_project": _shares(by_project, totals.cost),
-        "activity": attribution[root].as_dict(),
+        "daily": day_parts(root, attribution, day_splits, day_sessions),
         "top_advice": [item.as_dict() for item in advice.top(top)],
         "advice_by_rule": _by_rule(advice),
         "notes": [item.as_dict() for item in advice.items if item.saving_usd <= 0][:top],
-        "scale": scale(totals.total),
     }
+    return in_range(base, "all")
+
+
+def day_parts(
+    root: Node,
+    attribution: Attribution,
+    day_splits: Mapping[str, Splits] | None = None,
+    day_sessions: Mapping[str, set[str]] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Each day's spend, tokens, calls, the sessions it began, its cost by source, model and
+    project and its activity: all a range needs to sum up its days (see `in_range`)."""
+    found: dict[str, dict[str, Any]] = {}
+    seen: set[str] = set()
+    for day in sorted(_nodes(root, Kind.DAY), key=lambda node: node.key):
+        keys = day_sessions.get(day.key, set()) if day_sessions is not None else None
+        if keys is None:
+            keys = {session.key for session in day.children}
+        splits = day_splits.get(day.key) if day_splits is not None else None
+        part = found.setdefault(day.key, _empty_part())
+        _add_part(part, _part_of(day, attribution, splits or splits_of(day), len(keys - seen)))
+        seen |= keys
+    return {key: _rounded(part, _PLACES) for key, part in found.items()}
+
+
+def in_range(data: dict[str, Any], key: str) -> dict[str, Any]:
+    """The overview of the range's last days (counted back from the last day with usage),
+    every part summed again from `daily`. Advice is the period's top advice that falls in
+    the range; `advice_by_rule` counts the whole period, so a narrower range leaves it out."""
+    title, count = RANGES[key]
+    daily = data["daily"]
+    first, last = min(daily, default=None), max(daily, default=None)
+    if count is not None and first is not None and last is not None:
+        first = max(first, (date.fromisoformat(last) - timedelta(days=count - 1)).isoformat())
+    kept = {day: part for day, part in sorted(daily.items()) if first is None or day >= first}
+    summed = _empty_part()
+    for part in kept.values():
+        _add_part(summed, part)
+    days = {day: round(part["cost_usd"], 6) for day, part in kept.items()}
+    weeks = _weeks(days, data["week_start"], first)
+    peak = max(weeks, key=lambda week: week["cost_usd"]) if weeks else None
+    cost = summed["cost_usd"]
+    keep_week = {week["week"] for week in weeks}
+    return data | {
+        "range": {"key": key, "title": title, "days": count, "first": first, "last": last},
+        "start": min(kept, default=None),
+        "end": max(kept, default=None),
+        "cost_usd": round(cost, 6),
+        "unpriced_calls": summed["unpriced_calls"],
+        "tokens": summed["tokens"],
+        "calls": summed["calls"],
+        "sessions": summed["sessions"],
+        "daily": kept,
+        "days": days,
+        "weeks": weeks,
+        "peak_week": peak["week"] if peak else None,
+        **{name: _shares(Counter(summed[name]), cost) for name in SPLITS},
+        "activity": _rounded(summed["activity"], 6),
+        "top_advice": _advice_in(data["top_advice"], first, keep_week),
+        "notes": _advice_in(data["notes"], first, keep_week),
+        "advice_by_rule": data["advice_by_rule"] if count is None else [],
+        "scale": scale(summed["tokens"]),
+        "windows": windows(days),
+        "last_days": daily_table(days),
+    }
+
+
+def next_range(key: str) -> str:
+    """The range after `key`, in the order `r` cycles them."""
+    keys = list(RANGES)
+    return keys[(keys.index(key) + 1) % len(keys)]
+
+
+def _empty_part() -> dict[str, Any]:
+    return {
+        "cost_usd": 0.0,
+        "tokens": 0,
+        "calls": 0,
+        "unpriced_calls": 0,
+        "sessions": 0,
+        **{name: {} for name in SPLITS},
+        "activity": {},
+    }
+
+
+def _part_of(day: Node, attribution: Attribution, splits: Splits, sessions: int) -> dict[str, Any]:
+    totals = day.totals
+    return {
+        "cost_usd": totals.cost,
+        "tokens": totals.total,
+        "calls": totals.calls,
+        "unpriced_calls": totals.unpriced_calls,
+        "sessions": sessions,
+        **{name: dict(split) for name, split in zip(SPLITS, splits, strict=True)},
+        "activity": {
+            name: {"tokens": tokens, "cost_usd": cost}
+            for name, (tokens, cost) in attribution[day].classes().items()
+        },
+    }
+
+
+def _add_part(into: dict[str, Any], part: dict[str, Any]) -> None:
+    for name in ("cost_usd", "tokens", "calls", "unpriced_calls", "sessions"):
+        into[name] += part[name]
+    for name in SPLITS:
+        for key, cost in part[name].items():
+            into[name][key] = into[name].get(key, 0.0) + cost
+    for name, sums in part["activity"].items():
+        summed = into["activity"].setdefault(name, {"tokens": 0, "cost_usd": 0.0})
+        summed["tokens"] += sums["tokens"]
+        summed["cost_usd"] += sums["cost_usd"]
+
+
+def _rounded(value: Any, places: int) -> Any:
+    """Every float in a nest of dicts rounded to `places`."""
+    if isinstance(value, float):
+        return round(value, places)
+    if isinstance(value, dict):
+        return {key: _rounded(item, places) for key, item in value.items()}
+    return value
+
+
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_WEEK = re.compile(r"^\d{4}-W\d{2}$")
+
+
+def _advice_in(items: list[dict[str, Any]], first: str | None, weeks: set[str]) -> list[Any]:
+    """The items whose node lies in the range: by its day, else by its week."""
+
+    def inside(item: dict[str, Any]) -> bool:
+        parts = item["node"].split("/")
+        day = next((part for part in parts if _DAY.match(part)), None)
+        if day is not None:
+            return first is None or day >= first
+        week = next((part for part in parts if _WEEK.match(part)), None)
+        return week is None or week in weeks
+
+    return [item for item in items if inside(item)]
+
+
+def windows(days: dict[str, float]) -> dict[str, Any]:
+    """The quick windows, counted back from the period's last day (a day with no usage is
+    $0): that day, the 7 and 30 days ending on it, the peak day, and how many days had usage."""
+    if not days:
+        return {
+            "last_day": None,
+            "day_usd": 0.0,
+            "week_usd": 0.0,
+            "month_usd": 0.0,
+            "peak_day": None,
+            "peak_usd": 0.0,
+            "active_days": 0,
+            "span_days": 0,
+        }
+    last = date.fromisoformat(max(days))
+    peak = max(sorted(days), key=lambda key: days[key])
+
+    def back(count: int) -> float:
+        keys = ((last - timedelta(days=offset)).isoformat() for offset in range(count))
+        return round(sum(days.get(key, 0.0) for key in keys), 6)
+
+    return {
+        "last_day": last.isoformat(),
+        "day_usd": back(1),
+        "week_usd": back(7),
+        "month_usd": back(30),
+        "peak_day": peak,
+        "peak_usd": round(days[peak], 6),
+        "active_days": sum(1 for cost in days.values() if cost > 0),
+        "span_days": (last - date.fromisoformat(min(days))).days + 1,
+    }
+
+
+def moving_average(values: list[float], window: int = AVERAGE_DAYS) -> list[float]:
+    """Each value's trailing mean over `window` values (itself and those before it); the first
+    ones average what there is, so the line starts at the first day rather than a week in."""
+    averages, running = [], 0.0
+    for position, value in enumerate(values):
+        running += value
+        if position >= window:
+            running -= values[position - window]
+        averages.append(running / min(position + 1, window))
+    return averages
+
+
+def daily_table(days: dict[str, float], count: int = TABLE_DAYS) -> list[dict[str, Any]]:
+    """The last `count` days of the period (from its first day at most), each with its spend
+    and the 7-day moving average; the average reaches back before the table's first row."""
+    if not days:
+        return []
+    first, last = date.fromisoformat(min(days)), date.fromisoformat(max(days))
+    start = max(first, last - timedelta(days=count - 1))
+    reach = max(first, start - timedelta(days=AVERAGE_DAYS - 1))
+    keys = [(reach + timedelta(days=n)).isoformat() for n in range((last - reach).days + 1)]
+    costs = [days.get(key, 0.0) for key in keys]
+    rows = zip(keys, costs, moving_average(costs), strict=True)
+    return [
+        {"day": key, "cost_usd": round(cost, 6), "average_usd": round(average, 6)}
+        for key, cost, average in rows
+        if key >= start.isoformat()
+    ]
 
 
 def splits_of(root: Node) -> Splits:
@@ -106,21 +300,23 @@ def _nodes(node: Node, kind: Kind) -> list[Node]:
     return [found for child in node.children for found in _nodes(child, kind)]
 
 
-def _weeks(days: dict[str, float], week_start: int) -> list[dict[str, Any]]:
-    """Every week from the first day to the last (empty ones too), with its spend."""
+def _weeks(days: dict[str, float], week_start: int, first: str | None) -> list[dict[str, Any]]:
+    """Every week from the one holding `first` to the last day's (empty ones too), with its
+    spend."""
     if not days:
         return []
     starts: Counter[date] = Counter()
+
+    def start_of(day: date) -> date:
+        return day - timedelta(days=(day.weekday() - week_start) % 7)
+
     for key, cost in days.items():
-        day = date.fromisoformat(key)
-        starts[day - timedelta(days=(day.weekday() - week_start) % 7)] += cost
-    first, last = min(starts), max(starts)
+        starts[start_of(date.fromisoformat(key))] += cost
+    week, last = start_of(date.fromisoformat(first or min(days))), max(starts)
     weeks = []
-    while first <= last:
-        weeks.append(
-            {"week": week_key(first), "start": first.isoformat(), "cost_usd": starts[first]}
-        )
-        first += timedelta(days=7)
+    while week <= last:
+        weeks.append({"week": week_key(week), "start": week.isoformat(), "cost_usd": starts[week]})
+        week += timedelta(days=7)
     return weeks
 
 
@@ -158,111 +354,6 @@ def _duration(hours: float) -> str:
     return f"{hours:,.1f} hours"
 
 
-# --- text --------------------------------------------------------------------------------------
-
-
-def render_overview(data: dict[str, Any], width: int = 100) -> list[str]:
-    """The overview as text lines: calendar, trend, splits, scale, top advice with arithmetic."""
-    if not data["days"]:
-        return ["Overview: no usage in this period"]
-    lines = [
-        f"Overview  {data['start']} – {data['end']} · "
-        f"{fmt.cost(data['cost_usd'], unpriced=data['unpriced_calls'], calls=data['calls'])} · "
-        f"{fmt.tokens(data['tokens'])} tokens · {data['sessions']:,} sessions",
-        "",
-    ]
-    lines += _calendar(data)
-    lines.append("")
-
-    def label(title: str, text: str) -> None:
-        wrapped = _wrap(text, width - 12)
-        lines.extend(f"{title if i == 0 else '':<12}{line}" for i, line in enumerate(wrapped))
-
-    costs = [week["cost_usd"] for week in data["weeks"]]
-    peak = next(week for week in data["weeks"] if week["week"] == data["peak_week"])
-    label("week trend", f"{sparkline(costs)}  peak {peak['week']} {fmt.cost(peak['cost_usd'])}")
-    for title, key, name in (
-        ("by source", "by_source", lambda text: SOURCE_NAMES.get(text, text)),
-        ("by model", "by_model", short_model),
-        ("by project", "by_project", str),
-    ):
-        parts = [f"{name(item['name'])} {item['share']:.0%}" for item in data[key][:5]]
-        if len(data[key]) > 5:
-            parts.append(f"… {len(data[key]) - 5} more")
-        label(title, " · ".join(parts))
-    cost = data["cost_usd"] or 1
-    activity = sorted(data["activity"].items(), key=lambda item: -item[1]["cost_usd"])
-    label(
-        "activity", " · ".join(f"{name} {part['cost_usd'] / cost:.0%}" for name, part in activity)
-    )
-    label("scale", data["scale"]["text"])
-    lines.append("")
-    if data["top_advice"]:
-        lines.append("Top advice, by estimated saving")
-        for rank, item in enumerate(data["top_advice"], 1):
-            lines += _advice_lines(f"{rank}.", item, width)
-        parts = [
-            f"{entry['title'].lower()} {entry['count']}×"
-            + (f" ≈ ${entry['saving_usd']:,.2f}" if entry["saving_usd"] > 0 else "")
-            for entry in data["advice_by_rule"]
-        ]
-        lines += _wrap("All advice: " + " · ".join(parts), width)
-    else:
-        lines.append("No advice with a saving: nothing in this period crossed a rule's threshold.")
-    if data["notes"]:
-        lines.append("Notes")
-        for item in data["notes"]:
-            lines += _advice_lines("·", item, width)
-    return lines
-
-
-def _calendar(data: dict[str, Any]) -> list[str]:
-    """One row per week, one cell per day, shaded by spend on a log scale."""
-    days = data["days"]
-    limits = shade_limits([cost for cost in days.values() if cost > 0])
-    names = ["Mo", "Tu", "We", "Th", "Fr", "Sa", "Su"]
-    start = data["week_start"]
-    header = " ".join(names[(start + i) % 7] for i in range(7))
-    legend = "  ".join(
-        [f"{SHADES[0]} <{fmt.cost(limits[0])}"]
-        + [f"{SHADES[i + 1]} <{fmt.cost(limits[i + 1])}" for i in range(2)]
-        + [f"{SHADES[3]} ≥{fmt.cost(limits[2])}", "· none"]
-    )
-    lines = [f"{'':<10}{header}"]
-    for week in data["weeks"]:
-        first = date.fromisoformat(week["start"])
-        cells = []
-        for offset in range(7):
-            cost = days.get((first + timedelta(days=offset)).isoformat())
-            cells.append(" ·" if not cost else " " + _shade(cost, limits))
-        mark = "  ◀ peak" if week["week"] == data["peak_week"] else ""
-        lines.append(
-            f"{week['week']:<9}" + " ".join(cells) + f"   {fmt.cost(week['cost_usd'])}{mark}"
-        )
-    lines.append(f"{'':<10}daily spend, log scale: {legend}")
-    return lines
-
-
-def shade_limits(costs: list[float]) -> tuple[float, float, float]:
-    """Where the four shades change: evenly spaced in log(cost) from the cheapest day to the
-    dearest, so a month of $2 days and one of $200 days both use every shade."""
-    if not costs:
-        return (1.0, 1.0, 1.0)
-    low, high = min(costs), max(costs)
-    if high <= low * 1.01:
-        return (low, low, low)
-    step = math.log(high / low) / 4
-    first, second, third = (low * math.exp(step * i) for i in (1, 2, 3))
-    return (first, second, third)
-
-
-def _shade(cost: float, limits: tuple[float, float, float]) -> str:
-    for shade, limit in zip(SHADES, limits, strict=False):
-        if cost < limit:
-            return shade
-    return SHADES[-1]
-
-
 def sparkline(values: list[float]) -> str:
     """One block per value, scaled to the largest; zero is a space."""
     biggest = max(values, default=0)
@@ -274,21 +365,3 @@ def sparkline(values: list[float]) -> str:
         else " "
         for value in values
     )
-
-
-def _advice_lines(bullet: str, item: dict[str, Any], width: int) -> list[str]:
-    saving = f"≈ ${item['saving_usd']:,.2f}  " if item["saving_usd"] > 0 else ""
-    head = f" {bullet} {saving}{item['title']} — {item['where']}"
-    body = _wrap(item["message"][:1].upper() + item["message"][1:], width - 5)
-    lines = [head] + [f"     {line}" for line in body]
-    formula = item["evidence"].get("formula", "")
-    if formula and item["saving_usd"] > 0:
-        wrapped = _wrap(f"formula: {formula}", width - 7)
-        lines += [f"     {line}" if i == 0 else f"       {line}" for i, line in enumerate(wrapped)]
-    return lines
-
-
-def _wrap(text: str, width: int) -> list[str]:
-    import textwrap
-
-    return textwrap.wrap(text, width) or [""]

@@ -46,6 +46,42 @@ class ReportRow(ReportTotals):
     """By month, with a plan in the config: the month's cost at API prices ÷ the plan's price."""
 
 
+class ReceiptPart(_Strict):
+    calls: int
+    tokens: int
+    """input + cache_write + cache_read + output."""
+    cost_usd: float
+    """A lower bound where unpriced_calls > 0."""
+    unpriced_calls: int
+
+
+class ReceiptRow(ReceiptPart):
+    period: str
+    """The day (YYYY-MM-DD), week or month."""
+    source: str
+    kind: Literal["exact", "estimated"]
+    """Estimated: a source whose counts are estimated from text (an imported chat app)."""
+
+
+class ReceiptTotals(_Strict):
+    exact: ReceiptPart
+    estimated: ReceiptPart
+
+
+class ReceiptPeriod(ReceiptTotals):
+    period: str
+
+
+class Receipts(_Strict):
+    group_by: Literal["day", "week", "month"]
+    chars_per_token: int
+    """The estimate's factor: characters of text per token."""
+    rows: list[ReceiptRow]
+    """One per period and source, in period order, exact sources first."""
+    periods: list[ReceiptPeriod]
+    totals: ReceiptTotals
+
+
 class ReportDocument(_Strict):
     schema_: Literal["tokentree.report/1"] = Field(alias="schema")
     group_by: Literal["day", "week", "month", "session", "project", "model", "source"]
@@ -54,6 +90,8 @@ class ReportDocument(_Strict):
     totals: ReportTotals
     overview: Overview | None = None
     """Only with `--overview`."""
+    receipts: Receipts | None = None
+    """Only with `--receipts`: exact and estimated side by side per period and source."""
     plan: dict[str, Any] | None = None
     """By month, with `[plan]` in the config: its name and USD per month."""
 
@@ -90,6 +128,55 @@ class OverviewShare(_Strict):
     share: float
 
 
+class OverviewRange(_Strict):
+    key: Literal["90d", "180d", "1y", "all"]
+    """`report --overview --range`, `r` in the overview screen."""
+    title: str
+    days: int | None
+    """The range's length, counted back from the last day with usage; None for all."""
+    first: str | None
+    """The range's first day (the first with usage for all)."""
+    last: str | None
+
+
+class OverviewDayParts(_Strict):
+    """One day's sums, from which every part of a range is summed again."""
+
+    cost_usd: float
+    tokens: int
+    calls: int
+    unpriced_calls: int
+    sessions: int
+    """Sessions that began this day (a session running over midnight counts once)."""
+    by_source: dict[str, float]
+    by_model: dict[str, float]
+    by_project: dict[str, float]
+    """Cost by source, model and project name."""
+    activity: dict[str, ActivityPart]
+
+
+class OverviewWindows(_Strict):
+    last_day: str | None
+    day_usd: float
+    week_usd: float
+    """The 7 days ending on `last_day`."""
+    month_usd: float
+    """The 30 days ending on `last_day`."""
+    peak_day: str | None
+    peak_usd: float
+    active_days: int
+    """Days with usage, of the `span_days` from the first to the last."""
+    span_days: int
+
+
+class OverviewDay(_Strict):
+    day: str
+    cost_usd: float
+    average_usd: float
+    """The mean of this day and the 6 before it ($0 for a day without usage; fewer at the
+    period's start)."""
+
+
 class Overview(_Strict):
     """The period at a glance (`report --overview`)."""
 
@@ -119,6 +206,15 @@ class Overview(_Strict):
     """Per rule: `rule`, `title`, how often it fired (`count`) and its `saving_usd` in all."""
     scale: dict[str, Any]
     """The token total in words and novels; `text` shows the arithmetic."""
+    windows: OverviewWindows | None = None
+    """Quick windows counted back from the period's last day."""
+    last_days: list[OverviewDay] = []
+    """The period's last 30 days (a day without usage too), with the 7-day moving average."""
+    range: OverviewRange
+    """Every other part covers these days only; top advice and notes are the whole period's
+    that fall in them, and `advice_by_rule` is empty unless the range is all."""
+    daily: dict[str, OverviewDayParts]
+    """Each day of the range with usage, and its sums."""
 
 
 class ExportNode(_Strict):

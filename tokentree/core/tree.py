@@ -54,6 +54,21 @@ ABOVE_SESSIONS = frozenset(
 """The kinds that group sessions: they count sessions, and sum their children."""
 
 
+class Grouping(StrEnum):
+    """What the view's top level lists; `b` cycles them in this order."""
+
+    WEEK = "week"
+    MONTH = "month"
+    DAY = "day"
+    PROJECT = "project"
+    MODEL = "model"
+    SOURCE = "source"
+
+    def next(self) -> Grouping:
+        members = list(Grouping)
+        return members[(members.index(self) + 1) % len(members)]
+
+
 @dataclass(slots=True)
 class Totals:
     """Everything a node aggregates; the parts always add up to the parent's."""

@@ -6,7 +6,7 @@ Pure functions on `tree.Node`, so the TUI's choices are testable without Textual
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
@@ -53,6 +53,22 @@ class Sort:
         return Sort(key, key is not SortKey.TIME)
 
 
+TIME_KINDS = frozenset((Kind.WEEK, Kind.MONTH, Kind.DAY))
+
+
+def default_sort(kind: Kind) -> Sort:
+    """How a list of `kind` rows is sorted until the user picks: weeks, months and days
+    newest first (a calendar), everything else biggest cost first (ncdu)."""
+    return Sort(SortKey.TIME, True) if kind in TIME_KINDS else Sort()
+
+
+def child_kind(node: Node) -> Kind:
+    """The kind of the rows a node lists (the root's depend on the grouping)."""
+    if node.children:
+        return node.children[0].kind
+    return CHILD_KIND.get(node.kind, Kind.CALL)
+
+
 @dataclass(frozen=True, slots=True)
 class Flag:
     glyph: str
@@ -69,7 +85,7 @@ FLAGS = (
         lambda t: t.unpriced_calls,
     ),
     Flag(
-        "≥",
+        "↓",  # not ≥: that marks a cost with unpriced calls in it
         "lower-bound",
         "streaming placeholders (Claude Code 2.1.0–2.1.97): real output was larger",
         lambda t: t.lower_bound_calls,
@@ -216,49 +232,21 @@ def sort_nodes(nodes: Sequence[Node], sort: Sort) -> list[Node]:
     return sorted(nodes, key=_sort_value(sort.key), reverse=sort.descending)
 
 
-def matches(node: Node, needle: str) -> bool:
-    """Case-insensitive substring match on what a row shows and what it is made of."""
-    if not needle:
-        return True
-    needle = needle.casefold()
-    haystack = [node.label, node.key, node.project, node.source, *node.models]
-    if node.call is not None:
-        haystack += [*node.call.tools, node.call.model]
-    if node.kind in (Kind.WEEK, Kind.DAY):  # a day matches the projects worked on that day
-        haystack += [session.label for session in _sessions(node)]
-    return any(needle in text.casefold() for text in haystack if text)
-
-
-def _sessions(node: Node) -> Iterable[Node]:
-    for child in node.children:
-        if child.kind is Kind.SESSION:
-            yield child
-        elif child.kind is Kind.DAY:
-            yield from child.children
-
-
 @dataclass(frozen=True, slots=True, eq=False)
 class Listing:
-    """The rows of one node as shown: filtered, sorted, with the largest value for the bars."""
+    """The rows of one node as shown: sorted, with the largest value for the bars (a filter
+    narrows the whole tree: core/grouping.py)."""
 
     node: Node
     rows: tuple[Node, ...]
     sort: Sort
     bar_metric: BarMetric
-    needle: str
     largest: float
     parent_value: float
 
     @property
     def child_kind(self) -> Kind:
-        if self.node.children:  # the root's depend on the grouping
-            return self.node.children[0].kind
-        return CHILD_KIND.get(self.node.kind, Kind.CALL)
-
-    @property
-    def hidden(self) -> int:
-        """Children the filter leaves out."""
-        return len(self.node.children) - len(self.rows)
+        return child_kind(self.node)
 
     def index_of(self, key: str | None) -> int | None:
         if key is None:
@@ -276,11 +264,10 @@ class Listing:
         return metric(row, self.bar_metric) / self.parent_value
 
 
-def listing(node: Node, sort: Sort, bar_metric: BarMetric, needle: str = "") -> Listing:
-    rows = [child for child in node.children if matches(child, needle)]
-    rows = sort_nodes(rows, sort)
+def listing(node: Node, sort: Sort, bar_metric: BarMetric) -> Listing:
+    rows = sort_nodes(node.children, sort)
     largest = max((metric(row, bar_metric) for row in rows), default=0.0)
-    return Listing(node, tuple(rows), sort, bar_metric, needle, largest, metric(node, bar_metric))
+    return Listing(node, tuple(rows), sort, bar_metric, largest, metric(node, bar_metric))
 
 
 _EIGHTHS = " ▏▎▍▌▋▊▉"

@@ -43,7 +43,11 @@ class LiveTree:
         workspace = self.workspace
         self._reader = workspace.index.reader()
         self.served = served_tree(
-            self._reader, workspace.scope, workspace.calendar, keep=workspace.index.keep_days
+            self._reader,
+            workspace.scope,
+            workspace.calendar,
+            workspace.root_label,
+            keep=workspace.index.keep_days,
         )
         self._keep_recent()
         self.full_builds += 1

@@ -17,23 +17,26 @@ from tokentree.core.overview import SOURCE_NAMES
 from tokentree.core.view import FLAGS, MIX_LETTERS, SOURCE_BADGE
 
 KEYS = (
-    ("↑ ↓  j k", "move; PgUp PgDn Home End jump"),
+    ("↑ ↓  j k", "move; PgUp PgDn Home End jump; gg first row, G last row"),
     ("→ l Enter", "open the row (a call opens its info)"),
     ("← h Backspace", "back to the parent, cursor on where you were"),
     ("s  t  c", "sort by cost, tokens, cache hit rate"),
     ("n  C", "sort by time (or name), by count; the same key again reverses"),
     ("a", "bar and % by cost or by tokens"),
-    ("g", "show the bar, the percentage, or both"),
+    ("g", "show the bar, the percentage, or both (g g quickly: first row)"),
     ("i", "info panel: token kinds and costs, activity, context, models, advice"),
+    ("J K", "scroll the info panel (also Shift+↓ Shift+↑, or the wheel)"),
     ("o", "overview: daily spend, trend, splits, top advice with the arithmetic"),
     ("/", "filter this list (Enter keeps it, Esc clears it)"),
     ("e", "export the selected subtree as JSON"),
     ("H", "copy the selected session's handoff prompt (for a fresh thread)"),
-    ("T", "light or dark theme (Ctrl+P: command palette)"),
-    ("? q", "this help; quit"),
+    ("T", "light or dark theme; theme, sort, bar, graph: kept for next time"),
+    ("Ctrl+P", "command palette: every action above, by name"),
+    ("click", "a column title sorts by it, again reverses; a breadcrumb goes up"),
+    ("? q Ctrl+C", "this help; quit"),
 )
 COLUMNS = (
-    ("Cost", "USD at each call's dated price; ≥ marks a lower bound, 'unpriced' no known price"),
+    ("Cost", "USD at each call's dated price; ≥$… a lower bound (some unpriced)"),
     ("%", "share of the parent (by cost or tokens, see a)"),
     ("Bar", "relative to the largest row shown"),
     ("Tokens", "input + cache writes + cache reads + output"),
@@ -83,28 +86,29 @@ def help_text(thresholds: Thresholds = DEFAULT_THRESHOLDS) -> Table:
     table.add_column(style="bold", no_wrap=True)
     table.add_column()
     table.add_row(Text("Keys", style="bold underline"), "")
+    # Text, not str: a str is Rich markup, and "[advice.<rule>]" would vanish as a tag
     for keys, meaning in KEYS:
-        table.add_row(keys, meaning)
+        table.add_row(Text(keys), Text(meaning))
     table.add_row("", "")
     table.add_row(Text("Live line", style="bold underline"), "")
     for name, meaning in live_help(thresholds):
-        table.add_row(name, meaning)
+        table.add_row(Text(name), Text(meaning))
     table.add_row("", "")
     table.add_row(Text("Columns", style="bold underline"), "")
     for name, meaning in COLUMNS:
-        table.add_row(name, meaning)
+        table.add_row(Text(name), Text(meaning))
     table.add_row("", "")
     table.add_row(Text("Flags", style="bold underline"), "")
     for flag in FLAGS:
-        table.add_row(f"{flag.glyph}  {flag.name}", flag.meaning)
+        table.add_row(Text(f"{flag.glyph}  {flag.name}"), Text(flag.meaning))
     table.add_row("", "")
     table.add_row(Text("Activity", style="bold underline"), "")
-    table.add_row("", ACTIVITY_INTRO)
+    table.add_row("", Text(ACTIVITY_INTRO))
     for name, meaning in CLASS_HELP.items():
-        table.add_row(f"{MIX_LETTERS.get(name, '?')}  {name}", meaning)
+        table.add_row(Text(f"{MIX_LETTERS.get(name, '?')}  {name}"), Text(meaning))
     table.add_row("", "")
     table.add_row(Text("Advice", style="bold underline"), "")
-    table.add_row("", ADVICE_INTRO)
+    table.add_row("", Text(ADVICE_INTRO))
     for rule, title, explanation in rule_help():
         table.add_row("", "")
         text = Text(title, style="bold") + Text(f"  [advice.{rule}]\n", style="dim")

@@ -8,12 +8,14 @@ from datetime import datetime, timedelta, tzinfo
 
 from rich.cells import cell_len, set_cell_size
 from rich.text import Text
+from textual import events
+from textual.message import Message
 from textual.widget import Widget
 
 from tokentree import format as fmt
 from tokentree.core.budgets import BudgetUse
 from tokentree.core.live import Summary, Usage
-from tokentree.core.tree import Kind, Node
+from tokentree.core.tree import ABOVE_SESSIONS, Kind, Node
 from tokentree.core.view import bar
 
 
@@ -33,13 +35,16 @@ def totals_text(node: Node) -> str:
         f"{fmt.tokens(totals.total)} tok",
         f"cache {fmt.percent(totals.cache_hit)}",
     ]
-    if node.kind in (Kind.ALL, Kind.WEEK, Kind.DAY):
-        parts.append(f"{node.sessions:,} session{'s' * (node.sessions != 1)}")
+    if node.kind in ABOVE_SESSIONS:
+        parts.append(fmt.counted(node.sessions, "session"))
     elif node.kind is Kind.SESSION:
-        parts.append(f"{node.turns:,} turn{'s' * (node.turns != 1)}")
+        parts.append(fmt.counted(node.turns, "turn"))
     if node.kind is not Kind.CALL:
-        parts.append(f"{totals.calls:,} call{'s' * (totals.calls != 1)}")
+        parts.append(fmt.counted(totals.calls, "call"))
     return " · ".join(parts)
+
+
+CRUMB_MIN = 20  # cells the current node's name keeps before the names above it go
 
 
 class PathBar(Widget):
@@ -48,7 +53,7 @@ class PathBar(Widget):
     DEFAULT_CSS = """
     PathBar { height: 3; background: $panel; padding: 0 1; }
     PathBar > .path-bar--title { color: $text-accent; text-style: bold; }
-    PathBar > .path-bar--dim { color: $text-muted; }
+    PathBar > .path-bar--dim { color: $muted-text; }
     PathBar > .path-bar--crumbs { text-style: bold; }
     PathBar > .path-bar--totals { text-style: bold; }
     PathBar > .path-bar--value { text-style: bold; }
@@ -94,16 +99,49 @@ class PathBar(Widget):
             self.live = pieces
             self.refresh()
 
+    @dataclass
+    class CrumbClicked(Message):
+        """Go up to the node `depth` steps below the root (0: the root)."""
+
+        depth: int
+
     def crumbs(self, room: int) -> str:
-        """The path, dropping whole names from the left (then cutting the last) to fit."""
+        """The path, cutting the last name (down to CRUMB_MIN cells), then dropping whole
+        names from the left, to fit: the names above stay to be clicked."""
+        return self._crumb_spans(room)[0]
+
+    def _crumb_spans(self, room: int) -> tuple[str, list[tuple[int, int, int]]]:
+        """The crumbs' text and where each name shown is in it: (start, end, depth)."""
         names = [crumb(node) for node in self.chain]
+        above = cell_len(" › ".join(names[:-1]) + " › ") if len(names) > 1 else 0
+        if cell_len(names[-1]) > room - above >= CRUMB_MIN:
+            names[-1] = set_cell_size(names[-1], room - above - 1) + "…"
+        first = 0
         text = " › ".join(names)
-        while cell_len(text) > room and len(names) > 1:
-            names.pop(0)
-            text = "… › " + " › ".join(names)
+        while cell_len(text) > room and len(names) - first > 1:
+            first += 1
+            text = "… › " + " › ".join(names[first:])
+        spans = []
+        start = 4 if first else 0
+        for depth in range(first, len(names)):
+            end = start + cell_len(names[depth])
+            spans.append((start, end, depth))
+            start = end + 3
         if cell_len(text) > room:
             text = set_cell_size(text, max(0, room - 1)) + "…"
-        return text
+        return text, spans
+
+    def on_click(self, event: events.Click) -> None:
+        """A click on a name in the breadcrumbs goes up to it."""
+        offset = event.get_content_offset(self)
+        if offset is None or offset.y != 2 or not self.chain:
+            return
+        totals = totals_text(self.chain[-1])
+        text, spans = self._crumb_spans(max(8, self.content_region.width - len(totals) - 4))
+        for start, end, depth in spans:
+            if start <= offset.x < min(end, cell_len(text)) and depth < len(self.chain) - 1:
+                self.post_message(self.CrumbClicked(depth))
+                return
 
     def render(self) -> Text:
         width = self.content_region.width
@@ -129,8 +167,7 @@ class PathBar(Widget):
         line = Text()
         if self.chain:
             totals = totals_text(self.chain[-1])
-            room = max(8, width - len(totals) - 4)
-            crumbs = self.crumbs(room)
+            crumbs = self.crumbs(max(8, width - len(totals) - 4))
             line.append(crumbs, style("path-bar--crumbs", partial=True))
             rule = max(1, width - cell_len(crumbs) - len(totals) - 2)
             line.append(" " + "─" * rule + " ", style("path-bar--dim", partial=True))
@@ -313,7 +350,7 @@ class StatusBar(Widget):
     DEFAULT_CSS = """
     StatusBar { height: 1; background: $panel; padding: 0 1; }
     StatusBar > .status-bar--key { color: $text-accent; text-style: bold; }
-    StatusBar > .status-bar--action { color: $text-muted; }
+    StatusBar > .status-bar--action { color: $muted-text; }
     StatusBar > .status-bar--busy { color: $text-warning; }
     StatusBar > .status-bar--live { color: $text-success; }
     StatusBar > .status-bar--error { color: $text-error; text-style: bold; }

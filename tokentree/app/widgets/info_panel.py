@@ -14,6 +14,9 @@ from typing import Any
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.table import Table
 from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.visual import VisualType
 from textual.widgets import Static
 
 from tokentree import format as fmt
@@ -21,7 +24,7 @@ from tokentree.app.widgets.advice_bar import bullet, by_saving, sentence
 from tokentree.core.advice import Advice
 from tokentree.core.attribution import (
     Activity,
-    call_activity,
+    call_buckets,
     carried,
     carried_share,
     context_curve,
@@ -32,6 +35,7 @@ from tokentree.core.breakdown import TOKEN_KINDS, Breakdown
 from tokentree.core.live import limits_at
 from tokentree.core.overview import sparkline
 from tokentree.core.pricing import shown_origin
+from tokentree.core.records import ApiCall
 from tokentree.core.tree import ABOVE_SESSIONS, Kind, Node, project_folder, short_model
 from tokentree.core.view import FLAGS, LABEL_TITLE, MIX_LETTERS, mix_order, own_cost_differs
 
@@ -41,14 +45,17 @@ CURVE_WIDTH = 40  # glyphs of the context sparkline
 WIDE = 150  # from this width on, activity gets a column of its own
 
 
-class InfoPanel(Static):
-    """Details of the selected row; the per-kind costs arrive from a worker a moment later."""
+class InfoPanel(VerticalScroll, can_focus=False):
+    """Details of the selected row; the per-kind costs arrive from a worker a moment later.
+
+    A scrolling frame around the text: on a short terminal the activity, flags
+    and advice are below the fold (the wheel, or the app's J/K, scroll there).
+    """
 
     DEFAULT_CSS = """
     InfoPanel {
         height: auto;
         max-height: 60%;
-        overflow-y: auto;
         scrollbar-size-vertical: 1;
         border: round $primary;
         border-title-color: $text-accent;
@@ -56,12 +63,22 @@ class InfoPanel(Static):
         padding: 0 1;
         background: $surface;
     }
+    InfoPanel > Static { height: auto; }
     """
 
     def __init__(self, zone: tzinfo, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.zone = zone
         self.node: Node | None = None
+        self.body = Static()
+
+    def compose(self) -> ComposeResult:
+        yield self.body
+
+    @property
+    def content(self) -> VisualType:
+        """What the panel shows (for tests and screenshots)."""
+        return self.body.content
 
     def show(
         self,
@@ -74,6 +91,8 @@ class InfoPanel(Static):
         analysing: bool = False,
     ) -> None:
         """`activity` and `advice` come from the analysis (None and `analysing` until it is in)."""
+        if self.node is None or node.key != self.node.key:
+            self.scroll_home(animate=False)  # another row: read it from the top
         self.node = node
         self.border_title = title(node, parent_chain)
         tokens = token_table(node, found)
@@ -81,7 +100,7 @@ class InfoPanel(Static):
         classes = None
         if node.call is None:
             classes = activity_table(activity, analysing, node.totals.unpriced_calls > 0)
-        self.update(Columns(tokens, classes, facts, advice_text(advice)))
+        self.body.update(Columns(tokens, classes, facts, advice_text(advice)))
 
 
 class Columns:
@@ -126,6 +145,8 @@ def title(node: Node, parent_chain: Sequence[Node]) -> str:
         return f"Call {node.label.split(' ', 1)[0]} · {call.model} · {call.fidelity.value}"
     if node.kind is Kind.SESSION:
         return f"Session · {node.label} · {node.source}"
+    if node.kind is Kind.ALL:
+        return node.label  # "All time", or the range --since/--until chose
     return f"{LABEL_TITLE[node.kind]} · {node.label}"
 
 
@@ -198,7 +219,7 @@ def facts(
     if node.call is not None:
         call = node.call
         rows.append(("tools", Text("\n".join(call.tools) or "none")))
-        rows.append(("activity", call_activity(call)))
+        rows.append(("activity", activity_split(call)))
         session = next((n for n in parent_chain if n.kind is Kind.SESSION), None)
         if session is not None:
             rows.append(("session", f"{_project(session)} · {session.session_id[:8]}…"))
@@ -212,11 +233,11 @@ def facts(
         if call.subagent:
             rows.append(("sub-agent", "yes (or compaction)"))
     else:
-        counts = [f"{totals.calls:,} calls"]
+        counts = [fmt.counted(totals.calls, "call")]
         if node.kind in ABOVE_SESSIONS or node.kind is Kind.SESSION:
-            counts.insert(0, f"{node.turns:,} turns")
+            counts.insert(0, fmt.counted(node.turns, "turn"))
         if node.kind in ABOVE_SESSIONS:
-            counts.insert(0, f"{node.sessions:,} sessions")
+            counts.insert(0, fmt.counted(node.sessions, "session"))
         rows.append(("counts", " · ".join(counts)))
         rows.append(("models", models_text(node, found)))
     if node.kind is Kind.SESSION:
@@ -234,7 +255,8 @@ def facts(
         if prices:
             rows.append(("prices", prices))
         if found.long_context_calls:
-            rows.append(("long context", f"{found.long_context_calls:,} calls at the tier rate"))
+            calls = fmt.counted(found.long_context_calls, "call")
+            rows.append(("long context", f"{calls} at the tier rate"))
         if found.what_if:
             rows.append(("what if", "\n".join(item.text for item in found.what_if)))
     flags = flags_text(node)
@@ -299,6 +321,19 @@ def activity_table(
     return table
 
 
+def activity_split(call: ApiCall) -> str:
+    """What the call was doing, split as its cost is split between classes (by its tools):
+    "reading 50% · editing 50%", or one class."""
+    counts: dict[str, int] = {}
+    for bucket, count in call_buckets(call):
+        counts[bucket.activity] = counts.get(bucket.activity, 0) + count
+    if len(counts) == 1:
+        return next(iter(counts))
+    whole = sum(counts.values())
+    ranked = sorted(counts.items(), key=lambda item: -item[1])  # ties stay in class order
+    return " · ".join(f"{name} {count / whole:.0%}" for name, count in ranked)
+
+
 def context_text(node: Node) -> Text | None:
     """The context each main-thread call sent, as a sparkline: growth, compactions, resets."""
     if node.kind is Kind.SESSION:
@@ -308,7 +343,7 @@ def context_text(node: Node) -> Text | None:
     if not prompts:
         return None
     text = Text(sparkline(downsample(prompts, CURVE_WIDTH)), style="bold")
-    calls = f"{len(prompts):,} main-thread call{'s' * (len(prompts) != 1)}"
+    calls = fmt.counted(len(prompts), "main-thread call")
     text.append(
         f"\npeak {fmt.tokens(max(prompts))} · last {fmt.tokens(prompts[-1])} · {calls}",
         style="dim",
@@ -397,7 +432,7 @@ def sources_text(found: Breakdown) -> str:
 def files_text(found: Breakdown) -> Text:
     removed = sum(found.files.values())
     if len(found.files) > MAX_FILES:
-        text = f"{len(found.files):,} files"
+        text = fmt.counted(len(found.files), "file")
         return Text(text + (f" ({removed:,} removed, calls kept)" if removed else ""))
     lines = [
         Path(path).name + (" (removed, calls kept)" if gone else "")
@@ -421,7 +456,8 @@ def flags_text(node: Node) -> Text:
             text.append("\n")
         text.append(
             f"OpenCode's own cost ${totals.source_cost:,.4f}"
-            f" vs ours ${totals.source_cost_ours:,.4f} for {totals.source_cost_calls:,} calls",
+            f" vs ours ${totals.source_cost_ours:,.4f}"
+            f" for {fmt.counted(totals.source_cost_calls, 'call')}",
             style="bold" if own_cost_differs(totals) else "",
         )
     return text

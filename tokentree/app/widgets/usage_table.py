@@ -57,8 +57,11 @@ BADGE_CSS = "".join(
 MIX_WIDTH = MIX_CLASSES
 MIX_MIN_TABLE = 100  # the Mix column is the first to go on a narrower terminal
 LABEL_MIN = 24
+LABEL_WANT = 48  # cells of label the optional columns give way to, at most
+BAR_MIN = 6
 MARK_GAP = 3  # cells between a label and its advice mark
 MARKS_MAX = 40  # cells of marks the bar gives way to
+MARK_WORDS_MIN = 8  # cells of words a mark needs beside its saving; fewer: its glyph only
 STRIP_CACHE = 512  # rendered lines kept; a few screens' worth
 
 
@@ -90,31 +93,53 @@ class Layout:
     badge: int
     label: int
     mix: int = 0
+    cache: int = CACHE_WIDTH
 
 
-def layout(width: int, graph: Graph, flags: int, badge: bool, marks: int = 0) -> Layout:
-    """Share the width: numbers fixed, the bar up to 26 cells, the label at least 24.
+def layout(
+    width: int, graph: Graph, flags: int, badge: bool, marks: int = 0, label: int = LABEL_MIN
+) -> Layout:
+    """Share the width: numbers fixed, the bar up to 26 cells, the rest for the label.
 
-    From 100 cells on, the activity mix gets its column after the count. When
-    labels and their advice marks need `marks` cells, the bar shrinks (to 6 at
-    least) until they have them.
+    The label wants `label` cells (its rows' longest, up to LABEL_WANT): rather than
+    cut it, the optional columns go, least useful first: Mix (only ever from 100
+    cells on), Cache, %, then the bar. When labels and their advice marks need
+    `marks` cells, the bar shrinks (to 6 at least) until they have them.
     """
-    fixed = 1 + COST_WIDTH + 1 + TOKENS_WIDTH + 1 + CACHE_WIDTH + 1 + COUNT_WIDTH + 2
-    percent = PERCENT_WIDTH if graph is not Graph.BAR else 0
-    fixed += percent + (1 if percent else 0)
-    mix_width = MIX_WIDTH if width >= MIX_MIN_TABLE else 0
-    fixed += mix_width + 2 if mix_width else 0
-    flags_width = flags + 1 if flags else 0
-    badge_width = BADGE_WIDTH if badge else 0
-    fixed += flags_width + badge_width
+    fixed = 1 + COST_WIDTH + 1 + TOKENS_WIDTH + 1 + COUNT_WIDTH + 2
+    fixed += (flags + 1 if flags else 0) + (BADGE_WIDTH if badge else 0)
+    # (column, cells with its gap): in the order they are given up
+    optional = [
+        ("mix", MIX_WIDTH + 2 if width >= MIX_MIN_TABLE else 0),
+        ("cache", CACHE_WIDTH + 1),
+        ("percent", PERCENT_WIDTH + 1 if graph is not Graph.BAR else 0),
+        ("bar", BAR_MIN + 1 if graph is not Graph.PERCENT else 0),
+    ]
+    kept = {name: cells for name, cells in optional if cells}
+    want = min(max(label, LABEL_MIN), LABEL_WANT)
+    for name, _ in optional:
+        if fixed + sum(kept.values()) + want <= width:
+            break
+        kept.pop(name, None)
+    fixed += sum(cells for name, cells in kept.items() if name != "bar")
     bar_width = 0
-    if graph is not Graph.PERCENT:
-        bar_width = min(26, max(6, round((width - fixed - 1 - LABEL_MIN) * 0.45)))
-        short = marks - (width - fixed - 1 - bar_width)
+    if "bar" in kept:
+        room = width - fixed - 1  # for the bar and the label
+        bar_width = min(26, max(BAR_MIN, round((room - LABEL_MIN) * 0.45)), room - want)
+        short = marks - (room - bar_width)
         if short > 0:
-            bar_width = max(6, bar_width - short)
+            bar_width -= short
+        bar_width = max(BAR_MIN, bar_width)
         fixed += bar_width + 1
-    return Layout(percent, bar_width, flags_width, badge_width, max(8, width - fixed), mix_width)
+    return Layout(
+        PERCENT_WIDTH if "percent" in kept else 0,
+        bar_width,
+        flags + 1 if flags else 0,
+        BADGE_WIDTH if badge else 0,
+        max(8, width - fixed),
+        MIX_WIDTH if "mix" in kept else 0,
+        CACHE_WIDTH if "cache" in kept else 0,
+    )
 
 
 class UsageTable(ScrollView, can_focus=True):
@@ -128,7 +153,7 @@ class UsageTable(ScrollView, can_focus=True):
         overflow-y: auto;
         scrollbar-size-vertical: 1;
     }
-    UsageTable > .usage-table--header { color: $text-muted; text-style: bold; }
+    UsageTable > .usage-table--header { color: $muted-text; text-style: bold; }
     UsageTable > .usage-table--cursor {
         background: $block-cursor-background;
         color: $block-cursor-foreground;
@@ -140,7 +165,7 @@ class UsageTable(ScrollView, can_focus=True):
         text-style: $block-cursor-blurred-text-style;
     }
     UsageTable > .usage-table--bar { color: $primary; }
-    UsageTable > .usage-table--dim { color: $text-muted; }
+    UsageTable > .usage-table--dim { color: $muted-text; }
     UsageTable > .usage-table--hot { color: $text-error; text-style: bold; }
     UsageTable > .usage-table--warm { color: $text-warning; }
     UsageTable > .usage-table--cache-low { color: $text-warning; }
@@ -148,7 +173,7 @@ class UsageTable(ScrollView, can_focus=True):
     UsageTable > .usage-table--flag { color: $text-warning; }
     UsageTable > .usage-table--mix { color: $text-primary; }
     UsageTable > .usage-table--advice { color: $text-warning; }
-    UsageTable > .usage-table--empty { color: $text-muted; text-style: italic; }
+    UsageTable > .usage-table--empty { color: $muted-text; text-style: italic; }
     UsageTable > .usage-table--live-ok { color: $text-success; text-style: bold; }
     UsageTable > .usage-table--live-warn { color: $text-warning; text-style: bold; }
     UsageTable > .usage-table--live-high { color: $text-error; text-style: bold; }
@@ -207,6 +232,13 @@ class UsageTable(ScrollView, can_focus=True):
 
         table: UsageTable
 
+    @dataclass
+    class HeaderClicked(Message):
+        """A column's title was clicked: sort by it (again: the other way)."""
+
+        table: UsageTable
+        key: SortKey
+
     graph: reactive[Graph] = reactive(Graph.BOTH)
     empty_text: reactive[str] = reactive("")
 
@@ -218,7 +250,10 @@ class UsageTable(ScrollView, can_focus=True):
         self._layout_key: tuple | None = None
         self._layout = Layout(0, 0, 0, 0, 0)
         self._flags_width = 0
+        self._label_want = 0  # cells of the longest label in the list
+        self._cost_shape = (0, 0)  # the costs' cells before and from the decimal point
         self._label_column = 0  # cells before the advice marks start, once per list
+        self._header_spans: list[tuple[int, int, SortKey]] = []  # where each title was drawn
         self._mark_width = 0
         self._styles: dict[str, Style] = {}
         self.busy: Mapping[str, Busy] = {}
@@ -256,6 +291,8 @@ class UsageTable(ScrollView, can_focus=True):
         self.listing = listing
         self.decor = decor
         self._flags_width = max((len(flag_glyphs(row.totals)) for row in listing.rows), default=0)
+        self._label_want = max((cell_len(row.label) for row in listing.rows), default=0)
+        self._cost_shape = fmt.decimal_shape(_cost(row) for row in listing.rows)
         self._label_column = 0
         self._strips.clear()
         self._layout_key = None
@@ -352,6 +389,11 @@ class UsageTable(ScrollView, can_focus=True):
         self.scroll_to(y=max(0, target), animate=False, immediate=True)
 
     def on_click(self, event: events.Click) -> None:
+        if event.y == 0:
+            key = next((k for start, end, k in self._header_spans if start <= event.x < end), None)
+            if key is not None:
+                self.post_message(self.HeaderClicked(self, key))
+            return
         index = round(self.scroll_y) + event.y - 1
         if event.y < 1 or not 0 <= index < len(self.rows):
             return
@@ -373,7 +415,9 @@ class UsageTable(ScrollView, can_focus=True):
         if key != self._layout_key:
             badge = listing is not None and listing.child_kind is Kind.SESSION
             self._layout_key = key
-            self._layout = layout(width, self.graph, self._flags_width, badge, self._marks_room())
+            self._layout = layout(
+                width, self.graph, self._flags_width, badge, self._marks_room(), self._label_want
+            )
         return self._layout
 
     def render_line(self, y: int) -> Strip:
@@ -424,32 +468,32 @@ class UsageTable(ScrollView, can_focus=True):
             return text + arrow if sort is not None and sort.key is key else text
 
         child_kind = listing.child_kind if listing else Kind.WEEK
-        cells = [" ", title("Cost", SortKey.COST).rjust(COST_WIDTH)]
+        cells: list[tuple[str, SortKey | None]] = [
+            (" ", None),
+            (title("Cost", SortKey.COST).rjust(COST_WIDTH), SortKey.COST),
+        ]
         if lay.percent:
-            cells += [" ", "%".rjust(PERCENT_WIDTH)]
+            cells += [(" ", None), ("%".rjust(PERCENT_WIDTH), None)]
         if lay.bar:
             metric = "$" if listing is None or listing.bar_metric is BarMetric.COST else "tokens"
             name = f"Bar ({metric})" if lay.bar >= len(metric) + 6 else "Bar"
-            cells += [" ", name.ljust(lay.bar)[: lay.bar]]
-        cells += [
-            " ",
-            title("Tokens", SortKey.TOKENS).rjust(TOKENS_WIDTH),
-            " ",
-            title("Cache", SortKey.CACHE).rjust(CACHE_WIDTH),
-            " ",
-            title(COUNT_TITLE.get(child_kind, "Calls"), SortKey.COUNT).rjust(COUNT_WIDTH),
-            "  ",
-        ]
+            cells += [(" ", None), (name.ljust(lay.bar)[: lay.bar], None)]
+        tokens = title("Tokens", SortKey.TOKENS).rjust(TOKENS_WIDTH)
+        cells += [(" ", None), (tokens, SortKey.TOKENS)]
+        if lay.cache:
+            cache = title("Cache", SortKey.CACHE).rjust(CACHE_WIDTH)
+            cells += [(" ", None), (cache, SortKey.CACHE)]
+        count = title(COUNT_TITLE.get(child_kind, "Calls"), SortKey.COUNT).rjust(COUNT_WIDTH)
+        cells += [(" ", None), (count, SortKey.COUNT), ("  ", None)]
         if lay.mix:
             heading = mix_heading(self.decor.order) if self.decor.order else "Mix"
-            cells += [heading.ljust(lay.mix)[: lay.mix], "  "]
+            cells += [(heading.ljust(lay.mix)[: lay.mix], None), ("  ", None)]
         if lay.flags:
-            cells += [" " * lay.flags]
+            cells += [(" " * lay.flags, None)]
         label = title(LABEL_TITLE[child_kind], SortKey.TIME)
-        if listing is not None and listing.needle:
-            label += f"  (filter “{listing.needle}”: {len(listing.rows):,} of "
-            label += f"{len(listing.node.children):,})"
-        text = "".join(cells) + label
+        cells.append((label, SortKey.TIME))
+        self._header_spans = _spans(cells)
+        text = "".join(text for text, _ in cells)
         return Strip([Segment(_fit(text, width), style)], width)
 
     def _row_strip(self, node: Node, selected: bool, width: int, base: Style) -> Strip:
@@ -479,12 +523,7 @@ class UsageTable(ScrollView, can_focus=True):
             cache_style = "cache-bad" if cache < 0.6 else "cache-low" if cache < 0.8 else None
         segments: list[tuple[str, str | None]] = [
             (" ", None),
-            (
-                fmt.cost(totals.cost, unpriced=totals.unpriced_calls, calls=totals.calls).rjust(
-                    COST_WIDTH
-                ),
-                heat,
-            ),
+            (fmt.on_decimal(_cost(node), self._cost_shape, COST_WIDTH), heat),
         ]
         if lay.percent:
             segments += [(" ", None), (_percent(share).rjust(PERCENT_WIDTH), "dim")]
@@ -493,8 +532,10 @@ class UsageTable(ScrollView, can_focus=True):
         segments += [
             (" ", None),
             (fmt.tokens(totals.total).rjust(TOKENS_WIDTH), None),
-            (" ", None),
-            (fmt.percent(cache).rjust(CACHE_WIDTH), cache_style),
+        ]
+        if lay.cache:
+            segments += [(" ", None), (fmt.percent(cache).rjust(CACHE_WIDTH), cache_style)]
+        segments += [
             (" ", None),
             (f"{count_of(node):,}".rjust(COUNT_WIDTH), "dim"),
             ("  ", None),
@@ -519,11 +560,16 @@ class UsageTable(ScrollView, can_focus=True):
         used = sum(cell_len(text) for text, _ in segments)
         room = max(0, width - used)
         mark = self.decor.marks.get(node.key, "")
-        if mark and room >= LABEL_MIN // 2 + MARK_GAP + 2:
-            column = min(self._marks_column(room), room - MARK_GAP - 2)
-            label = node.label if cell_len(node.label) <= column else _fit(node.label, column)
-            label = set_cell_size(label, max(cell_len(label), column)) + " " * MARK_GAP
+        words = room - MARK_GAP - MARK_WORDS_MIN  # the most a label may take beside a worded mark
+        if mark and cell_len(node.label) <= words:
+            column = max(cell_len(node.label), min(self._marks_column(room), words))
+            label = set_cell_size(node.label, column) + " " * MARK_GAP
             segments += [(label, None), (_fit_mark(mark, room - cell_len(label)), "advice")]
+        elif mark:  # narrow: the label keeps its cells, the mark shrinks to its glyphs
+            glyphs = mark_glyphs(mark)
+            label = _fit(node.label, min(cell_len(node.label), room - cell_len(glyphs) - 1))
+            label += " "
+            segments += [(label, None), (_fit(glyphs, room - cell_len(label)), "advice")]
         else:
             segments.append((_fit(node.label, room), None))
         return Strip([Segment(text, styled(name)) for text, name in segments], width)
@@ -544,10 +590,26 @@ class UsageTable(ScrollView, can_focus=True):
         return min(self._label_column, LABEL_MIN) + MARK_GAP + min(self._mark_width, MARKS_MAX)
 
     def _marks_column(self, room: int) -> int:
-        """Where the marks start: after the longest marked label, so they line up; a long
-        label is cut rather than a mark, down to half of LABEL_MIN."""
+        """Where the marks start: after the longest marked label, so they line up, unless
+        that leaves a mark less room than it needs."""
         self._measure_marks()
-        return min(self._label_column, max(LABEL_MIN // 2, room - self._mark_width - MARK_GAP))
+        return min(self._label_column, max(0, room - self._mark_width - MARK_GAP))
+
+
+def _spans(cells: list[tuple[str, SortKey | None]]) -> list[tuple[int, int, SortKey]]:
+    """The cells each sortable title takes, its padding included: (start, end, key)."""
+    spans, start = [], 0
+    for text, key in cells:
+        end = start + cell_len(text)
+        if key is not None:
+            spans.append((start, end, key))
+        start = end
+    return spans
+
+
+def _cost(node: Node) -> str:
+    totals = node.totals
+    return fmt.cost(totals.cost, unpriced=totals.unpriced_calls, calls=totals.calls)
 
 
 def _percent(share: float | None) -> str:
@@ -564,9 +626,14 @@ def _fit_mark(mark: str, width: int) -> str:
     if not sep:
         head, saving = first, ""
     tail = sep + saving + (f" +{len(others)}" if others else "")
-    if cell_len(tail) + 3 > width:
-        return _fit(first, width)
+    if cell_len(tail) + MARK_WORDS_MIN > width:
+        return _fit(mark_glyphs(mark), width)
     return _fit(head, width - cell_len(tail)).rstrip() + tail
+
+
+def mark_glyphs(mark: str) -> str:
+    """A row's marks as their glyphs only ("◆▲"), for a narrow terminal."""
+    return "".join(part.split(" ", 1)[0] for part in mark.split(MARK_SEPARATOR))
 
 
 def _fit(text: str, width: int) -> str:

@@ -80,6 +80,20 @@ class AdviceReport:
         by_child = ((child.key, self.for_path(join(path, child.key))) for child in children)
         return _marks(self.for_path(path), by_child)
 
+    def about_row(self, path: str) -> list[Advice]:
+        """The advice of the node at `path`, and its parent's advice that marks it in a list (a
+        session's "cache rebuilt" marks the turn it happened in): what `i` on the row explains."""
+        from tokentree.core.advice.rules import RULES
+
+        parent, _, key = path.rpartition("/")
+        pointing = [
+            item
+            for item in self.for_path(parent)
+            if (child_marks := RULES[item.rule].child_marks) is not None
+            and any(child == key for child, _ in child_marks(item))
+        ]
+        return [*self.for_path(path), *pointing]
+
     def _add(self, item: Advice) -> None:
         self.items.append(item)
         self._by_node.setdefault(item.node, []).append(item)

@@ -10,19 +10,27 @@ from pathlib import Path
 
 from tokentree.core import tail
 from tokentree.core.compressed import is_compressed
-from tokentree.core.sources import claude_code, codex, gemini, opencode
+from tokentree.core.sources import chatgpt, claude_ai, claude_code, codex, gemini, opencode
 from tokentree.core.sources.base import ReadMode, SourceFile, walk_files
 from tokentree.core.sources.declaration import DatabaseReader, Parser, Source
 from tokentree.core.tail import Markers
 
 SOURCES: dict[str, Source] = {
-    module.SOURCE.name: module.SOURCE for module in (claude_code, codex, gemini, opencode)
+    module.SOURCE.name: module.SOURCE
+    for module in (claude_code, codex, gemini, opencode, chatgpt, claude_ai)
 }
 SOURCE_ALIASES = {
     alias: source.name for source in SOURCES.values() for alias in (source.name, *source.aliases)
 }
 """What `--source` takes: each source's name and its short names."""
-_SNIFFED_FIRST = (gemini.NAME, opencode.NAME, codex.NAME, claude_code.NAME)
+_SNIFFED_FIRST = (
+    chatgpt.NAME,
+    claude_ai.NAME,
+    gemini.NAME,
+    opencode.NAME,
+    codex.NAME,
+    claude_code.NAME,
+)
 """The order heads are tried in: the most particular first (any JSON with a type is Claude's)."""
 
 

@@ -49,3 +49,6 @@ class Source:
     watched_below: str | None = None
     """A root watched flat (for its databases), with this folder below it watched whole:
     OpenCode's data dir also holds git snapshots of whole projects."""
+    estimated: bool = False
+    """Its token counts are estimates, never exact: a chat app imported from its data export
+    (estimated.py). Receipts show its tokens and cost apart from the exact ones."""
