@@ -33,6 +33,7 @@ from tests.builders import (
 )
 from tokentree import format as fmt
 from tokentree.app import app as app_module
+from tokentree.app import live_feed
 from tokentree.app.app import TokenTreeApp, create_app
 from tokentree.app.widgets.bars import fit_pieces
 from tokentree.cli import main
@@ -490,7 +491,7 @@ async def test_a_budget_shows_in_the_live_line_and_crossings_alert_once(
     config.parent.mkdir(parents=True, exist_ok=True)
     config.write_text('[[budget]]\nperiod = "day"\nusd = 5\n', encoding="utf-8")
     delivered: list[str] = []
-    monkeypatch.setattr(app_module, "deliver", lambda alert, command: delivered.append(alert.key))
+    monkeypatch.setattr(live_feed, "deliver", lambda alert, command: delivered.append(alert.key))
     app = create_app(Choices(timezone="UTC"), live=False, clock=LIVE_NOW.timestamp)
     app.thresholds = Thresholds(200_000, 300_000)
     async with app.run_test(size=SIZE) as pilot:
