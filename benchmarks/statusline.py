@@ -5,7 +5,8 @@ each message: a fresh process, the status JSON on stdin, the index already up to
     python benchmarks/statusline.py --repeat 20
 
 Each history's index is copied first (the copy is brought to this version's format once,
-untimed), so the kept one is left as it is. Target: a warm line in under 100 ms.
+untimed), so the kept one is left as it is. Target: a warm line in under 100 ms, without a
+config file and with one that sets a budget (reading a config file loads its validation).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from scale import MONTH_CALLS, cached, folder_name, stage  # noqa: E402
 
 TARGET_MS = 100.0
 COMMAND = [sys.executable, "-m", "tokentree", "statusline"]
+BUDGET = '[[budget]]\nperiod = "month"\nusd = 200\n'
 
 
 def status_json(index: Path) -> bytes:
@@ -77,15 +79,24 @@ def main() -> int:
             status = status_json(cache / "tokentree" / "index.sqlite")
             first, line = timed(env, status)  # the copy's format and prices brought up to date
             runs = [timed(env, status)[0] * 1000 for _ in range(args.repeat)]
-        rows.append((size, first, statistics.median(runs), min(runs), max(runs), line))
-    print(f"{'calls':>9}  {'first':>7}  {'median':>7}  {'min':>7}  {'max':>7}  target")
-    for size, first, median, low, high, _ in rows:
-        verdict = "PASS" if median <= TARGET_MS else "over"
+            config = Path(scratch) / "config"
+            (config / "tokentree").mkdir(parents=True)
+            (config / "tokentree" / "config.toml").write_text(BUDGET, encoding="utf-8")
+            budgeted = env | {"XDG_CONFIG_HOME": str(config)}
+            with_budget = [timed(budgeted, status)[0] * 1000 for _ in range(args.repeat)]
+        rows.append((size, first, runs, statistics.median(with_budget), line))
+    print(
+        f"{'calls':>9}  {'first':>7}  {'median':>7}  {'min':>7}  {'max':>7}  {'budget':>7}  target"
+    )
+    for size, first, runs, budgeted_median, _ in rows:
+        median = statistics.median(runs)
+        verdict = "PASS" if max(median, budgeted_median) <= TARGET_MS else "over"
         print(
-            f"{size:>9,}  {first:>6.2f}s  {median:>5.0f}ms  {low:>5.0f}ms  {high:>5.0f}ms"
-            f"  ≤{TARGET_MS:.0f} ms {verdict}"
+            f"{size:>9,}  {first:>6.2f}s  {median:>5.0f}ms  {min(runs):>5.0f}ms"
+            f"  {max(runs):>5.0f}ms  {budgeted_median:>5.0f}ms  ≤{TARGET_MS:.0f} ms {verdict}"
         )
-    print(f"line: {rows[-1][5]}")
+    print("budget: the median with a config file that sets one budget")
+    print(f"line: {rows[-1][4]}")
     return 0
 
 

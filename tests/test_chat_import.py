@@ -138,3 +138,35 @@ def test_the_plain_report_flags_the_estimates_in_its_totals(capsys, imported: Pa
     assert "~ includes 6 estimated calls (chatgpt, claude-ai:" in out
     _, out, _ = run(capsys, "report", "--by", "day", "--source", "claude-code")
     assert "estimated calls" not in out
+
+
+def test_the_overview_puts_exact_and_estimated_side_by_side_per_day(capsys, imported) -> None:
+    """The overview's days (summed by the index) agree with the receipts' per-day split."""
+    status, out, _ = run(capsys, "report", "--by", "day", "--receipts", "--overview", "--json")
+    assert status == 0
+    document = json.loads(out)
+    ReportDocument.model_validate(document)
+    overview, periods = document["overview"], document["receipts"]["periods"]
+    assert [row["day"] for row in overview["side_by_side"]] == ["2026-11-20", "2026-11-21"]
+    for row, period in zip(overview["side_by_side"], periods, strict=True):
+        for kind in ("exact", "estimated"):
+            assert row[kind]["calls"] == period[kind]["calls"]
+            assert row[kind]["tokens"] == period[kind]["tokens"]
+            assert row[kind]["cost_usd"] == pytest.approx(period[kind]["cost_usd"])
+    assert (overview["estimated"]["calls"], overview["estimated"]["tokens"]) == (6, 124)
+    assert overview["calls"] == 7 and overview["tokens"] == 424  # counted in the totals too
+    status, out, _ = run(capsys, "report", "--overview", "--tz", "UTC")
+    text = out[out.index("Overview  ") :]
+    assert "estimated: ~124 tokens" in " ".join(text.split("\n\n")[0].split())  # the header
+    table = text[text.index("Exact and estimated, per day") :].splitlines()
+    assert table[2].split()[:2] == ["2026-11-20", "300"] and "~98" in table[2]
+    assert table[3].split()[:2] == ["2026-11-21", "–"] and "~26" in table[3]
+    assert table[4].split()[:2] == ["range", "300"] and "~124" in table[4]
+
+
+def test_an_overview_without_estimates_has_no_side_by_side(capsys, imported) -> None:
+    status, out, _ = run(capsys, "report", "--overview", "--json", "--source", "claude-code")
+    overview = json.loads(out)["overview"]
+    assert overview["side_by_side"] == [] and overview["estimated"]["calls"] == 0
+    _, out, _ = run(capsys, "report", "--overview", "--source", "claude-code")
+    assert "Exact and estimated" not in out and "estimated:" not in out

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -81,3 +83,17 @@ def test_any_stdin_still_gets_a_line(workspace, capsys, raw: bytes) -> None:
     assert (
         _line(workspace, capsys, raw) == "$2.00 today · block $2.00 (2h30m left) · day 50% of $4.00"
     )
+
+
+def test_the_line_loads_no_ui_prices_schemas_advice_or_web_server(isolated_home: Path) -> None:
+    """Claude Code runs it after every message: each import is paid each time (without a
+    config file: reading one loads pydantic and the advice settings)."""
+    code = (
+        "import io, sys; sys.stdin = io.TextIOWrapper(io.BytesIO(b'{}'));"
+        "import tokentree.cli as c; c.main(['statusline']);"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & "
+        "{'textual', 'genai_prices', 'pydantic', 'socket', 'logging'}) + "
+        "sorted({'tokentree.core.advice', 'tokentree.web'} & set(sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]"

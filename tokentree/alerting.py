@@ -21,6 +21,7 @@ from tokentree import config
 from tokentree.core.alerts import Alert, budget_levels, context_levels, crossings
 from tokentree.core.budgets import Budget, budget_uses
 from tokentree.core.live import LOOKBACK, Thresholds, recent, summarize
+from tokentree.live.ledger_timer import ledger_timer
 from tokentree.workspace import Workspace
 
 COMMAND_TIMEOUT = 10.0  # seconds an alert command or notifier may take
@@ -104,7 +105,8 @@ class Watch:
 
 
 def watch(workspace: Workspace, *, interval: float, once: bool) -> int:
-    """`tokentree watch`: a round every `interval` seconds until interrupted (or one)."""
+    """`tokentree watch`: a round every `interval` seconds until interrupted (or one); with
+    `share_ledger` in the config, this machine's ledger is shared on its timer meanwhile."""
     settings = workspace.settings
     watcher = Watch(
         workspace,
@@ -113,8 +115,14 @@ def watch(workspace: Workspace, *, interval: float, once: bool) -> int:
         config.alerts_path(),
         lambda alert: deliver(alert, settings.alert_command),
     )
+    sharing = ledger_timer(workspace, lambda error: print(f"tokentree: {error}", file=sys.stderr))
+    watcher.round(time.time())
+    if once:
+        if sharing is not None:
+            sharing.tick()
+        return 0
+    if sharing is not None:
+        sharing.start()  # after the first round: the index is up to date
     while True:
-        watcher.round(time.time())
-        if once:
-            return 0
         time.sleep(interval)
+        watcher.round(time.time())

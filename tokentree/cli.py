@@ -12,7 +12,6 @@ from datetime import date
 from tokentree.core.report import GROUPS
 from tokentree.core.sources import SOURCE_ALIASES, SOURCES
 from tokentree.core.tree import Grouping
-from tokentree.web import in_browser_tab
 from tokentree.workspace import Choices, UsageError, Workspace, demo_clock, open_workspace
 
 COMMANDS = (
@@ -67,6 +66,8 @@ def _dispatch(args: list[str]) -> int:
         from tokentree.web import serve
 
         return serve(args, port=parsed.port)
+    if getattr(parsed, "file", None):
+        return _saved(parsed)
     if _interactive(parsed):
         from tokentree.app.app import run as run_app  # Textual loads only for the view
 
@@ -135,10 +136,30 @@ def _now(parsed: argparse.Namespace) -> float:
     return demo_clock()() if parsed.demo else time.time()
 
 
+def _saved(parsed: argparse.Namespace) -> int:
+    """`tokentree -f FILE`: a saved export in the view; no log is read, so the choices of
+    which logs to read do not apply to it."""
+    if parsed.paths or parsed.demo or parsed.source or parsed.since or parsed.until:
+        raise UsageError(
+            "-f opens a saved export: it does not combine with PATH, --demo,"
+            " --source, --since or --until"
+        )
+    if parsed.json or parsed.diagnostics:
+        raise UsageError(
+            "-f opens a saved export in the view: --json and --diagnostics are"
+            " for the logs (the export is JSON already)"
+        )
+    from tokentree.app.saved_tree import run_saved  # Textual loads only for the view
+
+    return run_saved(parsed.file, _choices(parsed), by=parsed.by)
+
+
 def _interactive(parsed: argparse.Namespace) -> bool:
     """Bare `tokentree` on a terminal or in a browser tab opens the view; piped, a report."""
     if parsed.command is not None or parsed.json or parsed.diagnostics:
         return False
+    from tokentree.web import in_browser_tab  # its socket and logging: not on a command's path
+
     return in_browser_tab() or (sys.stdin.isatty() and sys.stdout.isatty())
 
 
@@ -262,6 +283,13 @@ def _parser(command: str | None) -> argparse.ArgumentParser:
                 "--no-watch",
                 action="store_true",
                 help="do not follow the logs while the view is open",
+            )
+            parser.add_argument(
+                "-f",
+                "--file",
+                metavar="FILE",
+                help="open a saved export (tokentree export -o FILE) in the view, read-only;"
+                " '-' reads it from stdin",
             )
             parser.add_argument(
                 "--web",

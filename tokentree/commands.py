@@ -129,6 +129,8 @@ def export(workspace: Workspace, node_path: str, target: str, overwrite: bool) -
         prices=workspace.index.prices,
         advice_settings=workspace.settings.advice_settings(),
         activity=served.activity,
+        plan=workspace.settings.plan,
+        calendar=workspace.calendar,
     )
     try:
         written = write_export(chunks, target, overwrite=overwrite)

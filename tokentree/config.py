@@ -79,6 +79,11 @@ class Settings:
     machines: list[str] = field(default_factory=list)
     """Folders of other machines' call ledgers (e.g. "~/Sync/tokentree"), merged into reports
     and deduplicated by call key."""
+    share_ledger: str | None = None
+    """A synced folder (e.g. "~/Sync/tokentree") that this machine's call ledger is written
+    into, in a folder named after the machine, while the view or `tokentree watch` runs."""
+    share_minutes: float = 10.0
+    """Minutes between two writes of the shared ledger (only changed months are rewritten)."""
 
     def advice_settings(self) -> AdviceSettings:
         from tokentree.core.advice import AdviceSettings

@@ -1,5 +1,6 @@
-"""The overview screen drawn: snapshots at 80×24 and 120×40 in both themes, and the range
-selector (`r`), whose every press narrows the totals to the sums over that range's days."""
+"""The overview screen drawn: snapshots at 80×24 and 120×40 in both themes (and NO_COLOR), the
+range selector (`r`), whose every press narrows the totals to the sums over that range's days,
+the view's filter and grouping, and exact and estimated side by side."""
 
 from __future__ import annotations
 
@@ -9,8 +10,11 @@ from pathlib import Path
 import pytest
 
 from tests.app.conftest import HAIKU, OPUS, SONNET, _claude_session, make_app, ready, settle
+from tests.app.test_grouping import ALL_CALLS
+from tests.chat_exports import chatgpt_conversations, write_export
 from tokentree import format as fmt
 from tokentree.app.screens.overview import OverviewScreen
+from tokentree.cli import main
 from tokentree.core.overview import RANGES, in_range
 from tokentree.core.overview_charts import plain
 
@@ -127,3 +131,96 @@ async def test_the_overview_never_draws_past_its_box_or_under_its_scrollbar(long
             assert all(len(line) <= width for line in plain(part.lines(width))), part.id
         await pilot.press("end")
         assert screen.scroller.scroll_y > 0
+
+
+async def test_the_overview_is_of_the_filtered_calls_until_the_filter_is_cleared(
+    usage_logs,
+) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(app)
+        await pilot.press("slash", *"opus", "enter")
+        await settle(app)
+        totals = app.view.root.totals
+        assert app.needle == "opus" and 0 < totals.calls < ALL_CALLS
+        await pilot.press("o")
+        await settle(app)
+        screen = app.screen
+        assert isinstance(screen, OverviewScreen)
+        assert screen.scroller.border_title == "Overview · the whole period · /opus"
+        shown = in_range(screen.data, "all")
+        assert (shown["filter"], shown["calls"], shown["tokens"]) == (
+            "opus",
+            totals.calls,
+            totals.total,
+        )
+        assert shown["cost_usd"] == pytest.approx(totals.cost, abs=1e-6)
+        assert [item["name"] for item in shown["by_model"]] == [OPUS]
+        assert shown["top_advice"] == [] and shown["notes"] == []  # advice is about all calls
+        header = _text(screen).splitlines()[0]
+        assert "/opus" in header and f"{fmt.cost(totals.cost)} · " in header
+        await pilot.press("r")  # the range narrows the filter's calls too
+        await settle(app)
+        assert screen.scroller.border_title == "Overview · last 90 days · /opus"
+        await pilot.press("escape", "escape")  # the overview, then the filter
+        await settle(app)
+        assert app.needle == "" and app.view.root.totals.calls == ALL_CALLS
+        await pilot.press("o")
+        await settle(app)
+        screen = app.screen
+        assert screen.scroller.border_title == "Overview · the whole period"
+        whole = in_range(screen.data, "all")
+        assert whole["filter"] == "" and whole["calls"] == ALL_CALLS
+        assert whole["cost_usd"] == pytest.approx(app.view.root.totals.cost, abs=1e-6)
+
+
+async def test_the_drivers_lead_with_the_views_grouping(usage_logs) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(app)
+
+        async def first_driver() -> str:
+            await pilot.press("o")
+            await settle(app)
+            drivers = next(part for part in app.screen.parts if part.id == "overview-drivers")
+            section = plain(drivers.lines(drivers.size.width))[1].split()[0]
+            await pilot.press("escape")
+            return section
+
+        assert await first_driver() == "activity"  # by week
+        found = []
+        for _ in range(5):  # month, day, project, model, source
+            await pilot.press("b")
+            await settle(app)
+            found.append(await first_driver())
+        assert found == ["activity", "activity", "projects", "models", "sources"]
+
+
+def test_the_overview_without_colour(snap_compare, long_logs, monkeypatch) -> None:
+    """NO_COLOR: every level of the calendar still reads, by its glyph."""
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=_after())
+
+
+async def test_the_screen_puts_exact_and_estimated_side_by_side(usage_logs, tmp_path) -> None:
+    """A ChatGPT export imported beside the logs: its day's row in the screen's table."""
+    export = write_export(tmp_path / "chatgpt.zip", chatgpt_conversations())
+    assert main(["import", "chatgpt", str(export)]) == 0
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(app)
+        await pilot.press("o")
+        await settle(app)
+        table = next(part for part in app.screen.parts if part.id == "overview-estimates")
+        lines = plain(table.lines(table.size.width))
+        assert lines[0] == "Exact and estimated, per day"
+        days = [line.split()[0] for line in lines[2:] if line.startswith("  ")]
+        assert days == ["2026-11-20", "2026-11-21", "range"]
+        assert all("~" in line for line in lines[2:5])
+        await pilot.press("escape", "slash", *"chatgpt", "enter")  # its calls alone: all estimated
+        await settle(app)
+        await pilot.press("o")
+        await settle(app)
+        shown = in_range(app.screen.data, "all")
+        assert shown["filter"] == "chatgpt" and shown["calls"] == app.view.root.totals.calls == 4
+        assert shown["estimated"]["calls"] == 4 and shown["estimated"]["tokens"] == shown["tokens"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -12,11 +13,19 @@ import pytest
 
 from tests.builders import claude_call, codex_context, codex_meta, codex_tokens, write
 from tokentree.cli import main
-from tokentree.core.budgets import Budget, BudgetUse, budget_uses, period_bounds
+from tokentree.core.budgets import (
+    Budget,
+    BudgetUse,
+    budget_uses,
+    budgets_for,
+    current,
+    period_bounds,
+    row_share,
+)
 from tokentree.core.index import Index, Scope
 from tokentree.core.live import LIVE_SESSION
 from tokentree.core.sources import explicit_roots, find_files
-from tokentree.core.tree import Calendar
+from tokentree.core.tree import Calendar, Kind, Node, Totals
 from tokentree.workspace import DEMO_NOW
 
 UTC_CALENDAR = Calendar(ZoneInfo("UTC"))
@@ -146,3 +155,59 @@ def test_the_demo_runs_on_its_last_evening_so_a_low_budget_is_over(
     last = max(row["end"] for row in json.loads(capsys.readouterr().out)["rows"])
     ended = datetime.fromisoformat(last.replace("Z", "+00:00")).timestamp()
     assert 0 < DEMO_NOW - ended < LIVE_SESSION  # its last session is still running
+
+
+def _node(kind: Kind, start: float, end: float, cost: float = 0.0, **fields: str) -> Node:
+    return Node(kind, "k", "label", start, end, Totals(calls=1, cost=cost, input=500), **fields)
+
+
+MONTH, ATLAS_WEEK, CODEX_DAY, ATLAS_CODEX = (
+    BudgetUse(Budget("month", usd=200), ts(1), ts(1, month=12), ts(18, 12), 90.0),
+    BudgetUse(Budget("week", usd=50, project="atlas"), ts(16), ts(23), ts(18, 12), 20.0),
+    BudgetUse(Budget("day", tokens=1000, source="codex"), ts(18), ts(19), ts(18, 12), 400.0),
+    BudgetUse(Budget("day", usd=5, project="atlas", source="codex"), ts(18), ts(19), ts(18, 12)),
+)
+USES = (MONTH, ATLAS_WEEK, CODEX_DAY, ATLAS_CODEX)
+
+
+def test_the_root_is_under_every_budget_a_period_row_under_its_own_periods() -> None:
+    assert budgets_for(USES, _node(Kind.ALL, ts(2), ts(18))) == list(USES)
+    november = _node(Kind.MONTH, ts(2), ts(18))
+    assert budgets_for(USES, november) == [MONTH]
+    assert budgets_for(USES, _node(Kind.MONTH, ts(2, month=10), ts(9, month=10))) == []
+    assert budgets_for(USES, _node(Kind.WEEK, ts(16), ts(18))) == []  # only a project's week
+    assert budgets_for(USES, _node(Kind.DAY, ts(18), ts(18, 10))) == []  # only a source's day
+
+
+def test_a_session_and_its_rows_are_under_their_projects_and_sources_budgets() -> None:
+    claude = _node(Kind.SESSION, ts(18, 9), ts(18, 10), 4.0, project="/home/dev/atlas")
+    claude.source = "claude-code"
+    codex = _node(Kind.SESSION, ts(18, 9), ts(18, 10), project="/home/dev/atlas")
+    codex.source = "codex"
+    assert budgets_for(USES, claude) == [ATLAS_WEEK]
+    assert budgets_for(USES, codex) == [ATLAS_WEEK, CODEX_DAY, ATLAS_CODEX]
+    turn = _node(Kind.TURN, ts(18, 9), ts(18, 9) + 1800, 1.0)
+    assert budgets_for(USES, turn, session=codex) == [ATLAS_WEEK, CODEX_DAY, ATLAS_CODEX]
+    assert row_share(ATLAS_WEEK, claude) == pytest.approx(4.0 / 50)
+    assert row_share(CODEX_DAY, turn) == pytest.approx(500 / 1000)  # tokens counted
+    earlier = _node(Kind.SESSION, ts(15, 9), ts(16, 1), 4.0, project="/home/dev/atlas")
+    assert row_share(ATLAS_WEEK, earlier) is None  # began before the budget's week
+
+
+def test_a_project_or_source_row_is_under_the_budgets_it_answers_alone() -> None:
+    atlas = _node(Kind.PROJECT, ts(2), ts(18), project="/home/dev/atlas")
+    codex = _node(Kind.SOURCE, ts(2), ts(18), source="codex")
+    assert budgets_for(USES, atlas) == [ATLAS_WEEK]  # not the one of atlas's Codex calls only
+    assert budgets_for(USES, codex) == [CODEX_DAY]
+    assert row_share(ATLAS_WEEK, atlas) is None
+
+
+def test_a_view_forecasts_its_budgets_from_its_own_clock() -> None:
+    (later,) = current((MONTH, CODEX_DAY), ts(20, 12))  # the day budget's period is over
+    assert later.now == ts(20, 12) and later.forecast == pytest.approx(90.0 * 30 / 19.5)
+    lower = replace(MONTH, unpriced_calls=2)
+    assert (MONTH.used_amount, lower.used_amount, CODEX_DAY.used_amount) == (
+        "$90.00",
+        "≥$90.00",
+        "400",
+    )

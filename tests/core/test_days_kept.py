@@ -134,7 +134,7 @@ def test_a_removed_log_is_noted_from_its_first_call(tmp_path: Path) -> None:
     _same_served(build_tree(index.calls(scope), index.prompts(scope), CALENDAR), grown)
 
 
-@pytest.mark.parametrize("version", [9, 10])
+@pytest.mark.parametrize("version", [9, 10, 11])
 def test_an_index_of_an_older_format_is_upgraded_in_place(tmp_path: Path, version: int) -> None:
     """Its history stays: the logs of its oldest calls may be long deleted."""
     folder, path = _logs(tmp_path), tmp_path / "index.sqlite"
@@ -142,10 +142,13 @@ def test_an_index_of_an_older_format_is_upgraded_in_place(tmp_path: Path, versio
     calls = index.sums(scope, "source")
     index.close()
     db = sqlite3.connect(path)
-    db.execute("ALTER TABLE copies DROP COLUMN cache_miss")  # format 10's copies and rollup
-    db.execute("DROP INDEX rollup_session")
-    db.execute("ALTER TABLE copies RENAME COLUMN pricing TO unpriced")
-    db.execute("UPDATE meta SET value = 'the prices of format 10' WHERE key = 'prices'")
+    db.execute("ALTER TABLE copies DROP COLUMN cache_waste")  # format 11's copies and rollup
+    db.execute("ALTER TABLE rollup DROP COLUMN cache_waste")
+    if version < 11:  # format 10's
+        db.execute("ALTER TABLE copies DROP COLUMN cache_miss")
+        db.execute("DROP INDEX rollup_session")
+        db.execute("ALTER TABLE copies RENAME COLUMN pricing TO unpriced")
+        db.execute("UPDATE meta SET value = 'the prices of format 10' WHERE key = 'prices'")
     for statement in ADDED_IN_10 if version == 9 else ():
         kind, name = statement.split()[1:3]
         db.execute(f"DROP {kind} {name.split('(')[0]}")

@@ -27,6 +27,7 @@ def part(cost: float, model: str, project: str, sessions: int = 1) -> dict:
         "by_model": {model: cost},
         "by_project": {project: cost},
         "activity": {"reading": {"tokens": int(cost * 1000), "cost_usd": cost}},
+        "estimated": {"calls": 0, "tokens": 0, "cost_usd": 0.0, "unpriced_calls": 0},
     }
 
 
@@ -44,6 +45,8 @@ DAILY = {
 }
 DATA = {
     "week_start": 0,
+    "filter": "",
+    "lead": None,
     "daily": DAILY,
     "top_advice": [advice("2025-W02/2025-01-06/s"), advice("2026-W14/2026-03-30/s")],
     "notes": [advice("2025-W23", 0.0), advice("2026-W14", 0.0), advice("", 0.0)],

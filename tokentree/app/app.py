@@ -63,6 +63,7 @@ from tokentree.core.view import (
 )
 from tokentree.live.analyser import Analyser
 from tokentree.live.indexer import Indexer
+from tokentree.live.ledger_timer import LedgerTimer
 from tokentree.live.snapshot import Snapshot
 from tokentree.live.watcher import Watcher
 from tokentree.state import ViewState, load_state, save_state
@@ -103,6 +104,7 @@ class TokenTreeApp(LiveFeed, GroupedView, NodeActions, App[int]):
         Binding("c", "sort('cache')", "sort by cache hit", show=False),
         Binding("n", "sort('time')", "sort by time", show=False),
         Binding("C", "sort('count')", "sort by count", show=False),
+        Binding("w", "sort('waste')", "sort by cache waste", show=False),
         Binding("a", "toggle_metric", "bar by cost or tokens", show=False),
         Binding("g", "graph_or_first", "bar / percent / both; gg: first row", show=False),
         Binding("G", "last", "last row", show=False),
@@ -189,6 +191,7 @@ class TokenTreeApp(LiveFeed, GroupedView, NodeActions, App[int]):
         self._prices: PriceBook | None = None
         self._prices_lock = threading.Lock()
         self._watching = False
+        self.ledger_timer: LedgerTimer | None = None  # config `share_ledger`: see live_feed.py
         self._drawing = False  # a list is on its way to the screen: the analysis waits
 
     def get_css_variables(self) -> dict[str, str]:
@@ -299,7 +302,9 @@ class TokenTreeApp(LiveFeed, GroupedView, NodeActions, App[int]):
         self.advice_bar.show(shown.node, items)
 
     def action_overview(self) -> None:
-        self.push_screen(OverviewScreen(self.analysis.overview if self.analysis else None))
+        """The overview of the view's calls (a filter's alone), led by its grouping."""
+        whole = self.analysis.overview if self.analysis else None
+        self.push_screen(OverviewScreen(whole, self.view, self.workspace.calendar.week_start))
 
     @on(UsageTable.Highlighted)
     def _highlighted(self, message: UsageTable.Highlighted) -> None:

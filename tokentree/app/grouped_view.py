@@ -7,6 +7,7 @@ from textual import work
 from textual.worker import get_current_worker
 
 from tokentree.app.messages import ViewBuilt
+from tokentree.app.screens.overview import OverviewScreen
 from tokentree.core.attribution import Attribution
 from tokentree.core.grouping import GROUP_KIND, ViewTree, view_tree
 from tokentree.core.tree import Node
@@ -56,6 +57,9 @@ class GroupedView:
         self.view = view
         self._views += 1
         self.attribution = Attribution(view.root, view.activity)
+        for screen in self.screen_stack:
+            if isinstance(screen, OverviewScreen):
+                screen.follow(view)
         current = self.table.current
         self._show(select=current.key if current else None, keep_screen_row=keep_screen_row)
 

@@ -20,11 +20,13 @@ from tokentree.live.events import (
     Event,
     IndexFailed,
     IndexProgressed,
+    LedgerFailed,
     TreeAnalysed,
     TreeUpdated,
     WatchChanged,
     WatchFailed,
 )
+from tokentree.live.ledger_timer import ledger_timer
 from tokentree.live.snapshot import Snapshot
 from tokentree.live.watching import POLL_SECONDS
 
@@ -80,6 +82,8 @@ class LiveFeed:
                 self._watch_changed()
             case WatchFailed():
                 self._watch_failed(event)
+            case LedgerFailed():
+                self.notify(event.error, title="Sharing the ledger", severity="warning")
 
     def _tick(self) -> None:
         """Redraw the live line for now: today, the 5-hour block, busy sessions, Codex limits."""
@@ -117,6 +121,8 @@ class LiveFeed:
         """However the app ends: its threads return now, not at their next look at the flag."""
         self.indexer.stop()
         self.analyser.stop()
+        if self.ledger_timer is not None:
+            self.ledger_timer.stop()
 
     def _handle_exception(self, error: Exception) -> None:
         """Textual prints a traceback on a crash; the CLI promises one line (see cli.main).
@@ -156,11 +162,21 @@ class LiveFeed:
                 self.run_worker(
                     self.watcher.run(), name="watcher", group="watch", exit_on_error=False
                 )
+                self._share_ledger()
         if event.snapshot.complete:  # once the tree is drawn: analysing holds up the UI
             snapshot = event.snapshot
             self.call_after_refresh(
                 self.analyser.submit, snapshot.tree, snapshot.generation, snapshot.served
             )
+
+    def _share_ledger(self) -> None:
+        """While the logs are followed: this machine's ledger into the shared folder on a
+        timer (config `share_ledger`), on a daemon thread that only posts its failures."""
+        self.ledger_timer = ledger_timer(
+            self.workspace, lambda error: self._post_event(LedgerFailed(error))
+        )
+        if self.ledger_timer is not None:
+            self.ledger_timer.start()
 
     def _drawn(self) -> None:
         self._drawing = False

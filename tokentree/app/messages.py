@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from textual.message import Message
 
@@ -44,6 +45,15 @@ class ExportFinished(Message):
     target: str
     size: int
     error: str
+
+
+@dataclass
+class OverviewBuilt(Message):
+    """The overview of `view`'s calls (its filter's), summed off the UI thread (None: the view
+    is not served by the index)."""
+
+    view: ViewTree
+    overview: dict[str, Any] | None
 
 
 @dataclass

@@ -15,6 +15,7 @@ from tokentree.app.messages import BreakdownPriced, ExportFinished
 from tokentree.app.screens.export import ExportRequest, ExportScreen
 from tokentree.app.widgets.bars import crumb, totals_text
 from tokentree.core.breakdown import breakdown, calls_below
+from tokentree.core.budgets import current
 from tokentree.core.export import ExportError, export_chunks, write_export
 from tokentree.core.handoff import handoff_text
 from tokentree.core.pricing import PriceBook
@@ -66,6 +67,7 @@ class NodeActions:
             activity=self.attribution[node] if self.attribution else None,
             advice=analysis.advice.about_row(path) if analysis and path is not None else (),
             analysing=analysis is None,
+            budgets=current(self.snapshot.budgets, self.clock()),
         )
         if found is None:
             self._price(node, key)
@@ -112,11 +114,15 @@ class NodeActions:
             return
         node, parents = selected
         chain = [*parents, node]
-        node_path = "/".join(n.key for n in chain[1:])
+        node_path = self._node_path(chain)
         summary = " › ".join(crumb(n) for n in chain) + "\n" + totals_text(node)
         self.push_screen(
             ExportScreen(summary, export_name(chain), partial(self._write_export, node, node_path))
         )
+
+    def _node_path(self, chain: list[Node]) -> str:
+        """Where the chain's last node is in the whole tree: what its export says it is."""
+        return "/".join(n.key for n in chain[1:])
 
     @work(thread=True, exit_on_error=False, group="export")
     def _write_export(self, node: Node, node_path: str, request: ExportRequest) -> None:
@@ -127,6 +133,8 @@ class NodeActions:
                 self.workspace.zone_name,
                 prices=self.workspace.index.prices,
                 advice_settings=self._load_advice_settings(),
+                plan=self.workspace.settings.plan,
+                calendar=self.workspace.calendar,
             )
             target = os.path.expanduser(request.target)
             written = write_export(chunks, target, overwrite=request.overwrite)

@@ -13,14 +13,16 @@ COMMANDS = (
     ("Sort by cache hit", "c; again reverses", "sort('cache')"),
     ("Sort by time", "n; again reverses", "sort('time')"),
     ("Sort by count", "C; again reverses", "sort('count')"),
+    ("Sort by cache waste", "w; again reverses", "sort('waste')"),
     ("Bar by cost or tokens", "a: what the bar and % measure", "toggle_metric"),
     ("Graph: bar, percent or both", "g", "cycle_graph"),
     ("Info panel", "i: token kinds, activity, context, advice of the row", "toggle_info"),
-    ("Overview", "o: daily spend, trend, splits, top advice", "overview"),
+    ("Overview", "o: daily spend, trend, drivers, advice; r in it: 90d, 180d, 1y, all", "overview"),
     ("Export the selected subtree", "e: as JSON", "export"),
     ("Handoff of the selected session", "H: a prompt for a new thread, copied", "handoff"),
     ("Light or dark theme", "T", "toggle_theme"),
-    ("Filter this list", "/", "filter"),
+    ("Filter every list", "/: model, project, source or tool; totals summed again", "filter"),
+    ("Group by", "b: week, month, day, project, model, source, and around", "cycle_grouping"),
     ("Help", "?: keys, columns, flags, activity, advice", "help"),
 )
 

@@ -2,7 +2,7 @@
 
 The view's analysis thread and `report --overview` both call `analyse`, so the
 two cannot drift apart (which rules see which attribution, which week start the
-overview uses).
+overview uses); a filtered view's overview (`view_overview`) is summed the same way.
 """
 
 from __future__ import annotations
@@ -10,16 +10,21 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import date, timedelta
 from typing import Any
 
 from tokentree.core.advice import AdviceReport, AdviceSettings, advise
 from tokentree.core.advice.digest import DayDigest, KeptDigests
 from tokentree.core.advice.report import join
 from tokentree.core.attribution import Attribution
-from tokentree.core.overview import Splits, build_overview
+from tokentree.core.grouping import GROUP_KIND, ViewTree
+from tokentree.core.overview import build_overview, viewed
+from tokentree.core.overview_estimates import ESTIMATED, counts_of
 from tokentree.core.pricing import PriceBook
-from tokentree.core.served import ServedTree
-from tokentree.core.tree import Node, closer
+from tokentree.core.served import SLOTS_PER_DAY, TOTAL_SUMS, ServedTree, add_sums, local_day_sql
+from tokentree.core.tree import Node, Totals, closer
+
+_EPOCH = date(1970, 1, 1)
 
 
 @dataclass(frozen=True, eq=False)
@@ -61,17 +66,69 @@ def analyse(
     if served is not None and digests is not None:
         stamped = _Stamped(digests, served, f"{prices.fingerprint}|{settings!r}")
     advice = advise(tree, prices, settings, attribution, done_with=done_with, digests=stamped)
-    day_splits: dict[str, Splits] | None = None
-    day_sessions: dict[str, set[str]] | None = None
-    if served is not None:  # each day's splits from its record, its sessions as served
-        day_splits = {
-            key: replace(served, records={key: record}).splits()
-            for key, record in served.records.items()
-        }
-        day_sessions = served.sessions
-    overview = build_overview(tree, attribution, advice, week_start, 5, day_splits, day_sessions)
+    overview = overview_of(tree, attribution, advice, week_start, served)
     seconds = time.perf_counter() - started
     return Analysis(tree, generation, attribution, advice, overview, seconds)
+
+
+def overview_of(
+    tree: Node,
+    attribution: Attribution,
+    advice: AdviceReport,
+    week_start: int,
+    served: ServedTree | None = None,
+) -> dict[str, Any]:
+    """The tree's overview; a served tree's days have their splits from their records, their
+    sessions as served and their estimated calls from the index (reading a day loads it)."""
+    if served is None:
+        return build_overview(tree, attribution, advice, week_start)
+    day_splits = {
+        key: replace(served, records={key: record}).splits()
+        for key, record in served.records.items()
+    }
+    estimates = estimated_days(served)
+    return build_overview(
+        tree, attribution, advice, week_start, 5, day_splits, served.sessions, estimates
+    )
+
+
+def view_overview(view: ViewTree, week_start: int) -> dict[str, Any] | None:
+    """The overview of the view's calls alone (those its filter matches), its drivers led by
+    its grouping; None for a view not served by the index. It has no advice: advice is about
+    all of a node's calls, not the few a filter leaves (as in the list)."""
+    served = view.served
+    if served is None:
+        return None
+    tree = served.root
+    data = overview_of(tree, Attribution(tree, served.activity), AdviceReport(), week_start, served)
+    return viewed(data, view.needle, view_lead(view))
+
+
+def view_lead(view: ViewTree) -> str | None:
+    """The dimension the view is grouped by, which the overview's drivers lead with; None
+    for a grouping by time."""
+    return view.grouping.value if view.grouping in GROUP_KIND else None
+
+
+def estimated_days(served: ServedTree) -> dict[str, dict[str, Any]]:
+    """Each local day's calls of the estimated sources (chat apps), summed by the index, for
+    the overview to show beside the exact ones; empty when the scope has none."""
+    sources = tuple(name for name in served.scope.sources if name in ESTIMATED)
+    if not sources:
+        return {}
+    part = replace(served.scope, sources=sources)
+    reads = served.reads
+    utc_days = sorted(row[0] for row in reads.grouped(part, [f"slot / {SLOTS_PER_DAY}"], ["1"]))
+    if not utc_days:
+        return {}
+    found = {}
+    for number, *sums in reads.grouped(
+        part, [local_day_sql(served.calendar, utc_days)], TOTAL_SUMS
+    ):
+        totals = Totals()
+        add_sums(totals, sums)
+        found[(_EPOCH + timedelta(days=number)).isoformat()] = counts_of(totals)
+    return found
 
 
 def _after_each_day(tree: Node, pause: Callable[[], None] | None) -> Callable[[Node], None]:

@@ -14,7 +14,7 @@ from typing import Literal
 from tokentree import format as fmt
 from tokentree.core.index import Index, Scope
 from tokentree.core.sources import SOURCE_ALIASES
-from tokentree.core.tree import Calendar, project_folder
+from tokentree.core.tree import ABOVE_SESSIONS, Calendar, Kind, Node, project_folder
 
 Period = Literal["day", "week", "month"]
 WARN_SHARE = 0.8
@@ -44,6 +44,16 @@ class Budget:
         limit = f"${self.usd:,.0f}" if self.usd is not None else f"{self.tokens:,} tokens"
         return " · ".join(filter(None, (self.period, self.project, self.source, limit)))
 
+    def counts_all_of(self, project: str, source: str) -> bool:
+        """Whether this budget counts every call of a row of `project` and `source` ("" where
+        the row has several or none): a filter the row cannot answer leaves it in doubt."""
+        if self.project is not None and (
+            not project or self.project not in (project, project_folder(project))
+        ):
+            return False
+        wanted = SOURCE_ALIASES.get(self.source.lower()) if self.source else None
+        return self.source is None or (bool(source) and source == wanted)
+
 
 @dataclass(frozen=True)
 class BudgetUse:
@@ -58,6 +68,12 @@ class BudgetUse:
 
     def at(self, now: float) -> BudgetUse:
         return replace(self, now=now)
+
+    @property
+    def used_amount(self) -> str:
+        """The use as this budget counts it; a dollar use with unpriced calls is a lower bound."""
+        lower = self.unpriced_calls and self.budget.usd is not None
+        return ("≥" if lower else "") + self.amount(self.used)
 
     def amount(self, value: float) -> str:
         """`value` as this budget counts: dollars or tokens."""
@@ -118,3 +134,45 @@ def budget_uses(
                 unpriced += no_price
         uses.append(BudgetUse(budget, start, end, now, used, int(unpriced)))
     return uses
+
+
+def current(uses: Sequence[BudgetUse], now: float) -> list[BudgetUse]:
+    """The uses whose period still runs at `now`, forecast from `now` (a view's clock moves on
+    between two reads of the index)."""
+    return [use.at(now) for use in uses if now < use.end]
+
+
+def budgets_for(
+    uses: Sequence[BudgetUse], node: Node, session: Node | None = None
+) -> list[BudgetUse]:
+    """The budgets a row of the view is clearly under: every one at the root; on a day, week or
+    month row, the unfiltered budget of that very period; on a project or source row, and on a
+    session and what is below it (`session`), the budgets of its project or source."""
+    if node.kind is Kind.ALL:
+        return list(uses)
+    if node.kind in ABOVE_SESSIONS and node.kind not in (Kind.PROJECT, Kind.SOURCE):
+        return [
+            use
+            for use in uses
+            if use.budget.project is None
+            and use.budget.source is None
+            and use.budget.period == node.kind.value
+            and use.start <= node.start
+            and node.end < use.end
+        ]
+    row = session if session is not None else node
+    return [
+        use
+        for use in uses
+        if (use.budget.project is not None or use.budget.source is not None)
+        and use.budget.counts_all_of(row.project, row.source)
+    ]
+
+
+def row_share(use: BudgetUse, node: Node) -> float | None:
+    """A session's, turn's or call's part of the budget's limit, where all of it lies in the
+    budget's period (and the budget counts it: see `budgets_for`)."""
+    if node.kind in ABOVE_SESSIONS or not (use.start <= node.start and node.end < use.end):
+        return None
+    totals = node.totals
+    return (totals.cost if use.budget.usd is not None else totals.total) / use.limit

@@ -48,6 +48,9 @@ class ViewTree:
     grouping: Grouping = Grouping.WEEK
     needle: str = ""
     loaded: list[int] = field(default_factory=list)  # groups opened (tests)
+    served: ServedTree | None = None
+    """The served tree of the calls it counts (Week > Day, whatever the grouping): what its
+    overview is summed from (analysis.view_overview); None for a tree not served."""
 
     def advice_path(self, chain: Sequence[Node]) -> str | None:
         """Where the advice about the chain's last node is kept (the Week > Day path), or
@@ -78,7 +81,7 @@ def view_tree(served: ServedTree, grouping: Grouping, needle: str = "") -> ViewT
     root, activity = served.root, dict(served.activity)
     if grouping is not Grouping.WEEK:
         root = _by_time(served, grouping is Grouping.MONTH, activity, label)
-    return ViewTree(root, activity, served.calendar, grouping, needle)
+    return ViewTree(root, activity, served.calendar, grouping, needle, served=served)
 
 
 def root_label(label: str, grouping: Grouping, needle: str) -> str:
@@ -168,13 +171,13 @@ def _by_column(served: ServedTree, grouping: Grouping, needle: str, label: str) 
     reads, column, kind = served.reads, grouping.value, GROUP_KIND[grouping]
     counted = replace(served.scope, only=served.scope.only or CallFilter())
     root = _new_root(served.root, label)
-    view = ViewTree(root, {}, served.calendar, grouping, needle)
+    view = ViewTree(root, {}, served.calendar, grouping, needle, served=served)
     view.activity[root] = served.activity.get(served.root, Activity())
     groups: dict[str, Node] = {}
     for value, *sums, first, last in reads.grouped(
         counted, [column], [*TOTAL_SUMS, "min(first)", "max(last)"]
     ):
-        node = Node(kind, _key(value), _group_label(grouping, value), first, last)
+        node = Node(kind, group_key(value), group_label(grouping, value), first, last)
         add_sums(node.totals, sums)
         node._turns = None
         node.project = value if grouping is Grouping.PROJECT else ""
@@ -200,12 +203,12 @@ def _by_column(served: ServedTree, grouping: Grouping, needle: str, label: str) 
     return view
 
 
-def _key(value: str) -> str:
+def group_key(value: str) -> str:
     """A group's key in a path: its value, with no '/' (a project's folder has them)."""
     return value.replace("/", "∕") or "-"
 
 
-def _group_label(grouping: Grouping, value: str) -> str:
+def group_label(grouping: Grouping, value: str) -> str:
     if grouping is Grouping.PROJECT:
         return project_name(value)
     if grouping is Grouping.MODEL:

@@ -23,7 +23,8 @@ from typing import Any, NamedTuple
 import orjson
 
 from tokentree.core.attribution import call_activity
-from tokentree.core.index import Index, Scope
+from tokentree.core.index import Scope
+from tokentree.core.index.reader import Reads
 from tokentree.core.records import ApiCall
 
 LEDGER_SCHEMA = "tokentree.calls/1"
@@ -120,7 +121,7 @@ def _iso(timestamp: float) -> str:
 
 
 def month_rows(
-    index: Index, scope: Scope, machine: str, *, whole_months: bool = True
+    index: Reads, scope: Scope, machine: str, *, whole_months: bool = True
 ) -> Iterator[tuple[str, list[dict[str, Any]]]]:
     """(YYYY-MM, its rows sorted by source and key) for each UTC month with calls in scope,
     read one month at a time. With `whole_months` a span is widened to whole months, so a
@@ -148,7 +149,7 @@ def month_rows(
         start = end
 
 
-def _rows(index: Index, scope: Scope, calls: list[ApiCall], machine: str) -> list[dict[str, Any]]:
+def _rows(index: Reads, scope: Scope, calls: list[ApiCall], machine: str) -> list[dict[str, Any]]:
     """The month's rows; a call's turn counts its session's prompts of every month before."""
     sessions = {(call.source, call.session_id) for call in calls}
     everywhen = replace(scope, since=None, until=None)
@@ -226,7 +227,7 @@ class LedgerWrite:
 
 
 def write_ledger(
-    index: Index,
+    index: Reads,
     scope: Scope,
     target: Path,
     machine: str,

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from tokentree import format as fmt
 from tokentree.core.attribution import Attribution, turn_calls
+from tokentree.core.overview_estimates import add_counts, estimated_of, no_counts, side_by_side
 from tokentree.core.sources import SOURCES
 from tokentree.core.tree import Kind, Node, project_name, week_key
 
@@ -51,13 +52,17 @@ def build_overview(
     top: int = 5,
     day_splits: Mapping[str, Splits] | None = None,
     day_sessions: Mapping[str, set[str]] | None = None,
+    day_estimates: Mapping[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Everything the overview shows for the period below `root`, as plain data, over all of
-    it. Each day's splits and session keys are read from its calls unless given (a served
-    tree's come from the index, and reading its days' sessions would load them)."""
+    it. Each day's splits, session keys and estimated calls are read from its calls unless
+    given (a served tree's come from the index, and reading its days' sessions would load
+    them)."""
     base = {
         "week_start": week_start,
-        "daily": day_parts(root, attribution, day_splits, day_sessions),
+        "filter": "",
+        "lead": None,
+        "daily": day_parts(root, attribution, day_splits, day_sessions, day_estimates),
         "top_advice": [item.as_dict() for item in advice.top(top)],
         "advice_by_rule": _by_rule(advice),
         "notes": [item.as_dict() for item in advice.items if item.saving_usd <= 0][:top],
@@ -70,9 +75,11 @@ def day_parts(
     attribution: Attribution,
     day_splits: Mapping[str, Splits] | None = None,
     day_sessions: Mapping[str, set[str]] | None = None,
+    day_estimates: Mapping[str, dict[str, Any]] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Each day's spend, tokens, calls, the sessions it began, its cost by source, model and
-    project and its activity: all a range needs to sum up its days (see `in_range`)."""
+    project, its activity and its estimated calls: all a range needs to sum up its days (see
+    `in_range`)."""
     found: dict[str, dict[str, Any]] = {}
     seen: set[str] = set()
     for day in sorted(_nodes(root, Kind.DAY), key=lambda node: node.key):
@@ -80,8 +87,14 @@ def day_parts(
         if keys is None:
             keys = {session.key for session in day.children}
         splits = day_splits.get(day.key) if day_splits is not None else None
+        estimated = (
+            day_estimates.get(day.key, no_counts())
+            if day_estimates is not None
+            else estimated_of(day)
+        )
         part = found.setdefault(day.key, _empty_part())
-        _add_part(part, _part_of(day, attribution, splits or splits_of(day), len(keys - seen)))
+        sessions = len(keys - seen)
+        _add_part(part, _part_of(day, attribution, splits or splits_of(day), sessions, estimated))
         seen |= keys
     return {key: _rounded(part, _PLACES) for key, part in found.items()}
 
@@ -119,6 +132,8 @@ def in_range(data: dict[str, Any], key: str) -> dict[str, Any]:
         "peak_week": peak["week"] if peak else None,
         **{name: _shares(Counter(summed[name]), cost) for name in SPLITS},
         "activity": _rounded(summed["activity"], 6),
+        "estimated": _rounded(summed["estimated"], 6),
+        "side_by_side": side_by_side(kept),
         "top_advice": _advice_in(data["top_advice"], first, keep_week),
         "notes": _advice_in(data["notes"], first, keep_week),
         "advice_by_rule": data["advice_by_rule"] if count is None else [],
@@ -126,6 +141,12 @@ def in_range(data: dict[str, Any], key: str) -> dict[str, Any]:
         "windows": windows(days),
         "last_days": daily_table(days),
     }
+
+
+def viewed(data: dict[str, Any], needle: str, lead: str | None) -> dict[str, Any]:
+    """The overview as the view shows it: of the calls `needle` matches (its title says so)
+    and its drivers led by the view's grouping (`lead`: project, model or source)."""
+    return data | {"filter": needle, "lead": lead}
 
 
 def next_range(key: str) -> str:
@@ -143,10 +164,13 @@ def _empty_part() -> dict[str, Any]:
         "sessions": 0,
         **{name: {} for name in SPLITS},
         "activity": {},
+        "estimated": no_counts(),
     }
 
 
-def _part_of(day: Node, attribution: Attribution, splits: Splits, sessions: int) -> dict[str, Any]:
+def _part_of(
+    day: Node, attribution: Attribution, splits: Splits, sessions: int, estimated: dict[str, Any]
+) -> dict[str, Any]:
     totals = day.totals
     return {
         "cost_usd": totals.cost,
@@ -159,6 +183,7 @@ def _part_of(day: Node, attribution: Attribution, splits: Splits, sessions: int)
             name: {"tokens": tokens, "cost_usd": cost}
             for name, (tokens, cost) in attribution[day].classes().items()
         },
+        "estimated": estimated,
     }
 
 
@@ -172,6 +197,7 @@ def _add_part(into: dict[str, Any], part: dict[str, Any]) -> None:
         summed = into["activity"].setdefault(name, {"tokens": 0, "cost_usd": 0.0})
         summed["tokens"] += sums["tokens"]
         summed["cost_usd"] += sums["cost_usd"]
+    add_counts(into["estimated"], part["estimated"])
 
 
 def _rounded(value: Any, places: int) -> Any:

@@ -19,19 +19,26 @@ BAR_EIGHTHS = " ▏▎▍▌▋▊▉"  # a bar's last cell, in eighths
 TOP = 5  # the rows a driver lists
 BAR_WIDTH = 32  # a driver's longest bar
 TWO_COLUMNS = 100  # from this width the drivers sit two by two
+LEADS = {"project": "projects", "model": "models", "source": "sources"}
+"""The drivers' section that leads when the view is grouped by its dimension."""
 
 
 def header(data: dict[str, Any], width: int) -> list[Line]:
-    """The dates, the range (when not the whole period) and the totals."""
+    """The dates, the range (when not the whole period), the filter, the totals and how much
+    of them is estimated."""
     days = data["range"]
+    needle = f" · /{data['filter']}" if data["filter"] else ""
     if not data["days"]:
-        return [[(f"Overview: no usage in this range ({days['title']})", "title")]]
+        return [[(f"Overview: no usage in this range ({days['title']}){needle}", "title")]]
     scope = "" if days["days"] is None else f" · last {days['title']}"
     cost = fmt.cost(data["cost_usd"], unpriced=data["unpriced_calls"], calls=data["calls"])
     text = (
-        f"Overview  {data['start']} – {data['end']}{scope} · {cost} · "
+        f"Overview  {data['start']} – {data['end']}{scope}{needle} · {cost} · "
         f"{fmt.tokens(data['tokens'])} tokens · {fmt.counted(data['sessions'], 'session')}"
     )
+    estimated = data["estimated"]
+    if estimated["calls"]:
+        text += f" · estimated: ~{fmt.tokens(estimated['tokens'])} tokens, {_about(estimated)}"
     first, *rest = _wrap(text, width)
     return [[("Overview", "title"), (first.removeprefix("Overview"), "")]] + [
         [(line, "")] for line in rest
@@ -39,8 +46,8 @@ def header(data: dict[str, Any], width: int) -> list[Line]:
 
 
 def drivers(data: dict[str, Any], width: int) -> list[Line]:
-    """What drove the spend: activity, projects, models and sources, each a bar per name with
-    its share and cost; two by two when `width` allows."""
+    """What drove the spend: activity, projects, models and sources (the view's grouping
+    first), each a bar per name with its share and cost; two by two when `width` allows."""
     cost = data["cost_usd"]
     activity = sorted(data["activity"].items(), key=lambda item: -item[1]["cost_usd"])
 
@@ -53,6 +60,8 @@ def drivers(data: dict[str, Any], width: int) -> list[Line]:
         ("models", rows("by_model", short_model)),
         ("sources", rows("by_source", lambda name: SOURCE_NAMES.get(name, name))),
     ]
+    lead = LEADS.get(data["lead"] or "")
+    sections.sort(key=lambda section: section[0] != lead)  # the view's grouping first
     names = min(20, max((len(name) for _, rows in sections for name, _ in rows[:TOP]), default=0))
     if width < TWO_COLUMNS:
         lines: list[Line] = []
@@ -163,8 +172,42 @@ def daily_table_part(data: dict[str, Any], width: int) -> list[Line]:
     return daily_lines(data["last_days"], max(8, min(40, width - 36)))
 
 
+def side_by_side_part(data: dict[str, Any], width: int) -> list[Line]:
+    """The days with estimated calls, exact and estimated (`~`) tokens and cost side by side,
+    and the range's totals; nothing when the range has no estimate."""
+    rows = data["side_by_side"]
+    if not rows:
+        return []
+    estimated = data["estimated"]
+    exact = {name: data[name] - estimated[name] for name in estimated}
+    lines: list[Line] = [
+        [(f"{'':12}{'exact tokens':>14}{'cost':>10}{'~est. tokens':>14}{'~est. cost':>12}", "dim")]
+    ]
+    for row in [*rows, {"day": "range", "exact": exact, "estimated": estimated}]:
+        mine, theirs = row["exact"], row["estimated"]
+        tokens = fmt.tokens(mine["tokens"]) if mine["calls"] else "–"
+        cost = _cost(mine) if mine["calls"] else "–"
+        text = f"  {row['day']:<10}{tokens:>14}{cost:>10}"
+        text += f"{'~' + fmt.tokens(theirs['tokens']):>14}{_about(theirs):>12}"
+        lines.append([(text, "value" if row["day"] == "range" else "")])
+    note = "~ chat apps, estimated from their exports' text; counted in the totals, shown apart"
+    return lines + [[(line, "dim")] for line in _wrap(note, width)]
+
+
+def _cost(counts: dict[str, Any]) -> str:
+    return fmt.cost(counts["cost_usd"], unpriced=counts["unpriced_calls"], calls=counts["calls"])
+
+
+def _about(counts: dict[str, Any]) -> str:
+    """An estimate's cost, marked `~` (an unpriced one says so, never $0)."""
+    cost = _cost(counts)
+    return cost if cost == "unpriced" else "~" + cost
+
+
 def advice(data: dict[str, Any], width: int) -> list[Line]:
     """The top advice with its arithmetic, what every rule found, and the notes."""
+    if data["filter"]:
+        return [[("No advice for a filter's calls: advice is about all of a node's calls.", "dim")]]
     lines: list[str] = []
     if data["top_advice"]:
         lines.append("Top advice, by estimated saving")
@@ -209,6 +252,7 @@ PARTS: tuple[tuple[str, str, Part], ...] = (
     ("windows", "Quick windows", quick_windows),
     ("scale", "Scale", scale_line),
     ("table", "The last 30 days · spend and its 7-day moving average", daily_table_part),
+    ("estimates", "Exact and estimated, per day", side_by_side_part),
     ("advice", "", advice),
 )
 """The overview's parts in order: id, title (none for the header and the advice) and drawing."""

@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 
 from tokentree.core import tail
+from tokentree.core.cache_misses import CARRIED
 from tokentree.core.compressed import is_compressed, read_compressed_blocks
 from tokentree.core.pricing import PriceBook, RateKey, Rates
 from tokentree.core.rows import call_rows
@@ -176,7 +177,9 @@ def read_file(task: ReadTask, stage: Stage, prices: PriceBook) -> ReadResult:
 def _take(result: ReadResult, parsed: FileParse, stage: Stage, prices: PriceBook) -> None:
     """Stage one parse's calls and prompts, and keep what the file's state needs."""
     file_id = result.task.file_id
-    rows = call_rows(parsed.calls, parsed.ranks, prices, parsed.families, result.task.path)
+    state = parsed.state  # the parser's, and the sessions' last calls (cache_misses.py)
+    state.setdefault(CARRIED, result.state.get(CARRIED, {}))
+    rows = call_rows(parsed.calls, parsed.ranks, prices, parsed.families, result.task.path, state)
     stage.add(file_id, rows)
     stage.add_prompts(file_id, ((p.source, p.session_id, p.timestamp) for p in parsed.prompts))
     result.calls += len(rows)

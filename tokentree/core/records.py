@@ -73,7 +73,9 @@ class ApiCall(NamedTuple):
     source_cost: float | None = None  # the cost the assistant itself logged (OpenCode)
     speed: str = ""  # "fast": Claude's fast mode, billed at its own (higher) rates
     web_searches: int = 0  # searches the model ran on the server, billed per search
-    cache_miss: str = ""  # why the prompt cache missed, as Claude logged it: "tools_changed 89018"
+    cache_miss: str = ""  # why the prompt cache missed: as Claude logged it ("tools_changed
+    # 89018"), else as tokentree saw it (core/cache_misses.py: "idle", "model_switch"…)
+    cache_waste: float = 0.0  # USD the history sent again cost over reading it from the cache
 
 
 class Prompt(NamedTuple):

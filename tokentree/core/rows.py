@@ -7,11 +7,12 @@ ApiCall records.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 from typing import Any
 
 from tokentree.core.attribution import COMPACTION_MARK, weights_of
-from tokentree.core.pricing import PriceBook, Pricing
+from tokentree.core.cache_misses import file_misses
+from tokentree.core.pricing import PriceBook, Pricing, Rates
 from tokentree.core.records import QUARTER_HOUR, ApiCall, Fidelity, Tokens
 
 TOOL_SEPARATOR = "\x1f"
@@ -42,6 +43,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("web_searches", "INTEGER NOT NULL"),
     ("bucket", "TEXT NOT NULL"),  # its activity (attribution.Bucket.code), or '' when split
     ("cache_miss", "TEXT NOT NULL DEFAULT ''"),  # ApiCall.cache_miss; never summed
+    ("cache_waste", "REAL NOT NULL DEFAULT 0"),  # ApiCall.cache_waste (core/cache_misses.py)
 )
 NAMES = tuple(name for name, _ in COLUMNS)
 COLUMN_LIST = ", ".join(NAMES)
@@ -82,6 +84,7 @@ ROLLUP_COLUMNS: tuple[tuple[str, str], ...] = (
     ("source_cost_calls", "INTEGER NOT NULL"),
     ("source_cost", "REAL NOT NULL"),
     ("source_cost_ours", "REAL NOT NULL"),
+    ("cache_waste", "REAL NOT NULL"),
     ("first", "REAL NOT NULL"),  # the earliest and latest copy: not summed
     ("last", "REAL NOT NULL"),
 )
@@ -110,6 +113,7 @@ SUMMED = (
     "source_cost IS NOT NULL",
     "coalesce(source_cost, 0.0)",
     "iif(source_cost IS NULL, 0.0, cost)",
+    "cache_waste",
 )
 """What each copy adds to ROLLUP_COLUMNS from `calls` on, in their order."""
 SUM_NAMES = tuple(name for name, _ in ROLLUP_COLUMNS[6 : 6 + len(SUMMED)])
@@ -132,15 +136,22 @@ def call_rows(
     prices: PriceBook,
     families: Mapping[str, str] | None = None,
     path: str = "",
+    state: MutableMapping[str, Any] | None = None,
 ) -> list[Row]:
-    """The calls of the file at `path` as priced rows with their activity, each call unpacked
-    once (a first index builds millions)."""
+    """The calls of the file at `path` as priced rows with their activity and cache misses
+    (the sessions' last calls carried in the file's `state`), each call unpacked once (a
+    first index builds millions)."""
     rows: list[Row] = []
     append = rows.append
     price_of = prices.price_of
     family_of = (families or {}).get
     compaction = COMPACTION_MARK in path
-    for call, rank in zip(calls, ranks, strict=True):
+
+    def rates_of(call: ApiCall) -> Rates | None:
+        return prices.rates_for(call.model, call.source, call.timestamp, call.speed)
+
+    misses = file_misses(calls, rates_of, {} if state is None else state)
+    for call, rank, (cause, waste) in zip(calls, ranks, misses, strict=True):
         source, key, session, project, timestamp, model, tokens, tools, subagent, fidelity = call[
             :10
         ]
@@ -167,7 +178,8 @@ def call_rows(
                 speed,
                 web_searches,
                 bucket_code(tools, subagent, compaction),
-                call.cache_miss,
+                call.cache_miss or cause,
+                waste,
             )
         )
     return rows
@@ -210,6 +222,7 @@ def row_call(row: Sequence[Any], path: str, missing: bool) -> ApiCall:
         web_searches,
         _bucket,
         cache_miss,
+        cache_waste,
     ) = row
     fidelity = _FIDELITY[fidelity]
     if pricing == Pricing.ESTIMATED and fidelity is Fidelity.EXACT:
@@ -234,6 +247,7 @@ def row_call(row: Sequence[Any], path: str, missing: bool) -> ApiCall:
         speed,
         web_searches,
         cache_miss,
+        cache_waste,
     )
 
 
@@ -248,6 +262,7 @@ _FULLER = (
     "speed",
     "web_searches",
     "cache_miss",
+    "cache_waste",
 )
 
 

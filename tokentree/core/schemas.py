@@ -139,6 +139,21 @@ class OverviewRange(_Strict):
     last: str | None
 
 
+class OverviewCounts(_Strict):
+    calls: int
+    tokens: int
+    cost_usd: float
+    unpriced_calls: int
+
+
+class OverviewSideBySide(_Strict):
+    """A day with estimated calls: its exact counts beside its estimated ones."""
+
+    day: str
+    exact: OverviewCounts
+    estimated: OverviewCounts
+
+
 class OverviewDayParts(_Strict):
     """One day's sums, from which every part of a range is summed again."""
 
@@ -153,6 +168,9 @@ class OverviewDayParts(_Strict):
     by_project: dict[str, float]
     """Cost by source, model and project name."""
     activity: dict[str, ActivityPart]
+    estimated: OverviewCounts
+    """Its calls of estimated sources (chat apps imported from their exports), also counted
+    in the sums above."""
 
 
 class OverviewWindows(_Strict):
@@ -215,6 +233,48 @@ class Overview(_Strict):
     that fall in them, and `advice_by_rule` is empty unless the range is all."""
     daily: dict[str, OverviewDayParts]
     """Each day of the range with usage, and its sums."""
+    estimated: OverviewCounts
+    """The range's calls of estimated sources (chat apps), also counted in the totals."""
+    side_by_side: list[OverviewSideBySide]
+    """The range's last 30 days with estimated calls, exact and estimated side by side (empty
+    when it has none)."""
+    filter: str
+    """The view's filter (`/` in the view): the calls counted are those it matches; "" for all."""
+    lead: Literal["project", "model", "source"] | None
+    """The view's grouping the drivers lead with; None for a grouping by time."""
+
+
+class WhatIfItem(_Strict):
+    """The node's calls priced another way; a call that cannot be priced so keeps its cost."""
+
+    way: str
+    """"on claude-sonnet-4-5" (each call on the cheaper model of its family, as the
+    model_choice advice names them; "on each family's cheaper model" when there are several)
+    or "at standard speed" (fast-tier calls at standard rates)."""
+    cost_usd: float
+    actual_usd: float
+    """What the priced calls cost (calls with no known price are left out of both)."""
+    saving_usd: float
+    """actual_usd − cost_usd."""
+    kept_calls: int
+    """Calls with no price the other way, counted at their own cost."""
+
+
+class PlanMonth(_Strict):
+    month: str
+    """YYYY-MM, local: each exported day or session counts in the month it starts in."""
+    cost_usd: float
+    """The exported calls of that month at API prices."""
+    plan_multiple: float
+    """cost_usd ÷ the plan's price per month."""
+
+
+class ExportPlan(_Strict):
+    """With `[plan]` in the config: the exported usage against the subscription's price."""
+
+    name: str
+    usd_per_month: float
+    months: list[PlanMonth]
 
 
 class ExportNode(_Strict):
@@ -274,6 +334,9 @@ class ExportNode(_Strict):
     activity: dict[str, ActivityPart] | None = None
     """Tokens and cost per activity class (reading, editing, …); they add up to the node's."""
     advice: list[AdviceItem] | None = None
+    what_if: list[WhatIfItem] | None = None
+    """On the exported node and every session: its calls priced on each family's cheaper
+    model and at standard speed, where either changes anything (else empty)."""
     children: list[ExportNode]
 
 
@@ -283,3 +346,4 @@ class ExportDocument(_Strict):
     timezone: str
     node_path: str
     root: ExportNode
+    plan: ExportPlan | None = None

@@ -174,7 +174,7 @@ def view_of(scope: Scope, calendar: Calendar) -> str:
     return orjson.dumps(named).decode()
 
 
-RECORD_FORMAT = 1
+RECORD_FORMAT = 2  # 2: the cache waste summed
 """Changes with what a day's record holds: days kept in another format are served again."""
 _FIRST = -(2**40)
 """A day number before any day: serve all of them."""

@@ -92,6 +92,7 @@ class Totals:
     source_cost_calls: int = 0  # calls whose assistant logged its own cost (OpenCode)
     source_cost: float = 0.0  # what the assistant itself logged for them
     source_cost_ours: float = 0.0  # our cost of those same calls, to compare with
+    cache_waste: float = 0.0  # USD of history sent again without the cache (cache_misses.py)
 
     @property
     def cache_write(self) -> int:
@@ -117,7 +118,7 @@ class Totals:
         """Add calls up in local variables, then once here: a warm start adds every call."""
         count = fresh = write_5m = write_1h = cache_read = output = reasoning = 0
         unpriced = lower_bound = estimated = subagent = missing = rewound = fast = searches = 0
-        cost = 0.0
+        cost = waste = 0.0
         for call in calls:
             t = call.tokens
             count += 1
@@ -136,6 +137,7 @@ class Totals:
             rewound += call.rewound
             fast += call.speed == "fast"
             searches += call.web_searches
+            waste += call.cache_waste
             if call.source_cost is not None:
                 self.source_cost_calls += 1
                 self.source_cost += call.source_cost
@@ -156,6 +158,7 @@ class Totals:
         self.rewound_calls += rewound
         self.fast_calls += fast
         self.web_searches += searches
+        self.cache_waste += waste
 
     def add(self, other: Totals) -> None:
         self.calls += other.calls
@@ -177,6 +180,7 @@ class Totals:
         self.source_cost_calls += other.source_cost_calls
         self.source_cost += other.source_cost
         self.source_cost_ours += other.source_cost_ours
+        self.cache_waste += other.cache_waste
 
 
 @dataclass(slots=True, eq=False)

@@ -21,6 +21,7 @@ class SortKey(StrEnum):
     CACHE = "cache"
     TIME = "time"
     COUNT = "count"
+    WASTE = "waste"  # the cache waste: history sent again without the cache (cache_misses.py)
 
 
 class BarMetric(StrEnum):
@@ -218,6 +219,8 @@ def _sort_value(key: SortKey) -> Callable[[Node], tuple]:
             n.start,
             n.key,
         )
+    if key is SortKey.WASTE:
+        return lambda n: (n.totals.cache_waste, n.totals.cost, n.start, n.key)
     if key is SortKey.COUNT:
         return lambda n: (count_of(n), n.totals.calls, n.totals.cost, n.start, n.key)
     return lambda n: (n.start, _natural(n.key))

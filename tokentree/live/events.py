@@ -74,6 +74,14 @@ class WatchFailed:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class LedgerFailed:
+    """This machine's ledger could not be written into the shared folder (ledger_timer.py)."""
+
+    newest_only: ClassVar[bool] = False
+    error: str
+
+
 Event = (
     IndexProgressed
     | TreeUpdated
@@ -82,4 +90,5 @@ Event = (
     | IndexFailed
     | WatchChanged
     | WatchFailed
+    | LedgerFailed
 )

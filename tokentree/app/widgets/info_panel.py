@@ -32,6 +32,8 @@ from tokentree.core.attribution import (
     turn_calls,
 )
 from tokentree.core.breakdown import TOKEN_KINDS, Breakdown
+from tokentree.core.budgets import BudgetUse, budgets_for, row_share
+from tokentree.core.cache_misses import IDLE, MODEL_SWITCH, NOT_CACHED
 from tokentree.core.live import limits_at
 from tokentree.core.overview import sparkline
 from tokentree.core.pricing import shown_origin
@@ -89,14 +91,16 @@ class InfoPanel(VerticalScroll, can_focus=False):
         activity: Activity | None = None,
         advice: Sequence[Advice] = (),
         analysing: bool = False,
+        budgets: Sequence[BudgetUse] = (),
     ) -> None:
-        """`activity` and `advice` come from the analysis (None and `analysing` until it is in)."""
+        """`activity` and `advice` come from the analysis (None and `analysing` until it is in);
+        `budgets`: every budget's use now, of which the panel shows those the row is under."""
         if self.node is None or node.key != self.node.key:
             self.scroll_home(animate=False)  # another row: read it from the top
         self.node = node
         self.border_title = title(node, parent_chain)
         tokens = token_table(node, found)
-        facts = fact_table(node, parent_chain, found, rate_limits, self.zone)
+        facts = fact_table(node, parent_chain, found, rate_limits, self.zone, budgets)
         classes = None
         if node.call is None:
             classes = activity_table(activity, analysing, node.totals.unpriced_calls > 0)
@@ -178,6 +182,8 @@ def token_table(node: Node, found: Breakdown | None) -> RenderableType:
         ),
     )
     table.add_row("cache hit", fmt.percent(totals.cache_hit), "")
+    if totals.cache_waste and node.call is None:
+        table.add_row("cache waste", "", fmt.cost(totals.cache_waste))
     return table
 
 
@@ -198,13 +204,39 @@ def fact_table(
     found: Breakdown | None,
     rate_limits: Sequence[Mapping[str, Any]],
     zone: tzinfo,
+    budgets: Sequence[BudgetUse] = (),
 ) -> RenderableType:
     table = Table.grid(padding=(0, 2))
     table.add_column(style="dim")
     table.add_column()
-    for name, value in facts(node, parent_chain, found, rate_limits, zone):
+    rows = facts(node, parent_chain, found, rate_limits, zone)
+    under = budgets_text(node, parent_chain, budgets)
+    if under is not None:
+        rows.append(("budgets", under))
+    for name, value in rows:
         table.add_row(name, value)
     return table
+
+
+def budgets_text(
+    node: Node, parent_chain: Sequence[Node], uses: Sequence[BudgetUse]
+) -> Text | None:
+    """Each budget the row is under: its use, limit and forecast to the period's end, as the
+    live line has them; a session's, turn's or call's own part of the limit where it lies in
+    the period."""
+    session = next((n for n in (node, *reversed(parent_chain)) if n.kind is Kind.SESSION), None)
+    text = Text()
+    for use in budgets_for(uses, node, session):
+        if text.plain:
+            text.append("\n")
+        text.append(use.budget.name, style="" if use.state == "ok" else "bold")
+        text.append(f": {use.used_amount} ({use.share:.0%}), forecast {use.amount(use.forecast)}")
+        if use.state != "ok":
+            text.append(" over" if use.state == "over" else " near the limit", style="bold")
+        share = row_share(use, node)
+        if share is not None:
+            text.append(f"\n  this {node.kind.value}: {share:.0%} of the limit", style="dim")
+    return text if text.plain else None
 
 
 def facts(
@@ -229,7 +261,7 @@ def facts(
             rows.append(("context carried", f"{carried(call):,} tok ({share:.0%} of the prompt)"))
             rows.append(("new material", f"{new_material(call):,} tok (uncached + cache writes)"))
         if call.cache_miss:
-            rows.append(("cache miss", cache_miss_text(call.cache_miss)))
+            rows.append(("cache miss", cache_miss_text(call.cache_miss, call.cache_waste)))
         if call.subagent:
             rows.append(("sub-agent", "yes (or compaction)"))
     else:
@@ -478,12 +510,22 @@ def limits_text(limits: Mapping[str, Any], zone: tzinfo) -> str:
     return " · ".join(parts) + f"\n(as logged {seen:%a} {seen.day} {seen:%b %H:%M})"
 
 
-def cache_miss_text(logged: str) -> str:
-    """Claude's reason for a cache miss ("tools_changed 89018") in words."""
-    reason, _, missed = logged.partition(" ")
-    text = reason.replace("_", " ")
-    if missed:
+MISS_WORDS = {
+    IDLE: "idle past the cache's lifetime",
+    MODEL_SWITCH: "model switched (each model has its own cache)",
+    NOT_CACHED: "cache not used (the prompt's start changed, or it was dropped)",
+}
+
+
+def cache_miss_text(cause: str, waste: float = 0.0) -> str:
+    """Why the cache missed in words: Claude's logged reason ("tools_changed 89018") or what
+    tokentree saw; and what sending the history again cost over cache reads."""
+    reason, _, missed = cause.partition(" ")
+    text = MISS_WORDS.get(reason, reason.replace("_", " "))
+    if missed.isdigit():
         text += f", ≈{int(missed):,} tok not cached (Claude's estimate)"
+    if waste:
+        text += f"; {fmt.cost(waste)} over a cache hit"
     return text
 
 

@@ -47,6 +47,7 @@ COST_WIDTH = 9
 PERCENT_WIDTH = 6
 TOKENS_WIDTH = 8
 CACHE_WIDTH = 6
+WASTE_WIDTH = 7  # "$12.34": cache waste, the history sent again without the cache
 COUNT_WIDTH = 6
 BADGE_WIDTH = max(len(badge) for badge, _ in SOURCE_BADGE.values()) + 1  # "claude "
 BADGE_COLOURS = sorted({colour for _, colour in SOURCE_BADGE.values()})
@@ -94,23 +95,32 @@ class Layout:
     label: int
     mix: int = 0
     cache: int = CACHE_WIDTH
+    waste: int = 0
 
 
 def layout(
-    width: int, graph: Graph, flags: int, badge: bool, marks: int = 0, label: int = LABEL_MIN
+    width: int,
+    graph: Graph,
+    flags: int,
+    badge: bool,
+    marks: int = 0,
+    label: int = LABEL_MIN,
+    waste: bool = False,
 ) -> Layout:
     """Share the width: numbers fixed, the bar up to 26 cells, the rest for the label.
 
     The label wants `label` cells (its rows' longest, up to LABEL_WANT): rather than
     cut it, the optional columns go, least useful first: Mix (only ever from 100
-    cells on), Cache, %, then the bar. When labels and their advice marks need
-    `marks` cells, the bar shrinks (to 6 at least) until they have them.
+    cells on), Waste (only where some cache was wasted), Cache, %, then the bar. When
+    labels and their advice marks need `marks` cells, the bar shrinks (to 6 at least)
+    until they have them.
     """
     fixed = 1 + COST_WIDTH + 1 + TOKENS_WIDTH + 1 + COUNT_WIDTH + 2
     fixed += (flags + 1 if flags else 0) + (BADGE_WIDTH if badge else 0)
     # (column, cells with its gap): in the order they are given up
     optional = [
         ("mix", MIX_WIDTH + 2 if width >= MIX_MIN_TABLE else 0),
+        ("waste", WASTE_WIDTH + 1 if waste else 0),
         ("cache", CACHE_WIDTH + 1),
         ("percent", PERCENT_WIDTH + 1 if graph is not Graph.BAR else 0),
         ("bar", BAR_MIN + 1 if graph is not Graph.PERCENT else 0),
@@ -121,6 +131,8 @@ def layout(
         if fixed + sum(kept.values()) + want <= width:
             break
         kept.pop(name, None)
+    if "waste" in kept and fixed + sum(kept.values()) + max(want, marks) > width:
+        kept.pop("waste")  # the marks say why, and what it cost: they need the room more
     fixed += sum(cells for name, cells in kept.items() if name != "bar")
     bar_width = 0
     if "bar" in kept:
@@ -139,6 +151,7 @@ def layout(
         max(8, width - fixed),
         MIX_WIDTH if "mix" in kept else 0,
         CACHE_WIDTH if "cache" in kept else 0,
+        WASTE_WIDTH if "waste" in kept else 0,
     )
 
 
@@ -415,8 +428,15 @@ class UsageTable(ScrollView, can_focus=True):
         if key != self._layout_key:
             badge = listing is not None and listing.child_kind is Kind.SESSION
             self._layout_key = key
+            wasted = listing is not None and listing.node.totals.cache_waste > 0
             self._layout = layout(
-                width, self.graph, self._flags_width, badge, self._marks_room(), self._label_want
+                width,
+                self.graph,
+                self._flags_width,
+                badge,
+                self._marks_room(),
+                self._label_want,
+                wasted,
             )
         return self._layout
 
@@ -483,6 +503,9 @@ class UsageTable(ScrollView, can_focus=True):
         if lay.cache:
             cache = title("Cache", SortKey.CACHE).rjust(CACHE_WIDTH)
             cells += [(" ", None), (cache, SortKey.CACHE)]
+        if lay.waste:
+            waste = title("Waste", SortKey.WASTE).rjust(WASTE_WIDTH)
+            cells += [(" ", None), (waste, SortKey.WASTE)]
         count = title(COUNT_TITLE.get(child_kind, "Calls"), SortKey.COUNT).rjust(COUNT_WIDTH)
         cells += [(" ", None), (count, SortKey.COUNT), ("  ", None)]
         if lay.mix:
@@ -535,6 +558,10 @@ class UsageTable(ScrollView, can_focus=True):
         ]
         if lay.cache:
             segments += [(" ", None), (fmt.percent(cache).rjust(CACHE_WIDTH), cache_style)]
+        if lay.waste:
+            wasted = totals.cache_waste
+            shown = fmt.cost(wasted) if wasted >= 0.005 else "·"
+            segments += [(" ", None), (shown.rjust(WASTE_WIDTH), "warm" if wasted else "dim")]
         segments += [
             (" ", None),
             (f"{count_of(node):,}".rjust(COUNT_WIDTH), "dim"),

@@ -10,8 +10,15 @@ from typing import Any
 from tokentree import format as fmt
 from tokentree.core.advice.context import Context, Session, median, prompt
 from tokentree.core.attribution import mechanical
-from tokentree.core.pricing import PER_MILLION, Rates
-from tokentree.core.records import ApiCall, Tokens
+from tokentree.core.cache_misses import (
+    IDLE,
+    LOGGED_CAUSES,
+    SessionCache,
+    fresh_rate,
+    rewritten,
+)
+from tokentree.core.pricing import PER_MILLION
+from tokentree.core.records import ApiCall
 from tokentree.core.tree import Node, short_model
 
 
@@ -83,42 +90,33 @@ def context_compounding(context: Context, session: Session) -> None:
 
 def cache_rebuilt(context: Context, session: Session) -> None:
     s = context.settings.cache_rebuilt
-    ttl = 300
     rebuilds: list[dict[str, Any]] = []
     tokens = fresh_cost = saving = 0.0
-    previous: ApiCall | None = None
+    cache = SessionCache()
     for turn, call in session.main:
-        if previous is not None and call.timestamp - previous.timestamp > ttl:
-            gap = call.timestamp - previous.timestamp
-            t = call.tokens
-            before = prompt(previous.tokens)
-            rebuilt = _rewritten(t, before)
-            if (
-                rebuilt >= s.min_tokens
-                and t.cache_read < before / 2
-                and (rates := context.rates(call)) is not None
-            ):
-                fresh_rate = _fresh_rate(t, rates)
-                tokens += rebuilt
-                fresh_cost += rebuilt * fresh_rate / PER_MILLION
-                saving += rebuilt * (fresh_rate - rates.cache_read) / PER_MILLION
-                rebuilds.append(
-                    {
-                        "turn": turn.key,
-                        "gap_minutes": round(gap / 60, 1),
-                        "cache_lifetime_minutes": ttl // 60,
-                        "tokens": rebuilt,
-                    }
-                )
-        if call.tokens.cache_write_1h:
-            ttl = 3600
-        previous = call
+        cause, before = cache.miss(call, s.min_tokens)
+        cache.saw(call)
+        if cause != IDLE or before is None or (rates := context.rates(call)) is None:
+            continue
+        rebuilt = rewritten(call.tokens, before.prompt)
+        fresh = fresh_rate(call.tokens, rates)
+        tokens += rebuilt
+        fresh_cost += rebuilt * fresh / PER_MILLION
+        saving += rebuilt * (fresh - rates.cache_read) / PER_MILLION
+        rebuilds.append(
+            {
+                "turn": turn.key,
+                "gap_minutes": round((call.timestamp - before.timestamp) / 60, 1),
+                "cache_lifetime_minutes": before.lifetime // 60,
+                "tokens": rebuilt,
+            }
+        )
     if len(rebuilds) < max(1, s.min_rebuilds):
         return
     gaps = [item["gap_minutes"] for item in rebuilds]
     short_lived = [item for item in rebuilds if item["cache_lifetime_minutes"] == 5]
     lifetime = "5 min" if short_lived else "1 h"
-    fresh_rate = fresh_cost / tokens * PER_MILLION
+    mean_fresh_rate = fresh_cost / tokens * PER_MILLION
     read_rate = (fresh_cost - saving) / tokens * PER_MILLION
     within_hour = sum(1 for item in short_lived if item["gap_minutes"] <= 60)
     remedy = (
@@ -136,7 +134,7 @@ def cache_rebuilt(context: Context, session: Session) -> None:
     formula = (
         f"Σ over {len(rebuilds)} rebuild{'s' if len(rebuilds) > 1 else ''} of "
         f"min(uncached input + cache write, previous prompt) = {fmt.tokens(tokens)} tok × "
-        f"(${fresh_rate:.2f} − ${read_rate:.2f})/M (write or uncached − cache read) "
+        f"(${mean_fresh_rate:.2f} − ${read_rate:.2f})/M (write or uncached − cache read) "
         f"= ${saving:,.2f}"
     )
     evidence = {
@@ -258,41 +256,34 @@ def model_choice(context: Context, session: Session) -> None:
     context.emit("model_choice", session.place, message, evidence, saving)
 
 
-CACHE_CHANGES = ("tools_changed", "system_changed", "model_changed", "messages_changed")
-"""The cache-miss reasons Claude logs that name a cause (FORMATS.md §9.1); the others say only
-that no comparison was possible."""
-
-
 def cache_missed(context: Context, session: Session) -> None:
     s = context.settings.cache_missed
-    ttl = 300
     misses: list[dict[str, Any]] = []
     causes: Counter[str] = Counter()
     tokens = fresh_cost = saving = 0.0
-    previous: ApiCall | None = None
+    cache = SessionCache()
     for turn, call in session.main:
-        reason, _, missed = call.cache_miss.partition(" ")
-        idle = previous is not None and call.timestamp - previous.timestamp > ttl
-        if previous is not None and reason in CACHE_CHANGES and not idle:
-            t = call.tokens
-            rewritten = _rewritten(t, prompt(previous.tokens))
-            if rewritten >= s.min_tokens and (rates := context.rates(call)) is not None:
-                fresh_rate = _fresh_rate(t, rates)
-                tokens += rewritten
-                fresh_cost += rewritten * fresh_rate / PER_MILLION
-                saving += rewritten * (fresh_rate - rates.cache_read) / PER_MILLION
-                causes[reason] += 1
-                misses.append(
-                    {
-                        "turn": turn.key,
-                        "reason": reason,
-                        "tokens": rewritten,
-                        "logged_missed_tokens": int(missed) if missed else None,
-                    }
-                )
-        if call.tokens.cache_write_1h:
-            ttl = 3600
-        previous = call
+        cause, before = cache.miss(call, s.min_tokens)
+        cache.saw(call)
+        if cause not in LOGGED_CAUSES or before is None:
+            continue
+        if (rates := context.rates(call)) is None:
+            continue
+        again = rewritten(call.tokens, before.prompt)
+        fresh = fresh_rate(call.tokens, rates)
+        tokens += again
+        fresh_cost += again * fresh / PER_MILLION
+        saving += again * (fresh - rates.cache_read) / PER_MILLION
+        causes[cause] += 1
+        missed = call.cache_miss.partition(" ")[2]
+        misses.append(
+            {
+                "turn": turn.key,
+                "reason": cause,
+                "tokens": again,
+                "logged_missed_tokens": int(missed) if missed.isdigit() else None,
+            }
+        )
     if not misses:
         return
     named = ", ".join(
@@ -319,24 +310,6 @@ def cache_missed(context: Context, session: Session) -> None:
         "formula": formula,
     }
     context.emit("cache_missed", session.place, message, evidence, saving)
-
-
-def _rewritten(tokens: Tokens, previous_prompt: int) -> int:
-    """The history a call sent again without the cache: its uncached part, at most what the
-    call before it had sent."""
-    return min(tokens.input + tokens.cache_write, previous_prompt)
-
-
-def _fresh_rate(tokens: Tokens, rates: Rates) -> float:
-    """USD per million of a call's uncached part (uncached input and cache writes)."""
-    fresh = tokens.input + tokens.cache_write
-    if not fresh:
-        return rates.input
-    return (
-        tokens.input * rates.input
-        + tokens.cache_write_5m * rates.cache_write_5m
-        + tokens.cache_write_1h * rates.cache_write_1h
-    ) / fresh
 
 
 def _times(count: int) -> str:

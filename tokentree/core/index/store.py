@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from tokentree.core.activity_sums import ACTIVITY_COLUMNS
-from tokentree.core.rows import COLUMNS, ROLLUP_COLUMNS
+from tokentree.core.rows import COLUMNS, ROLLUP_COLUMNS, rollup_of
 
-SCHEMA_VERSION = 11
+SCHEMA_VERSION = 12
 
 ADDED_IN_10 = (
     "CREATE TABLE changes(generation INTEGER PRIMARY KEY AUTOINCREMENT, since REAL NOT NULL)",
@@ -43,6 +43,12 @@ ADDED_IN_11 = (
 """How a copy's cost was found (listed, unpriced or estimated), why Claude's cache missed; the
 prices are found again (pricing.PRICING_RULES) so every copy's `pricing` is set. One session's
 sums found by its id (the status line)."""
+_ROLLUP = (
+    "CREATE TABLE rollup(" + ", ".join(f"{name} {kind}" for name, kind in ROLLUP_COLUMNS) + ")",
+    "CREATE INDEX rollup_file ON rollup(file_id)",
+    "CREATE INDEX rollup_slot ON rollup(slot)",
+    "CREATE INDEX rollup_session ON rollup(session)",
+)
 _TABLES = (
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     """CREATE TABLE files(
@@ -67,18 +73,27 @@ _TABLES = (
     "CREATE TABLE scopes(id INTEGER PRIMARY KEY, roots TEXT UNIQUE NOT NULL, used REAL NOT NULL)",
     "CREATE TABLE losers(scope INTEGER NOT NULL, copy INTEGER NOT NULL,"
     " PRIMARY KEY (scope, copy)) WITHOUT ROWID",
-    "CREATE TABLE rollup(" + ", ".join(f"{name} {kind}" for name, kind in ROLLUP_COLUMNS) + ")",
     "CREATE TABLE activity(" + ", ".join(f"{name} {kind}" for name, kind in ACTIVITY_COLUMNS) + ")",
     "CREATE TABLE touched_keys(key TEXT PRIMARY KEY) WITHOUT ROWID",
     "CREATE INDEX prompts_file ON prompts(file_id)",
     "CREATE INDEX prompts_session ON prompts(session)",
-    "CREATE INDEX rollup_file ON rollup(file_id)",
-    "CREATE INDEX rollup_slot ON rollup(slot)",
     "CREATE INDEX activity_file ON activity(file_id)",
+    *_ROLLUP,
     *ADDED_IN_10,
-    ADDED_IN_11[-1],
 )
-UPGRADES = {9: ADDED_IN_10 + ADDED_IN_11, 10: ADDED_IN_11}
+ADDED_IN_12 = (
+    "ALTER TABLE copies ADD COLUMN cache_waste REAL NOT NULL DEFAULT 0",
+    "DROP TABLE rollup",
+    *_ROLLUP,
+    "INSERT INTO rollup " + rollup_of("copies"),
+)
+"""Each copy's cache waste (core/cache_misses.py), summed in the rollup, made again with it:
+the copies of logs still there get theirs when the readers (version 3) read them again."""
+UPGRADES = {
+    9: ADDED_IN_10 + ADDED_IN_11 + ADDED_IN_12,
+    10: ADDED_IN_11 + ADDED_IN_12,
+    11: ADDED_IN_12,
+}
 """Statements that bring an index of an older format to this one in place: its history stays
 (the logs of its oldest calls may be long deleted)."""
 COPY_INDEXES = {

@@ -654,7 +654,7 @@ def _session_from_path(path: str) -> str:
 
 SOURCE = Source(
     name=NAME,
-    version=2,  # FORMATS.md §9: the 2026 shapes
+    version=3,  # 2: FORMATS.md §9, the 2026 shapes; 3: cache misses (core/cache_misses.py)
     title="Claude Code",
     badge="claude",
     colour="accent",

@@ -369,7 +369,7 @@ def sniff(path: str, head: bytes) -> bool:
 
 SOURCE = Source(
     name=NAME,
-    version=2,  # FORMATS.md §9: the 2026 shapes
+    version=3,  # 2: FORMATS.md §9, the 2026 shapes; 3: cache misses (core/cache_misses.py)
     title="Codex",
     badge="codex",
     colour="success",

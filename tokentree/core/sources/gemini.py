@@ -311,7 +311,7 @@ def _target(name: str, arguments: Any) -> str:
 
 SOURCE = Source(
     name=NAME,
-    version=2,  # FORMATS.md §9: the 2026 shapes
+    version=3,  # 2: FORMATS.md §9, the 2026 shapes; 3: cache misses (core/cache_misses.py)
     title="Gemini CLI",
     badge="gemini",
     colour="primary",
