@@ -2,10 +2,12 @@
 
     python screenshots/capture.py          # writes screenshots/*.svg
 
-Every path tokentree reads or writes points into a temporary folder, so the
+Every path tokentree reads or writes points into a temporary folder (a new one
+per shot, so no shot inherits another's remembered sort or grouping), and the
 real home directory (its logs, cache and config) is never touched. The clock is
-fixed (a quarter of an hour after the demo's newest call), so the live line's
-"today", 5-hour block and busy session come out the same on every run.
+the demo's (workspace.DEMO_NOW, what `tokentree --demo` opens on), held still, so
+the live line's "today", 5-hour block and busy session come out the same on
+every run.
 """
 
 from __future__ import annotations
@@ -14,12 +16,10 @@ import asyncio
 import os
 import sys
 import tempfile
-from datetime import UTC, datetime
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 SIZE = (120, 36)
-NOW = datetime(2026, 11, 22, 20, 20, tzinfo=UTC).timestamp()  # the demo's last call: 20:06
 SHOTS = {
     "weeks": (),
     # W47 › Fri 20 Nov › mobile-app: a turn marked ◆, the advice for the session below
@@ -28,6 +28,10 @@ SHOTS = {
     "info": ("enter", "j", "j", "enter", "j", "i"),
     "overview": ("o",),
     "help": ("question_mark",),
+    # b b b: one row per project; then atlas's sessions, whole
+    "projects": ("b", "b", "b"),
+    # /opus: only Opus calls, at every level; inside W47, its days summed again
+    "filtered": ("slash", *"opus", "enter", "enter"),
 }
 
 
@@ -39,9 +43,9 @@ def _isolate(home: Path) -> None:
 
 async def _shoot(name: str, keys: tuple[str, ...]) -> Path:
     from tokentree.app.app import create_app
-    from tokentree.workspace import Choices
+    from tokentree.workspace import DEMO_NOW, Choices
 
-    app = create_app(Choices(demo=True, timezone="UTC"), live=False, clock=lambda: NOW)
+    app = create_app(Choices(demo=True, timezone="UTC"), live=False, clock=lambda: DEMO_NOW)
     async with app.run_test(size=SIZE) as pilot:
         while app.snapshot is None or not app.snapshot.complete or app.analysis is None:
             await asyncio.sleep(0.02)
@@ -58,9 +62,9 @@ async def _shoot(name: str, keys: tuple[str, ...]) -> Path:
 
 def main() -> int:
     sys.path.insert(0, str(HERE.parent))
-    with tempfile.TemporaryDirectory(prefix="tokentree-shots-") as home:
-        _isolate(Path(home))
-        for name, keys in SHOTS.items():
+    for name, keys in SHOTS.items():
+        with tempfile.TemporaryDirectory(prefix="tokentree-shots-") as home:
+            _isolate(Path(home))
             print(f"wrote {asyncio.run(_shoot(name, keys)).relative_to(HERE.parent)}")
     return 0
 

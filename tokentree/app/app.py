@@ -415,10 +415,12 @@ class TokenTreeApp(LiveFeed, GroupedView, NodeActions, App[int]):
     # --- filter ---------------------------------------------------------------------------------
 
     def action_filter(self) -> None:
+        """The filter bar, focused at once: what is typed right after / (fast, or pasted) is
+        the filter's, never a view key (focus() would wait for the next loop)."""
         bar = self.filter_bar
         bar.value = self.needle
         bar.display = True
-        bar.focus()
+        self.screen.set_focus(bar)
 
     @on(FilterBar.Changed, "#filter")
     def _filter_typed(self, message: FilterBar.Changed) -> None:

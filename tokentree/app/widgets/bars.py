@@ -29,6 +29,11 @@ def crumb(node: Node) -> str:
 
 
 def totals_text(node: Node) -> str:
+    return " · ".join(totals_parts(node))
+
+
+def totals_parts(node: Node) -> list[str]:
+    """Cost, tokens, cache hit, then the counts: what the breadcrumbs line ends with."""
     totals = node.totals
     parts = [
         fmt.cost(totals.cost, unpriced=totals.unpriced_calls, calls=totals.calls),
@@ -41,7 +46,7 @@ def totals_text(node: Node) -> str:
         parts.append(fmt.counted(node.turns, "turn"))
     if node.kind is not Kind.CALL:
         parts.append(fmt.counted(totals.calls, "call"))
-    return " · ".join(parts)
+    return parts
 
 
 CRUMB_MIN = 20  # cells the current node's name keeps before the names above it go
@@ -131,12 +136,20 @@ class PathBar(Widget):
             text = set_cell_size(text, max(0, room - 1)) + "…"
         return text, spans
 
+    def _totals(self, width: int) -> str:
+        """The current node's totals, the counts then the cache hit left out where the
+        breadcrumbs would keep fewer than CRUMB_MIN cells."""
+        parts = totals_parts(self.chain[-1])
+        while len(parts) > 2 and cell_len(" · ".join(parts)) > width - CRUMB_MIN - 4:
+            parts.pop()
+        return " · ".join(parts)
+
     def on_click(self, event: events.Click) -> None:
         """A click on a name in the breadcrumbs goes up to it."""
         offset = event.get_content_offset(self)
         if offset is None or offset.y != 2 or not self.chain:
             return
-        totals = totals_text(self.chain[-1])
+        totals = self._totals(self.content_region.width)
         text, spans = self._crumb_spans(max(8, self.content_region.width - len(totals) - 4))
         for start, end, depth in spans:
             if start <= offset.x < min(end, cell_len(text)) and depth < len(self.chain) - 1:
@@ -166,7 +179,7 @@ class PathBar(Widget):
         live.truncate(width)
         line = Text()
         if self.chain:
-            totals = totals_text(self.chain[-1])
+            totals = self._totals(width)
             crumbs = self.crumbs(max(8, width - len(totals) - 4))
             line.append(crumbs, style("path-bar--crumbs", partial=True))
             rule = max(1, width - cell_len(crumbs) - len(totals) - 2)
