@@ -2,7 +2,7 @@
 
 Each copy is stored with its bucket (what it was doing), decided once when it
 is read. A file's activity rows sum its copies' tokens and cost per session,
-quarter hour and bucket, as its rollup sums everything else: most copies have
+project, model, quarter hour and bucket, as its rollup sums everything else: most copies have
 one bucket and are summed in SQL; a copy whose tools fall in several buckets
 is split here, with the same arithmetic the tree uses (attribution.split), so
 served and built nodes show the same parts.
@@ -21,6 +21,8 @@ ACTIVITY_COLUMNS: tuple[tuple[str, str], ...] = (
     ("file_id", "INTEGER NOT NULL"),
     ("source", "TEXT NOT NULL"),
     ("session", "TEXT NOT NULL"),
+    ("project", "TEXT NOT NULL"),
+    ("model", "TEXT NOT NULL"),
     ("slot", "INTEGER NOT NULL"),
     ("bucket", "TEXT NOT NULL"),
     ("tokens", "INTEGER NOT NULL"),
@@ -33,15 +35,10 @@ ActivityRow = tuple[Any, ...]
 
 
 def activity_of(
-    db: sqlite3.Connection,
-    table: str,
-    where: str = "1",
-    params: Sequence[Any] = (),
-    by: Sequence[str] = ("file_id", "source", "session"),
+    db: sqlite3.Connection, table: str, where: str = "1", params: Sequence[Any] = ()
 ) -> list[ActivityRow]:
-    """ACTIVITY_COLUMNS rows summing the copies in `table` (with `file_id`) that match `where`
-    (`by`: the columns before the slot, for a table with more of them)."""
-    keys = ", ".join(by)
+    """ACTIVITY_COLUMNS rows summing the copies in `table` (with `file_id`) that match `where`."""
+    keys = "file_id, source, session, project, model"
     rows = db.execute(
         f"SELECT {keys}, {SLOT} AS slot, bucket, sum({TOTAL}), sum(cost)"
         f" FROM {table} WHERE bucket != '' AND {where} GROUP BY {keys}, slot, bucket",
@@ -51,8 +48,7 @@ def activity_of(
         f"SELECT {keys}, {SLOT}, tools, {TOTAL}, cost FROM {table} WHERE bucket = '' AND {where}",
         params,
     )
-    width = len(by) + 1
-    sums = split_sums((tuple(row[:width]), *row[width:]) for row in split_rows)
+    sums = split_sums((tuple(row[:6]), *row[6:]) for row in split_rows)
     return rows + [(*key, tokens, cost) for key, (tokens, cost) in sums.items()]
 
 

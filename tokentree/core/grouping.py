@@ -165,11 +165,12 @@ def _new_root(served_root: Node, label: str) -> Node:
 
 
 def _by_column(served: ServedTree, grouping: Grouping, needle: str, label: str) -> ViewTree:
-    """One row per value of the grouping's column, summed from the counted copies alone
-    (`Scope.only`: exact first and last times, activity by project and model), whose
-    children are served from the calls of that value when first opened."""
+    """One row per value of the grouping's column, summed by the index (its rollup and
+    activity have the column), whose children are served from the calls of that value when
+    first opened. A group whose first or last time may be a copy's that does not count asks
+    the copies, as a served day does."""
     reads, column, kind = served.reads, grouping.value, GROUP_KIND[grouping]
-    counted = replace(served.scope, only=served.scope.only or CallFilter())
+    counted = served.scope
     root = _new_root(served.root, label)
     view = ViewTree(root, {}, served.calendar, grouping, needle, served=served)
     view.activity[root] = served.activity.get(served.root, Activity())
@@ -182,7 +183,7 @@ def _by_column(served: ServedTree, grouping: Grouping, needle: str, label: str) 
         node._turns = None
         node.project = value if grouping is Grouping.PROJECT else ""
         node.source = value if grouping is Grouping.SOURCE else ""
-        narrowed = replace(counted, only=counted.only.narrowed(column, value))  # type: ignore[union-attr]
+        narrowed = replace(counted, only=(counted.only or CallFilter()).narrowed(column, value))
         node._loader = _group_loader(view, node, served, narrowed)
         groups[value] = node
     for value, model, calls in reads.grouped(counted, [column, "model"], ["sum(calls)"]):
@@ -197,6 +198,16 @@ def _by_column(served: ServedTree, grouping: Grouping, needle: str, label: str) 
         bucket = Bucket.of_code(code)
         part.tokens[bucket] = tokens
         part.cost[bucket] = cost
+    doubtful = {
+        value
+        for value, ts in reads.loser_times(counted, [column])
+        if value in groups and ts in (groups[value].start, groups[value].end)
+    }
+    for value in doubtful:
+        only = (counted.only or CallFilter()).narrowed(column, value)
+        span = reads.span(replace(counted, only=only))
+        if span is not None:
+            groups[value].start, groups[value].end = span
     for value, node in groups.items():
         node.sessions = len(sessions[value])
         root.children.append(node)

@@ -68,7 +68,7 @@ _REPORT_SUMS = (
     "sum(unpriced)",
 )
 _SESSION_FACTS = ("max(project)", "min(first)", "max(last)")
-_GROUPS = {
+GROUP_KEYS = {  # the SQL of each key a report groups by (report.py, session_facts)
     QUARTER_HOUR_GROUP: "slot",
     "session": "source || ' ' || session",
     "project": "project",
@@ -455,19 +455,21 @@ class Index(Reads):
         Rows: (group, calls, input, cache_write, cache_read, output, reasoning,
         cost, unpriced_calls).
         """
-        return queries.grouped(self.db, scope, self._scope(scope), [_GROUPS[group]], _REPORT_SUMS)
+        return queries.grouped(
+            self.db, scope, self._scope(scope), [GROUP_KEYS[group]], _REPORT_SUMS
+        )
 
     @_recovering
     def session_facts(self, scope: Scope) -> list[tuple[Any, ...]]:
         """Per session (keyed as by sums()): its project and its first and last call's times."""
-        group = [_GROUPS["session"]]
+        group = [GROUP_KEYS["session"]]
         return queries.grouped(self.db, scope, self._scope(scope), group, _SESSION_FACTS)
 
     @_recovering
     def session_sums(self, scope: Scope, session: str) -> list[tuple[Any, ...]]:
         """sums(scope, "source") of the calls of one session id: found by its own rows."""
         return queries.grouped(
-            self.db, scope, self._scope(scope), [_GROUPS["source"]], _REPORT_SUMS, session
+            self.db, scope, self._scope(scope), [GROUP_KEYS["source"]], _REPORT_SUMS, session
         )
 
     @_recovering

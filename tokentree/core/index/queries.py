@@ -16,10 +16,11 @@ from typing import Any
 
 import orjson
 
-from tokentree.core.activity_sums import TOTAL, activity_of, split_sums
+from tokentree.core.activity_sums import ACTIVITY_COLUMNS, TOTAL, activity_of, split_sums
 from tokentree.core.index import changes
 from tokentree.core.index.derive import in_roots
 from tokentree.core.index.scope import Scope, filters, span_filter
+from tokentree.core.index.store import marks
 from tokentree.core.records import QUARTER_HOUR, ApiCall, Prompt
 from tokentree.core.rows import (
     ROLLUP_COLUMNS,
@@ -102,14 +103,14 @@ def _union(
     """The rows a scope's sums are made of, and their parameters: its files' rollup and its
     copies that do not count, negated; each part filtered itself (so that a span reads its
     own quarter hours by the slot index, not the whole history, and one `session` its own
-    rows by the session index). A view of some calls only reads their own sums instead
-    (`_only_tables`), which hold no copy that does not count.
+    rows by the session index). A view of the calls a filter matches reads their own sums
+    instead (`_matched_tables`), which hold no copy that does not count.
 
     Columns: source, session, project, model, slot, missing (its file's flag), SUM_NAMES,
     first, last (the loser copies add no times: see `loser_times`)."""
     inside, roots = in_roots(scope.roots)
-    kept, kept_params = _kept_filters(scope, "r")
-    lost, lost_params = filters(scope, "c.source", SLOT, per=QUARTER_HOUR)
+    kept, kept_params = _kept_filters(scope, "r", "r.slot")
+    lost, lost_params = _kept_filters(scope, "c", SLOT)
     losing, losing_params = f"c.id IN ({_LOSERS})", [scope_id]
     if session is not None:
         kept, lost = f"{kept} AND r.session = ?", f"{lost} AND c.session = ?"
@@ -121,13 +122,14 @@ def _union(
             " AND EXISTS (SELECT 1 FROM losers l WHERE l.scope = ? AND l.copy = c.id)"
         )
         losing_params = [session, scope_id]
-    table = "rollup" if scope.only is None else _only_tables(db, scope, scope_id)[0]
+    matched = _matches(scope)
+    table = _matched_tables(db, scope, scope_id)[0] if matched else "rollup"
     sums = (
         "SELECT r.source, r.session, r.project, r.model, r.slot, f.missing,"
         f" {', '.join(f'r.{name}' for name in SUM_NAMES)}, r.first, r.last"
         f" FROM {_by_time(scope, f'{table} r', 'r')} WHERE {inside} {kept}"
     )
-    if scope.only is not None:
+    if matched:
         return sums, [*roots, *kept_params]
     return (
         f"{sums} UNION ALL"
@@ -139,77 +141,78 @@ def _union(
 
 
 def _activity_union(db: sqlite3.Connection, scope: Scope, scope_id: int) -> tuple[str, list[Any]]:
-    """As `_union`, of the activity sums: source, session, slot, bucket, tokens, cost (and
-    project and model in a view of some calls only)."""
+    """As `_union`, of the activity sums: source, session, slot, bucket, tokens, cost,
+    project, model."""
     inside, roots = in_roots(scope.roots)
-    kept, kept_params = _kept_filters(scope, "a")
-    lost, lost_params = filters(scope, "source", SLOT, per=QUARTER_HOUR)
-    if scope.only is not None:
-        table = _only_tables(db, scope, scope_id)[1]
+    kept, kept_params = _kept_filters(scope, "a", "a.slot")
+    columns = "a.source, a.session, a.slot, a.bucket, a.tokens, a.cost, a.project, a.model"
+    if _matches(scope):
+        table = _matched_tables(db, scope, scope_id)[1]
         return (
-            "SELECT a.source, a.session, a.slot, a.bucket, a.tokens, a.cost, a.project, a.model"
-            f" FROM {_by_time(scope, f'{table} a', 'a')} WHERE {inside} {kept}",
+            f"SELECT {columns} FROM {_by_time(scope, f'{table} a', 'a')} WHERE {inside} {kept}",
             [*roots, *kept_params],
         )
+    lost, lost_params = _kept_filters(scope, "c", SLOT)
     return (
-        "SELECT a.source, a.session, a.slot, a.bucket, a.tokens, a.cost"
-        f" FROM {_by_time(scope, 'activity a', 'a')} WHERE {inside} {kept}"
+        f"SELECT {columns} FROM {_by_time(scope, 'activity a', 'a')} WHERE {inside} {kept}"
         " UNION ALL"
-        f" SELECT source, session, {SLOT}, bucket, -({TOTAL}), -cost FROM copies"
-        f" WHERE bucket != '' AND id IN ({_LOSERS}) {lost}",
+        f" SELECT c.source, c.session, {SLOT}, c.bucket, -({TOTAL}), -c.cost, c.project, c.model"
+        f" FROM copies c WHERE c.bucket != '' AND c.id IN ({_LOSERS}) {lost}",
         [*roots, *kept_params, scope_id, *lost_params],
     )
 
 
-def _kept_filters(scope: Scope, alias: str) -> tuple[str, list[Any]]:
-    """The scope as SQL over summed rows (`alias`: the rollup or activity table's), the
-    groups a view of some calls narrows to included (`CallFilter.equal`)."""
-    clauses, params = filters(scope, f"{alias}.source", f"{alias}.slot", per=QUARTER_HOUR)
+def _matches(scope: Scope) -> bool:
+    """Whether the scope counts the calls a filter matches (`CallFilter.any_of`, `tool`):
+    summed from the copies. A view of one group alone (`equal`) reads the index's sums."""
+    return scope.only is not None and bool(scope.only.any_of or scope.only.tool)
+
+
+def _kept_filters(scope: Scope, alias: str, slot: str) -> tuple[str, list[Any]]:
+    """The scope as SQL over summed rows or copies (`alias`: the table's; `slot`: its quarter
+    hour), the group a view narrows to included (`CallFilter.equal`)."""
+    clauses, params = filters(scope, f"{alias}.source", slot, per=QUARTER_HOUR)
     for column, value in scope.only.equal if scope.only is not None else ():
         clauses += f" AND {alias}.{column} = ?"
         params.append(value)
     return clauses, params
 
 
-ONLY_TABLES_KEPT = 8
-"""The temporary sums a reader keeps for views of some calls (the filters last typed)."""
+MATCHED_KEPT = 8
+"""The filters whose sums a reader keeps (the ones last typed)."""
 
 
-def _only_tables(db: sqlite3.Connection, scope: Scope, scope_id: int) -> tuple[str, str]:
-    """Temporary rollup and activity tables of the counted copies that a view of some calls
-    only (`scope.only`) counts, before narrowing to a group (whose column these tables have):
-    summed from the copies once per filter and change of the index, then read like the
-    index's own tables by every query of the view and of its groups (a year is scanned once)."""
+def _matched_tables(db: sqlite3.Connection, scope: Scope, scope_id: int) -> tuple[str, str]:
+    """Temporary rollup and activity tables of the counted copies a filter matches, before
+    narrowing to a group (whose column these tables have): summed from the copies once per
+    filter and change of the index, then read like the index's own tables by every query of
+    the view and of its groups (a year is scanned once)."""
     assert scope.only is not None
     where, params = replace(scope.only, equal=()).sql()
     generation = changes.generation(db)
     stamp = orjson.dumps([scope_id, where, params])
-    name = f"only_{generation}_{hashlib.blake2b(stamp, digest_size=8).hexdigest()}"
+    name = f"matched_{generation}_{hashlib.blake2b(stamp, digest_size=8).hexdigest()}"
     tables = (f"temp.{name}_rollup", f"temp.{name}_activity")
     found = [
         table
         for (table,) in db.execute(
-            "SELECT name FROM temp.sqlite_master WHERE type = 'table' AND name LIKE 'only_%'"
+            "SELECT name FROM temp.sqlite_master WHERE type = 'table' AND name LIKE 'matched_%'"
             " ORDER BY rowid"
         )
     ]
     if f"{name}_rollup" in found:
         return tables
-    current = [table for table in found if table.startswith(f"only_{generation}_")]
+    current = [table for table in found if table.startswith(f"matched_{generation}_")]
     stale = [table for table in found if table not in current]
-    for table in stale + current[: max(0, len(current) - 2 * (ONLY_TABLES_KEPT - 1))]:
+    for table in stale + current[: max(0, len(current) - 2 * (MATCHED_KEPT - 1))]:
         db.execute(f"DROP TABLE temp.{table}")
     counted = f"id NOT IN ({_LOSERS}) {where}"
-    db.execute(f"CREATE TABLE {tables[0]} ({', '.join(name for name, _ in ROLLUP_COLUMNS)})")
+    for table, columns in zip(tables, (ROLLUP_COLUMNS, ACTIVITY_COLUMNS), strict=True):
+        db.execute(f"CREATE TABLE {table} ({', '.join(column for column, _ in columns)})")
     db.execute(f"INSERT INTO {tables[0]} {rollup_of('copies', counted)}", [scope_id, *params])
-    db.execute(
-        f"CREATE TABLE {tables[1]} (file_id, source, session, project, model, slot, bucket,"
-        " tokens, cost)"
-    )
-    by = ("file_id", "source", "session", "project", "model")
     db.executemany(
-        f"INSERT INTO {tables[1]} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        activity_of(db, "copies", counted, [scope_id, *params], by=by),
+        f"INSERT INTO {tables[1]} VALUES ({marks(ACTIVITY_COLUMNS)})",
+        activity_of(db, "copies", counted, [scope_id, *params]),
     )
     return tables
 
@@ -254,12 +257,13 @@ def activity(
         params,
     ):
         found[(*group, bucket)] = [tokens, cost]
-    if scope.only is None:  # a view of some calls only sums counted copies alone
-        clauses, filter_params = filters(scope, "source", "slot", per=QUARTER_HOUR)
+    if not _matches(scope):  # a filter's own sums hold counted copies alone
+        clauses, filter_params = _kept_filters(scope, "c", SLOT)
         split_losers = db.execute(
             f"SELECT {', '.join(keys)}, tools, tokens, cost FROM ("
-            f" SELECT source, session, {SLOT} AS slot, tools, {TOTAL} AS tokens, cost FROM copies"
-            f" WHERE bucket = '' AND id IN ({_LOSERS})) WHERE 1 {clauses}",
+            f" SELECT c.source, c.session, c.project, c.model, {SLOT} AS slot, c.tools,"
+            f" {TOTAL} AS tokens, c.cost FROM copies c"
+            f" WHERE c.bucket = '' AND c.id IN ({_LOSERS}) {clauses})",
             [scope_id, *filter_params],
         )
         losers = split_sums(((tuple(row[:width]), *row[width:]) for row in split_losers), sign=-1)
@@ -275,12 +279,13 @@ def loser_times(
 ) -> list[tuple[Any, ...]]:
     """(keys…, ts) of the copies that do not count in scope: a group whose first or last
     time is one of them may have it from a copy that does not count (see `_union`); none
-    in a view of some calls only, whose times are of counted copies."""
-    if scope.only is not None:
+    for a filter's calls, whose times are of counted copies. Keys: source, session, project,
+    model, slot."""
+    if _matches(scope):
         return []
-    clauses, params = filters(scope, "source", "slot", per=QUARTER_HOUR)
+    clauses, params = _kept_filters(scope, "c", SLOT)
     return db.execute(
-        f"SELECT {', '.join(keys)}, ts FROM (SELECT source, session, {SLOT} AS slot, ts"
-        f" FROM copies WHERE id IN ({_LOSERS})) WHERE 1 {clauses}",
+        f"SELECT {', '.join(keys)}, ts FROM (SELECT c.source, c.session, c.project, c.model,"
+        f" {SLOT} AS slot, c.ts FROM copies c WHERE c.id IN ({_LOSERS}) {clauses})",
         [scope_id, *params],
     ).fetchall()

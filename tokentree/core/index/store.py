@@ -13,12 +13,12 @@ from __future__ import annotations
 import secrets
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Sized
+from collections.abc import Callable, Iterable, Iterator, Sized
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from tokentree.core.activity_sums import ACTIVITY_COLUMNS
+from tokentree.core.activity_sums import ACTIVITY_COLUMNS, activity_of
 from tokentree.core.rows import COLUMNS, ROLLUP_COLUMNS, rollup_of
 
 SCHEMA_VERSION = 12
@@ -49,6 +49,11 @@ _ROLLUP = (
     "CREATE INDEX rollup_slot ON rollup(slot)",
     "CREATE INDEX rollup_session ON rollup(session)",
 )
+_ACTIVITY = (
+    "CREATE TABLE activity(" + ", ".join(f"{name} {kind}" for name, kind in ACTIVITY_COLUMNS) + ")",
+    "CREATE INDEX activity_file ON activity(file_id)",
+    "CREATE INDEX activity_slot ON activity(slot)",
+)
 _TABLES = (
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     """CREATE TABLE files(
@@ -73,22 +78,33 @@ _TABLES = (
     "CREATE TABLE scopes(id INTEGER PRIMARY KEY, roots TEXT UNIQUE NOT NULL, used REAL NOT NULL)",
     "CREATE TABLE losers(scope INTEGER NOT NULL, copy INTEGER NOT NULL,"
     " PRIMARY KEY (scope, copy)) WITHOUT ROWID",
-    "CREATE TABLE activity(" + ", ".join(f"{name} {kind}" for name, kind in ACTIVITY_COLUMNS) + ")",
     "CREATE TABLE touched_keys(key TEXT PRIMARY KEY) WITHOUT ROWID",
     "CREATE INDEX prompts_file ON prompts(file_id)",
     "CREATE INDEX prompts_session ON prompts(session)",
-    "CREATE INDEX activity_file ON activity(file_id)",
     *_ROLLUP,
-    *ADDED_IN_10,
+    *_ACTIVITY,
+    *ADDED_IN_10[:-1],
 )
-ADDED_IN_12 = (
+
+
+def _activity_again(db: sqlite3.Connection) -> None:
+    db.executemany(
+        f"INSERT INTO activity VALUES ({marks(ACTIVITY_COLUMNS)})", activity_of(db, "copies")
+    )
+
+
+ADDED_IN_12: tuple[str | Callable[[sqlite3.Connection], None], ...] = (
     "ALTER TABLE copies ADD COLUMN cache_waste REAL NOT NULL DEFAULT 0",
     "DROP TABLE rollup",
     *_ROLLUP,
     "INSERT INTO rollup " + rollup_of("copies"),
+    "DROP TABLE activity",
+    *_ACTIVITY,
+    _activity_again,
 )
-"""Each copy's cache waste (core/cache_misses.py), summed in the rollup, made again with it:
-the copies of logs still there get theirs when the readers (version 3) read them again."""
+"""Each copy's cache waste (core/cache_misses.py), summed in the rollup, and the activity by
+project and model (the view grouped by them reads it), both made again from the copies: the
+copies of logs still there get their waste when the readers (version 3) read them again."""
 UPGRADES = {
     9: ADDED_IN_10 + ADDED_IN_11 + ADDED_IN_12,
     10: ADDED_IN_11 + ADDED_IN_12,
@@ -202,7 +218,7 @@ def _upgraded(db: sqlite3.Connection, found: int) -> int:
     try:
         if db.execute("PRAGMA user_version").fetchone()[0] == found:  # or another instance did
             for statement in UPGRADES[found]:
-                db.execute(statement)
+                statement(db) if callable(statement) else db.execute(statement)
             if not db.execute("SELECT 1 FROM sqlite_sequence WHERE name = 'changes'").fetchone():
                 _first_generation(db)
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
