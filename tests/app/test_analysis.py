@@ -13,7 +13,8 @@ from rich.console import Console
 from tests.app.conftest import IDLE, events, make_app, ready, settle
 from tokentree.app.screens.help import help_text
 from tokentree.app.screens.overview import OverviewScreen
-from tokentree.app.widgets.usage_table import UsageTable, _fit_mark
+from tokentree.app.widgets.table_layout import fit_mark
+from tokentree.app.widgets.usage_table import UsageTable
 from tokentree.core.advice import RULES, AdviceSettings
 from tokentree.core.attribution import CLASSES, mix
 from tokentree.core.overview import SOURCE_NAMES
@@ -52,10 +53,10 @@ async def open_row(app, pilot, key: str) -> None:
 
 def test_a_mark_cut_to_its_cells_keeps_its_saving_and_counts_the_marks_it_drops() -> None:
     both = "◆ context compounding ≈ $7.71 · ◆ cache rebuilt after idle ≈ $2.14"
-    assert _fit_mark(both, 80).rstrip() == both
-    assert _fit_mark(both, 30) == "◆ context compound… ≈ $7.71 +1"
-    assert _fit_mark("◆ context compounding ≈ $7.71", 20) == "◆ context c… ≈ $7.71"
-    assert _fit_mark("◆ split here: context 120 k · ▲ 44% in one session", 25) == (
+    assert fit_mark(both, 80).rstrip() == both
+    assert fit_mark(both, 30) == "◆ context compound… ≈ $7.71 +1"
+    assert fit_mark("◆ context compounding ≈ $7.71", 20) == "◆ context c… ≈ $7.71"
+    assert fit_mark("◆ split here: context 120 k · ▲ 44% in one session", 25) == (
         "◆ split here: context… +1"
     )
 

@@ -13,7 +13,7 @@ from tests.app.conftest import IDLE, make_app, ready, settle
 from tokentree import format as fmt
 from tokentree.app.screens.help import help_text
 from tokentree.app.widgets.info_panel import activity_split
-from tokentree.app.widgets.usage_table import COST_WIDTH, _fit_mark, layout
+from tokentree.app.widgets.table_layout import COST_WIDTH, fit_mark, layout
 from tokentree.core.view import FLAGS, Graph
 
 SESSION = f"claude-code:{IDLE}"
@@ -73,7 +73,7 @@ async def test_advice_marks_shrink_to_their_glyph_when_narrow(advice_logs) -> No
         await open_key(app, pilot, SESSION)  # its turns: #2 rebuilt the cache
         row = lines(app)[1 + app.table.listing.index_of("2")].rstrip()
         assert row.endswith("#2 09:25 · Read×1 Edit×1 ◆") and "cache rebuilt" not in row
-    assert _fit_mark("◆ cache rebuilt after 24 min idle ≈ $0.29 · ▲ 44% in one session", 12) == (
+    assert fit_mark("◆ cache rebuilt after 24 min idle ≈ $0.29 · ▲ 44% in one session", 12) == (
         "◆▲".ljust(12)
     )
 

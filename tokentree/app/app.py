@@ -40,7 +40,8 @@ from tokentree.app.widgets.advice_bar import AdviceBar
 from tokentree.app.widgets.bars import PathBar, StatusBar
 from tokentree.app.widgets.filter_bar import FilterBar
 from tokentree.app.widgets.info_panel import InfoPanel
-from tokentree.app.widgets.usage_table import Decor, UsageTable
+from tokentree.app.widgets.table_layout import Decor
+from tokentree.app.widgets.usage_table import UsageTable
 from tokentree.core.advice import AdviceSettings
 from tokentree.core.analysis import Analysis
 from tokentree.core.attribution import Attribution, mix

@@ -9,8 +9,8 @@ the tree, and is drawn the same lazy way.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
@@ -25,13 +25,31 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from tokentree import format as fmt
-from tokentree.core.advice.report import MARK_SEPARATOR
+from tokentree.app.widgets.table_layout import (
+    BADGE_WIDTH,
+    CACHE_WIDTH,
+    COST_WIDTH,
+    COUNT_WIDTH,
+    LABEL_MIN,
+    MARK_GAP,
+    MARK_WORDS_MIN,
+    MARKS_MAX,
+    NO_DECOR,
+    PERCENT_WIDTH,
+    TOKENS_WIDTH,
+    WASTE_WIDTH,
+    Decor,
+    Layout,
+    fit,
+    fit_mark,
+    layout,
+    mark_glyphs,
+)
 from tokentree.core.live import Busy
 from tokentree.core.tree import Kind, Node
 from tokentree.core.view import (
     COUNT_TITLE,
     LABEL_TITLE,
-    MIX_CLASSES,
     SOURCE_BADGE,
     BarMetric,
     Graph,
@@ -43,116 +61,12 @@ from tokentree.core.view import (
     mix_heading,
 )
 
-COST_WIDTH = 9
-PERCENT_WIDTH = 6
-TOKENS_WIDTH = 8
-CACHE_WIDTH = 6
-WASTE_WIDTH = 7  # "$12.34": cache waste, the history sent again without the cache
-COUNT_WIDTH = 6
-BADGE_WIDTH = max(len(badge) for badge, _ in SOURCE_BADGE.values()) + 1  # "claude "
 BADGE_COLOURS = sorted({colour for _, colour in SOURCE_BADGE.values()})
 BADGE_CSS = "".join(
     f"UsageTable > .usage-table--badge-{colour} {{ color: $text-{colour}; }}\n"
     for colour in BADGE_COLOURS
 )
-MIX_WIDTH = MIX_CLASSES
-MIX_MIN_TABLE = 100  # the Mix column is the first to go on a narrower terminal
-LABEL_MIN = 24
-LABEL_WANT = 48  # cells of label the optional columns give way to, at most
-BAR_MIN = 6
-MARK_GAP = 3  # cells between a label and its advice mark
-MARKS_MAX = 40  # cells of marks the bar gives way to
-MARK_WORDS_MIN = 8  # cells of words a mark needs beside its saving; fewer: its glyph only
 STRIP_CACHE = 512  # rendered lines kept; a few screens' worth
-
-
-@dataclass(frozen=True, eq=False)
-class Decor:
-    """What the analysis adds to a list: each row's activity mix and advice marks (by key).
-
-    `order` names the Mix column's classes (its heading shows their letters);
-    `mix` gives a row's glyphs, called only for the rows drawn. `pending` while
-    the first analysis is still running.
-    """
-
-    order: tuple[str, ...] = ()
-    mix: Callable[[Node], str] | None = None
-    marks: Mapping[str, str] = field(default_factory=dict)
-    pending: bool = False
-
-
-NO_DECOR = Decor()
-
-
-@dataclass(frozen=True, slots=True)
-class Layout:
-    """Column widths for one table width; 0 means the column is hidden."""
-
-    percent: int
-    bar: int
-    flags: int
-    badge: int
-    label: int
-    mix: int = 0
-    cache: int = CACHE_WIDTH
-    waste: int = 0
-
-
-def layout(
-    width: int,
-    graph: Graph,
-    flags: int,
-    badge: bool,
-    marks: int = 0,
-    label: int = LABEL_MIN,
-    waste: bool = False,
-) -> Layout:
-    """Share the width: numbers fixed, the bar up to 26 cells, the rest for the label.
-
-    The label wants `label` cells (its rows' longest, up to LABEL_WANT): rather than
-    cut it, the optional columns go, least useful first: Mix (only ever from 100
-    cells on), Waste (only where some cache was wasted), Cache, %, then the bar. When
-    labels and their advice marks need `marks` cells, the bar shrinks (to 6 at least)
-    until they have them.
-    """
-    fixed = 1 + COST_WIDTH + 1 + TOKENS_WIDTH + 1 + COUNT_WIDTH + 2
-    fixed += (flags + 1 if flags else 0) + (BADGE_WIDTH if badge else 0)
-    # (column, cells with its gap): in the order they are given up
-    optional = [
-        ("mix", MIX_WIDTH + 2 if width >= MIX_MIN_TABLE else 0),
-        ("waste", WASTE_WIDTH + 1 if waste else 0),
-        ("cache", CACHE_WIDTH + 1),
-        ("percent", PERCENT_WIDTH + 1 if graph is not Graph.BAR else 0),
-        ("bar", BAR_MIN + 1 if graph is not Graph.PERCENT else 0),
-    ]
-    kept = {name: cells for name, cells in optional if cells}
-    want = min(max(label, LABEL_MIN), LABEL_WANT)
-    for name, _ in optional:
-        if fixed + sum(kept.values()) + want <= width:
-            break
-        kept.pop(name, None)
-    if "waste" in kept and fixed + sum(kept.values()) + max(want, marks) > width:
-        kept.pop("waste")  # the marks say why, and what it cost: they need the room more
-    fixed += sum(cells for name, cells in kept.items() if name != "bar")
-    bar_width = 0
-    if "bar" in kept:
-        room = width - fixed - 1  # for the bar and the label
-        bar_width = min(26, max(BAR_MIN, round((room - LABEL_MIN) * 0.45)), room - want)
-        short = marks - (room - bar_width)
-        if short > 0:
-            bar_width -= short
-        bar_width = max(BAR_MIN, bar_width)
-        fixed += bar_width + 1
-    return Layout(
-        PERCENT_WIDTH if "percent" in kept else 0,
-        bar_width,
-        flags + 1 if flags else 0,
-        BADGE_WIDTH if badge else 0,
-        max(8, width - fixed),
-        MIX_WIDTH if "mix" in kept else 0,
-        CACHE_WIDTH if "cache" in kept else 0,
-        WASTE_WIDTH if "waste" in kept else 0,
-    )
 
 
 class UsageTable(ScrollView, can_focus=True):
@@ -517,7 +431,7 @@ class UsageTable(ScrollView, can_focus=True):
         cells.append((label, SortKey.TIME))
         self._header_spans = _spans(cells)
         text = "".join(text for text, _ in cells)
-        return Strip([Segment(_fit(text, width), style)], width)
+        return Strip([Segment(fit(text, width), style)], width)
 
     def _row_strip(self, node: Node, selected: bool, width: int, base: Style) -> Strip:
         listing = self.listing
@@ -591,14 +505,14 @@ class UsageTable(ScrollView, can_focus=True):
         if mark and cell_len(node.label) <= words:
             column = max(cell_len(node.label), min(self._marks_column(room), words))
             label = set_cell_size(node.label, column) + " " * MARK_GAP
-            segments += [(label, None), (_fit_mark(mark, room - cell_len(label)), "advice")]
+            segments += [(label, None), (fit_mark(mark, room - cell_len(label)), "advice")]
         elif mark:  # narrow: the label keeps its cells, the mark shrinks to its glyphs
             glyphs = mark_glyphs(mark)
-            label = _fit(node.label, min(cell_len(node.label), room - cell_len(glyphs) - 1))
+            label = fit(node.label, min(cell_len(node.label), room - cell_len(glyphs) - 1))
             label += " "
-            segments += [(label, None), (_fit(glyphs, room - cell_len(label)), "advice")]
+            segments += [(label, None), (fit(glyphs, room - cell_len(label)), "advice")]
         else:
-            segments.append((_fit(node.label, room), None))
+            segments.append((fit(node.label, room), None))
         return Strip([Segment(text, styled(name)) for text, name in segments], width)
 
     def _measure_marks(self) -> None:
@@ -641,30 +555,3 @@ def _cost(node: Node) -> str:
 
 def _percent(share: float | None) -> str:
     return "" if share is None else f"{share * 100:.1f}%"
-
-
-def _fit_mark(mark: str, width: int) -> str:
-    """A mark cut to `width`, keeping its saving ("◆ cache rebuilt … ≈ $0.22"); of several
-    that do not fit, the first one and how many more ("◆ context compounding ≈ $7.71 +1")."""
-    if cell_len(mark) <= width:
-        return _fit(mark, width)
-    first, *others = mark.split(MARK_SEPARATOR)
-    head, sep, saving = first.rpartition(" ≈ ")
-    if not sep:
-        head, saving = first, ""
-    tail = sep + saving + (f" +{len(others)}" if others else "")
-    if cell_len(tail) + MARK_WORDS_MIN > width:
-        return _fit(mark_glyphs(mark), width)
-    return _fit(head, width - cell_len(tail)).rstrip() + tail
-
-
-def mark_glyphs(mark: str) -> str:
-    """A row's marks as their glyphs only ("◆▲"), for a narrow terminal."""
-    return "".join(part.split(" ", 1)[0] for part in mark.split(MARK_SEPARATOR))
-
-
-def _fit(text: str, width: int) -> str:
-    """Pad to `width` cells, or cut with an ellipsis (wide characters count double)."""
-    if cell_len(text) <= width:
-        return set_cell_size(text, width)
-    return set_cell_size(text, width - 1) + "…" if width > 0 else ""
