@@ -84,18 +84,20 @@ def main() -> int:
             (config / "tokentree" / "config.toml").write_text(BUDGET, encoding="utf-8")
             budgeted = env | {"XDG_CONFIG_HOME": str(config)}
             with_budget = [timed(budgeted, status)[0] * 1000 for _ in range(args.repeat)]
-        rows.append((size, first, runs, statistics.median(with_budget), line))
+        rows.append((size, first, runs, with_budget, line))
     print(
-        f"{'calls':>9}  {'first':>7}  {'median':>7}  {'min':>7}  {'max':>7}  {'budget':>7}  target"
+        f"{'calls':>9}  {'first':>7}  {'median':>7}  {'min':>7}  {'max':>7}"
+        f"  {'budget':>7}  {'b. min':>7}  target"
     )
-    for size, first, runs, budgeted_median, _ in rows:
-        median = statistics.median(runs)
+    for size, first, runs, with_budget, _ in rows:
+        median, budgeted_median = statistics.median(runs), statistics.median(with_budget)
         verdict = "PASS" if max(median, budgeted_median) <= TARGET_MS else "over"
         print(
             f"{size:>9,}  {first:>6.2f}s  {median:>5.0f}ms  {min(runs):>5.0f}ms"
-            f"  {max(runs):>5.0f}ms  {budgeted_median:>5.0f}ms  ≤{TARGET_MS:.0f} ms {verdict}"
+            f"  {max(runs):>5.0f}ms  {budgeted_median:>5.0f}ms  {min(with_budget):>5.0f}ms"
+            f"  ≤{TARGET_MS:.0f} ms {verdict}"
         )
-    print("budget: the median with a config file that sets one budget")
+    print("budget, b. min: the median and the fastest with a config file that sets one budget")
     print(f"line: {rows[-1][4]}")
     return 0
 

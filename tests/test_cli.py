@@ -97,6 +97,7 @@ def test_report_json_has_the_documented_shape_and_exact_totals(capsys, home_logs
         "cost_usd": 0,
         "cache_hit": round(11400 / 13150, 6),
         "unpriced_calls": 1,
+        "cache_waste_usd": 0.0,  # msg_2's history came back as cache reads
     }
     sonnet = (100 * 3 + 1000 * 3.75 + 5000 * 0.3 + 200 * 15 + 50 * 3 + 6000 * 0.3 + 300 * 15) / 1e6
     assert document["totals"]["cost_usd"] == pytest.approx(sonnet, abs=1e-6)

@@ -85,9 +85,16 @@ def test_any_stdin_still_gets_a_line(workspace, capsys, raw: bytes) -> None:
     )
 
 
-def test_the_line_loads_no_ui_prices_schemas_advice_or_web_server(isolated_home: Path) -> None:
-    """Claude Code runs it after every message: each import is paid each time (without a
-    config file: reading one loads pydantic and the advice settings)."""
+@pytest.mark.parametrize("config", ["", '[[budget]]\nperiod = "day"\nusd = 4\n[advice]\n'])
+def test_the_line_loads_no_ui_prices_schemas_advice_or_web_server(
+    isolated_home: Path, config: str
+) -> None:
+    """Claude Code runs it after every message: each import is paid each time, with a config
+    file too (it is checked by hand, its `[advice]` not at all)."""
+    if config:
+        path = isolated_home / ".config" / "tokentree" / "config.toml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(config, encoding="utf-8")
     code = (
         "import io, sys; sys.stdin = io.TextIOWrapper(io.BytesIO(b'{}'));"
         "import tokentree.cli as c; c.main(['statusline']);"

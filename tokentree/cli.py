@@ -7,8 +7,10 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date
 
+from tokentree.config import ConfigError
 from tokentree.core.report import GROUPS
 from tokentree.core.sources import SOURCE_ALIASES, SOURCES
 from tokentree.core.tree import Grouping
@@ -31,7 +33,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         return _dispatch(args)
-    except UsageError as error:
+    except (UsageError, ConfigError) as error:  # ConfigError: [advice], checked when used
         print(f"tokentree: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -72,7 +74,8 @@ def _dispatch(args: list[str]) -> int:
         from tokentree.app.app import run as run_app  # Textual loads only for the view
 
         return run_app(_choices(parsed), live=not parsed.no_watch, by=parsed.by)
-    workspace = open_workspace(_choices(parsed), progress=_progress_bar())
+    choices = replace(_choices(parsed), advice=_gives_advice(parsed))
+    workspace = open_workspace(choices, progress=_progress_bar())
     for notice in workspace.notices:
         print(f"tokentree: {notice}", file=sys.stderr)
     seen = len(workspace.index.notices)
@@ -129,6 +132,13 @@ def _run(parsed: argparse.Namespace, workspace: Workspace) -> int:
     if parsed.command is None and not parsed.json and not parsed.diagnostics:
         print("\n(the interactive view needs a terminal: weekly report)", file=sys.stderr)
     return status
+
+
+def _gives_advice(parsed: argparse.Namespace) -> bool:
+    """Whether a command gives advice, so the config's `[advice]` is checked before it runs."""
+    if parsed.command == "export":
+        return not parsed.calls
+    return parsed.command == "handoff" or getattr(parsed, "overview", False)
 
 
 def _now(parsed: argparse.Namespace) -> float:

@@ -277,9 +277,12 @@ def _budget_table(uses: list[BudgetUse], workspace: Workspace) -> str:
 
 
 def _table(document: dict[str, Any]) -> str:
-    header = [document["group_by"].capitalize(), *(title for _, title in _COLUMNS)]
-    body = [[row.get("label") or row["key"], *_cells(row)] for row in document["rows"]]
-    totals = ["Total", *_cells(document["totals"])]
+    """The report as text; a Waste column only where some cache was wasted."""
+    wasted = document["totals"].get("cache_waste_usd", 0) > 0
+    titles = [title for _, title in _COLUMNS] + (["Waste"] if wasted else [])
+    header = [document["group_by"].capitalize(), *titles]
+    body = [[row.get("label") or row["key"], *_cells(row, wasted)] for row in document["rows"]]
+    totals = ["Total", *_cells(document["totals"], wasted)]
     key_width = min(max([len(header[0]), len(totals[0])] + [len(r[0]) for r in body]), 48)
     widths = [key_width] + [
         max(len(line[i]) for line in [header, totals, *body]) for i in range(1, len(header))
@@ -295,6 +298,8 @@ def _table(document: dict[str, Any]) -> str:
     unpriced = document["totals"]["unpriced_calls"]
     if unpriced:
         lines.append(f"≥ cost is a lower bound: {unpriced:,} calls used models with no known price")
+    if wasted:
+        lines.append("waste: what history sent again after a cache miss cost over cache reads")
     plan = document.get("plan")
     if plan:
         for row in document["rows"]:
@@ -306,13 +311,17 @@ def _table(document: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _cells(row: dict[str, Any]) -> list[str]:
-    return [
+def _cells(row: dict[str, Any], wasted: bool = False) -> list[str]:
+    cells = [
         f"{row['calls']:,}",
         *(f"{row[name]:,}" for name in ("input", "cache_write", "cache_read", "output", "total")),
         fmt.percent(row["cache_hit"]),
         fmt.cost(row["cost_usd"], unpriced=row["unpriced_calls"], calls=row["calls"]),
     ]
+    if wasted:
+        waste = row.get("cache_waste_usd", 0)
+        cells.append(fmt.cost(waste) if waste > 0 else "·")
+    return cells
 
 
 def _print_skipped_summary(workspace: Workspace) -> None:

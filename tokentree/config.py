@@ -1,23 +1,26 @@
 """Settings from the config file, and where tokentree keeps its own files (platformdirs).
 
-Settings are a plain dataclass validated by pydantic only when a config file
-exists: pydantic costs 0.1 s to import, more than a warm report should take.
+Settings are plain dataclasses, checked by their type hints (validation.py) rather than
+by pydantic, which would cost the status line 60 ms; the `[advice]` tables are checked only
+when advice is asked for (`Settings.advice_settings`), so the status line and `report` do
+not load the advice package.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import tzinfo
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import platformdirs
 
 from tokentree.core.budgets import Budget
+from tokentree.validation import Invalid, validate
 
-if TYPE_CHECKING:  # imported when validating: its dataclasses cost a warm report 30 ms
+if TYPE_CHECKING:  # imported when advice is asked for: the package costs a warm report 10 ms
     from tokentree.core.advice import AdviceSettings
     from tokentree.core.live import Thresholds
 
@@ -48,6 +51,25 @@ class Plan:
 
 
 @dataclass(frozen=True)
+class AdviceTables:
+    """`[advice]` and `[advice.<rule>]` as the config file writes them, checked into
+    AdviceSettings only by what gives advice (the view, `report --overview`, export, handoff)."""
+
+    tables: dict[str, Any] = field(default_factory=dict)
+    path: Path | None = field(default=None, compare=False)
+    """The file they were read from, for the error a bad value gives."""
+
+    def settings(self) -> AdviceSettings:
+        """The advice thresholds; raises ConfigError, naming the key, for a bad value."""
+        from tokentree.core.advice import AdviceSettings
+
+        try:
+            return validate(AdviceSettings, self.tables, ("advice",))
+        except Invalid as error:
+            raise ConfigError(f"{self.path}: {error}") from error
+
+
+@dataclass(frozen=True)
 class Settings:
     """What `config.toml` in the config dir may set; the command line wins over it."""
 
@@ -59,7 +81,7 @@ class Settings:
     """Processes for a big first index; unset means one per core."""
     prices: dict[str, ModelPrice] = field(default_factory=dict)
     """Per-model prices that override or add to genai-prices, keyed by the model name in logs."""
-    advice: AdviceSettings | None = None
+    advice: AdviceTables = field(default_factory=AdviceTables)
     """Thresholds of the advice rules (`[advice]` and `[advice.<rule>]`); unset: the defaults."""
     context_warn: int = 100_000
     """Tokens of context per call from which a live session's dot turns yellow."""
@@ -86,9 +108,8 @@ class Settings:
     """Minutes between two writes of the shared ledger (only changed months are rewritten)."""
 
     def advice_settings(self) -> AdviceSettings:
-        from tokentree.core.advice import AdviceSettings
-
-        return self.advice or AdviceSettings()
+        """The advice thresholds, checked now; raises ConfigError for a bad `[advice]` value."""
+        return self.advice.settings()
 
     def context_thresholds(self) -> Thresholds:
         """The live sessions' colour and alert thresholds (red never before yellow)."""
@@ -152,30 +173,27 @@ def load_settings(path: Path | None = None) -> Settings:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"cannot read {path}: {error}") from error
-    from pydantic import TypeAdapter, ValidationError
-
-    _import_advice_settings()
+    advice = raw.pop("advice", {})  # checked when advice is asked for: AdviceTables.settings
     try:
-        return TypeAdapter(Settings).validate_python(raw, strict=False)
-    except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or 'file'}: {e['msg']}" for e in error.errors()
-        )
-        raise ConfigError(f"{path}: {problems}") from error
+        settings = validate(Settings, raw)
+        advice = validate(dict[str, Any], advice, ("advice",))
+    except Invalid as error:
+        raise ConfigError(f"{path}: {error}") from error
+    return replace(settings, advice=AdviceTables(advice, path))
 
 
 def settings_schema() -> dict:
+    """The config file's JSON schema (pydantic's, from the same dataclasses)."""
     from pydantic import TypeAdapter
 
-    _import_advice_settings()
-    return TypeAdapter(Settings).json_schema()
-
-
-def _import_advice_settings() -> None:
-    """Pydantic finds `Settings.advice`'s type by name in this module: put it there first."""
     from tokentree.core.advice import AdviceSettings
 
-    globals()["AdviceSettings"] = AdviceSettings
+    schema = TypeAdapter(Settings).json_schema()
+    advice = TypeAdapter(AdviceSettings).json_schema(ref_template="#/$defs/{model}")
+    schema.setdefault("$defs", {}).update(advice.pop("$defs", {}))
+    schema["$defs"].pop("AdviceTables", None)
+    schema["properties"]["advice"] = advice
+    return schema
 
 
 def resolve_zone(name: str | None) -> tuple[tzinfo, str]:

@@ -45,6 +45,9 @@ class Choices:
     until: date | None = None
     use_cache: bool = True
     demo: bool = False
+    advice: bool = True
+    """Whether advice is asked for (the view, export, `report --overview`): the config's
+    `[advice]` is then checked up front; the status line and budgets leave it unread."""
 
 
 @dataclass
@@ -128,6 +131,8 @@ def prepare_workspace(choices: Choices, env: Mapping[str, str] | None = None) ->
     try:
         settings = config.load_settings()
         zone, zone_name = config.resolve_zone(choices.timezone or settings.timezone)
+        if choices.advice:
+            settings.advice_settings()
     except config.ConfigError as error:
         raise UsageError(str(error)) from error
     sources = _sources(choices.sources)

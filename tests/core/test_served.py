@@ -130,7 +130,9 @@ def _same_advice(built: Node, served: ServedTree, again: ServedTree, prices: Pri
 
 
 def _same_analysis(wanted: Analysis, found: Analysis) -> None:
-    assert advice_dicts(found.advice.items) == advice_dicts(wanted.advice.items)
+    """The same advice, word for word, its evidence's sums to the micro-dollar (summed in
+    another order they may round either way: seed 1334 found one), and the same overview."""
+    _close(advice_dicts(found.advice.items), advice_dicts(wanted.advice.items))
     _close(found.overview, wanted.overview)
 
 

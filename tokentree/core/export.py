@@ -308,6 +308,7 @@ def aggregates(totals: Totals) -> dict[str, Any]:
         "source_cost_ours_usd": (
             round(totals.source_cost_ours, 6) if totals.source_cost_calls else None
         ),
+        "cache_waste_usd": round(totals.cache_waste, 6),
     }
 
 

@@ -70,6 +70,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("activity", "VARCHAR", "STRING", "string", "its main activity class"),
     Column("tools", "VARCHAR[]", "ARRAY<STRING>", "list<string>", "tool labels (metadata only)"),
     Column("cache_miss", "VARCHAR", "STRING", "string", "why the prompt cache missed, or null"),
+    Column("cache_waste_usd", "DOUBLE", "DOUBLE", "float64", "that miss's cost over cache reads"),
 )
 NAMES = tuple(column.name for column in COLUMNS)
 
@@ -113,6 +114,7 @@ def ledger_row(call: ApiCall, machine: str, turn: int) -> dict[str, Any]:
         "activity": call_activity(call),
         "tools": list(call.tools),
         "cache_miss": call.cache_miss or None,
+        "cache_waste_usd": call.cache_waste,
     }
 
 

@@ -1,7 +1,7 @@
 """The headless report: sums per day, week, session, project, model or source.
 
-Summed in SQL from stored costs, so a warm report builds no call objects and
-imports neither pricing nor the UI.
+Summed in SQL from the index's rollup (stored costs and cache waste), so a warm
+report builds no call objects and imports neither pricing nor the UI.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Any
 
 from tokentree import format as fmt
 from tokentree.core.index import QUARTER_HOUR_GROUP, Index, Scope
+from tokentree.core.index.index import GROUP_KEYS
 from tokentree.core.records import QUARTER_HOUR
 from tokentree.core.tree import Calendar, project_name, week_key
 
@@ -19,15 +20,18 @@ REPORT_SCHEMA = "tokentree.report/1"
 GROUPS = ("day", "week", "month", "session", "project", "model", "source")
 _TIME_GROUPS = ("day", "week", "month")
 _SUMMED = (
-    "calls",
-    "input",
-    "cache_write",
-    "cache_read",
-    "output",
-    "reasoning",
-    "cost_usd",
-    "unpriced_calls",
+    ("calls", "sum(calls)"),
+    ("input", "sum(input)"),
+    ("cache_write", "sum(cache_write_5m + cache_write_1h)"),
+    ("cache_read", "sum(cache_read)"),
+    ("output", "sum(output)"),
+    ("reasoning", "sum(reasoning)"),
+    ("cost_usd", "round(sum(cost), 9)"),
+    ("unpriced_calls", "sum(unpriced)"),
+    ("cache_waste_usd", "round(sum(cache_waste), 9)"),
 )
+"""Each figure of a row and its SQL over the index's rollup (rows.ROLLUP_COLUMNS)."""
+_SQL = tuple(sql for _, sql in _SUMMED)
 
 
 def build_report(index: Index, scope: Scope, group_by: str, calendar: Calendar, zone: str) -> dict:
@@ -35,7 +39,7 @@ def build_report(index: Index, scope: Scope, group_by: str, calendar: Calendar, 
     sums: dict[str, list[float]] = defaultdict(lambda: [0] * len(_SUMMED))
     sessions: dict[str, dict[str, Any]] = {}
     if group_by in _TIME_GROUPS:
-        for slot, *values in index.sums(scope, QUARTER_HOUR_GROUP):
+        for slot, *values in index.grouped(scope, [GROUP_KEYS[QUARTER_HOUR_GROUP]], _SQL):
             day = calendar.day(slot * QUARTER_HOUR)
             if group_by == "week":
                 key = week_key(calendar.week_of(day))
@@ -43,7 +47,7 @@ def build_report(index: Index, scope: Scope, group_by: str, calendar: Calendar, 
                 key = day.isoformat()[: 7 if group_by == "month" else 10]
             _add(sums[key], values)
     else:
-        for key, *values in index.sums(scope, group_by):
+        for key, *values in index.grouped(scope, [GROUP_KEYS[group_by]], _SQL):
             _add(sums[str(key)], values)
         if group_by == "session":
             for key, project, first, last in index.session_facts(scope):
@@ -87,7 +91,7 @@ def _add(into: list[Any], values: list[Any]) -> None:
 
 
 def _row(key: str, values: list[Any]) -> dict[str, Any]:
-    calls, fresh, cache_write, cache_read, output, reasoning, cost, unpriced = values
+    calls, fresh, cache_write, cache_read, output, reasoning, cost, unpriced, waste = values
     prompt = fresh + cache_write + cache_read
     return {
         "key": key,
@@ -101,4 +105,5 @@ def _row(key: str, values: list[Any]) -> dict[str, Any]:
         "cost_usd": round(float(cost), 6),
         "cache_hit": round(cache_read / prompt, 6) if prompt else None,
         "unpriced_calls": int(unpriced),
+        "cache_waste_usd": round(float(waste), 6),
     }

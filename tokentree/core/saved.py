@@ -133,6 +133,7 @@ def _totals(data: dict[str, Any], node: Node) -> Totals:
         source_cost_calls=source_cost_calls,
         source_cost=float(source_cost or 0.0),
         source_cost_ours=float(data.get("source_cost_ours_usd") or 0.0),
+        cache_waste=float(data.get("cache_waste_usd") or 0.0),
     )
 
 
@@ -168,6 +169,7 @@ def _call(data: dict[str, Any], key: str, timestamp: float, session: _Session) -
         speed="" if speed == "standard" else speed,
         web_searches=int(data.get("web_searches") or 0),
         cache_miss=str(data.get("cache_miss") or ""),
+        cache_waste=float(data.get("cache_waste_usd") or 0.0),
     )
 
 

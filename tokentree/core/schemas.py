@@ -31,6 +31,9 @@ class ReportTotals(_Strict):
     cache_hit: float | None
     """cache_read / (input + cache_write + cache_read); null when nothing was sent."""
     unpriced_calls: int
+    cache_waste_usd: float = 0.0
+    """Part of cost_usd: what the history sent again after cache misses cost over reading
+    it from the cache."""
 
 
 class ReportRow(ReportTotals):
@@ -310,6 +313,9 @@ class ExportNode(_Strict):
     """The cost the assistant logged itself (OpenCode), for the calls that carry one."""
     source_cost_ours_usd: float | None = None
     """tokentree's cost of those same calls, to compare with source_cost_usd."""
+    cache_waste_usd: float = 0.0
+    """What the history sent again after cache misses cost over reading it from the cache
+    (part of cost_usd); on a call, its own (its cause is cache_miss)."""
     sessions: int
     turns: int
     models: dict[str, int]
@@ -326,8 +332,9 @@ class ExportNode(_Strict):
     subagent: bool | None = None
     source_removed: bool | None = None
     cache_miss: str | None = None
-    """Why the prompt cache missed, as Claude logged it ("tools_changed 89018": the reason,
-    then its estimate of the tokens missed); never part of the sums."""
+    """Why the prompt cache missed: as Claude logged it ("tools_changed 89018": the reason,
+    then its estimate of the tokens missed), else as tokentree saw it ("idle",
+    "model_switch", "not_cached"); never part of the sums (cache_waste_usd is)."""
     price_origin: str | None = None
     """Where the call's rates came from: the price data, the model it was priced as, and any
     estimate made (a normalised model id, a stand-in rate); null when no price is known."""

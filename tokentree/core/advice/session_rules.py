@@ -5,7 +5,8 @@ priciest model."""
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
+from collections.abc import Iterator
+from typing import NamedTuple
 
 from tokentree import format as fmt
 from tokentree.core.advice.context import Context, Session, median, prompt
@@ -13,6 +14,7 @@ from tokentree.core.attribution import mechanical
 from tokentree.core.cache_misses import (
     IDLE,
     LOGGED_CAUSES,
+    Previous,
     SessionCache,
     fresh_rate,
     rewritten,
@@ -88,31 +90,52 @@ def context_compounding(context: Context, session: Session) -> None:
     context.emit("context_compounding", session.place, message, evidence, saving)
 
 
-def cache_rebuilt(context: Context, session: Session) -> None:
-    s = context.settings.cache_rebuilt
-    rebuilds: list[dict[str, Any]] = []
-    tokens = fresh_cost = saving = 0.0
+class Resent(NamedTuple):
+    """A main-thread call that missed the cache: the history it sent again (`tokens`), what
+    that cost at the fresh price, and what reading it from the cache would have saved."""
+
+    turn: Node
+    call: ApiCall
+    cause: str
+    before: Previous
+    tokens: int
+    fresh_cost: float
+    saving: float
+
+
+def resent(context: Context, session: Session, min_tokens: int) -> Iterator[Resent]:
+    """The session's priced cache misses, as cache_misses.SessionCache finds them (the same
+    test the index stores each call's cache waste by)."""
     cache = SessionCache()
     for turn, call in session.main:
-        cause, before = cache.miss(call, s.min_tokens)
+        cause, before = cache.miss(call, min_tokens)
         cache.saw(call)
-        if cause != IDLE or before is None or (rates := context.rates(call)) is None:
+        if not cause or before is None or (rates := context.rates(call)) is None:
             continue
-        rebuilt = rewritten(call.tokens, before.prompt)
+        again = rewritten(call.tokens, before.prompt)
         fresh = fresh_rate(call.tokens, rates)
-        tokens += rebuilt
-        fresh_cost += rebuilt * fresh / PER_MILLION
-        saving += rebuilt * (fresh - rates.cache_read) / PER_MILLION
-        rebuilds.append(
-            {
-                "turn": turn.key,
-                "gap_minutes": round((call.timestamp - before.timestamp) / 60, 1),
-                "cache_lifetime_minutes": before.lifetime // 60,
-                "tokens": rebuilt,
-            }
-        )
-    if len(rebuilds) < max(1, s.min_rebuilds):
+        fresh_cost = again * fresh / PER_MILLION
+        saving = again * (fresh - rates.cache_read) / PER_MILLION
+        yield Resent(turn, call, cause, before, again, fresh_cost, saving)
+
+
+def cache_rebuilt(context: Context, session: Session) -> None:
+    s = context.settings.cache_rebuilt
+    found = [miss for miss in resent(context, session, s.min_tokens) if miss.cause == IDLE]
+    if len(found) < max(1, s.min_rebuilds):
         return
+    tokens = sum(miss.tokens for miss in found)
+    fresh_cost = sum(miss.fresh_cost for miss in found)
+    saving = sum(miss.saving for miss in found)
+    rebuilds = [
+        {
+            "turn": miss.turn.key,
+            "gap_minutes": round((miss.call.timestamp - miss.before.timestamp) / 60, 1),
+            "cache_lifetime_minutes": miss.before.lifetime // 60,
+            "tokens": miss.tokens,
+        }
+        for miss in found
+    ]
     gaps = [item["gap_minutes"] for item in rebuilds]
     short_lived = [item for item in rebuilds if item["cache_lifetime_minutes"] == 5]
     lifetime = "5 min" if short_lived else "1 h"
@@ -258,34 +281,22 @@ def model_choice(context: Context, session: Session) -> None:
 
 def cache_missed(context: Context, session: Session) -> None:
     s = context.settings.cache_missed
-    misses: list[dict[str, Any]] = []
-    causes: Counter[str] = Counter()
-    tokens = fresh_cost = saving = 0.0
-    cache = SessionCache()
-    for turn, call in session.main:
-        cause, before = cache.miss(call, s.min_tokens)
-        cache.saw(call)
-        if cause not in LOGGED_CAUSES or before is None:
-            continue
-        if (rates := context.rates(call)) is None:
-            continue
-        again = rewritten(call.tokens, before.prompt)
-        fresh = fresh_rate(call.tokens, rates)
-        tokens += again
-        fresh_cost += again * fresh / PER_MILLION
-        saving += again * (fresh - rates.cache_read) / PER_MILLION
-        causes[cause] += 1
-        missed = call.cache_miss.partition(" ")[2]
-        misses.append(
-            {
-                "turn": turn.key,
-                "reason": cause,
-                "tokens": again,
-                "logged_missed_tokens": int(missed) if missed.isdigit() else None,
-            }
-        )
-    if not misses:
+    found = [m for m in resent(context, session, s.min_tokens) if m.cause in LOGGED_CAUSES]
+    if not found:
         return
+    tokens = sum(miss.tokens for miss in found)
+    fresh_cost = sum(miss.fresh_cost for miss in found)
+    saving = sum(miss.saving for miss in found)
+    causes = Counter(miss.cause for miss in found)
+    misses = [
+        {
+            "turn": miss.turn.key,
+            "reason": miss.cause,
+            "tokens": miss.tokens,
+            "logged_missed_tokens": _logged_tokens(miss.call.cache_miss),
+        }
+        for miss in found
+    ]
     named = ", ".join(
         f"{reason.replace('_', ' ')} ×{count}" if len(misses) > 1 else reason.replace("_", " ")
         for reason, count in causes.most_common()
@@ -310,6 +321,12 @@ def cache_missed(context: Context, session: Session) -> None:
         "formula": formula,
     }
     context.emit("cache_missed", session.place, message, evidence, saving)
+
+
+def _logged_tokens(cause: str) -> int | None:
+    """Claude's own count of the tokens a miss did not read ("tools_changed 89018")."""
+    missed = cause.partition(" ")[2]
+    return int(missed) if missed.isdigit() else None
 
 
 def _times(count: int) -> str:
