@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from tokentree.core.attribution import Activity, Bucket
@@ -33,8 +33,12 @@ from tokentree.core.tree import (
     week_key,
 )
 
-GROUP_KIND = {Grouping.PROJECT: Kind.PROJECT, Grouping.MODEL: Kind.MODEL}
-GROUP_KIND[Grouping.SOURCE] = Kind.SOURCE
+GROUP_KIND = {
+    Grouping.PROJECT: Kind.PROJECT,
+    Grouping.MODEL: Kind.MODEL,
+    Grouping.SOURCE: Kind.SOURCE,
+}
+"""The groupings of one row per value of a column, and the kind of those rows."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -47,7 +51,6 @@ class ViewTree:
     calendar: Calendar
     grouping: Grouping = Grouping.WEEK
     needle: str = ""
-    loaded: list[int] = field(default_factory=list)  # groups opened (tests)
     served: ServedTree | None = None
     """The served tree of the calls it counts (Week > Day, whatever the grouping): what its
     overview is summed from (analysis.view_overview); None for a tree not served."""
@@ -236,7 +239,6 @@ def _group_loader(
     source's days, served from its calls alone, their activity added to the view's."""
 
     def load() -> list[Node]:
-        view.loaded.append(id(group))
         if group.kind is Kind.PROJECT:
             calls = served.reads.calls(narrowed)
             sessions = {(call.source, call.session_id) for call in calls}
