@@ -61,7 +61,7 @@ def report(
     if as_json:
         sys.stdout.buffer.write(orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n")
     else:
-        print(_table(document))
+        print(report_table(document))
         from tokentree.core.receipts import estimated_note, render_receipts
 
         note = estimated_note(workspace.index, workspace.scope)
@@ -276,7 +276,7 @@ def _budget_table(uses: list[BudgetUse], workspace: Workspace) -> str:
     return "\n".join([lines[0], *lines[1:], "forecast: the pace so far, to the period's end"])
 
 
-def _table(document: dict[str, Any]) -> str:
+def report_table(document: dict[str, Any]) -> str:
     """The report as text; a Waste column only where some cache was wasted."""
     wasted = document["totals"].get("cache_waste_usd", 0) > 0
     titles = [title for _, title in _COLUMNS] + (["Waste"] if wasted else [])

@@ -13,28 +13,25 @@ from typing import Any
 import orjson
 
 from tokentree import config
+from tokentree.commands import report_table
 from tokentree.core.ledger import (
     LEDGER_SCHEMA,
     LedgerError,
-    default_machine,
     find_ledgers,
+    machine_label,
     write_ledger,
 )
 from tokentree.core.sources import SOURCE_ALIASES
 from tokentree.core.tree import Calendar
 from tokentree.team import EngineMissing, Part, Span, ledger_report, open_engine
-from tokentree.workspace import UsageError, Workspace
-
-
-def machine_label(settings: config.Settings) -> str:
-    return settings.machine or default_machine()
+from tokentree.workspace import UsageError, Workspace, calendar_of
 
 
 def export_calls(workspace: Workspace, target: str, format: str, force: bool) -> int:
     """`tokentree export --calls -o DIR`: this machine's ledger, only changed months rewritten."""
     if target == "-":
         raise UsageError("--calls writes a folder: give it with -o DIR")
-    machine = machine_label(workspace.settings)
+    machine = machine_label(workspace.settings.machine)
     try:
         done = write_ledger(
             workspace.index, workspace.scope, Path(target), machine, format, force=force
@@ -67,7 +64,7 @@ def machines_report(
             parts += _parts(Path(folder).expanduser(), "")
         except LedgerError as error:
             raise UsageError(str(error)) from error
-    machine = machine_label(workspace.settings)
+    machine = machine_label(workspace.settings.machine)
     parts = [part for part in parts if part.ledger.machine != machine]  # the index is fresher
     scope = workspace.scope
     span = Span(scope.sources, scope.since, scope.until)
@@ -112,7 +109,7 @@ def team(parsed: argparse.Namespace) -> int:
             raise UsageError(str(error)) from error
     calendar, zone = _calendar(parsed)
     span = Span(
-        tuple(parsed.source),
+        _source_names(parsed.source),
         calendar.day_start(parsed.since) if parsed.since else None,
         calendar.day_start(parsed.until + timedelta(days=1)) if parsed.until else None,
     )
@@ -146,27 +143,26 @@ def _unique(parts: list[Part]) -> list[Part]:
 def _calendar(parsed: argparse.Namespace) -> tuple[Calendar, str]:
     try:
         settings = config.load_settings()
-        zone, name = config.resolve_zone(parsed.tz or settings.timezone)
     except config.ConfigError as error:
         raise UsageError(str(error)) from error
-    unknown = [name for name in parsed.source if name.lower() not in SOURCE_ALIASES]
+    return calendar_of(settings, parsed.tz, parsed.week_start)
+
+
+def _source_names(names: Sequence[str]) -> tuple[str, ...]:
+    """The sources `--source` names (by any alias); none: every source in the ledgers, even
+    one this version does not know."""
+    unknown = [name for name in names if name.lower() not in SOURCE_ALIASES]
     if unknown:
         raise UsageError(f"unknown source {unknown[0]!r}; known: {', '.join(SOURCE_ALIASES)}")
-    parsed.source = [SOURCE_ALIASES[name.lower()] for name in parsed.source]
-    week_start = (parsed.week_start or settings.week_start).lower()
-    if week_start not in config.WEEKDAYS:
-        raise UsageError(f"--week-start must be one of {', '.join(config.WEEKDAYS)}")
-    return Calendar(zone, config.WEEKDAYS.index(week_start)), name
+    return tuple(SOURCE_ALIASES[name.lower()] for name in names)
 
 
 def _print(document: dict[str, Any], as_json: bool) -> None:
     if as_json:
         sys.stdout.buffer.write(orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n")
         return
-    from tokentree.commands import _table
-
     shown = dict(document, rows=[dict(row, label=_label(row)) for row in document["rows"]])
-    print(_table(shown))
+    print(report_table(shown))
     totals, names = document["totals"], list(document["machines"])
     people = f" of {_count(totals['people'], 'person')}" if document["group_by"] == "person" else ""
     print(

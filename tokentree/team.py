@@ -24,11 +24,11 @@ from tokentree.core.ledger import (
     parquet_reader,
     quoted,
 )
-from tokentree.core.tree import Calendar, week_key
+from tokentree.core.report import TIME_GROUPS, period_key, sort_rows, usage_row
+from tokentree.core.tree import Calendar
 
 LEDGER_REPORT_SCHEMA = "tokentree.ledger-report/1"
 ENGINES = ("duckdb", "spark")
-TIME_GROUPS = ("day", "week", "month")
 LEDGER_GROUPS = ("person", "machine", "project", "model", "source", "session", *TIME_GROUPS)
 _KEYS = {
     "person": "person",
@@ -284,10 +284,7 @@ def ledger_report(
             machines[str(machine)] = _row(str(machine), values)["calls"]
         else:
             totals = _row("", values)
-    if group_by in TIME_GROUPS:
-        rows.sort(key=lambda row: row["key"])
-    else:
-        rows.sort(key=lambda row: (-row["cost_usd"], -row["total"], row["key"]))
+    sort_rows(rows, group_by)
     del totals["key"]
     return {
         "schema": LEDGER_REPORT_SCHEMA,
@@ -310,11 +307,7 @@ def _periods(group_by: str, calendar: Calendar, first: float, last: float) -> li
     periods = []
     while day <= end:
         following = _next(group_by, day)
-        key = (
-            week_key(day)
-            if group_by == "week"
-            else day.isoformat()[: 7 if group_by == "month" else 10]
-        )
+        key = period_key(calendar, day, group_by)
         start, stop = calendar.day_start(day), calendar.day_start(following)
         periods.append((key, int(start * _MICROS), int(stop * _MICROS)))
         day = following
@@ -331,22 +324,6 @@ def _next(group_by: str, day: date) -> date:
 
 def _row(key: str, values: Sequence[Any]) -> dict[str, Any]:
     """A row as the report shows it, with the machines and people it covers."""
-    calls, fresh, cache_write, cache_read, output, reasoning, cost, unpriced, machines, people = (
-        value or 0 for value in values
-    )
-    prompt = fresh + cache_write + cache_read
-    return {
-        "key": key,
-        "calls": int(calls),
-        "input": int(fresh),
-        "cache_write": int(cache_write),
-        "cache_read": int(cache_read),
-        "output": int(output),
-        "reasoning": int(reasoning),
-        "total": int(prompt + output),
-        "cost_usd": round(round(float(cost), 9), 6),  # as the report rounds its SQL sum
-        "cache_hit": round(cache_read / prompt, 6) if prompt else None,
-        "unpriced_calls": int(unpriced),
-        "machines": int(machines),
-        "people": int(people),
-    }
+    *counts, cost, unpriced, machines, people = (value or 0 for value in values)
+    row = usage_row(key, *counts, round(float(cost), 9), unpriced)  # as the report's SQL sum
+    return row | {"machines": int(machines), "people": int(people)}

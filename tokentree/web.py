@@ -50,7 +50,7 @@ def serve(args: Sequence[str], *, port: int) -> int:
             super().initialize_logging()
             logging.getLogger("aiohttp.access").setLevel(logging.WARNING)  # not every request
 
-        async def on_startup(self, app) -> None:  # one line instead of the banner
+        async def on_startup(self, app: object) -> None:  # one line instead of the banner
             print(f"tokentree: serving the view on {self.public_url} (Ctrl+C stops)", flush=True)
 
     _check_free(port)  # textual-serve announces itself before it binds
@@ -59,7 +59,7 @@ def serve(args: Sequence[str], *, port: int) -> int:
     except OSError as error:
         if error.errno != errno.EADDRINUSE:
             raise
-        raise UsageError(f"port {port} is in use: choose another with --port") from None
+        raise _port_in_use(port) from None
     return 0
 
 
@@ -69,4 +69,8 @@ def _check_free(port: int) -> None:
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:
-            raise UsageError(f"port {port} is in use: choose another with --port") from None
+            raise _port_in_use(port) from None
+
+
+def _port_in_use(port: int) -> UsageError:
+    return UsageError(f"port {port} is in use: choose another with --port")

@@ -130,16 +130,12 @@ def prepare_workspace(choices: Choices, env: Mapping[str, str] | None = None) ->
     env = os.environ if env is None else env
     try:
         settings = config.load_settings()
-        zone, zone_name = config.resolve_zone(choices.timezone or settings.timezone)
         if choices.advice:
             settings.advice_settings()
     except config.ConfigError as error:
         raise UsageError(str(error)) from error
     sources = _sources(choices.sources)
-    week_start = (choices.week_start or settings.week_start).lower()
-    if week_start not in config.WEEKDAYS:
-        raise UsageError(f"--week-start must be one of {', '.join(config.WEEKDAYS)}")
-    calendar = Calendar(zone, config.WEEKDAYS.index(week_start))
+    calendar, zone_name = calendar_of(settings, choices.timezone, choices.week_start)
     if choices.demo:
         roots = explicit_roots([demo_logs()])
     elif choices.paths:
@@ -167,6 +163,21 @@ def prepare_workspace(choices: Choices, env: Mapping[str, str] | None = None) ->
         notices=list(index.notices),
         settings=settings,
     )
+
+
+def calendar_of(
+    settings: config.Settings, timezone: str | None, week_start: str | None
+) -> tuple[Calendar, str]:
+    """The calendar and its zone's name for the options given, else the settings'; raises
+    UsageError for an unknown zone or weekday."""
+    try:
+        zone, zone_name = config.resolve_zone(timezone or settings.timezone)
+    except config.ConfigError as error:
+        raise UsageError(str(error)) from error
+    first_day = (week_start or settings.week_start).lower()
+    if first_day not in config.WEEKDAYS:
+        raise UsageError(f"--week-start must be one of {', '.join(config.WEEKDAYS)}")
+    return Calendar(zone, config.WEEKDAYS.index(first_day)), zone_name
 
 
 def range_label(first: date | None, last: date | None) -> str:

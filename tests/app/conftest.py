@@ -1,12 +1,15 @@
-"""Small, fixed logs under the tmp HOME, and the app built from them the way the CLI builds it."""
+"""Small, fixed logs under the tmp HOME, the app built from them the way the CLI builds it, and
+the helpers the app tests share to drive it and read what it shows."""
 
 from __future__ import annotations
 
 import asyncio
+import io
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from tests.builders import (
     claude_call,
@@ -19,6 +22,8 @@ from tests.builders import (
 )
 from tokentree.app.app import TokenTreeApp, create_app
 from tokentree.app.messages import Posted
+from tokentree.app.screens.overview import OverviewScreen
+from tokentree.core.overview_charts import plain
 from tokentree.live.events import Event
 from tokentree.state import save_state
 from tokentree.workspace import Choices
@@ -36,7 +41,7 @@ def at(day: int, hour: int, minute: int = 0, second: int = 0) -> datetime:
     return datetime(2026, 11, day, hour, minute, second, tzinfo=UTC)
 
 
-def _claude_session(
+def claude_session(
     path: Path,
     session: str,
     cwd: str,
@@ -70,7 +75,7 @@ def write_usage_logs(home: Path) -> None:
     read = (("Read", {"file_path": "/home/dev/atlas/app.py"}),)
     edit = (("Edit", {"file_path": "/home/dev/atlas/app.py"}),)
     bash = (("Bash", {"command": "pytest -q"}),)
-    _claude_session(
+    claude_session(
         projects / "-home-dev-atlas" / "aaaa1111-0000-4000-8000-000000000001.jsonl",
         "aaaa1111-0000-4000-8000-000000000001",
         "/home/dev/atlas",
@@ -92,7 +97,7 @@ def write_usage_logs(home: Path) -> None:
             ),
         ],
     )
-    _claude_session(
+    claude_session(
         projects / "-home-dev-atlas" / "bbbb2222-0000-4000-8000-000000000002.jsonl",
         "bbbb2222-0000-4000-8000-000000000002",
         "/home/dev/atlas",
@@ -119,7 +124,7 @@ def write_usage_logs(home: Path) -> None:
             ),
         ],
     )
-    _claude_session(
+    claude_session(
         projects / "-home-dev-web" / "cccc3333-0000-4000-8000-000000000003.jsonl",
         "cccc3333-0000-4000-8000-000000000003",
         "/home/dev/web",
@@ -177,6 +182,7 @@ def usage_logs(isolated_home: Path) -> Path:
 
 
 IDLE = "ffff6666-0000-4000-8000-000000000006"  # the session that rebuilds its cache
+SESSION = f"claude-code:{IDLE}"  # its row's key
 
 
 def write_advice_logs(home: Path) -> None:
@@ -185,7 +191,7 @@ def write_advice_logs(home: Path) -> None:
     read = (("Read", {"file_path": "/home/dev/atlas/app.py"}),)
     edit = (("Edit", {"file_path": "/home/dev/atlas/app.py"}),)
     test = (("Bash", {"command": "pytest -q"}),)
-    _claude_session(
+    claude_session(
         home / ".claude" / "projects" / "-home-dev-atlas" / f"{IDLE}.jsonl",
         IDLE,
         "/home/dev/atlas",
@@ -227,6 +233,8 @@ def make_app(**choices: object) -> TokenTreeApp:
     )
 
 
+SIZE = (120, 36)  # the terminal most tests run in
+ALL_CALLS = 18  # the usage logs' calls
 LOOPS = ("index",)  # workers that run until the app quits (the analysis is a plain thread)
 
 
@@ -264,3 +272,44 @@ async def settle(app: TokenTreeApp) -> None:
         if others:
             await app.workers.wait_for_complete(others)
         await asyncio.sleep(0.02)
+
+
+def after(*keys: str):
+    """A snapshot's `run_before`: the first tree and its analysis on screen, then `keys`."""
+
+    async def run_before(pilot) -> None:
+        await ready(pilot.app)
+        await pilot.press(*keys)
+        await settle(pilot.app)
+
+    return run_before
+
+
+def keys_of(app: TokenTreeApp) -> list[str]:
+    """The keys of the rows listed, in order."""
+    return [row.key for row in app.table.rows]
+
+
+async def open_key(app: TokenTreeApp, pilot, key: str) -> None:
+    """Open the listed row with this key."""
+    app.table.move_to(app.table.listing.index_of(key))
+    await pilot.press("enter")
+
+
+def text_of(renderable: object, width: int = 116) -> str:
+    """A Rich renderable as plain text (the info panel's content, a help table)."""
+    console = Console(width=width, record=True, file=io.StringIO())
+    console.print(renderable)
+    return console.export_text()
+
+
+def overview_text(screen: OverviewScreen) -> str:
+    """Every part of the overview as plain lines, at the width each is drawn."""
+    return "\n".join(line for part in screen.parts for line in plain(part.lines(part.size.width)))
+
+
+class Terminal(io.StringIO):
+    """stdin or stdout as a terminal: what makes a bare `tokentree` open the app."""
+
+    def isatty(self) -> bool:
+        return True

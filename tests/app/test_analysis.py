@@ -3,14 +3,21 @@ the overview and help; and the analysis thread that computes them after each tre
 
 from __future__ import annotations
 
-import io
 import threading
 import time
 from types import SimpleNamespace
 
-from rich.console import Console
-
-from tests.app.conftest import IDLE, events, make_app, ready, settle
+from tests.app.conftest import (
+    SESSION,
+    SIZE,
+    events,
+    make_app,
+    open_key,
+    overview_text,
+    ready,
+    settle,
+    text_of,
+)
 from tokentree.app.screens.help import help_text
 from tokentree.app.screens.overview import OverviewScreen
 from tokentree.app.widgets.table_layout import fit_mark
@@ -18,25 +25,11 @@ from tokentree.app.widgets.usage_table import UsageTable
 from tokentree.core.advice import RULES, AdviceSettings
 from tokentree.core.attribution import CLASSES, mix
 from tokentree.core.overview import SOURCE_NAMES
-from tokentree.core.overview_charts import plain
 from tokentree.core.tree import Kind, Node
 from tokentree.core.view import MIX_LETTERS, SOURCE_BADGE, Sort, mix_heading
 from tokentree.live import analyser as analyser_module
 from tokentree.live.analyser import Analyser
 from tokentree.live.events import AnalysisFailed, TreeAnalysed, TreeUpdated
-
-SIZE = (120, 36)
-SESSION = f"claude-code:{IDLE}"
-
-
-def text_of(renderable: object, width: int = 116) -> str:
-    console = Console(width=width, record=True, file=io.StringIO())
-    console.print(renderable)
-    return console.export_text()
-
-
-def overview_text(screen: OverviewScreen) -> str:
-    return "\n".join(line for part in screen.parts for line in plain(part.lines(part.size.width)))
 
 
 def row_text(app, key: str) -> str:
@@ -44,11 +37,6 @@ def row_text(app, key: str) -> str:
     assert index is not None, key
     app.table.move_to(index)
     return app.table.render_line(index - round(app.table.scroll_y) + 1).text
-
-
-async def open_row(app, pilot, key: str) -> None:
-    app.table.move_to(app.table.listing.index_of(key))
-    await pilot.press("enter")
 
 
 def test_a_mark_cut_to_its_cells_keeps_its_saving_and_counts_the_marks_it_drops() -> None:
@@ -73,8 +61,8 @@ async def test_rows_carry_their_activity_mix_and_advice_marks(advice_logs) -> No
         week = root.child("2026-W47")
         assert mix(analysis.attribution[week], order) in row_text(app, "2026-W47")
 
-        await open_row(app, pilot, "2026-W47")
-        await open_row(app, pilot, "2026-11-18")
+        await open_key(app, pilot, "2026-W47")
+        await open_key(app, pilot, "2026-11-18")
         [advice] = analysis.advice.for_path(f"2026-W47/2026-11-18/{SESSION}")
         assert advice.rule == "cache_rebuilt" and advice.saving_usd > 0.05
         text = row_text(app, SESSION)  # the label whole; the mark cut, keeping its saving
@@ -108,7 +96,7 @@ async def test_a_call_shows_its_activity_and_the_context_it_carried(advice_logs)
     async with app.run_test(size=SIZE) as pilot:
         await ready(app)
         for key in ("2026-W47", "2026-11-18", SESSION, "2"):
-            await open_row(app, pilot, key)
+            await open_key(app, pilot, key)
         calls = sorted(app.table.rows, key=lambda node: node.start)
         app.table.move_to(app.table.rows.index(calls[-1]))  # read 52,000 of 52,010 from cache
         await pilot.press("i")

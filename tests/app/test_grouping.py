@@ -10,19 +10,12 @@ import asyncio
 
 import pytest
 
-from tests.app.conftest import NOW, make_app, ready, settle
+from tests.app.conftest import ALL_CALLS, NOW, SIZE, keys_of, make_app, ready, settle
 from tokentree.app.app import FILTER_PAUSE, TokenTreeApp, create_app
 from tokentree.app.widgets.bars import crumb
 from tokentree.core.tree import Grouping, Kind, Node
 from tokentree.core.view import default_sort
 from tokentree.workspace import Choices
-
-SIZE = (120, 36)
-ALL_CALLS = 18
-
-
-def keys_of(app: TokenTreeApp) -> list[str]:
-    return [row.key for row in app.table.rows]
 
 
 def calls_below(node: Node) -> list[Node]:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.app.conftest import make_app, ready, settle
+from tests.app.conftest import SIZE, make_app, ready, settle
 from tokentree import config
 from tokentree.app.app import GG_WINDOW
 from tokentree.app.screens.export import ExportScreen
@@ -17,8 +17,6 @@ from tokentree.app.widgets.bars import PathBar
 from tokentree.app.widgets.usage_table import UsageTable
 from tokentree.core.tree import Grouping, Kind
 from tokentree.core.view import BarMetric, Graph, SortKey, default_sort
-
-SIZE = (120, 36)
 
 
 async def test_ctrl_c_quits(usage_logs) -> None:

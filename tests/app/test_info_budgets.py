@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.app.conftest import make_app, ready, settle
-from tests.app.test_panels import SIZE, panel_text
+from tests.app.conftest import SIZE, make_app, ready, settle, text_of
 from tokentree.core.tree import Kind
 
 BUDGETS = """
@@ -31,14 +30,14 @@ async def test_the_panel_shows_the_budgets_a_row_is_under(usage_logs: Path) -> N
         await pilot.press("i")  # the newest week: this week, under the week's budget
         await settle(app)
         assert app.info.node.kind is Kind.WEEK
-        text = panel_text(app)
+        text = text_of(app.info.content)
         assert f"week · $1,000: {week.used_amount} ({week.share:.0%}), forecast $" in text
         assert "atlas" not in text.split("budgets", 1)[1]  # a week holds other projects too
         await pilot.press("enter", "enter")  # the week's newest day, its first session
         await settle(app)
         session = app.info.node
         assert session.kind is Kind.SESSION and session.project.endswith("atlas")
-        text = panel_text(app)
+        text = text_of(app.info.content)
         assert f"month · atlas · 100,000 tokens: {atlas.used_amount} ({atlas.share:.0%})" in text
         assert f"this session: {session.totals.total / 100_000:.0%} of the limit" in text
         assert "week · $1,000" not in text

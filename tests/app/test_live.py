@@ -8,7 +8,6 @@ fixed times.
 from __future__ import annotations
 
 import asyncio
-import io
 import sys
 import time
 from dataclasses import replace
@@ -17,7 +16,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from tests.app.conftest import OPUS, SONNET, analysed, at, events, ready, settle
+from tests.app.conftest import OPUS, SIZE, SONNET, Terminal, analysed, at, events, ready, settle
 from tests.builders import (
     OpenCodeStore,
     append,
@@ -35,7 +34,7 @@ from tokentree import format as fmt
 from tokentree.app import app as app_module
 from tokentree.app import live_feed
 from tokentree.app.app import TokenTreeApp, create_app
-from tokentree.app.widgets.bars import fit_pieces
+from tokentree.app.widgets.live_line import fit_pieces
 from tokentree.cli import main
 from tokentree.config import Settings
 from tokentree.core.budgets import Budget
@@ -49,7 +48,6 @@ from tokentree.live.tree import LiveTree
 from tokentree.live.watching import plan_watch, polling_requested
 from tokentree.workspace import Choices, Workspace, prepare_workspace
 
-SIZE = (120, 36)
 WEB = "cccc3333-0000-4000-8000-000000000003"  # the fixture's 17 Nov 21:10 session, in W47
 LIVE_NOW = at(24, 11, 20)  # a Tuesday: two Claude Code sessions running, Codex an hour ago
 ATLAS = "aaaa0000-0000-4000-8000-00000000000a"
@@ -284,11 +282,6 @@ def test_roots_on_a_network_filesystem_are_polled(tmp_path: Path) -> None:
     assert not polling_requested({})
 
 
-class _Terminal(io.StringIO):
-    def isatty(self) -> bool:
-        return True
-
-
 def test_context_thresholds_come_from_the_settings() -> None:
     assert Settings().context_thresholds() == Thresholds()
     assert Settings(context_warn=50_000, context_high=90_000).context_thresholds() == Thresholds(
@@ -302,8 +295,8 @@ def test_context_thresholds_come_from_the_settings() -> None:
 def test_no_watch_opens_the_view_without_following_the_logs(monkeypatch, usage_logs) -> None:
     opened: list[bool] = []
     monkeypatch.setattr(app_module, "run", lambda choices, live, by: opened.append(live) or 0)
-    monkeypatch.setattr(sys, "stdin", _Terminal())
-    monkeypatch.setattr(sys, "stdout", _Terminal())
+    monkeypatch.setattr(sys, "stdin", Terminal())
+    monkeypatch.setattr(sys, "stdout", Terminal())
     assert main(["--no-watch"]) == 0 and main([]) == 0
     assert opened == [False, True]
 

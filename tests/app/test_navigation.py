@@ -4,19 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from tests.app.conftest import make_app, ready, settle
-from tokentree.app.app import GG_WINDOW, TokenTreeApp
+from tests.app.conftest import SIZE, keys_of, make_app, ready, settle
+from tokentree.app.app import GG_WINDOW
 from tokentree.app.messages import Posted
 from tokentree.app.widgets.usage_table import UsageTable
 from tokentree.core.tree import Kind
 from tokentree.core.view import Graph
 from tokentree.live.events import IndexProgressed, TreeUpdated
-
-SIZE = (120, 36)
-
-
-def keys_of(app: TokenTreeApp) -> list[str]:
-    return [row.key for row in app.table.rows]
 
 
 async def test_the_root_lists_weeks_biggest_first(usage_logs) -> None:

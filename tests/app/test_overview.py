@@ -9,8 +9,18 @@ from pathlib import Path
 
 import pytest
 
-from tests.app.conftest import HAIKU, OPUS, SONNET, _claude_session, make_app, ready, settle
-from tests.app.test_grouping import ALL_CALLS
+from tests.app.conftest import (
+    ALL_CALLS,
+    HAIKU,
+    OPUS,
+    SONNET,
+    after,
+    claude_session,
+    make_app,
+    overview_text,
+    ready,
+    settle,
+)
 from tests.chat_exports import chatgpt_conversations, write_export
 from tokentree import format as fmt
 from tokentree.app.screens.overview import OverviewScreen
@@ -42,7 +52,7 @@ def write_long_logs(home: Path) -> None:
             dict(model=model, input=200, cache_write=size, output=300 + size // 50, tools=read),
             dict(model=model, input=20, cache_read=size, output=900, tools=tools),
         ]
-        _claude_session(
+        claude_session(
             projects / f"-home-dev-{project}" / f"{session}.jsonl",
             session,
             f"/home/dev/{project}",
@@ -56,28 +66,15 @@ def long_logs(isolated_home: Path) -> Path:
     return isolated_home
 
 
-def _after(*keys: str):
-    async def run_before(pilot) -> None:
-        await ready(pilot.app)
-        await pilot.press("o", *keys)
-        await settle(pilot.app)
-
-    return run_before
-
-
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
 @pytest.mark.parametrize("theme", ["dark", "light"])
 def test_the_overview_drawn(snap_compare, long_logs, size, theme) -> None:
     keys = ("T",) if theme == "light" else ()
-    assert snap_compare(make_app(), terminal_size=size, run_before=_after(*keys))
+    assert snap_compare(make_app(), terminal_size=size, run_before=after("o", *keys))
 
 
 def test_the_overview_a_year_back_at_120_columns(snap_compare, long_logs) -> None:
-    assert snap_compare(make_app(), terminal_size=(120, 40), run_before=_after("r", "r", "r"))
-
-
-def _text(screen: OverviewScreen) -> str:
-    return "\n".join(line for part in screen.parts for line in plain(part.lines(part.size.width)))
+    assert snap_compare(make_app(), terminal_size=(120, 40), run_before=after("o", "r", "r", "r"))
 
 
 async def test_each_press_of_r_narrows_every_part_to_the_sums_over_its_days(long_logs) -> None:
@@ -101,7 +98,7 @@ async def test_each_press_of_r_narrows_every_part_to_the_sums_over_its_days(long
             inside = [totals for day, totals in days.items() if day >= cut]
             cost = sum(totals.cost for totals in inside)
             tokens = sum(totals.total for totals in inside)
-            text = _text(screen)
+            text = overview_text(screen)
             header = text.splitlines()[0]
             assert f"{fmt.cost(cost)} · {fmt.tokens(tokens)} tokens" in header, key
             assert f"{len(inside)} sessions" in header  # one session a day
@@ -157,7 +154,7 @@ async def test_the_overview_is_of_the_filtered_calls_until_the_filter_is_cleared
         assert shown["cost_usd"] == pytest.approx(totals.cost, abs=1e-6)
         assert [item["name"] for item in shown["by_model"]] == [OPUS]
         assert shown["top_advice"] == [] and shown["notes"] == []  # advice is about all calls
-        header = _text(screen).splitlines()[0]
+        header = overview_text(screen).splitlines()[0]
         assert "/opus" in header and f"{fmt.cost(totals.cost)} · " in header
         await pilot.press("r")  # the range narrows the filter's calls too
         await settle(app)
@@ -199,7 +196,7 @@ async def test_the_drivers_lead_with_the_views_grouping(usage_logs) -> None:
 def test_the_overview_without_colour(snap_compare, long_logs, monkeypatch) -> None:
     """NO_COLOR: every level of the calendar still reads, by its glyph."""
     monkeypatch.setenv("NO_COLOR", "1")
-    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=_after())
+    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=after("o"))
 
 
 async def test_the_screen_puts_exact_and_estimated_side_by_side(usage_logs, tmp_path) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 import sys
 import time
@@ -12,9 +11,8 @@ from functools import partial
 from pathlib import Path
 
 import pytest
-from rich.console import Console
 
-from tests.app.conftest import OPUS, at, events, make_app, ready, settle
+from tests.app.conftest import OPUS, SIZE, Terminal, at, events, make_app, ready, settle, text_of
 from tests.builders import (
     append,
     claude_call,
@@ -34,14 +32,6 @@ from tokentree.core.tree import Kind
 from tokentree.live.events import IndexProgressed, TreeUpdated
 from tokentree.workspace import Choices
 
-SIZE = (120, 36)
-
-
-def panel_text(app: TokenTreeApp) -> str:
-    console = Console(width=116, record=True, file=io.StringIO())
-    console.print(app.info.content)
-    return console.export_text()
-
 
 async def test_info_panel_prices_every_token_kind(usage_logs) -> None:
     app = make_app()
@@ -52,7 +42,7 @@ async def test_info_panel_prices_every_token_kind(usage_logs) -> None:
         await settle(app)
         turn = app.table.current
         assert app.info.node is turn and app.info.display
-        text = panel_text(app)
+        text = text_of(app.info.content)
         for label in ("input (uncached)", "cache write 5m", "cache write 1h", "cache read"):
             assert label in text
         assert f"{turn.totals.total:,}" in text and "Tue 17 Nov 14:02:00" in text
@@ -74,12 +64,12 @@ async def test_info_panel_shows_flags_models_and_codex_limits(usage_logs) -> Non
         await ready(app)
         await pilot.press("i")  # on week W47
         await settle(app)
-        text = panel_text(app)
+        text = text_of(app.info.content)
         assert "? 1 unpriced" in text and "↓ 2 lower-bound" in text and "↳ 1 sub-agent" in text
         assert "sonnet-4.5 ×" in text and "haiku-4.5 ×" in text
         await pilot.press("j")  # W46 holds the Codex session that logged its limits
         await settle(app)
-        text = panel_text(app)
+        text = text_of(app.info.content)
         assert "~ 1 estimated" in text
         assert "5 h 23% used" in text and "weekly 41% used" in text
 
@@ -205,16 +195,11 @@ async def test_ten_thousand_children_open_page_and_resort(isolated_home) -> None
         assert len(app.table._strips) < 512
 
 
-class _Terminal(io.StringIO):
-    def isatty(self) -> bool:
-        return True
-
-
 def test_bare_tokentree_on_a_terminal_opens_the_app(monkeypatch, usage_logs) -> None:
     opened: list[Choices] = []
     monkeypatch.setattr(app_module, "run", lambda choices, live, by: opened.append(choices) or 0)
-    monkeypatch.setattr(sys, "stdin", _Terminal())
-    monkeypatch.setattr(sys, "stdout", _Terminal())
+    monkeypatch.setattr(sys, "stdin", Terminal())
+    monkeypatch.setattr(sys, "stdout", Terminal())
     assert main(["--demo", "--tz", "UTC"]) == 0
     [choices] = opened
     assert choices.demo and choices.timezone == "UTC" and not choices.paths
@@ -232,8 +217,8 @@ def test_a_crash_in_the_app_is_one_line_not_a_traceback(capsys, monkeypatch, usa
 
     monkeypatch.setattr(TokenTreeApp, "on_mount", broken)
     monkeypatch.setattr(app_module, "run", partial(app_module.run, headless=True))
-    monkeypatch.setattr(sys, "stdin", _Terminal())
-    monkeypatch.setattr(sys, "stdout", _Terminal())
+    monkeypatch.setattr(sys, "stdin", Terminal())
+    monkeypatch.setattr(sys, "stdout", Terminal())
     assert main([]) == 1
     err = capsys.readouterr().err
     assert "tokentree: unexpected RuntimeError: boom" in err and "Traceback" not in err
@@ -252,7 +237,7 @@ async def test_info_panel_shows_fast_mode_and_web_searches(isolated_home) -> Non
         await ready(app)
         await pilot.press("i")  # on the week
         await settle(app)
-        text = panel_text(app)
+        text = text_of(app.info.content)
         assert "» 1 fast mode" in text
         [searches] = [row for row in text.splitlines() if "web searches" in row]
         assert "2" in searches and "$0.02" in searches
@@ -273,7 +258,7 @@ async def test_an_unpriced_call_shows_no_cost_never_zero_dollars(usage_logs) -> 
         await settle(app)
         day = app.table.current
         assert day.totals.unpriced_calls == day.totals.calls == 1
-        text = panel_text(app)
+        text = text_of(app.info.content)
         for label in ("input (uncached)", "cache read", "output"):
             assert "$0" not in _panel_row(text, label) and "–" in _panel_row(text, label)
         assert "unpriced" in _panel_row(text, "total")
@@ -282,7 +267,7 @@ async def test_an_unpriced_call_shows_no_cost_never_zero_dollars(usage_logs) -> 
         await pilot.press("i")
         await settle(app)
         assert app.table.current.call is not None
-        text = panel_text(app)
+        text = text_of(app.info.content)
         assert "$0" not in text
         assert "–" in _panel_row(text, "input (uncached)")
         assert "none known for gpt-oss-120b-local: unpriced" in text
@@ -302,7 +287,7 @@ async def test_an_estimated_price_says_what_it_priced_as(isolated_home) -> None:
         await ready(app)
         await pilot.press("i")  # on the week
         await settle(app)
-        text = panel_text(app)  # the prices row wraps after "priced as"
+        text = text_of(app.info.content)  # the prices row wraps after "priced as"
         assert "openai/gpt-5.1, 2026-11-17; priced as" in text
         assert "gpt-5.1-codex (estimated)" in text
         assert "cache writes" not in text  # no cache writes: no note on their stand-in rate

@@ -3,35 +3,20 @@ costs, split activity, advice on the row it marks, one meaning per symbol."""
 
 from __future__ import annotations
 
-import io
 from datetime import date
 
-from rich.console import Console
 from textual.color import Color
 
-from tests.app.conftest import IDLE, make_app, ready, settle
+from tests.app.conftest import SESSION, make_app, open_key, ready, settle, text_of
 from tokentree import format as fmt
 from tokentree.app.screens.help import help_text
-from tokentree.app.widgets.info_panel import activity_split
 from tokentree.app.widgets.table_layout import COST_WIDTH, fit_mark, layout
+from tokentree.core.attribution import activity_split
 from tokentree.core.view import FLAGS, Graph
-
-SESSION = f"claude-code:{IDLE}"
-
-
-def text_of(renderable: object, width: int = 116) -> str:
-    console = Console(width=width, record=True, file=io.StringIO())
-    console.print(renderable)
-    return console.export_text()
 
 
 def lines(app) -> list[str]:
     return [app.table.render_line(y).text for y in range(len(app.table.rows) + 1)]
-
-
-async def open_key(app, pilot, key: str) -> None:
-    app.table.move_to(app.table.listing.index_of(key))
-    await pilot.press("enter")
 
 
 # --- narrow terminals -----------------------------------------------------------------------------

@@ -7,14 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.app.conftest import NOW, ready, settle
+from tests.app.conftest import NOW, SIZE, ready, settle
 from tokentree.app.saved_tree import SavedTreeApp, create_saved_app, open_saved
 from tokentree.app.screens.export import ExportScreen
 from tokentree.cli import main
 from tokentree.core.tree import Grouping, Kind
 from tokentree.workspace import Choices
-
-SIZE = (120, 36)
 
 
 @pytest.fixture

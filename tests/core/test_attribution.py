@@ -16,6 +16,7 @@ from tokentree.core.attribution import (
     CLASSES,
     Attribution,
     activity_of,
+    activity_split,
     call_activity,
     carried,
     carried_share,
@@ -135,6 +136,13 @@ def test_where_a_call_ran_decides_before_its_tools() -> None:
     assert call_activity(make_call(2)) == "conversation"
     assert call_activity(make_call(3, ("Read a.py", "Edit a.py", "Edit b.py"))) == "editing"
     assert call_activity(make_call(4, ("Read a.py", "Edit a.py"))) == "reading"  # tie: order
+
+
+def test_a_calls_activity_in_words_is_split_as_its_cost_is() -> None:
+    assert activity_split(make_call(0, ("Read a.py",))) == "reading"
+    assert activity_split(make_call(1, ("Read a.py", "Edit a.py"))) == "reading 50% · editing 50%"
+    three = make_call(2, ("Edit a.py", "Read a.py", "Edit b.py"))
+    assert activity_split(three) == "editing 67% · reading 33%"
 
 
 def test_a_call_with_several_tools_is_split_by_largest_remainder() -> None:

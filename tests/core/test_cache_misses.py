@@ -19,6 +19,7 @@ from tokentree.core.cache_misses import (
     IDLE,
     MODEL_SWITCH,
     NOT_CACHED,
+    cache_miss_text,
     file_misses,
 )
 from tokentree.core.index import Index, Scope
@@ -206,3 +207,13 @@ def test_the_waste_is_summed_at_every_level_and_sorts(tmp_path: Path) -> None:
     assert [day.totals.cache_waste > 0 for day in days] == [True, False]
     ranked = sort_nodes(days, Sort(SortKey.WASTE))
     assert ranked[0].key == "2026-11-20"
+
+
+def test_a_miss_in_words_names_the_cause_claudes_estimate_and_the_dollars() -> None:
+    assert cache_miss_text(IDLE) == "idle past the cache's lifetime"
+    assert cache_miss_text(MODEL_SWITCH, 0.5).endswith("own cache); $0.500 over a cache hit")
+    assert cache_miss_text(NOT_CACHED).startswith("cache not used")
+    logged = cache_miss_text("tools_changed 89018", 2.0)
+    assert logged == (
+        "tools changed, ≈89,018 tok not cached (Claude's estimate); $2.00 over a cache hit"
+    )

@@ -348,17 +348,19 @@ class TokenTreeApp(LiveFeed, GroupedView, NodeActions, App[int]):
         state = ViewState(self.sorts, self.bar_metric, self.graph, self.theme, self.grouping)
         save_state(state.to_saved())
 
+    def _listed_kind(self) -> Kind:
+        """The kind of the rows on screen: what a sort is remembered for."""
+        chain = self._chain()
+        return child_kind(chain[-1]) if chain else Kind.WEEK
+
     @property
     def sort(self) -> Sort:
         """The sort of the list on screen: the last chosen for its kind of rows."""
-        chain = self._chain()
-        kind = child_kind(chain[-1]) if chain else Kind.WEEK
+        kind = self._listed_kind()
         return self.sorts.get(kind) or default_sort(kind)
 
     def action_sort(self, key: str) -> None:
-        chain = self._chain()
-        kind = child_kind(chain[-1]) if chain else Kind.WEEK
-        self.sorts[kind] = self.sort.pressed(SortKey(key))
+        self.sorts[self._listed_kind()] = self.sort.pressed(SortKey(key))
         self._reshow()
         self._remember()
 
@@ -500,8 +502,12 @@ def create_app(
 def run(
     choices: Choices, *, live: bool = True, headless: bool = False, by: str | None = None
 ) -> int:
-    """Run the interactive view; a crash is re-raised here for the CLI's one-line report."""
-    app = create_app(choices, live=live, by=by)
+    """Run the interactive view for these choices (see run_app)."""
+    return run_app(create_app(choices, live=live, by=by), headless=headless)
+
+
+def run_app(app: TokenTreeApp, *, headless: bool = False) -> int:
+    """Run `app` until quit; a crash is re-raised here for the CLI's one-line report."""
     app.report_crash_in_cli = True
     app.run(headless=headless)
     if app.crash is not None:

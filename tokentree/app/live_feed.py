@@ -48,12 +48,13 @@ class LiveFeed:
         return self.watcher.state if self.live else "off"
 
     def _load_advice_settings(self) -> AdviceSettings:
-        """The advice thresholds of the config file, read once (by the analysis or an export)."""
+        """The advice thresholds of the settings the workspace loaded, checked once (by the
+        analysis or an export)."""
         with self._settings_lock:
             if self._advice_settings is None:
                 try:
-                    self._advice_settings = config.load_settings().advice_settings()
-                except config.ConfigError as error:  # the file changed since the start
+                    self._advice_settings = self.workspace.settings.advice_settings()
+                except config.ConfigError as error:  # unchecked if prepared without advice
                     self._post_event(AnalysisFailed(f"{error}; advice uses the defaults"))
                     self._advice_settings = AdviceSettings()
             return self._advice_settings

@@ -10,7 +10,6 @@ from pathlib import Path
 from textual import work
 from textual.worker import get_current_worker
 
-from tokentree import config
 from tokentree.app.messages import BreakdownPriced, ExportFinished
 from tokentree.app.screens.export import ExportRequest, ExportScreen
 from tokentree.app.widgets.bars import crumb, totals_text
@@ -20,9 +19,7 @@ from tokentree.core.export import ExportError, export_chunks, write_export
 from tokentree.core.handoff import handoff_text
 from tokentree.core.pricing import PriceBook
 from tokentree.core.tree import Kind, Node
-from tokentree.core.view import (
-    export_name,
-)
+from tokentree.core.view import export_name
 
 BREAKDOWN_CACHE = 64
 
@@ -77,7 +74,7 @@ class NodeActions:
         """Price the calls below `node` kind by kind, off the UI thread (big nodes take time)."""
         with self._prices_lock:
             if self._prices is None:
-                self._prices = PriceBook(config.load_settings().user_prices())
+                self._prices = PriceBook(self.workspace.settings.user_prices())
         found = breakdown(node, self._prices, self._load_advice_settings().model_choice)
         if not get_current_worker().is_cancelled:
             self.post_message(BreakdownPriced(key, found))

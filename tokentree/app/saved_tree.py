@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from tokentree.app.app import TokenTreeApp
+from tokentree.app.app import TokenTreeApp, run_app
 from tokentree.core.live import DEFAULT_THRESHOLDS, Thresholds
 from tokentree.core.saved import SavedTree, SavedTreeError, read_saved
 from tokentree.core.saved_view import saved_view
@@ -116,12 +116,7 @@ def run_saved(target: str, choices: Choices, *, by: str | None = None) -> int:
     saved, name = open_saved(target)
     if target == "-":
         _terminal_as_stdin()
-    app = create_saved_app(saved, name, choices, by=by)
-    app.report_crash_in_cli = True
-    app.run()
-    if app.crash is not None:
-        raise app.crash
-    return app.return_code or 0
+    return run_app(create_saved_app(saved, name, choices, by=by))
 
 
 def _terminal_as_stdin() -> None:

@@ -190,6 +190,19 @@ def call_activity(call: ApiCall) -> str:
     return max(call_buckets(call), key=lambda item: item[1])[0].activity
 
 
+def activity_split(call: ApiCall) -> str:
+    """What the call was doing, split as its cost is split between classes (by its tools):
+    "reading 50% · editing 50%", or one class."""
+    counts: dict[str, int] = {}
+    for bucket, count in call_buckets(call):
+        counts[bucket.activity] = counts.get(bucket.activity, 0) + count
+    if len(counts) == 1:
+        return next(iter(counts))
+    whole = sum(counts.values())
+    ranked = sorted(counts.items(), key=lambda item: -item[1])  # ties stay in class order
+    return " · ".join(f"{name} {count / whole:.0%}" for name, count in ranked)
+
+
 def is_mechanical(call: ApiCall) -> bool:
     """A main-thread call that only read, ran commands, tests or git: no judgement needed."""
     if call.subagent or not call.tools or is_compaction(call):

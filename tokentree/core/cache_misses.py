@@ -21,6 +21,7 @@ from collections.abc import Callable, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from tokentree import format as fmt
 from tokentree.core.pricing import PER_MILLION, Rates
 from tokentree.core.records import ApiCall, Tokens
 
@@ -176,3 +177,22 @@ def file_misses(
         session.saw(call, cause, waste)
     carried.update((name, session.carried()) for name, session in sessions.items())
     return found
+
+
+MISS_WORDS = {
+    IDLE: "idle past the cache's lifetime",
+    MODEL_SWITCH: "model switched (each model has its own cache)",
+    NOT_CACHED: "cache not used (the prompt's start changed, or it was dropped)",
+}
+
+
+def cache_miss_text(cause: str, waste: float = 0.0) -> str:
+    """Why the cache missed in words: Claude's logged reason ("tools_changed 89018") or what
+    tokentree saw; and what sending the history again cost over cache reads."""
+    reason, _, missed = cause.partition(" ")
+    text = MISS_WORDS.get(reason, reason.replace("_", " "))
+    if missed.isdigit():
+        text += f", ≈{int(missed):,} tok not cached (Claude's estimate)"
+    if waste:
+        text += f"; {fmt.cost(waste)} over a cache hit"
+    return text

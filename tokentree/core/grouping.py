@@ -102,11 +102,7 @@ def call_filter(reads: Reads, scope: Scope, needle: str) -> CallFilter:
     """The calls whose source, project folder, model or a tool label holds `needle`
     (case-insensitively): the carried filter."""
     text = needle.casefold()
-    sources = tuple(
-        name
-        for name, source in SOURCES.items()
-        if any(text in word.casefold() for word in (name, source.title, *source.aliases))
-    )
+    sources = sources_matching(text)
     projects = tuple(
         project
         for project, _ in reads.grouped(scope, ["project"], ["sum(calls)"])
@@ -119,6 +115,15 @@ def call_filter(reads: Reads, scope: Scope, needle: str) -> CallFilter:
     )
     any_of = (("source", sources), ("project", projects), ("model", models))
     return CallFilter(any_of=any_of, tool=text)
+
+
+def sources_matching(text: str) -> tuple[str, ...]:
+    """The sources whose name, title or an alias holds `text` (already casefolded)."""
+    return tuple(
+        name
+        for name, source in SOURCES.items()
+        if any(text in word.casefold() for word in (name, source.title, *source.aliases))
+    )
 
 
 # --- by month or day: the served days, grouped again -----------------------------------------

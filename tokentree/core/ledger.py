@@ -79,9 +79,9 @@ class LedgerError(Exception):
     """A ledger cannot be written or read; the message says why."""
 
 
-def default_machine() -> str:
-    """The label a ledger is stamped with when the config sets none: the host name."""
-    return socket.gethostname().split(".")[0] or "localhost"
+def machine_label(configured: str | None = None) -> str:
+    """The label a ledger is stamped with: the config's `machine`, else the host name."""
+    return configured or socket.gethostname().split(".")[0] or "localhost"
 
 
 def ledger_row(call: ApiCall, machine: str, turn: int) -> dict[str, Any]:
@@ -129,11 +129,7 @@ def month_rows(
     read one month at a time. With `whole_months` a span is widened to whole months, so a
     month's file always holds all of it."""
     if whole_months:
-        scope = replace(
-            scope,
-            since=None if scope.since is None else _month_start(scope.since),
-            until=None if scope.until is None else _month_ceil(scope.until),
-        )
+        scope = _whole_months(scope)
     found = index.span(scope)
     if found is None:
         return
@@ -169,6 +165,15 @@ def _rows(index: Reads, scope: Scope, calls: list[ApiCall], machine: str) -> lis
         )
         for call in calls
     ]
+
+
+def _whole_months(scope: Scope) -> Scope:
+    """The scope's span widened to whole UTC months."""
+    return replace(
+        scope,
+        since=None if scope.since is None else _month_start(scope.since),
+        until=None if scope.until is None else _month_ceil(scope.until),
+    )
 
 
 def _month_start(timestamp: float) -> float:
@@ -284,8 +289,8 @@ def write_ledger(
 def _covers(scope: Scope, month: str, whole_months: bool) -> bool:
     """Whether `month` lies inside the span just written (so its absence means no calls)."""
     start = datetime.strptime(month, "%Y-%m").replace(tzinfo=UTC).timestamp()
-    since = scope.since if scope.since is None or not whole_months else _month_start(scope.since)
-    until = scope.until if scope.until is None or not whole_months else _month_ceil(scope.until)
+    span = _whole_months(scope) if whole_months else scope
+    since, until = span.since, span.until
     return (since is None or start >= since) and (until is None or _month_end(start) <= until)
 
 

@@ -18,7 +18,7 @@ from tokentree import format as fmt
 from tokentree.core.attribution import Attribution, turn_calls
 from tokentree.core.overview_estimates import add_counts, estimated_of, no_counts, side_by_side
 from tokentree.core.sources import SOURCES
-from tokentree.core.tree import Kind, Node, project_name, week_key
+from tokentree.core.tree import Kind, Node, project_name, week_key, week_of
 
 if TYPE_CHECKING:  # the served tree imports this module, and `report` the served tree's
     from tokentree.core.advice import AdviceReport
@@ -332,13 +332,9 @@ def _weeks(days: dict[str, float], week_start: int, first: str | None) -> list[d
     if not days:
         return []
     starts: Counter[date] = Counter()
-
-    def start_of(day: date) -> date:
-        return day - timedelta(days=(day.weekday() - week_start) % 7)
-
     for key, cost in days.items():
-        starts[start_of(date.fromisoformat(key))] += cost
-    week, last = start_of(date.fromisoformat(first or min(days))), max(starts)
+        starts[week_of(date.fromisoformat(key), week_start)] += cost
+    week, last = week_of(date.fromisoformat(first or min(days)), week_start), max(starts)
     weeks = []
     while week <= last:
         weeks.append({"week": week_key(week), "start": week.isoformat(), "cost_usd": starts[week]})

@@ -20,6 +20,7 @@ SIDE_DAYS = 30  # the side-by-side table's length: the last days with estimated 
 
 
 def no_counts() -> dict[str, Any]:
+    """The counts of no calls: what a day's or a period's part starts from."""
     return {"calls": 0, "tokens": 0, "cost_usd": 0.0, "unpriced_calls": 0}
 
 
@@ -55,9 +56,12 @@ def side_by_side(daily: dict[str, dict[str, Any]], count: int = SIDE_DAYS) -> li
         if not estimated["calls"]:
             continue
         exact = {name: part[name] - estimated[name] for name in COUNTS}
-        rows.append({"day": day, "exact": _rounded(exact), "estimated": _rounded(estimated)})
+        rows.append(
+            {"day": day, "exact": rounded_counts(exact), "estimated": rounded_counts(estimated)}
+        )
     return rows[-count:]
 
 
-def _rounded(counts: dict[str, Any]) -> dict[str, Any]:
+def rounded_counts(counts: dict[str, Any]) -> dict[str, Any]:
+    """The counts with their cost to the micro-dollar, as reports write it."""
     return counts | {"cost_usd": round(counts["cost_usd"], 6)}

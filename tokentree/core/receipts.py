@@ -14,10 +14,11 @@ from typing import Any
 
 from tokentree import format as fmt
 from tokentree.core.index import QUARTER_HOUR_GROUP, Index, Scope
+from tokentree.core.overview_estimates import ESTIMATED, add_counts, no_counts, rounded_counts
 from tokentree.core.records import QUARTER_HOUR
-from tokentree.core.sources import SOURCES
+from tokentree.core.report import period_key
 from tokentree.core.sources.estimated import CHARS_PER_TOKEN
-from tokentree.core.tree import Calendar, week_key
+from tokentree.core.tree import Calendar
 
 KINDS = ("exact", "estimated")
 _EMPTY = "–"
@@ -31,13 +32,14 @@ def build_receipts(index: Index, scope: Scope, group_by: str, calendar: Calendar
         for slot, calls, fresh, write, read, output, _, cost, unpriced in index.sums(
             replace(scope, sources=(source,)), QUARTER_HOUR_GROUP
         ):
-            into = sums[(_period(calendar, slot * QUARTER_HOUR, group_by), source)]
+            period = period_key(calendar, calendar.day(slot * QUARTER_HOUR), group_by)
+            into = sums[(period, source)]
             tokens = (fresh or 0) + (write or 0) + (read or 0) + (output or 0)
             for position, value in enumerate((calls, tokens, cost, unpriced)):
                 into[position] += value or 0
     rows = []
     periods: dict[str, dict[str, dict[str, Any]]] = {}
-    totals = {kind: _part() for kind in KINDS}
+    totals = {kind: no_counts() for kind in KINDS}
     ordered = sorted(
         sums.items(), key=lambda item: (item[0][0], KINDS.index(_kind(item[0][1])), item[0][1])
     )
@@ -52,10 +54,9 @@ def build_receipts(index: Index, scope: Scope, group_by: str, calendar: Calendar
             "unpriced_calls": int(unpriced),
         }
         rows.append({"period": period, "source": source, "kind": kind, **part})
-        day = periods.setdefault(period, {k: _part() for k in KINDS})
-        for into in (day[kind], totals[kind]):
-            for name, value in part.items():
-                into[name] += value
+        day = periods.setdefault(period, {k: no_counts() for k in KINDS})
+        add_counts(day[kind], part)
+        add_counts(totals[kind], part)
     return {
         "group_by": group_by,
         "chars_per_token": CHARS_PER_TOKEN,
@@ -83,23 +84,11 @@ def estimated_note(index: Index, scope: Scope) -> str | None:
 
 def _kind(source: str) -> str:
     """Exact unless the source's declaration says its counts are estimates."""
-    found = SOURCES.get(source)
-    return KINDS[bool(found and found.estimated)]
-
-
-def _period(calendar: Calendar, timestamp: float, group_by: str) -> str:
-    day = calendar.day(timestamp)
-    if group_by == "week":
-        return week_key(calendar.week_of(day))
-    return day.isoformat()[: 7 if group_by == "month" else 10]
-
-
-def _part() -> dict[str, Any]:
-    return {"calls": 0, "tokens": 0, "cost_usd": 0.0, "unpriced_calls": 0}
+    return KINDS[source in ESTIMATED]
 
 
 def _rounded(parts: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    return {kind: {**part, "cost_usd": round(part["cost_usd"], 6)} for kind, part in parts.items()}
+    return {kind: rounded_counts(part) for kind, part in parts.items()}
 
 
 def render_receipts(receipts: dict) -> list[str]:

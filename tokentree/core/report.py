@@ -7,7 +7,7 @@ report builds no call objects and imports neither pricing nor the UI.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from tokentree import format as fmt
@@ -18,7 +18,7 @@ from tokentree.core.tree import Calendar, project_name, week_key
 
 REPORT_SCHEMA = "tokentree.report/1"
 GROUPS = ("day", "week", "month", "session", "project", "model", "source")
-_TIME_GROUPS = ("day", "week", "month")
+TIME_GROUPS = ("day", "week", "month")
 _SUMMED = (
     ("calls", "sum(calls)"),
     ("input", "sum(input)"),
@@ -38,14 +38,9 @@ def build_report(index: Index, scope: Scope, group_by: str, calendar: Calendar, 
     """The report document (`tokentree.report/1`), as plain data ready for JSON."""
     sums: dict[str, list[float]] = defaultdict(lambda: [0] * len(_SUMMED))
     sessions: dict[str, dict[str, Any]] = {}
-    if group_by in _TIME_GROUPS:
+    if group_by in TIME_GROUPS:
         for slot, *values in index.grouped(scope, [GROUP_KEYS[QUARTER_HOUR_GROUP]], _SQL):
-            day = calendar.day(slot * QUARTER_HOUR)
-            if group_by == "week":
-                key = week_key(calendar.week_of(day))
-            else:
-                key = day.isoformat()[: 7 if group_by == "month" else 10]
-            _add(sums[key], values)
+            _add(sums[period_key(calendar, calendar.day(slot * QUARTER_HOUR), group_by)], values)
     else:
         for key, *values in index.grouped(scope, [GROUP_KEYS[group_by]], _SQL):
             _add(sums[str(key)], values)
@@ -53,10 +48,7 @@ def build_report(index: Index, scope: Scope, group_by: str, calendar: Calendar, 
             for key, project, first, last in index.session_facts(scope):
                 sessions[key] = _session_facts(key, project, first, last, calendar)
     rows = [_row(key, values) | sessions.get(key, {}) for key, values in sums.items()]
-    if group_by in _TIME_GROUPS:
-        rows.sort(key=lambda row: row["key"])
-    else:
-        rows.sort(key=lambda row: (-row["cost_usd"], -row["total"], row["key"]))
+    sort_rows(rows, group_by)
     totals = [0] * len(_SUMMED)
     for values in sums.values():
         _add(totals, values)
@@ -67,6 +59,21 @@ def build_report(index: Index, scope: Scope, group_by: str, calendar: Calendar, 
         "rows": rows,
         "totals": {k: v for k, v in _row("", totals).items() if k != "key"},
     }
+
+
+def period_key(calendar: Calendar, day: date, group_by: str) -> str:
+    """The key of the day, week or month that `day` falls in: 2026-11-20, 2026-W47, 2026-11."""
+    if group_by == "week":
+        return week_key(calendar.week_of(day))
+    return day.isoformat()[: 7 if group_by == "month" else 10]
+
+
+def sort_rows(rows: list[dict[str, Any]], group_by: str) -> None:
+    """Periods in time order; any other grouping dearest first."""
+    if group_by in TIME_GROUPS:
+        rows.sort(key=lambda row: row["key"])
+    else:
+        rows.sort(key=lambda row: (-row["cost_usd"], -row["total"], row["key"]))
 
 
 def _session_facts(
@@ -91,7 +98,22 @@ def _add(into: list[Any], values: list[Any]) -> None:
 
 
 def _row(key: str, values: list[Any]) -> dict[str, Any]:
-    calls, fresh, cache_write, cache_read, output, reasoning, cost, unpriced, waste = values
+    *counts, waste = values
+    return usage_row(key, *counts) | {"cache_waste_usd": round(float(waste), 6)}
+
+
+def usage_row(
+    key: str,
+    calls: float,
+    fresh: float,
+    cache_write: float,
+    cache_read: float,
+    output: float,
+    reasoning: float,
+    cost: float,
+    unpriced: float,
+) -> dict[str, Any]:
+    """A row's figures from its summed columns, as the report and the ledger report show them."""
     prompt = fresh + cache_write + cache_read
     return {
         "key": key,
@@ -105,5 +127,4 @@ def _row(key: str, values: list[Any]) -> dict[str, Any]:
         "cost_usd": round(float(cost), 6),
         "cache_hit": round(cache_read / prompt, 6) if prompt else None,
         "unpriced_calls": int(unpriced),
-        "cache_waste_usd": round(float(waste), 6),
     }

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 
+from tokentree.core.attribution import calls_of
 from tokentree.core.grouping import (
     GROUP_KIND,
     ViewTree,
@@ -19,9 +20,9 @@ from tokentree.core.grouping import (
     group_label,
     month_label,
     root_label,
+    sources_matching,
 )
 from tokentree.core.records import ApiCall
-from tokentree.core.sources import SOURCES
 from tokentree.core.tree import Calendar, Grouping, Kind, Node, project_name, short_model
 
 Keep = Callable[[ApiCall], bool]
@@ -58,11 +59,7 @@ def matcher(needle: str) -> Keep:
     """The calls whose source, project folder, model or a tool label holds `needle`
     (case-insensitively): what the live view's filter matches (grouping.call_filter)."""
     text = needle.strip().casefold()
-    sources = {
-        name
-        for name, source in SOURCES.items()
-        if any(text in word.casefold() for word in (name, source.title, *source.aliases))
-    }
+    sources = set(sources_matching(text))
 
     def keep(call: ApiCall) -> bool:
         return (
@@ -92,7 +89,7 @@ def narrowed(node: Node, keep: Keep) -> Node | None:
     if node.kind is Kind.TURN:
         part.start = node.start  # its prompt, which no call row holds
     elif node.kind is Kind.DAY:  # spans its calls, as tree.build_tree's days do
-        part.start = min(call.timestamp for call in _calls(part))
+        part.start = min(call.timestamp for call in calls_of(part))
     return part
 
 
@@ -140,7 +137,7 @@ def _months(days: Sequence[Node]) -> list[Node]:
 def _groups(days: Sequence[Node], grouping: Grouping) -> list[Node]:
     """One row per project, model or source, holding the days narrowed to its calls."""
     column = _COLUMN[grouping]
-    values = dict.fromkeys(column(call) for day in days for call in _calls(day))
+    values = dict.fromkeys(column(call) for day in days for call in calls_of(day))
     rows = []
     for value in values:
         below = [part for day in days if (part := narrowed(day, _equals(column, value)))]
@@ -153,13 +150,6 @@ def _groups(days: Sequence[Node], grouping: Grouping) -> list[Node]:
 
 def _equals(column: Callable[[ApiCall], str], value: str) -> Keep:
     return lambda call: column(call) == value
-
-
-def _calls(node: Node) -> Iterator[ApiCall]:
-    if node.call is not None:
-        yield node.call
-    for child in node.children:
-        yield from _calls(child)
 
 
 def _emptied(root: Node) -> Node:

@@ -280,7 +280,7 @@ class Calendar:
         return datetime.fromtimestamp(timestamp, self.zone).date()
 
     def week_of(self, day: date) -> date:
-        return day - timedelta(days=(day.weekday() - self.week_start) % 7)
+        return week_of(day, self.week_start)
 
     def day_start(self, day: date) -> float:
         """The first instant of a local day (DST-safe)."""
@@ -466,6 +466,11 @@ def closer(node: Node) -> Callable[[Node], None]:
 
 
 # --- labels: read at a glance, built from metadata only ------------------------------------------
+
+
+def week_of(day: date, week_start: int) -> date:
+    """The first day of the week that holds `day`, weeks starting on `week_start` (0 = Monday)."""
+    return day - timedelta(days=(day.weekday() - week_start) % 7)
 
 
 def week_key(week_start: date) -> str:

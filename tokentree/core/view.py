@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
+from tokentree import format as fmt
 from tokentree.core.attribution import CLASSES
 from tokentree.core.sources import SOURCES
 from tokentree.core.tree import ABOVE_SESSIONS, CHILD_KIND, Kind, Node, Totals, project_folder
@@ -128,6 +129,12 @@ FLAGS = (
         lambda t: int(own_cost_differs(t)),
     ),
 )
+
+
+def cost_text(totals: Totals) -> str:
+    """A node's cost as the list, breadcrumbs and info panel write it: "unpriced" when none of
+    its calls has a price, a lower bound ("≥$…") when some lack one."""
+    return fmt.cost(totals.cost, unpriced=totals.unpriced_calls, calls=totals.calls)
 
 
 def own_cost_differs(totals: Totals) -> bool:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from tokentree.core.index import Index, Scope
 from tokentree.core.index.reader import ScopeNotIndexed
-from tokentree.core.ledger import LedgerError, LedgerWrite, default_machine, write_ledger
+from tokentree.core.ledger import LedgerError, LedgerWrite, machine_label, write_ledger
 from tokentree.workspace import Workspace
 
 POLL = 5.0  # seconds between looks at the clock and the stop flag
@@ -96,7 +96,7 @@ def ledger_timer(workspace: Workspace, report: Callable[[str], object]) -> Ledge
     settings = workspace.settings
     if not settings.share_ledger:
         return None
-    machine = settings.machine or default_machine()
+    machine = machine_label(settings.machine)
     return LedgerTimer(
         workspace.index,
         workspace.scope,

@@ -28,7 +28,7 @@ class ExportRequest:
 class ExportScreen(PanelScreen[None]):
     """Enter (or Export) confirms; a second Enter confirms replacing an existing file.
 
-    `write` starts writing (in a worker); the app then calls `written` or `failed`.
+    `write` starts writing (in a worker); the app then dismisses the dialog or calls `failed`.
     """
 
     DEFAULT_CSS = """

@@ -56,6 +56,7 @@ from tokentree.core.view import (
     Listing,
     SortKey,
     bar,
+    cost_text,
     count_of,
     flag_glyphs,
     mix_heading,
@@ -219,7 +220,7 @@ class UsageTable(ScrollView, can_focus=True):
         self.decor = decor
         self._flags_width = max((len(flag_glyphs(row.totals)) for row in listing.rows), default=0)
         self._label_want = max((cell_len(row.label) for row in listing.rows), default=0)
-        self._cost_shape = fmt.decimal_shape(_cost(row) for row in listing.rows)
+        self._cost_shape = fmt.decimal_shape(cost_text(row.totals) for row in listing.rows)
         self._label_column = 0
         self._strips.clear()
         self._layout_key = None
@@ -460,7 +461,7 @@ class UsageTable(ScrollView, can_focus=True):
             cache_style = "cache-bad" if cache < 0.6 else "cache-low" if cache < 0.8 else None
         segments: list[tuple[str, str | None]] = [
             (" ", None),
-            (fmt.on_decimal(_cost(node), self._cost_shape, COST_WIDTH), heat),
+            (fmt.on_decimal(cost_text(totals), self._cost_shape, COST_WIDTH), heat),
         ]
         if lay.percent:
             segments += [(" ", None), (_percent(share).rjust(PERCENT_WIDTH), "dim")]
@@ -546,11 +547,6 @@ def _spans(cells: list[tuple[str, SortKey | None]]) -> list[tuple[int, int, Sort
             spans.append((start, end, key))
         start = end
     return spans
-
-
-def _cost(node: Node) -> str:
-    totals = node.totals
-    return fmt.cost(totals.cost, unpriced=totals.unpriced_calls, calls=totals.calls)
 
 
 def _percent(share: float | None) -> str:

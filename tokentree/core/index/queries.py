@@ -115,13 +115,16 @@ def _union(
     if session is not None:
         kept, lost = f"{kept} AND r.session = ?", f"{lost} AND c.session = ?"
         kept_params, lost_params = [*kept_params, session], [*lost_params, session]
-        # its losing copies lie in the files of its rollup rows: found by the session index,
-        # not by looking up every losing copy of the scope (17,000 at a year's history)
+    slots, bounds = span_filter(scope, "slot", per=QUARTER_HOUR)
+    if session is not None or bounds:
+        # its losing copies lie in the files of its rollup rows: found by the session or
+        # slot index, not by looking up every losing copy of the scope (17,000 in a year)
+        rows = f"session = ? {slots}" if session is not None else f"1 {slots}"
         losing = (
-            "c.file_id IN (SELECT file_id FROM rollup WHERE session = ?)"
+            f"c.file_id IN (SELECT file_id FROM rollup WHERE {rows})"
             " AND EXISTS (SELECT 1 FROM losers l WHERE l.scope = ? AND l.copy = c.id)"
         )
-        losing_params = [session, scope_id]
+        losing_params = [*([session] if session is not None else []), *bounds, scope_id]
     matched = _matches(scope)
     table = _matched_tables(db, scope, scope_id)[0] if matched else "rollup"
     sums = (

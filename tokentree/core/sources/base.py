@@ -105,6 +105,11 @@ def parse_epoch_ms(value: Any) -> float | None:
     return _plausible(value / 1000) if type(value) in (int, float) else None
 
 
+def parse_epoch_seconds(value: Any) -> float | None:
+    """Epoch seconds (a number); None when not a number or not a plausible time."""
+    return _plausible(float(value)) if type(value) in (int, float) else None
+
+
 def _plausible(seconds: float) -> float | None:
     """A call's time from 2000 to a day from now: outside that, dates overflow in the tree."""
     return seconds if _EARLIEST <= seconds <= time.time() + _LEEWAY else None

@@ -24,12 +24,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from tokentree.core.sources.base import parse_epoch_seconds
 from tokentree.core.sources.estimated import (
     Estimate,
     Estimates,
     estimate_tokens,
     estimated_source,
-    plausible_time,
+    read_conversations,
 )
 
 NAME = "chatgpt"
@@ -37,26 +38,13 @@ NAME = "chatgpt"
 
 def read_export(conversations: Any) -> Estimates:
     """The requests and prompts of `conversations.json` (already decoded), as counts only."""
-    found = Estimates()
-    if not isinstance(conversations, list):
-        found.skip("not a ChatGPT export")
-        return found
-    for conversation in conversations:
-        if not isinstance(conversation, dict) or not isinstance(conversation.get("mapping"), dict):
-            found.skip("not a ChatGPT conversation")
-            continue
-        ident = conversation.get("conversation_id") or conversation.get("id")
-        if not isinstance(ident, str) or not ident:
-            found.skip("conversation without an id")
-            continue
-        found.conversations += 1
-        _conversation(found, ident, conversation)
-    return found
+    ids = ("conversation_id", "id")
+    return read_conversations(conversations, "ChatGPT", ("mapping", dict), ids, _conversation)
 
 
 def _conversation(found: Estimates, ident: str, conversation: dict[str, Any]) -> None:
     mapping: dict[str, Any] = conversation["mapping"]
-    started = plausible_time(conversation.get("create_time"))
+    started = parse_epoch_seconds(conversation.get("create_time"))
     default_model = conversation.get("default_model_slug")
     tokens: dict[str, int] = {}  # node id → its message's tokens
     history: dict[str, int] = {}  # node id → the tokens on the path before it
@@ -82,7 +70,7 @@ def _conversation(found: Estimates, ident: str, conversation: dict[str, Any]) ->
             continue
         author = message.get("author")
         role = author.get("role") if isinstance(author, dict) else None
-        time = plausible_time(message.get("create_time")) or started
+        time = parse_epoch_seconds(message.get("create_time")) or started
         if role == "user":
             if time is not None:
                 found.prompts.append((ident, time))

@@ -28,6 +28,7 @@ from tokentree.core.sources.estimated import (
     Estimates,
     estimate_tokens,
     estimated_source,
+    read_conversations,
 )
 
 NAME = "claude-ai"
@@ -35,23 +36,8 @@ NAME = "claude-ai"
 
 def read_export(conversations: Any) -> Estimates:
     """The requests and prompts of `conversations.json` (already decoded), as counts only."""
-    found = Estimates()
-    if not isinstance(conversations, list):
-        found.skip("not a claude.ai export")
-        return found
-    for conversation in conversations:
-        if not isinstance(conversation, dict) or not isinstance(
-            conversation.get("chat_messages"), list
-        ):
-            found.skip("not a claude.ai conversation")
-            continue
-        ident = conversation.get("uuid")
-        if not isinstance(ident, str) or not ident:
-            found.skip("conversation without an id")
-            continue
-        found.conversations += 1
-        _conversation(found, ident, conversation)
-    return found
+    body = ("chat_messages", list)
+    return read_conversations(conversations, "claude.ai", body, ("uuid",), _conversation)
 
 
 def _conversation(found: Estimates, ident: str, conversation: dict[str, Any]) -> None:

@@ -44,7 +44,12 @@ import orjson
 import platformdirs
 
 from tokentree.core.records import ApiCall, Fidelity, Prompt, Tokens
-from tokentree.core.sources.base import BAD_TIMESTAMP, FileParse, _plausible, json_objects
+from tokentree.core.sources.base import (
+    BAD_TIMESTAMP,
+    FileParse,
+    json_objects,
+    parse_epoch_seconds,
+)
 from tokentree.core.sources.declaration import Source
 from tokentree.core.tail import Markers
 
@@ -102,9 +107,32 @@ class Estimates:
         self.skipped[why] = self.skipped.get(why, 0) + 1
 
 
-def plausible_time(value: Any) -> float | None:
-    """Epoch seconds from an export (a number), or None when absent or not plausible."""
-    return _plausible(float(value)) if type(value) in (int, float) else None
+def read_conversations(
+    conversations: Any,
+    title: str,
+    body: tuple[str, type],
+    ids: tuple[str, ...],
+    read: Callable[[Estimates, str, dict[str, Any]], None],
+) -> Estimates:
+    """The estimates of an export's `conversations.json` (already decoded): a list of
+    conversations, each with an id (its first field of `ids` that is set) and its messages in
+    field `body` of the given type; `read` estimates one conversation's messages."""
+    found = Estimates()
+    if not isinstance(conversations, list):
+        found.skip(f"not a {title} export")
+        return found
+    field_name, kind = body
+    for conversation in conversations:
+        if not isinstance(conversation, dict) or not isinstance(conversation.get(field_name), kind):
+            found.skip(f"not a {title} conversation")
+            continue
+        ident = next((conversation[name] for name in ids if conversation.get(name)), None)
+        if not isinstance(ident, str):
+            found.skip("conversation without an id")
+            continue
+        found.conversations += 1
+        read(found, ident, conversation)
+    return found
 
 
 def write_counts(folder: Path, source: str, found: Estimates) -> tuple[Path, int]:
@@ -192,7 +220,7 @@ def parser(name: str) -> Callable[[Iterable[bytes], dict[str, Any], str], FilePa
             if not isinstance(conversation, str):
                 result.skipped["wrong field types"] += 1
             elif "prompt" in record:
-                time = plausible_time(record["prompt"])
+                time = parse_epoch_seconds(record["prompt"])
                 if time is None:
                     result.skipped[BAD_TIMESTAMP] += 1
                 else:
@@ -207,7 +235,7 @@ def parser(name: str) -> Callable[[Iterable[bytes], dict[str, Any], str], FilePa
 def _request(
     result: FileParse, name: str, conversation: str, record: dict[str, Any], path: str
 ) -> None:
-    time = plausible_time(record.get("time"))
+    time = parse_epoch_seconds(record.get("time"))
     message, model = record.get("message"), record.get("model")
     counts = [record.get(kind, 0) for kind in ("input", "output", "reasoning")]
     if time is None:
