@@ -7,6 +7,7 @@ billing on 12 and 20 Nov, 18 calls in all.
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import pytest
 
@@ -62,7 +63,18 @@ async def test_a_project_opens_on_its_sessions_whole_and_a_model_on_its_days(usa
         await settle(app)
         atlas = next(row for row in app.table.rows if row.label == "atlas")
         app.table.cursor = app.table.rows.index(atlas)
-        await pilot.press("enter")
+        read_on: list[str] = []
+        load = atlas._loader
+        assert load is not None and not atlas.loaded
+
+        def watched() -> list[Node]:
+            read_on.append(threading.current_thread().name)
+            return load()
+
+        atlas._loader = watched
+        await pilot.press("enter")  # its sessions are read off the UI thread
+        await settle(app)
+        assert read_on and read_on[0] != threading.main_thread().name
         assert app.table.listing.child_kind is Kind.SESSION
         assert len(app.table.rows) == 2 and sum(r.totals.calls for r in app.table.rows) == 12
         assert all(row.label.split()[0] in ("Wed", "Tue") for row in app.table.rows)

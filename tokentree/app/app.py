@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
-from textual import on
+from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.screen import ModalScreen
@@ -89,6 +89,9 @@ VIEW_ACTIONS = {
 }
 TICK = 1.0  # seconds between redraws of the live line
 FILTER_PAUSE = 0.3  # seconds of no typing before the filter is applied (it sums every call)
+SLOW_TO_OPEN = frozenset((Kind.PROJECT,))
+"""Nodes whose children are read off the UI thread: a project's sessions are built from all
+its calls (seconds on a heavy year); a day's are few."""
 GG_WINDOW = 0.4  # seconds: a second g within this jumps to the first row, else g cycles the graph
 
 
@@ -249,13 +252,29 @@ class TokenTreeApp(LiveFeed, GroupedView, NodeActions, App[int]):
         if not chain:
             return
         node = chain[-1]
+        reading = node.kind in SLOW_TO_OPEN and not node.loaded
+        if reading:  # a project's sessions: read apart, shown when they are in
+            self._open_apart(node, select, keep_screen_row)
+            node = Node(node.kind, node.key, node.label, node.start, node.end, node.totals)
         shown = listing(node, self.sort, self.bar_metric)
-        self.table.empty_text = self._empty_text(shown.node)
+        self.table.empty_text = "Reading…" if reading else self._empty_text(shown.node)
         select = select or self.remembered.get(self.path)
         decor = self._decor(shown)
         self.table.show(shown, select, keep_screen_row=keep_screen_row, decor=decor)
         self._show_advice(shown)
         self.path_bar.show(chain)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="open")
+    def _open_apart(self, node: Node, select: str | None, keep_screen_row: bool) -> None:
+        """Read what a slow node holds off the UI thread (a project's sessions are built from
+        all its calls: seconds on a heavy year); the list is drawn again when it is in."""
+        node.children  # noqa: B018 - reading them is the point
+        self.call_from_thread(self._opened_apart, node, select, keep_screen_row)
+
+    def _opened_apart(self, node: Node, select: str | None, keep_screen_row: bool) -> None:
+        chain = self._chain()
+        if chain and chain[-1] is node:  # still where the user is
+            self._show(select, keep_screen_row=keep_screen_row)
 
     def _empty_text(self, node: Node) -> str:
         if self.needle:
@@ -318,7 +337,7 @@ class TokenTreeApp(LiveFeed, GroupedView, NodeActions, App[int]):
 
     @on(UsageTable.Opened)
     def _opened(self, message: UsageTable.Opened) -> None:
-        if not message.node.children:
+        if message.node.loaded and not message.node.children:
             self.action_toggle_info(show=True)
             return
         self.remembered[self.path] = message.node.key

@@ -65,8 +65,9 @@ def default_sort(kind: Kind) -> Sort:
 
 
 def child_kind(node: Node) -> Kind:
-    """The kind of the rows a node lists (the root's depend on the grouping)."""
-    if node.children:
+    """The kind of the rows a node lists (the root's depend on the grouping); a node whose
+    children are not read yet is not read for it."""
+    if node.loaded and node.children:
         return node.children[0].kind
     return CHILD_KIND.get(node.kind, Kind.CALL)
 
