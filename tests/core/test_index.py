@@ -195,6 +195,25 @@ def test_copies_met_in_later_batches_of_a_first_build_count_once(isolated_home: 
     assert _snapshot(index, harness) == expected
 
 
+def test_copies_staged_with_ids_already_taken_get_new_ones(
+    isolated_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A group of files holds more calls than the ids it was given: the next group's ids are
+    taken when it is stored, and its copies are given new ones."""
+    from tokentree.core import reading
+
+    harness = Harness(isolated_home)
+    shutil.copytree(REAL_SAMPLES / "claude_code", harness.projects)
+    expected = _snapshot(harness.update(Index(None)), harness)
+    monkeypatch.setattr(reading, "ID_BYTES", 10**9)
+    monkeypatch.setattr(reading, "IDS_LEAST", 1)
+    index = Index(None)
+    found = find_files(harness.roots)
+    index.update(found.files, harness.roots, batch_bytes=1)
+    assert _snapshot(index, harness) == expected
+    assert index.check() == []
+
+
 def test_content_blocks_of_one_response_count_once_with_the_fullest_usage(
     isolated_home: Path,
 ) -> None:
@@ -410,11 +429,36 @@ def test_parallel_cold_read_equals_serial(isolated_home: Path, monkeypatch) -> N
     shutil.copytree(source, harness.projects)
     serial = _snapshot(harness.update(Index(None)), harness)
     monkeypatch.setattr("tokentree.core.reading.PARALLEL_MIN_BYTES", 0)
+    staged = isolated_home / "shm"  # where the readers leave their batches
+    staged.mkdir()
+    orphan = staged / "tokentree-999999999-killed"  # of a process killed mid-build
+    orphan.mkdir()
+    (orphan / "1.db").write_bytes(b"staged")
+    alive = staged / f"tokentree-{os.getpid()}-building"  # of one at work (this one, here)
+    alive.mkdir()
+    monkeypatch.setattr("tokentree.core.reading.SHARED_MEMORY", str(staged))
     index = Index(None)
     found = find_files(harness.roots)
     index.update(found.files, harness.roots, workers=2)
     assert _snapshot(index, harness) == serial
     assert len(serial) == 49
+    assert list(staged.iterdir()) == [alive]  # the orphan removed, its own folder gone too
+
+
+def test_batches_that_cannot_be_left_in_a_file_come_through_the_pipe(
+    isolated_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full (or missing) folder for the staged batches: the readers send them instead."""
+    harness = Harness(isolated_home)
+    shutil.copytree(REAL_SAMPLES / "claude_code", harness.projects)
+    serial = _snapshot(harness.update(Index(None)), harness)
+    monkeypatch.setattr("tokentree.core.reading.PARALLEL_MIN_BYTES", 0)
+    gone = str(isolated_home / "no such folder")
+    monkeypatch.setattr("tokentree.core.reading._staging_folder", lambda: gone)
+    index = Index(None)
+    found = find_files(harness.roots)
+    index.update(found.files, harness.roots, workers=2)
+    assert _snapshot(index, harness) == serial
 
 
 def test_explicit_roots_scope_only_their_files(isolated_home: Path) -> None:

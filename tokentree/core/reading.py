@@ -8,9 +8,11 @@ a call counts.
 from __future__ import annotations
 
 import hashlib
+import mmap
 import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +30,14 @@ from tokentree.core.staging import Stage
 HEAD_BYTES = 4096
 PARALLEL_MIN_BYTES = 16 * 1024 * 1024  # below this, starting worker processes costs more
 GROUP_BYTES = 4 * 1024 * 1024  # files sent to a worker at a time
+SHARED_MEMORY = "/dev/shm"
+"""Where readers leave their staged batches for the index, when the system has it (a folder
+in memory); the temporary folder otherwise."""
+ID_BYTES = 64
+"""A group of files is given an id for each this many bytes it holds (IDS_LEAST at least)
+for the copies it stages: no call takes fewer bytes of log. The index takes the ids as they
+are when they are free, and gives new ones otherwise."""
+IDS_LEAST = 4096
 
 Progress = Callable[[int, int], None]
 
@@ -68,8 +78,9 @@ class ReadBatch:
     """A group of files read by one worker: per file what to remember, and the rows staged."""
 
     results: list[ReadResult]
-    staged: bytes
+    staged: bytes | mmap.mmap  # the staged database, serialized
     learned_rates: dict[RateKey, Rates | None]
+    staged_at: str = ""  # a reader process left it in this file rather than send it
 
     @property
     def bytes_read(self) -> int:
@@ -82,46 +93,91 @@ def read_all(
     workers: int,
     progress: Progress | None,
     group_bytes: int = GROUP_BYTES,
+    first_id: int = 1,
 ) -> Iterator[ReadBatch]:
     """Read the tasks in groups of about `group_bytes`, biggest first on all cores when there
-    is enough to read."""
+    is enough to read; the groups' copies get ids from `first_id` on (ID_BYTES)."""
     sizes = {task.file_id: task.size for task in tasks}
     total = sum(sizes.values())
     if workers > 1 and total >= PARALLEL_MIN_BYTES and len(tasks) > 1:
-        from concurrent.futures import ProcessPoolExecutor, as_completed  # not for warm starts
+        import shutil  # these: not for warm starts
+        from concurrent.futures import ProcessPoolExecutor, as_completed
         from multiprocessing import get_context
 
         ordered = sorted(tasks, key=lambda task: sizes[task.file_id], reverse=True)
-        prices.preload()  # once here rather than once in each worker
+        # Each reader imports the price data as it first needs it (unless this process has it
+        # already): importing it here first would keep the main process, which more cores do
+        # not make faster, busy for 0.1 s while the readers wait.
         context = get_context("fork")
-        with ProcessPoolExecutor(workers, context, _use_prices, (prices,)) as pool:
-            futures = [
-                pool.submit(read_files, group) for group in _groups(ordered, sizes, group_bytes)
-            ]
-            done = (future.result() for future in as_completed(futures))
-            yield from _reporting(done, sizes, progress)
+        folder = _staging_folder()
+        try:
+            with ProcessPoolExecutor(workers, context, _use_prices, (prices,)) as pool:
+                futures = [
+                    pool.submit(read_files, group, first, folder)
+                    for group, first in _groups(ordered, sizes, group_bytes, first_id)
+                ]
+                done = (_mapped(future.result()) for future in as_completed(futures))
+                yield from _reporting(done, sizes, progress)
+        finally:
+            if folder:
+                shutil.rmtree(folder, ignore_errors=True)
     else:
         _use_prices(prices)
-        yield from _reporting(
-            map(read_files, _groups(list(tasks), sizes, group_bytes)), sizes, progress
-        )
+        groups = _groups(list(tasks), sizes, group_bytes, first_id)
+        yield from _reporting((read_files(*group) for group in groups), sizes, progress)
+
+
+def _staging_folder() -> str:
+    """A new folder for the readers' staged batches, named by this process; "" when none can
+    be made (they are sent through the pipe then). The folders of processes that died before
+    removing theirs (killed mid-build) go first: in /dev/shm they hold memory until reboot."""
+    import tempfile
+
+    shared = SHARED_MEMORY if os.path.isdir(SHARED_MEMORY) else tempfile.gettempdir()
+    _remove_orphans(shared)
+    try:
+        return tempfile.mkdtemp(prefix=f"tokentree-{os.getpid()}-", dir=shared)
+    except OSError:
+        return ""
+
+
+def _remove_orphans(shared: str) -> None:
+    """Staging folders whose process is gone (`tokentree-<pid>-…`)."""
+    import shutil
+
+    with suppress(OSError):
+        for entry in os.scandir(shared):
+            owner = entry.name.split("-")[1] if entry.name.startswith("tokentree-") else ""
+            if owner.isdigit() and entry.is_dir(follow_symlinks=False) and not _alive(int(owner)):
+                shutil.rmtree(entry.path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive, and not ours to touch
+        return True
+    return True
 
 
 def _groups(
-    tasks: list[ReadTask], sizes: dict[int, int], group_bytes: int
-) -> Iterator[list[ReadTask]]:
-    """Tasks in groups of about `group_bytes`: few round trips, results as soon as a group is
-    done."""
+    tasks: list[ReadTask], sizes: dict[int, int], group_bytes: int, first_id: int
+) -> Iterator[tuple[list[ReadTask], int]]:
+    """Tasks in groups of about `group_bytes` (few round trips, results as soon as a group is
+    done), each with the first id of its copies."""
     group: list[ReadTask] = []
     size = 0
     for task in tasks:
         group.append(task)
         size += sizes[task.file_id]
         if size >= group_bytes:
-            yield group
+            yield group, first_id
+            first_id += max(size // ID_BYTES, IDS_LEAST)
             group, size = [], 0
     if group:
-        yield group
+        yield group, first_id
 
 
 _prices: PriceBook | None = None
@@ -133,12 +189,35 @@ def _use_prices(prices: PriceBook) -> None:
     _prices = prices
 
 
-def read_files(tasks: list[ReadTask]) -> ReadBatch:
-    """Read a group of files into one staged batch."""
+def read_files(tasks: list[ReadTask], first_id: int = 1, folder: str = "") -> ReadBatch:
+    """Read a group of files into one staged batch, its copies' ids from `first_id` on; a
+    reader process leaves the staged database in a file in `folder`."""
     assert _prices is not None
-    stage = Stage()
+    stage = Stage(first_id)
     results = [read_file(task, stage, _prices) for task in tasks]
-    return ReadBatch(results, stage.finish(), _prices.take_learned())
+    staged = stage.finish()
+    if folder:
+        path = os.path.join(folder, f"{first_id}.db")
+        try:
+            with open(path, "wb") as file:
+                file.write(staged)
+        except OSError:  # the folder is full (a small /dev/shm): sent through the pipe
+            with suppress(OSError):
+                os.unlink(path)
+        else:
+            return ReadBatch(results, b"", _prices.take_learned(), path)
+    return ReadBatch(results, staged, _prices.take_learned())
+
+
+def _mapped(batch: ReadBatch) -> ReadBatch:
+    """A batch with its staged database mapped from the file its reader left (and that file
+    gone): read once by the index, never copied through a pipe."""
+    if not batch.staged_at:
+        return batch
+    with open(batch.staged_at, "rb") as file:
+        batch.staged = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
+    os.unlink(batch.staged_at)
+    return batch
 
 
 def read_file(task: ReadTask, stage: Stage, prices: PriceBook) -> ReadResult:

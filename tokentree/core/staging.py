@@ -3,7 +3,10 @@
 A reader process inserts its rows into an in-memory database, sums them per
 file as the index's rollup does, and sends it whole (`serialize`); the index
 attaches it and copies everything in with INSERT … SELECT, so the main process
-never touches a row from Python and sums only what it merged.
+never touches a row from Python and sums only what it merged. The copies are
+staged as rows of the index's own `copies` table, ids and all (the index gives
+each group of files a range of ids): SQLite then copies their records as they
+are, without taking them apart column by column.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from tokentree.core.activity_sums import ACTIVITY_COLUMNS, activity_of
 from tokentree.core.rows import COLUMN_LIST, COLUMNS, NAMES, ROLLUP_COLUMNS, Row, merged, rollup_of
 
 _SCHEMA = (
-    "CREATE TABLE staged(file_id INTEGER NOT NULL, "
+    "CREATE TABLE staged(id INTEGER PRIMARY KEY, file_id INTEGER NOT NULL, "
     + ", ".join(f"{name} {kind}" for name, kind in COLUMNS)
     + ")",
     "CREATE TABLE staged_prompts(file_id INTEGER NOT NULL, source TEXT NOT NULL,"
@@ -28,7 +31,7 @@ _SCHEMA = (
     + ")",
 )
 STAGED_TABLES = ("staged", "staged_prompts", "staged_rollup", "staged_activity")
-_INSERT = f"INSERT INTO staged VALUES (?, {', '.join('?' * len(COLUMNS))})"
+_INSERT = f"INSERT INTO staged VALUES (?, ?, {', '.join('?' * len(COLUMNS))})"
 _INSERT_ACTIVITY = f"INSERT INTO staged_activity VALUES ({', '.join('?' * len(ACTIVITY_COLUMNS))})"
 _KEY = NAMES.index("key")
 
@@ -41,14 +44,14 @@ class Stage:
     one file are merged here, as one read of the whole would be.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, first_id: int = 1) -> None:
         self.db = sqlite3.connect(":memory:", isolation_level=None)
         for statement in _SCHEMA:
             self.db.execute(statement)
         self.db.execute("BEGIN")
         self.file_id = -1
-        self.staged = 0  # rows so far: the next row's rowid is one more
-        self.rowids: dict[str, int] = {}  # the current file's keys → their staged rows
+        self.staged = first_id - 1  # the last id given: the next row's is one more
+        self.rowids: dict[str, int] = {}  # the current file's keys → their staged rows' ids
 
     def add(self, file_id: int, rows: list[Row]) -> None:
         if file_id != self.file_id:
@@ -56,10 +59,11 @@ class Stage:
         rowids = self.rowids
         if not rowids.keys().isdisjoint(row[_KEY] for row in rows):
             rows = self._merge_known(rows)
-        first = self.staged + 1
+        ids = range(self.staged + 1, self.staged + len(rows) + 1)
         self.staged += len(rows)
-        rowids.update(zip([row[_KEY] for row in rows], range(first, self.staged + 1), strict=True))
-        self.db.executemany(_INSERT, ((file_id, *row) for row in rows))
+        rowids.update(zip([row[_KEY] for row in rows], ids, strict=True))
+        staged = zip(ids, rows, strict=True)
+        self.db.executemany(_INSERT, ((copy_id, file_id, *row) for copy_id, row in staged))
 
     def _merge_known(self, rows: list[Row]) -> list[Row]:
         """Merge rows of keys this file already staged into their staged rows; the rest."""

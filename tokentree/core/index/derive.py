@@ -97,10 +97,9 @@ def derive(db: sqlite3.Connection) -> float | None:
     view need not look at anything before it."""
     touched = db.execute("SELECT count(*) FROM touched_keys").fetchone()[0]
     everything = db.execute("DELETE FROM meta WHERE key = 'derive'").rowcount > 0
-    total = db.execute("SELECT max(id) FROM copies").fetchone()[0] or 0
     scopes = [scope for (scope,) in db.execute("SELECT id FROM scopes").fetchall()]
     first: float | None = None
-    if everything or touched > FULL_SHARE * total:
+    if everything or touched > FULL_SHARE * _copies_up_to(db, int(touched / FULL_SHARE) + 1):
         for scope in scopes:
             derive_scope(db, scope)
         first = -math.inf
@@ -113,6 +112,11 @@ def derive(db: sqlite3.Connection) -> float | None:
         ).fetchone()[0]
     db.execute("DELETE FROM touched_keys")
     return first
+
+
+def _copies_up_to(db: sqlite3.Connection, most: int) -> int:
+    """How many copies are stored, counted up to `most` (a small change counts few)."""
+    return db.execute("SELECT count(*) FROM (SELECT 1 FROM copies LIMIT ?)", (most,)).fetchone()[0]
 
 
 def _expand(db: sqlite3.Connection) -> None:

@@ -31,7 +31,7 @@ from tokentree.core.index.reader import IndexReader, Query, Reads
 from tokentree.core.index.scope import Scope
 from tokentree.core.index.store import (
     BUSY_TIMEOUT,
-    COPY_INDEXES,
+    INDEXES,
     CacheUnusable,
     chunks,
     is_damage,
@@ -138,6 +138,8 @@ class Index(Reads):
             self.path = None
             db = open_store(None, self.notices)
         db.execute("ATTACH ':memory:' AS incoming")  # where readers' batches are unpacked
+        columns = [row[1] for row in db.execute("PRAGMA table_info(copies)")]
+        self._staged_as_stored = columns == ["id", "file_id", *NAMES]  # staging.py's order
         return db
 
     def _remember_rates(self) -> None:
@@ -214,12 +216,10 @@ class Index(Reads):
             reread_for_new_readers(self.db)
             tasks = plan(self.db, files, stats, touched)
             mark_missing(self.db, files, roots, stats)
-            cold = (
-                bool(tasks)
-                and not self.db.execute("SELECT EXISTS(SELECT 1 FROM copies)").fetchone()[0]
-            )
-            if cold:  # a first build: the copies' indexes are built once, at its end
-                for name in COPY_INDEXES:
+            (last_id,) = self.db.execute("SELECT coalesce(max(id), 0) FROM copies").fetchone()
+            cold = bool(tasks) and last_id == 0
+            if cold:  # a first build: every index is built once, at its end
+                for name in INDEXES:
                     self.db.execute(f"DROP INDEX IF EXISTS {name}")
             derive.scope_id(self.db, [str(root.path) for root in roots])
         # A first build has nothing to lose: no fsync until it is done (a file left
@@ -232,7 +232,7 @@ class Index(Reads):
             group = min(GROUP_BYTES, batch_bytes)
             if tasks:
                 self.prices.resolve()  # the readers price with it: what the index knows first
-            for batch in read_all(tasks, self.prices, cpu, progress, group):
+            for batch in read_all(tasks, self.prices, cpu, progress, group, last_id + 1):
                 waiting.append(batch)
                 size += batch.bytes_read
                 if size >= batch_bytes:
@@ -240,7 +240,7 @@ class Index(Reads):
                     waiting, size = [], 0
             self._store(waiting, stats, None, cold)
             with transaction(self.db):
-                for statement in COPY_INDEXES.values():
+                for statement in INDEXES.values():
                     self.db.execute(statement)
                 self._derived(derive.derive(self.db))
         finally:
@@ -283,6 +283,7 @@ class Index(Reads):
         }
         dropped: list[int] = []
         merging: list[int] = []
+        updates: list[tuple[Any, ...]] = []
         for result in batch.results:
             task = result.task
             known = stored.get(task.file_id)
@@ -297,11 +298,10 @@ class Index(Reads):
             stats.files_read += 1
             stats.bytes_read += result.bytes_read
             stats.new_copies += result.calls
-            counts = Counter(orjson.loads(known[2] or b"{}")) + result.skipped
-            self.db.execute(
-                "UPDATE files SET dev = ?, ino = ?, size = ?, mtime_ns = ?, head_len = ?,"
-                " head_hash = ?, offset = ?, pending = ?, state = ?, skipped = ?, rate_limits = ?,"
-                " missing = 0, unreadable = 0 WHERE id = ?",
+            counts = +result.skipped
+            if known[2]:
+                counts += Counter(orjson.loads(known[2]))
+            updates.append(
                 (
                     *result.stat,
                     *result.head,
@@ -311,8 +311,14 @@ class Index(Reads):
                     orjson.dumps(dict(counts)) if counts else None,
                     orjson.dumps(result.rate_limits) if result.rate_limits else known[3],
                     task.file_id,
-                ),
+                )
             )
+        self.db.executemany(
+            "UPDATE files SET dev = ?, ino = ?, size = ?, mtime_ns = ?, head_len = ?,"
+            " head_hash = ?, offset = ?, pending = ?, state = ?, skipped = ?, rate_limits = ?,"
+            " missing = 0, unreadable = 0 WHERE id = ?",
+            updates,
+        )
         for chunk in chunks(dropped):
             for table in STAGED_TABLES:
                 self.db.execute(
@@ -320,7 +326,7 @@ class Index(Reads):
                 )
         touched.staged("incoming")
         self._merge_copies(merging)
-        self.db.execute(f"INSERT INTO copies(file_id, {COLUMN_LIST}) SELECT * FROM incoming.staged")
+        self._insert_copies()
         self.db.execute("INSERT INTO prompts SELECT * FROM incoming.staged_prompts")
         # a file read from its start held no copies: the reader's sums are its rollup
         for chunk in chunks(merging):
@@ -332,6 +338,24 @@ class Index(Reads):
         self.db.execute("INSERT INTO activity SELECT * FROM incoming.staged_activity")
         derive.sum_files(self.db, merging)
         self._learn(batch.learned_rates)
+
+    def _insert_copies(self) -> None:
+        """The staged copies, with the ids their reader gave them when no copy has one of those
+        (SQLite then copies each record whole); with new ids when another batch or instance
+        took some first."""
+        low, high = self.db.execute("SELECT min(id), max(id) FROM incoming.staged").fetchone()
+        if low is None:
+            return
+        taken = self.db.execute(
+            "SELECT EXISTS(SELECT 1 FROM copies WHERE id BETWEEN ? AND ?)", (low, high)
+        ).fetchone()[0]
+        if taken or not self._staged_as_stored:
+            self.db.execute(
+                f"INSERT INTO copies(file_id, {COLUMN_LIST})"
+                f" SELECT file_id, {COLUMN_LIST} FROM incoming.staged"
+            )
+        else:
+            self.db.execute("INSERT INTO copies SELECT * FROM incoming.staged")
 
     def _merge_copies(self, file_ids: list[int]) -> None:
         """A grown file's new lines may complete a response stored from its earlier lines:

@@ -47,24 +47,26 @@ def plan(
 ) -> list[ReadTask]:
     """Which files to read, from where; files replaced or truncated are forgotten first.
 
-    The logs present last time are looked up at once; any other (new, or back after it was
-    removed) by itself: a long history holds many more removed logs than present ones."""
+    The logs present last time are read at once; any other (new, or back after it was
+    removed) is looked up by its path, all in one query: a long history holds many more
+    removed logs than present ones."""
     known = {row[0]: row for row in db.execute(f"{_FILE_ROW} WHERE missing = 0")}
+    others = [file.path for file in files if file.path not in known]
+    for chunk in chunks(others, 10_000):
+        found = db.execute(
+            f"{_FILE_ROW} WHERE path IN (SELECT value FROM json_each(?))", (orjson.dumps(chunk),)
+        )
+        known.update((row[0], row) for row in found)
     tasks: list[ReadTask] = []
+    new: dict[str, tuple[SourceFile, int]] = {}  # files never seen, and their sizes
     forget_ids: list[int] = []
     for file in files:
         mode = read_mode(file.source, file.path)
         row = known.get(file.path)
-        if row is None:
-            row = db.execute(f"{_FILE_ROW} WHERE path = ?", (file.path,)).fetchone()
         try:
             fingerprint = file_fingerprint(file.path, mode)
             if row is None:
-                file_id = db.execute(
-                    "INSERT INTO files(path, source) VALUES (?, ?)", (file.path, file.source)
-                ).lastrowid
-                assert file_id is not None
-                tasks.append(ReadTask(file_id, file.path, file.source, 0, {}, fingerprint[2]))
+                new.setdefault(file.path, (file, fingerprint[2]))
                 continue
             (file_id, dev, ino, size, mtime_ns, head_len, head_hash, offset, state) = row[1:10]
             source, missing, unreadable, generation = row[10:]
@@ -120,7 +122,23 @@ def plan(
             ReadTask(file_id, file.path, file.source, 0, {}, fingerprint[2], generation + 1)
         )
     forget(db, forget_ids, touched)
-    return tasks
+    return tasks + _added(db, list(new.values()))
+
+
+def _added(db: sqlite3.Connection, new: list[tuple[SourceFile, int]]) -> list[ReadTask]:
+    """Rows in `files` for files never seen (in their order), and their reads from the start."""
+    db.executemany(
+        "INSERT INTO files(path, source) VALUES (?, ?)", [(f.path, f.source) for f, _ in new]
+    )
+    ids: dict[str, int] = {}
+    for chunk in chunks([file.path for file, _ in new], 10_000):
+        ids.update(
+            db.execute(
+                "SELECT path, id FROM files WHERE path IN (SELECT value FROM json_each(?))",
+                (orjson.dumps(chunk),),
+            )
+        )
+    return [ReadTask(ids[f.path], f.path, f.source, 0, {}, size) for f, size in new]
 
 
 def reread_for_new_readers(db: sqlite3.Connection) -> None:
