@@ -73,7 +73,8 @@ def _dispatch(args: list[str]) -> int:
     if _interactive(parsed):
         from tokentree.app.app import run as run_app  # Textual loads only for the view
 
-        return run_app(_choices(parsed), live=not parsed.no_watch, by=parsed.by)
+        choices = replace(_choices(parsed), machines=True, ledgers=parsed.with_ledgers)
+        return run_app(choices, live=not parsed.no_watch, by=parsed.by)
     choices = replace(_choices(parsed), advice=_gives_advice(parsed))
     workspace = open_workspace(choices, progress=_progress_bar())
     for notice in workspace.notices:
@@ -313,6 +314,15 @@ def _parser(command: str | None) -> argparse.ArgumentParser:
                 "--by",
                 choices=list(Grouping),
                 help="what the view lists at the top (b cycles; default: the last used, or week)",
+            )
+            parser.add_argument(
+                "--with",
+                dest="with_ledgers",
+                action="append",
+                default=[],
+                metavar="DIR",
+                help="add other machines' call ledgers to the view (also config `machines`);"
+                " repeatable",
             )
         if command == "report":
             parser.add_argument(

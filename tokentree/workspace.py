@@ -9,12 +9,14 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
+from importlib.util import find_spec
 from pathlib import Path
 
 from tokentree import config
 from tokentree.core.index import BATCH_BYTES, Index, Progress, Scope, UpdateStats
+from tokentree.core.index.scope import CallFilter
 from tokentree.core.pricing import PriceBook
 from tokentree.core.served import ServedTree, served_tree
 from tokentree.core.sources import (
@@ -26,6 +28,7 @@ from tokentree.core.sources import (
     explicit_roots,
     find_files,
 )
+from tokentree.core.sources.ledger import NAME as LEDGER
 from tokentree.core.tree import Calendar, Node, build_tree
 
 
@@ -48,6 +51,11 @@ class Choices:
     advice: bool = True
     """Whether advice is asked for (the view, export, `report --overview`): the config's
     `[advice]` is then checked up front; the status line and budgets leave it unread."""
+    machines: bool = False
+    """Whether other machines' call ledgers join the index's scope (the view): the config's
+    `machines` and `ledgers`. `report` reads them apart (ledger_commands.py)."""
+    ledgers: Sequence[str] = ()
+    """More folders of other machines' ledgers (the view's `--with`)."""
 
 
 @dataclass
@@ -64,6 +72,9 @@ class Workspace:
     stats: UpdateStats = field(default_factory=UpdateStats)
     notices: list[str] = field(default_factory=list)
     settings: config.Settings = field(default_factory=config.Settings)  # the config file's
+    machine: str | None = None
+    """This machine's label when other machines' ledgers are in scope (config `machines`,
+    `--with`); None when the scope is this machine's logs alone."""
 
     def refresh(
         self,
@@ -109,6 +120,13 @@ class Workspace:
         return range_label(first, last)
 
     @property
+    def own_scope(self) -> Scope:
+        """The scope less other machines' calls: what this machine's own ledger holds."""
+        if self.machine is None:
+            return self.scope
+        return replace(self.scope, only=CallFilter(equal=(("machine", ""),)))
+
+    @property
     def files_in_scope(self) -> int:
         return len(self.discovery.files) if self.discovery else 0
 
@@ -145,6 +163,13 @@ def prepare_workspace(choices: Choices, env: Mapping[str, str] | None = None) ->
         roots = explicit_roots(choices.paths, sources)
     else:
         roots = default_roots(env, Path(env.get("HOME") or Path.home()), sources)
+    notices: list[str] = []
+    machine = None
+    if choices.machines and not choices.demo and (settings.machines or choices.ledgers):
+        from tokentree.core.ledger import machine_label  # its socket: not on the status line
+
+        machine = machine_label(settings.machine)
+        roots += ledger_roots(settings.machines, choices.ledgers, machine, notices)
     prices = PriceBook(settings.user_prices())
     index = Index(config.index_path() if choices.use_cache else None, prices=prices)
     scope = Scope(
@@ -160,9 +185,42 @@ def prepare_workspace(choices: Choices, env: Mapping[str, str] | None = None) ->
         zone_name,
         roots,
         settings.workers,
-        notices=list(index.notices),
+        notices=[*index.notices, *notices],
         settings=settings,
+        machine=machine,
     )
+
+
+def ledger_roots(
+    configured: Sequence[str], named: Sequence[str], machine: str, notices: list[str]
+) -> list[Root]:
+    """The month files of other machines' ledgers as roots, each with its machine: those in
+    the config's folders (one not there yet is a notice) and in the folders `named` (a bad
+    one is a UsageError). This machine's own ledger is left out (its logs are fresher), and
+    Parquet ledgers when DuckDB is missing (one notice)."""
+    from tokentree.core.ledger import DUCKDB_MISSING, Ledger, LedgerError, find_ledgers
+
+    found: list[Ledger] = []
+    for folder, strict in [*((f, False) for f in configured), *((f, True) for f in named)]:
+        try:
+            found += find_ledgers(Path(folder).expanduser())
+        except LedgerError as error:
+            if strict:
+                raise UsageError(str(error)) from error
+            notices.append(f"config machines: {error}")
+    roots: dict[Path, Root] = {}
+    skipped = 0
+    for ledger in found:
+        if ledger.machine == machine:
+            continue
+        if ledger.format == "parquet" and find_spec("duckdb") is None:
+            skipped += 1
+            continue
+        path = ledger.path.expanduser().absolute()
+        roots.setdefault(path, Root(path, LEDGER, discovered=True, machine=ledger.machine))
+    if skipped:
+        notices.append(f"{skipped} Parquet ledger(s) left out: {DUCKDB_MISSING}")
+    return list(roots.values())
 
 
 def calendar_of(

@@ -144,6 +144,7 @@ def test_an_index_of_an_older_format_is_upgraded_in_place(tmp_path: Path, versio
     db = sqlite3.connect(path)
     db.execute("ALTER TABLE copies DROP COLUMN cache_waste")  # format 11's copies and rollup
     db.execute("ALTER TABLE rollup DROP COLUMN cache_waste")
+    db.execute("ALTER TABLE files DROP COLUMN machine")  # and files
     if version < 11:  # format 10's
         db.execute("ALTER TABLE copies DROP COLUMN cache_miss")
         db.execute("DROP INDEX rollup_session")

@@ -10,7 +10,7 @@ from tokentree.app.messages import ViewBuilt
 from tokentree.app.screens.overview import OverviewScreen
 from tokentree.core.attribution import Attribution
 from tokentree.core.grouping import GROUP_KIND, ViewTree, view_tree
-from tokentree.core.tree import Node
+from tokentree.core.tree import Grouping, Node
 
 
 class GroupedView:
@@ -24,11 +24,12 @@ class GroupedView:
         if snapshot is None:
             return
         served = snapshot.served
-        if served is None or (self.grouping not in GROUP_KIND and not self.needle):
+        at_once = self.grouping not in GROUP_KIND and not self.needle
+        if served is None or (at_once and self.workspace.machine is None):  # machines: counted
             if served is None:
                 shown = ViewTree(snapshot.tree, {}, self.workspace.calendar)
             else:
-                shown = view_tree(served, self.grouping)
+                shown = view_tree(served, self.grouping, machine=self.workspace.machine)
             self._view_ready(shown, snapshot.generation, keep_screen_row)
             return
         self.status.set_status(f"{self._view_doing()}…", "busy")
@@ -36,13 +37,14 @@ class GroupedView:
 
     def _view_doing(self) -> str:
         doing = [f"grouping by {self.grouping.value}"] if self.grouping in GROUP_KIND else []
-        return " and ".join([*doing, *([f"filtering “{self.needle}”"] if self.needle else [])])
+        doing += [f"filtering “{self.needle}”"] if self.needle else []
+        return " and ".join(doing) or "counting machines"
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="view")
     def _build_view(self, generation: int, keep_screen_row: bool) -> None:
         snapshot, grouping, needle = self.snapshot, self.grouping, self.needle
         assert snapshot is not None and snapshot.served is not None
-        shown = view_tree(snapshot.served, grouping, needle)
+        shown = view_tree(snapshot.served, grouping, needle, self.workspace.machine)
         if not get_current_worker().is_cancelled:
             self.post_message(ViewBuilt(shown, generation, keep_screen_row))
 
@@ -64,8 +66,10 @@ class GroupedView:
         self._show(select=current.key if current else None, keep_screen_row=keep_screen_row)
 
     def action_cycle_grouping(self) -> None:
-        """b: the top level by week, month, day, project, model, source, and around."""
-        self.grouping = self.grouping.next()
+        """b: the top level by week, month, day, project, model, source, machine (with other
+        machines' ledgers in the view), and around."""
+        alone = self.workspace.machine is None
+        self.grouping = self.grouping.next(skipped=(Grouping.MACHINE,) if alone else ())
         self.path = ()
         self._regroup(keep_screen_row=False)
         self._remember()

@@ -2,12 +2,12 @@
 
 The served tree (served.py) is Week > Day > Session > Turn > Call. A view may
 group its top level by month or by day instead (the same day nodes, grouped
-again), or by project, model or source: one row each, summed by the index in
-SQL, whose rows below are served from that group's calls alone (a model's or a
-source's days; a project's sessions, whole). A filter narrows the whole tree to
-the calls whose model, project, source or tools hold its text: the index sums
-those calls alone (`Scope.only`), so every total below is theirs and the parts
-add up to the whole.
+again), or by project, model, source or machine: one row each, summed by the
+index in SQL, whose rows below are served from that group's calls alone (a
+model's, a source's or a machine's days; a project's sessions, whole). A filter
+narrows the whole tree to the calls whose model, project, source, machine or
+tools hold its text: the index sums those calls alone (`Scope.only`), so every
+total below is theirs and the parts add up to the whole.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ GROUP_KIND = {
     Grouping.PROJECT: Kind.PROJECT,
     Grouping.MODEL: Kind.MODEL,
     Grouping.SOURCE: Kind.SOURCE,
+    Grouping.MACHINE: Kind.MACHINE,
 }
 """The groupings of one row per value of a column, and the kind of those rows."""
 
@@ -70,21 +71,29 @@ class ViewTree:
         return "/".join(node.key for node in chain[1:])
 
 
-def view_tree(served: ServedTree, grouping: Grouping, needle: str = "") -> ViewTree:
+def view_tree(
+    served: ServedTree, grouping: Grouping, needle: str = "", machine: str | None = None
+) -> ViewTree:
     """The served tree as the view shows it: grouped by `grouping`, of the calls `needle`
-    matches (all of them when it is empty)."""
+    matches (all of them when it is empty). `machine`: this machine's label when other
+    machines' ledgers are in the index's scope (None: this machine's logs alone), which makes
+    machines a filter's match and the root say how many it covers."""
     needle = needle.strip()
     label = root_label(served.root.label, grouping, needle)
     if needle:
-        only = call_filter(served.reads, served.scope, needle)
+        only = call_filter(served.reads, served.scope, needle, machine)
         scope = replace(served.scope, only=only)
         served = served_tree(served.reads, scope, served.calendar, label)
     if grouping in GROUP_KIND:
-        return _by_column(served, grouping, needle, label)
-    root, activity = served.root, dict(served.activity)
-    if grouping is not Grouping.WEEK:
-        root = _by_time(served, grouping is Grouping.MONTH, activity, label)
-    return ViewTree(root, activity, served.calendar, grouping, needle, served=served)
+        view = _by_column(served, grouping, needle, label, machine or "")
+    else:
+        root, activity = served.root, dict(served.activity)
+        if grouping is not Grouping.WEEK:
+            root = _by_time(served, grouping is Grouping.MONTH, activity, label)
+        view = ViewTree(root, activity, served.calendar, grouping, needle, served=served)
+    if machine is not None:
+        view.root.machines = len(served.reads.grouped(served.scope, ["machine"], ["sum(calls)"]))
+    return view
 
 
 def root_label(label: str, grouping: Grouping, needle: str) -> str:
@@ -98,9 +107,10 @@ def root_label(label: str, grouping: Grouping, needle: str) -> str:
     return " · ".join(parts)
 
 
-def call_filter(reads: Reads, scope: Scope, needle: str) -> CallFilter:
+def call_filter(reads: Reads, scope: Scope, needle: str, machine: str | None = None) -> CallFilter:
     """The calls whose source, project folder, model or a tool label holds `needle`
-    (case-insensitively): the carried filter."""
+    (case-insensitively): the carried filter; with other machines' calls in scope (this one's
+    label `machine`), also those of a machine whose label holds it."""
     text = needle.casefold()
     sources = sources_matching(text)
     projects = tuple(
@@ -114,6 +124,13 @@ def call_filter(reads: Reads, scope: Scope, needle: str) -> CallFilter:
         if text in model.casefold() or text in short_model(model).casefold()
     )
     any_of = (("source", sources), ("project", projects), ("model", models))
+    if machine is not None:
+        machines = tuple(
+            value
+            for value, _ in reads.grouped(scope, ["machine"], ["sum(calls)"])
+            if text in (value or machine).casefold()
+        )
+        any_of += (("machine", machines),)
     return CallFilter(any_of=any_of, tool=text)
 
 
@@ -169,10 +186,12 @@ def _new_root(served_root: Node, label: str) -> Node:
     return root
 
 
-# --- by project, model or source: one row each, served from its own calls --------------------
+# --- by project, model, source or machine: one row each, served from its own calls ----------
 
 
-def _by_column(served: ServedTree, grouping: Grouping, needle: str, label: str) -> ViewTree:
+def _by_column(
+    served: ServedTree, grouping: Grouping, needle: str, label: str, machine: str = ""
+) -> ViewTree:
     """One row per value of the grouping's column, summed by the index (its rollup and
     activity have the column), whose children are served from the calls of that value when
     first opened. A group whose first or last time may be a copy's that does not count asks
@@ -186,7 +205,8 @@ def _by_column(served: ServedTree, grouping: Grouping, needle: str, label: str) 
     for value, *sums, first, last in reads.grouped(
         counted, [column], [*TOTAL_SUMS, "min(first)", "max(last)"]
     ):
-        node = Node(kind, group_key(value), group_label(grouping, value), first, last)
+        shown = (value or machine) if grouping is Grouping.MACHINE else value
+        node = Node(kind, group_key(shown), group_label(grouping, shown), first, last)
         add_sums(node.totals, sums)
         node._turns = None
         node.project = value if grouping is Grouping.PROJECT else ""
@@ -233,6 +253,8 @@ def group_label(grouping: Grouping, value: str) -> str:
     if grouping is Grouping.MODEL:
         short = short_model(value) if value else "(no model)"
         return short
+    if grouping is Grouping.MACHINE:  # '': this machine, its label unknown here
+        return value or "this machine"
     source = SOURCES.get(value)
     return source.title if source else value
 
@@ -240,8 +262,9 @@ def group_label(grouping: Grouping, value: str) -> str:
 def _group_loader(
     view: ViewTree, group: Node, served: ServedTree, narrowed: Scope
 ) -> Callable[[], list[Node]]:
-    """A project's sessions, whole (turns numbered by all their prompts); a model's or a
-    source's days, served from its calls alone, their activity added to the view's."""
+    """A project's sessions, whole (turns numbered by all their prompts); a model's, a
+    source's or a machine's days, served from its calls alone, their activity added to the
+    view's."""
 
     def load() -> list[Node]:
         if group.kind is Kind.PROJECT:

@@ -31,6 +31,7 @@ _COLUMN: dict[Grouping, Callable[[ApiCall], str]] = {
     Grouping.PROJECT: lambda call: call.project,
     Grouping.MODEL: lambda call: call.model,
     Grouping.SOURCE: lambda call: call.source,
+    Grouping.MACHINE: lambda call: "",  # a saved call keeps no machine: one row
 }
 
 
@@ -135,7 +136,8 @@ def _months(days: Sequence[Node]) -> list[Node]:
 
 
 def _groups(days: Sequence[Node], grouping: Grouping) -> list[Node]:
-    """One row per project, model or source, holding the days narrowed to its calls."""
+    """One row per project, model, source (or machine), holding the days narrowed to its
+    calls."""
     column = _COLUMN[grouping]
     values = dict.fromkeys(column(call) for day in days for call in calls_of(day))
     rows = []

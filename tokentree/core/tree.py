@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 from enum import StrEnum
@@ -31,6 +31,7 @@ class Kind(StrEnum):
     PROJECT = "project"
     MODEL = "model"
     SOURCE = "source"
+    MACHINE = "machine"
     SESSION = "session"
     TURN = "turn"
     CALL = "call"
@@ -44,6 +45,7 @@ CHILD_KIND = {
     Kind.PROJECT: Kind.SESSION,
     Kind.MODEL: Kind.DAY,
     Kind.SOURCE: Kind.DAY,
+    Kind.MACHINE: Kind.DAY,
     Kind.SESSION: Kind.TURN,
     Kind.TURN: Kind.CALL,
 }
@@ -63,9 +65,12 @@ class Grouping(StrEnum):
     PROJECT = "project"
     MODEL = "model"
     SOURCE = "source"
+    MACHINE = "machine"  # other machines' ledgers in the view (config `machines`)
 
-    def next(self) -> Grouping:
-        members = list(Grouping)
+    def next(self, skipped: Collection[Grouping] = ()) -> Grouping:
+        """The grouping after this one, less the `skipped` (machine, when the view holds this
+        machine's calls alone)."""
+        members = [member for member in Grouping if member is self or member not in skipped]
         return members[(members.index(self) + 1) % len(members)]
 
 
@@ -197,6 +202,7 @@ class Node:
     _turns: int | None = 0
     models: Counter[str] = field(default_factory=Counter)
     call: ApiCall | None = None
+    machines: int = 0  # the machines its calls were made on, where more than this one
     source: str = ""
     session_id: str = ""
     project: str = ""

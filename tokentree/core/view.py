@@ -160,6 +160,7 @@ LABEL_TITLE = {
     Kind.PROJECT: "Project",
     Kind.MODEL: "Model",
     Kind.SOURCE: "Source",
+    Kind.MACHINE: "Machine",
     Kind.SESSION: "Session",
     Kind.TURN: "Turn",
     Kind.CALL: "Call",

@@ -99,7 +99,7 @@ def ledger_timer(workspace: Workspace, report: Callable[[str], object]) -> Ledge
     machine = machine_label(settings.machine)
     return LedgerTimer(
         workspace.index,
-        workspace.scope,
+        workspace.own_scope,  # never the calls of other machines' ledgers in the view
         Path(settings.share_ledger).expanduser() / machine,
         machine,
         every=max(settings.share_minutes, 1.0) * 60,

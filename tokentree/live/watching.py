@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from tokentree.core.sources import SOURCES, Root
+from tokentree.core.sources import SOURCES, Root, declared
 
 POLL_SECONDS = 2.0  # without change notifications, look this often (a refresh stats every log)
 NETWORK_FILESYSTEMS = frozenset(
@@ -91,7 +91,7 @@ def plan_watch(roots: Iterable[Root | Path], mountinfo: str | None = None) -> Wa
 
     for root in roots:
         path, source = (root.path, root.source) if isinstance(root, Root) else (root, None)
-        below = SOURCES[source].watched_below if source else None
+        below = declared(source).watched_below if source else None
         if below and path.is_dir():
             flat.append(str(path))
             watch(path / below)

@@ -48,6 +48,8 @@ def totals_parts(node: Node) -> list[str]:
         parts.append(fmt.counted(node.turns, "turn"))
     if node.kind is not Kind.CALL:
         parts.append(fmt.counted(totals.calls, "call"))
+    if node.machines > 1:
+        parts.append(fmt.counted(node.machines, "machine"))
     return parts
 
 

@@ -128,7 +128,8 @@ def plan(
 def _added(db: sqlite3.Connection, new: list[tuple[SourceFile, int]]) -> list[ReadTask]:
     """Rows in `files` for files never seen (in their order), and their reads from the start."""
     db.executemany(
-        "INSERT INTO files(path, source) VALUES (?, ?)", [(f.path, f.source) for f, _ in new]
+        "INSERT INTO files(path, source, machine) VALUES (?, ?, ?)",
+        [(f.path, f.source, f.machine) for f, _ in new],
     )
     ids: dict[str, int] = {}
     for chunk in chunks([file.path for file, _ in new], 10_000):

@@ -19,7 +19,7 @@ import orjson
 from tokentree.core.activity_sums import ACTIVITY_COLUMNS, TOTAL, activity_of, split_sums
 from tokentree.core.index import changes
 from tokentree.core.index.derive import in_roots
-from tokentree.core.index.scope import Scope, filters, span_filter
+from tokentree.core.index.scope import Scope, column_test, filters, span_filter
 from tokentree.core.index.store import marks
 from tokentree.core.records import QUARTER_HOUR, ApiCall, Prompt
 from tokentree.core.rows import (
@@ -107,7 +107,7 @@ def _union(
     instead (`_matched_tables`), which hold no copy that does not count.
 
     Columns: source, session, project, model, slot, missing (its file's flag), SUM_NAMES,
-    first, last (the loser copies add no times: see `loser_times`)."""
+    first, last (the loser copies add no times: see `loser_times`), machine (its file's)."""
     inside, roots = in_roots(scope.roots)
     kept, kept_params = _kept_filters(scope, "r", "r.slot")
     lost, lost_params = _kept_filters(scope, "c", SLOT)
@@ -129,7 +129,7 @@ def _union(
     table = _matched_tables(db, scope, scope_id)[0] if matched else "rollup"
     sums = (
         "SELECT r.source, r.session, r.project, r.model, r.slot, f.missing,"
-        f" {', '.join(f'r.{name}' for name in SUM_NAMES)}, r.first, r.last"
+        f" {', '.join(f'r.{name}' for name in SUM_NAMES)}, r.first, r.last, f.machine"
         f" FROM {_by_time(scope, f'{table} r', 'r')} WHERE {inside} {kept}"
     )
     if matched:
@@ -137,7 +137,7 @@ def _union(
     return (
         f"{sums} UNION ALL"
         f" SELECT c.source, c.session, c.project, c.model, {SLOT}, f.missing,"
-        f" {', '.join(f'-({term})' for term in SUMMED)}, NULL, NULL"
+        f" {', '.join(f'-({term})' for term in SUMMED)}, NULL, NULL, f.machine"
         f" FROM copies c JOIN files f ON f.id = c.file_id WHERE {losing} {lost}",
         [*roots, *kept_params, *losing_params, *lost_params],
     )
@@ -145,10 +145,12 @@ def _union(
 
 def _activity_union(db: sqlite3.Connection, scope: Scope, scope_id: int) -> tuple[str, list[Any]]:
     """As `_union`, of the activity sums: source, session, slot, bucket, tokens, cost,
-    project, model."""
+    project, model, machine."""
     inside, roots = in_roots(scope.roots)
     kept, kept_params = _kept_filters(scope, "a", "a.slot")
-    columns = "a.source, a.session, a.slot, a.bucket, a.tokens, a.cost, a.project, a.model"
+    columns = (
+        "a.source, a.session, a.slot, a.bucket, a.tokens, a.cost, a.project, a.model, f.machine"
+    )
     if _matches(scope):
         table = _matched_tables(db, scope, scope_id)[1]
         return (
@@ -159,10 +161,14 @@ def _activity_union(db: sqlite3.Connection, scope: Scope, scope_id: int) -> tupl
     return (
         f"SELECT {columns} FROM {_by_time(scope, 'activity a', 'a')} WHERE {inside} {kept}"
         " UNION ALL"
-        f" SELECT c.source, c.session, {SLOT}, c.bucket, -({TOTAL}), -c.cost, c.project, c.model"
-        f" FROM copies c WHERE c.bucket != '' AND c.id IN ({_LOSERS}) {lost}",
+        f" SELECT c.source, c.session, {SLOT}, c.bucket, -({TOTAL}), -c.cost, c.project, c.model,"
+        f" {_MACHINE} FROM copies c WHERE c.bucket != '' AND c.id IN ({_LOSERS}) {lost}",
         [*roots, *kept_params, scope_id, *lost_params],
     )
+
+
+_MACHINE = "(SELECT machine FROM files WHERE id = c.file_id)"
+"""A copy `c`'s machine, looked up only where a query asks for it."""
 
 
 def _matches(scope: Scope) -> bool:
@@ -176,7 +182,7 @@ def _kept_filters(scope: Scope, alias: str, slot: str) -> tuple[str, list[Any]]:
     hour), the group a view narrows to included (`CallFilter.equal`)."""
     clauses, params = filters(scope, f"{alias}.source", slot, per=QUARTER_HOUR)
     for column, value in scope.only.equal if scope.only is not None else ():
-        clauses += f" AND {alias}.{column} = ?"
+        clauses += f" AND {column_test(f'{alias}.', column, '= ?')}"
         params.append(value)
     return clauses, params
 
@@ -265,7 +271,7 @@ def activity(
         split_losers = db.execute(
             f"SELECT {', '.join(keys)}, tools, tokens, cost FROM ("
             f" SELECT c.source, c.session, c.project, c.model, {SLOT} AS slot, c.tools,"
-            f" {TOTAL} AS tokens, c.cost FROM copies c"
+            f" {TOTAL} AS tokens, c.cost, {_MACHINE} AS machine FROM copies c"
             f" WHERE c.bucket = '' AND c.id IN ({_LOSERS}) {clauses})",
             [scope_id, *filter_params],
         )
@@ -283,12 +289,13 @@ def loser_times(
     """(keys…, ts) of the copies that do not count in scope: a group whose first or last
     time is one of them may have it from a copy that does not count (see `_union`); none
     for a filter's calls, whose times are of counted copies. Keys: source, session, project,
-    model, slot."""
+    model, slot, machine."""
     if _matches(scope):
         return []
     clauses, params = _kept_filters(scope, "c", SLOT)
     return db.execute(
         f"SELECT {', '.join(keys)}, ts FROM (SELECT c.source, c.session, c.project, c.model,"
-        f" {SLOT} AS slot, c.ts FROM copies c WHERE c.id IN ({_LOSERS}) {clauses})",
+        f" {SLOT} AS slot, c.ts, {_MACHINE} AS machine FROM copies c"
+        f" WHERE c.id IN ({_LOSERS}) {clauses})",
         [scope_id, *params],
     ).fetchall()

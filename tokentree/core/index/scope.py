@@ -8,6 +8,18 @@ from typing import Any
 
 from tokentree.core.index.store import marks
 
+FILE_COLUMNS = frozenset({"machine"})
+"""Columns a call has through its file (files.machine): the rows summed per file and the
+copies both keep their file's id."""
+
+
+def column_test(alias: str, column: str, test: str) -> str:
+    """SQL that the column of a row (`alias`: the table's alias and a dot, or '') passes
+    `test` ("= ?", "IN (?, ?)"): a file's column is looked up by the row's file."""
+    if column in FILE_COLUMNS:
+        return f"{alias}file_id IN (SELECT id FROM files WHERE {column} {test})"
+    return f"{alias}{column} {test}"
+
 
 @dataclass(frozen=True, slots=True)
 class CallFilter:
@@ -22,10 +34,12 @@ class CallFilter:
     def sql(self, copy: str = "") -> tuple[str, list[Any]]:
         """As SQL over a copy's columns (`AND …`; `copy`: the table's alias and a dot), and
         its parameters."""
-        clauses = [f"AND {copy}{column} = ?" for column, _ in self.equal]
+        clauses = [f"AND {column_test(copy, column, '= ?')}" for column, _ in self.equal]
         params: list[Any] = [value for _, value in self.equal]
         alternatives = [
-            f"{copy}{column} IN ({marks(values)})" for column, values in self.any_of if values
+            column_test(copy, column, f"IN ({marks(values)})")
+            for column, values in self.any_of
+            if values
         ]
         params += [value for _, values in self.any_of for value in values]
         if self.tool:

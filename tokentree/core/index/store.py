@@ -57,7 +57,8 @@ _TABLES = (
         pending INTEGER NOT NULL DEFAULT 0,
         state BLOB, skipped BLOB, rate_limits BLOB,
         missing INTEGER NOT NULL DEFAULT 0,
-        unreadable INTEGER NOT NULL DEFAULT 0)""",
+        unreadable INTEGER NOT NULL DEFAULT 0,
+        machine TEXT NOT NULL DEFAULT '')""",
     "CREATE TABLE copies(id INTEGER PRIMARY KEY, file_id INTEGER NOT NULL, "
     + ", ".join(f"{name} {kind}" for name, kind in COLUMNS)
     + ")",
@@ -90,10 +91,13 @@ ADDED_IN_12: tuple[str | Callable[[sqlite3.Connection], None], ...] = (
     "DROP TABLE activity",
     _ACTIVITY,
     _activity_again,
+    "ALTER TABLE files ADD COLUMN machine TEXT NOT NULL DEFAULT ''",
 )
 """Each copy's cache waste (core/cache_misses.py), summed in the rollup, and the activity by
 project and model (the view grouped by them reads it), both made again from the copies: the
-copies of logs still there get their waste when the readers (version 3) read them again."""
+copies of logs still there get their waste when the readers (version 3) read them again.
+The machine of each file: '' for this machine's logs, else the machine whose call ledger
+(sources/ledger.py) it is."""
 UPGRADES = {
     9: ADDED_IN_10 + ADDED_IN_11 + ADDED_IN_12,
     10: ADDED_IN_11 + ADDED_IN_12,

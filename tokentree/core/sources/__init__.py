@@ -10,7 +10,15 @@ from pathlib import Path
 
 from tokentree.core import tail
 from tokentree.core.compressed import is_compressed
-from tokentree.core.sources import chatgpt, claude_ai, claude_code, codex, gemini, opencode
+from tokentree.core.sources import (
+    chatgpt,
+    claude_ai,
+    claude_code,
+    codex,
+    gemini,
+    ledger,
+    opencode,
+)
 from tokentree.core.sources.base import ReadMode, SourceFile, walk_files
 from tokentree.core.sources.declaration import DatabaseReader, Parser, Source
 from tokentree.core.tail import Markers
@@ -23,6 +31,14 @@ SOURCE_ALIASES = {
     alias: source.name for source in SOURCES.values() for alias in (source.name, *source.aliases)
 }
 """What `--source` takes: each source's name and its short names."""
+
+
+def declared(name: str) -> Source:
+    """The declaration that reads a file of `name`: a source, or other machines' call ledgers
+    (sources/ledger.py: not one of SOURCES, as their calls keep their own sources' names)."""
+    return ledger.SOURCE if name == ledger.NAME else SOURCES[name]
+
+
 _SNIFFED_FIRST = (
     chatgpt.NAME,
     claude_ai.NAME,
@@ -61,6 +77,7 @@ class Root:
     path: Path
     source: str | None
     discovered: bool = False
+    machine: str = ""  # another machine's ledger: that machine ('' : this one's logs)
 
 
 @dataclass(slots=True)
@@ -114,9 +131,11 @@ def find_files(roots: Sequence[Root], only: Iterable[str] = ()) -> Discovery:
             continue
         for path in sorted(candidates):
             source = root.source or sniff(path)
-            if source in wanted and path not in seen and _named_like_logs(root, source, path):
+            # a ledger's calls are of every source: the scope picks among them
+            known = source in wanted or (source == ledger.NAME and root.source == source)
+            if known and path not in seen and _named_like_logs(root, source, path):
                 seen.add(path)
-                files.append(SourceFile(path, source, folder))
+                files.append(SourceFile(path, source, folder, root.machine))
     return Discovery(files, list(roots), problems)
 
 
@@ -128,7 +147,7 @@ def _walk(root: Root, folder: str, problems: list[str]) -> list[str]:
     """
     if root.source is None:
         return walk_files(folder, ALL_SUFFIXES, problems)
-    source = SOURCES[root.source]
+    source = declared(root.source)
     if source.walk is not None:
         return source.walk(folder, problems)
     return walk_files(folder, source.suffixes, problems)
@@ -138,7 +157,7 @@ ALL_SUFFIXES = tuple(sorted({suffix for source in SOURCES.values() for suffix in
 
 
 def _named_like_logs(root: Root, source: str, path: str) -> bool:
-    return not root.discovered or SOURCES[source].accepts(path)
+    return not root.discovered or declared(source).accepts(path)
 
 
 def sniff(path: str) -> str | None:
@@ -163,19 +182,19 @@ def sniff(path: str) -> str | None:
 
 
 def parser_for(source: str) -> Parser:
-    return SOURCES[source].parse
+    return declared(source).parse
 
 
 def markers_for(source: str) -> Markers:
-    return SOURCES[source].markers
+    return declared(source).markers
 
 
 def read_mode(source: str, path: str) -> ReadMode:
     """How a file of this source is read: most are append-only JSONL logs."""
-    return SOURCES[source].read_mode(path)
+    return declared(source).read_mode(path)
 
 
 def database_reader(source: str) -> DatabaseReader:
-    reader = SOURCES[source].read_database
+    reader = declared(source).read_database
     assert reader is not None, f"{source} keeps no database"
     return reader

@@ -53,6 +53,7 @@ class SourceFile:
     path: str
     source: str
     root: str
+    machine: str = ""  # another machine's, for a file of its ledger
 
 
 def json_objects(lines: Iterable[bytes], skipped: Counter[str]) -> Iterator[dict[str, Any]]:
