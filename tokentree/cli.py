@@ -315,21 +315,7 @@ def _parser(command: str | None) -> argparse.ArgumentParser:
                 choices=list(Grouping),
                 help="what the view lists at the top (b cycles; default: the last used, or week)",
             )
-            parser.add_argument(
-                "--with",
-                dest="with_ledgers",
-                action="append",
-                default=[],
-                metavar="DIR",
-                help="add other machines' call ledgers to the view (also config `machines`);"
-                " repeatable",
-            )
-        if command == "report":
-            parser.add_argument(
-                "--by",
-                default="day",
-                choices=(*GROUPS, "machine"),
-            )
+        if command in (None, "report"):
             parser.add_argument(
                 "--with",
                 dest="with_ledgers",
@@ -337,6 +323,12 @@ def _parser(command: str | None) -> argparse.ArgumentParser:
                 default=[],
                 metavar="DIR",
                 help="add other machines' call ledgers (also config `machines`); repeatable",
+            )
+        if command == "report":
+            parser.add_argument(
+                "--by",
+                default="day",
+                choices=(*GROUPS, "machine"),
             )
             parser.add_argument("--schema", action="store_true", help="print the JSON Schema")
             parser.add_argument(

@@ -35,17 +35,7 @@ from tokentree.core.tree import (
     short_model,
 )
 
-SAMPLE = Path(__file__).resolve().parents[2] / "sample_logs"
 NEEDLES = ("", "opus", "bash", "codex", "atlas", "Read")
-
-
-@pytest.fixture(scope="module")
-def demo() -> tuple[Index, Scope, Calendar]:
-    roots = explicit_roots([SAMPLE])
-    index = Index(None)
-    index.update(find_files(roots).files, roots, workers=1)
-    scope = Scope(tuple(str(root.path) for root in roots), tuple(SOURCES))
-    return index, scope, Calendar(ZoneInfo("America/Los_Angeles"))
 
 
 def _served(demo: tuple[Index, Scope, Calendar]) -> ServedTree:

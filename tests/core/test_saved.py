@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import orjson
 import pytest
 
+from tests.core.conftest import DEMO_ZONE
 from tokentree.cli import main
 from tokentree.core.export import export_document
 from tokentree.core.grouping import view_tree
@@ -21,21 +21,9 @@ from tokentree.core.index import Index, Scope
 from tokentree.core.saved import SavedTree, SavedTreeError, read_saved
 from tokentree.core.saved_view import saved_view
 from tokentree.core.served import ServedTree, served_tree
-from tokentree.core.sources import SOURCES, explicit_roots, find_files
 from tokentree.core.tree import Calendar, Grouping, Kind, Node, build_tree
 
-SAMPLE = Path(__file__).resolve().parents[2] / "sample_logs"
-ZONE = "America/Los_Angeles"
 NEEDLES = ("", "opus", "bash", "codex", "atlas", "Read", "no-such-thing")
-
-
-@pytest.fixture(scope="module")
-def demo() -> tuple[Index, Scope, Calendar]:
-    roots = explicit_roots([SAMPLE])
-    index = Index(None)
-    index.update(find_files(roots).files, roots, workers=1)
-    scope = Scope(tuple(str(root.path) for root in roots), tuple(SOURCES))
-    return index, scope, Calendar(ZoneInfo(ZONE))
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +34,7 @@ def tree(demo: tuple[Index, Scope, Calendar]) -> Node:
 
 @pytest.fixture(scope="module")
 def exported(demo: tuple[Index, Scope, Calendar], tree: Node) -> dict:
-    return export_document(tree, "", ZONE, prices=demo[0].prices)
+    return export_document(tree, "", DEMO_ZONE, prices=demo[0].prices)
 
 
 @pytest.fixture(scope="module")
@@ -57,8 +45,8 @@ def saved(exported: dict) -> SavedTree:
 def test_a_saved_tree_exports_again_to_the_same_document(
     demo: tuple[Index, Scope, Calendar], exported: dict, saved: SavedTree
 ) -> None:
-    assert (saved.timezone, saved.node_path) == (ZONE, "")
-    again = export_document(saved.root, "", ZONE, prices=demo[0].prices)
+    assert (saved.timezone, saved.node_path) == (DEMO_ZONE, "")
+    again = export_document(saved.root, "", DEMO_ZONE, prices=demo[0].prices)
     _same(again["root"], exported["root"])
     calls = [node for node in saved.root.walk() if node.kind is Kind.CALL]
     assert len(calls) == saved.root.totals.calls == exported["root"]["calls"]
@@ -68,11 +56,11 @@ def test_a_saved_tree_exports_again_to_the_same_document(
 def test_a_saved_subtree_exports_again_as_the_original_did(demo, tree: Node) -> None:
     week = tree.children[-1]
     path = f"{week.key}/{week.children[0].key}"
-    first = export_document(tree.find(path), path, ZONE, prices=demo[0].prices)
+    first = export_document(tree.find(path), path, DEMO_ZONE, prices=demo[0].prices)
     found = read_saved(orjson.dumps(first))
     assert found.node_path == path
     assert found.root.kind is Kind.DAY and found.root.totals.calls == first["root"]["calls"]
-    again = export_document(found.root, found.node_path, ZONE, prices=demo[0].prices)
+    again = export_document(found.root, found.node_path, DEMO_ZONE, prices=demo[0].prices)
     _same(again["root"], first["root"])
 
 
@@ -193,6 +181,6 @@ def test_a_served_tree_can_be_saved_too(demo) -> None:
     """`tokentree export` writes the served tree: its days open as they are written."""
     index, scope, calendar = demo
     served: ServedTree = served_tree(index.reader(), scope, calendar)
-    document = export_document(served.root, "", ZONE, prices=index.prices)
+    document = export_document(served.root, "", DEMO_ZONE, prices=index.prices)
     found = read_saved(orjson.dumps(document))
     assert found.root.totals.calls == served.root.totals.calls
