@@ -100,24 +100,14 @@ def read_all(
     sizes = {task.file_id: task.size for task in tasks}
     total = sum(sizes.values())
     if workers > 1 and total >= PARALLEL_MIN_BYTES and len(tasks) > 1:
-        import shutil  # these: not for warm starts
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-        from multiprocessing import get_context
+        import shutil  # not for warm starts
 
         ordered = sorted(tasks, key=lambda task: sizes[task.file_id], reverse=True)
-        # Each reader imports the price data as it first needs it (unless this process has it
-        # already): importing it here first would keep the main process, which more cores do
-        # not make faster, busy for 0.1 s while the readers wait.
-        context = get_context("fork")
+        groups = list(_groups(ordered, sizes, group_bytes, first_id))
         folder = _staging_folder()
         try:
-            with ProcessPoolExecutor(workers, context, _use_prices, (prices,)) as pool:
-                futures = [
-                    pool.submit(read_files, group, first, folder)
-                    for group, first in _groups(ordered, sizes, group_bytes, first_id)
-                ]
-                done = (_mapped(future.result()) for future in as_completed(futures))
-                yield from _reporting(done, sizes, progress)
+            done = _in_reader_processes(groups, workers, prices, folder)
+            yield from _reporting(done, sizes, progress)
         finally:
             if folder:
                 shutil.rmtree(folder, ignore_errors=True)
@@ -125,6 +115,81 @@ def read_all(
         _use_prices(prices)
         groups = _groups(list(tasks), sizes, group_bytes, first_id)
         yield from _reporting((read_files(*group) for group in groups), sizes, progress)
+
+
+class ReadersEnded(RuntimeError):
+    """A reader process ended before the files given to the readers were read (killed)."""
+
+
+def _in_reader_processes(
+    groups: list[tuple[list[ReadTask], int]], workers: int, prices: PriceBook, folder: str
+) -> Iterator[ReadBatch]:
+    """The groups' batches, each as soon as one of `workers` forked readers has read it.
+
+    Lighter in this process than a process pool, whose threads and queues cost it 0.05 s per
+    GB (the process that more cores do not make faster): the readers inherit the groups when
+    forked, take the next one from a shared counter, and each sends its batches on a pipe of
+    its own. Each reader imports the price data as it first needs it (unless this process has
+    it already): importing it here first would keep this process busy while they wait.
+    """
+    from multiprocessing import connection, get_context
+
+    context = get_context("fork")
+    taken = context.Value("q", 0)
+    pipes: list[Any] = []
+    readers = []
+    try:
+        for _ in range(min(workers, len(groups))):
+            receiver, sender = context.Pipe(duplex=False)
+            reader = context.Process(
+                target=_reader, args=(groups, taken, sender, prices, folder), daemon=True
+            )
+            reader.start()
+            sender.close()
+            pipes.append(receiver)
+            readers.append(reader)
+        received = 0
+        while pipes:
+            for pipe in connection.wait(pipes):
+                try:
+                    batch = pipe.recv()
+                except EOFError:  # that reader is done
+                    pipes.remove(pipe)
+                    continue
+                if isinstance(batch, BaseException):
+                    raise batch
+                received += 1
+                yield _mapped(batch)
+        if received < len(groups):
+            raise ReadersEnded(f"a reader ended with {len(groups) - received} groups unread")
+    finally:
+        for reader in readers:
+            if reader.is_alive():
+                reader.terminate()
+            reader.join()
+
+
+def _reader(
+    groups: list[tuple[list[ReadTask], int]],
+    taken: Any,
+    sender: Any,
+    prices: PriceBook,
+    folder: str,
+) -> None:
+    """A reader process: the next unread group, until none is left; an error is sent back."""
+    _use_prices(prices)
+    try:
+        while True:
+            with taken.get_lock():
+                index = taken.value
+                taken.value = index + 1
+            if index >= len(groups):
+                return
+            sender.send(read_files(*groups[index], folder))
+    except Exception as error:
+        sender.send(error)
+    finally:
+        sender.close()
 
 
 def _staging_folder() -> str:

@@ -231,10 +231,10 @@ class Indexer:
 def _end_reader_processes() -> None:
     """End the parse processes of a big first index, so quitting does not wait for them.
 
-    The index reads big jobs in a process pool whose shutdown waits for every
-    queued file; the pool's own children are the only multiprocessing children
-    this process has. The refresh then fails with BrokenProcessPool, which the
-    stopped indexer ignores, and the stored batches stay committed.
+    The index reads big jobs in forked reader processes, which would read every
+    file given them first; they are the only multiprocessing children this
+    process has. The refresh then fails with ReadersEnded, which the stopped
+    indexer ignores, and the stored batches stay committed.
     """
     for child in multiprocessing.active_children():
         child.terminate()

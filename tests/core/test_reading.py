@@ -1,0 +1,61 @@
+"""The reader processes of a big read: every group read once, errors and killed readers told."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REAL_SAMPLES
+from tokentree.core import reading
+from tokentree.core.pricing import PriceBook
+from tokentree.core.reading import ReadersEnded, ReadTask, read_all
+
+
+def _tasks() -> list[ReadTask]:
+    paths = sorted((REAL_SAMPLES / "claude_code").rglob("*.jsonl"))
+    return [
+        ReadTask(number, str(path), "claude-code", 0, {}, path.stat().st_size)
+        for number, path in enumerate(paths, 1)
+    ]
+
+
+@pytest.fixture
+def in_processes(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(reading, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(reading, "SHARED_MEMORY", str(tmp_path))
+
+
+def test_every_group_is_read_once_by_the_readers(in_processes: None) -> None:
+    tasks = _tasks()
+    serial = list(read_all(tasks, PriceBook(), 1, None, group_bytes=20_000))
+    parallel = list(read_all(tasks, PriceBook(), 3, None, group_bytes=20_000))
+    assert len(parallel) > 3
+    read = sorted(result.task.file_id for batch in parallel for result in batch.results)
+    assert read == [task.file_id for task in tasks]
+    calls = {result.task.file_id: result.calls for batch in serial for result in batch.results}
+    assert {r.task.file_id: r.calls for b in parallel for r in b.results} == calls
+
+
+def test_an_error_in_a_reader_reaches_the_caller(
+    in_processes: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(tasks: list[ReadTask], first_id: int, folder: str) -> None:
+        raise ValueError(f"cannot read group {first_id}")
+
+    monkeypatch.setattr(reading, "read_files", broken)  # the forked readers inherit it
+    with pytest.raises(ValueError, match="cannot read group"):
+        list(read_all(_tasks(), PriceBook(), 2, None, group_bytes=20_000))
+
+
+def test_a_killed_reader_ends_the_read_with_a_clear_error(
+    in_processes: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def killed(tasks: list[ReadTask], first_id: int, folder: str) -> None:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    monkeypatch.setattr(reading, "read_files", killed)
+    with pytest.raises(ReadersEnded, match="unread"):
+        list(read_all(_tasks(), PriceBook(), 2, None, group_bytes=20_000))
