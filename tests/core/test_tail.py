@@ -15,6 +15,7 @@ from tokentree.core import tail
 from tokentree.core.sources.claude_code import MARKERS
 from tokentree.core.tail import (
     TAIL_WINDOW,
+    VETO_WINDOW,
     Chunk,
     Markers,
     NotRegularFile,
@@ -268,6 +269,54 @@ def test_blocks_read_what_one_read_of_the_file_does(
     assert everything.lines == [line.encode() for line in complete if len(line) <= limit]
     assert everything.huge_lines == sum(len(line) > limit for line in complete)
     assert (everything.next_offset, everything.pending_bytes) == (len(data) - pending, pending)
+
+
+# "a and "ab begin at the same byte (the first listed wins), and a tail marker is also wanted
+OVERLAPPING = Markers(
+    ((b'"ab', b"!no"), (b'"a', None), (b'"user"', b"!no")),
+    at_end=(b'"usage"', b"!end"),
+)
+
+
+def _wanted_by_reference(line: bytes, markers: Markers) -> bool:
+    """The rules of tail.py, written plainly: a marker in the last TAIL_WINDOW bytes, or
+    else the first marker from the start (the earlier listed of two at one byte) with no
+    veto starting within VETO_WINDOW of it, the veto whole inside the line."""
+    if any(marker in line[-TAIL_WINDOW:] for marker in markers.at_end):
+        return True
+    hits = [
+        (line.find(marker), rank, veto)
+        for rank, (marker, veto) in enumerate(markers.wanted)
+        if marker in line
+    ]
+    if not hits:
+        return False
+    hit, _, veto = min(hits)
+    return veto is None or veto not in line[hit : hit + VETO_WINDOW]
+
+
+NEAR_A_WINDOW = st.one_of(
+    st.integers(0, 30),
+    st.integers(VETO_WINDOW - 12, VETO_WINDOW + 4),
+    st.integers(TAIL_WINDOW - 12, TAIL_WINDOW + 4),
+)
+PIECE = st.one_of(
+    NEAR_A_WINDOW.map(lambda n: b"x" * n),
+    st.sampled_from([b'"usage"', b'"user"', b'"ab', b'"a', b"!no", b"!end", b"!n", b'"us']),
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(lines=st.lists(st.lists(PIECE, max_size=6).map(b"".join), max_size=8))
+def test_candidates_follow_the_rules_whatever_sits_near_the_windows(
+    tmp_path_factory: pytest.TempPathFactory, lines: list[bytes]
+) -> None:
+    path = tmp_path_factory.mktemp("rules") / "log.jsonl"
+    path.write_bytes(b"".join(line + b"\n" for line in lines))
+
+    for markers in (OVERLAPPING, WANTED, MARKERS):
+        chunk = _read(path, 0, markers, block_bytes=3000)
+        assert chunk.lines == [line for line in lines if _wanted_by_reference(line, markers)]
 
 
 def test_open_log_refuses_a_fifo_without_blocking(tmp_path: Path) -> None:

@@ -97,9 +97,11 @@ def read_line_blocks(
     most MAX_LINE_BYTES (and that line's copy as a candidate).
     """
     huge = 0
-    size = block_bytes
     with open_log(path) as handle:
         handle.seek(offset)
+        # asked for no more than the file holds (one byte more shows its end): a block's
+        # worth of fresh memory costs more than reading a small log
+        size = min(block_bytes, max(os.fstat(handle.fileno()).st_size - offset, 0) + 1)
         while True:
             data = handle.read(size)
             at_eof = len(data) < size
@@ -183,23 +185,34 @@ def _find_by_line(data: bytes, end: int, markers: Markers) -> list[bytes]:
 
     There, the first marker decides: when its veto follows closely, the line can hold
     nothing of interest (a tool result) and the rest of it is not scanned.
+
+    This loop runs once a line, so its cost is mostly calls: the tail is searched
+    backwards with `rfind` (the marker sits nearer the line's end than the window's
+    start, and one literal is found faster than by a regex), and no builtin is called
+    where a comparison does.
     """
-    pattern = _pattern(tuple(marker for marker, _ in markers.wanted))
-    in_tail = _pattern(markers.at_end).search
+    search = _pattern(tuple(marker for marker, _ in markers.wanted)).search
+    first, *others = markers.at_end
     vetoes = dict(markers.wanted)
     found: list[bytes] = []
-    find = data.find
+    append = found.append
+    find, rfind = data.find, data.rfind
     position = 0
     while position < end:
         stop = find(b"\n", position, end)
         tail = stop - TAIL_WINDOW
-        if in_tail(data, tail if tail > position else position, stop) is not None:
-            found.append(data[position:stop])
-        elif (match := pattern.search(data, position, stop)) is not None:
+        if tail < position:
+            tail = position
+        if rfind(first, tail, stop) >= 0 or (
+            others and any(rfind(marker, tail, stop) >= 0 for marker in others)
+        ):
+            append(data[position:stop])
+        elif (match := search(data, position, stop)) is not None:
             hit = match.start()
-            veto = vetoes[match.group()]
-            if veto is None or find(veto, hit, min(hit + VETO_WINDOW, stop)) < 0:
-                found.append(data[position:stop])
+            veto = vetoes[match[0]]
+            limit = hit + VETO_WINDOW
+            if veto is None or find(veto, hit, limit if limit < stop else stop) < 0:
+                append(data[position:stop])
         position = stop + 1
     return found
 
