@@ -23,6 +23,7 @@ from tokentree.core.sources import claude_code, explicit_roots, find_files
 from tokentree.core.sources.base import (
     BAD_TIMESTAMP,
     BAD_TOKENS,
+    TOKEN_LIMIT,
     FileParse,
     parse_epoch_ms,
     parse_timestamp,
@@ -220,6 +221,66 @@ def test_a_token_count_is_an_int_from_zero_below_two_to_the_53() -> None:
         assert token_count_problem(0, bad) == BAD_TOKENS, bad
     for wrong in ("12", None, [1], {"n": 1}):
         assert token_count_problem(wrong, 0) == "wrong field types", wrong
+
+
+def test_the_quick_count_check_agrees_with_token_count_problem() -> None:
+    """_count_problem checks all counts at once by their bitwise OR: right only while the
+    limit is a power of two."""
+    assert TOKEN_LIMIT & (TOKEN_LIMIT - 1) == 0
+    for bad in (2**53, 2**53 + 1, 2**63, -1, -(2**60), True, False, 12.0, "12", None):
+        for field in ("input_tokens", "output_tokens", "cache_read_input_tokens"):
+            line = claude_call("msg_1", T0, input=2**52, output=2**52 - 1)
+            line["message"]["usage"][field] = bad
+            parsed = _parse(line)
+            assert parsed.calls == [] and parsed.skipped == {token_count_problem(bad): 1}
+    [call] = _parse(claude_call("msg_1", T0, input=2**52, output=2**53 - 1, cache_read=0)).calls
+    assert call.tokens.total == 2**52 + 2**53 - 1
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "reason"),
+    [
+        (("message", "usage", "output_tokens"), True, BAD_TOKENS),
+        (("message", "usage", "input_tokens"), -1, BAD_TOKENS),
+        (("message", "usage", "cache_read_input_tokens"), 2**53, BAD_TOKENS),
+        (("message", "usage", "cache_creation", "ephemeral_1h_input_tokens"), False, BAD_TOKENS),
+        (("message", "usage", "server_tool_use"), {"web_search_requests": True}, BAD_TOKENS),
+        (("message", "usage", "output_tokens"), "9000", "wrong field types"),
+        (("message", "model"), 7, "wrong field types"),
+    ],
+)
+def test_a_bad_later_line_of_a_call_is_skipped_and_counted_and_cannot_win(
+    path: tuple[str, ...], value: object, reason: str
+) -> None:
+    """Each content block repeats the usage: every copy is checked, not only the first."""
+    first = claude_call("msg_1", T0, tools=(("Read", {"file_path": "/src/app.py"}),))
+    later = claude_call("msg_1", T0, output=9_000, tools=(("Bash", {"command": "pytest"}),))
+    later["message"]["usage"]["server_tool_use"] = {"web_search_requests": 0}
+    node = later
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    parsed = _parse(first, later)
+    [call] = parsed.calls
+    assert (call.tokens.total, call.tools) == (110, ("Read app.py",))
+    assert parsed.skipped == {reason: 1}
+
+
+def test_the_lines_of_a_call_join_their_tools_and_the_fullest_usage_and_rank_win() -> None:
+    read = ("Read", {"file_path": "/src/app.py"})
+    bash = ("Bash", {"command": "pytest -q"})
+    replay = claude_call("msg_1", T0, sidechain=True)  # a sidechain replay ranks lower
+    parsed = _parse(
+        replay,
+        claude_call("msg_1", T0, tools=(read,)),
+        claude_call("msg_1", T0, output=500, tools=(bash, read, bash)),
+        claude_call("msg_1", T0, output=300, tools=(read,)),
+    )
+    [call] = parsed.calls
+    assert call.tools == ("Read app.py", "Bash pytest", "Bash pytest")
+    assert (call.tokens.output, call.subagent) == (500, True)  # as its first line says
+    top = claude_code._RANK_TOP_LEVEL + claude_code._RANK_MAIN_THREAD
+    assert parsed.ranks == [top + 10 + 500]
 
 
 def test_a_timestamp_lies_between_2000_and_a_day_from_now() -> None:
