@@ -142,6 +142,25 @@ def test_copies_of_a_call_get_one_answer() -> None:
     assert found[1] == found[2] and found[1][0] == IDLE
 
 
+def test_sessions_interleaved_in_one_file_each_keep_their_own_cache() -> None:
+    """The loop keeps the session of the call before: one of another session (or of another
+    source with the same id) must switch to its own."""
+    first = [call(1, 0, write_5m=30_000), call(2, 9, write_5m=31_000)]
+    second = [
+        call(3, 1, write_5m=20_000)._replace(session_id="s2"),
+        call(4, 2, write_5m=500, read=20_000)._replace(session_id="s2"),
+    ]
+    other = [
+        call(5, 3, write_5m=25_000)._replace(source="codex"),
+        call(6, 30, write_5m=26_000)._replace(source="codex"),
+    ]
+    mixed = [first[0], second[0], other[0], second[1], first[1], other[1]]
+    found = dict(zip(mixed, misses(mixed), strict=True))
+    for session in (first, second, other):
+        assert [found[c] for c in session] == misses(session)
+    assert [found[c][0] for c in mixed] == ["", "", "", "", IDLE, IDLE]
+
+
 SEQUENCE = [
     call(1, 0, write_5m=30_000),
     call(2, 1, write_5m=2_000, read=30_000),

@@ -563,6 +563,33 @@ def test_calls_in_a_time_span_are_the_calls_whose_time_is_in_it(isolated_home: P
     ]
 
 
+def test_the_staged_activity_is_what_activity_of_sums() -> None:
+    """A reader inserts the sums of one-bucket copies straight from its GROUP BY, and adds the
+    split copies' parts after: the rows activity_of() gives for the same copies."""
+    from tokentree.core.activity_sums import activity_of
+    from tokentree.core.pricing import PriceBook
+    from tokentree.core.reading import parser_for
+    from tokentree.core.rows import call_rows
+    from tokentree.core.staging import Stage
+
+    stage = Stage()
+    parse = parser_for("claude-code")
+    lines = [
+        claude_call("msg_a", T0, tools=(("Read", {"file_path": "a.py"}),)),
+        claude_call("msg_b", T0 + timedelta(minutes=1), tools=(("Read", {"file_path": "b.py"}),)),
+        claude_call("msg_c", T0 + timedelta(minutes=2), tools=(("Edit", {}), ("Glob", {}))),
+        claude_call("msg_d", T0 + timedelta(minutes=3), tools=(("Edit", {}), ("Glob", {}))),
+        claude_call("msg_e", T0 + timedelta(minutes=40)),
+    ]
+    parsed = parse([jsonl(line).rstrip(b"\n") for line in lines], {}, "/logs/s.jsonl")
+    stage.add(7, call_rows(parsed.calls, parsed.ranks, PriceBook(), parsed.families))
+    db = sqlite3.connect(":memory:")
+    db.deserialize(stage.finish())
+    staged = db.execute("SELECT * FROM staged_activity").fetchall()
+    assert sorted(staged) == sorted(activity_of(db, "staged"))
+    assert {row[6] for row in staged} == {"reading", "editing", "conversation"}
+
+
 def test_a_file_staged_in_blocks_keeps_one_merged_copy_of_a_repeated_call() -> None:
     """A response met again later in the same file (its next block, or a resumed session's
     repeat) is merged into the row already staged: the fullest usage and every tool."""

@@ -79,6 +79,28 @@ def test_unknown_models_are_unpriced_not_free() -> None:
     )
 
 
+def test_a_model_with_no_price_is_looked_up_once_and_stays_unpriced(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A lookup that found no price is remembered (as None) like one that found rates."""
+    from tokentree.core import pricing
+
+    looked_up = []
+    library_rates = pricing._library_rates
+    monkeypatch.setattr(
+        pricing, "_library_rates", lambda *key: looked_up.append(key) or library_rates(*key)
+    )
+    book = PriceBook()
+    call = _call("gpt-oss-120b-local", Tokens(input=5), source="codex")
+    for _ in range(3):
+        assert book.price_of(call.model, "codex", call.timestamp, "", call.tokens, 0) == (
+            0.0,
+            Pricing.UNPRICED,
+        )
+    assert book.rates_for(call.model, "codex", call.timestamp) is None
+    assert len(looked_up) == 1 and list(book.take_learned().values()) == [None]
+
+
 def test_user_prices_override_and_add_models() -> None:
     book = PriceBook(
         {

@@ -38,18 +38,40 @@ def activity_of(
     db: sqlite3.Connection, table: str, where: str = "1", params: Sequence[Any] = ()
 ) -> list[ActivityRow]:
     """ACTIVITY_COLUMNS rows summing the copies in `table` (with `file_id`) that match `where`."""
-    keys = "file_id, source, session, project, model"
-    rows = db.execute(
-        f"SELECT {keys}, {SLOT} AS slot, bucket, sum({TOTAL}), sum(cost)"
-        f" FROM {table} WHERE bucket != '' AND {where} GROUP BY {keys}, slot, bucket",
-        params,
-    ).fetchall()
+    rows = db.execute(_one_bucket_sums(table, where), params).fetchall()
+    return rows + _split_rows(db, table, where, params)
+
+
+def insert_activity(
+    db: sqlite3.Connection, into: str, table: str, where: str = "1", params: Sequence[Any] = ()
+) -> None:
+    """Insert activity_of()'s rows into the table `into`: the sums of the copies with one
+    bucket (most) go from SELECT to INSERT without a round trip through Python."""
+    db.execute(f"INSERT INTO {into} {_one_bucket_sums(table, where)}", params)
+    marks = ", ".join("?" * len(ACTIVITY_COLUMNS))
+    db.executemany(f"INSERT INTO {into} VALUES ({marks})", _split_rows(db, table, where, params))
+
+
+_KEYS = "file_id, source, session, project, model"
+
+
+def _one_bucket_sums(table: str, where: str) -> str:
+    return (
+        f"SELECT {_KEYS}, {SLOT} AS slot, bucket, sum({TOTAL}), sum(cost)"
+        f" FROM {table} WHERE bucket != '' AND {where} GROUP BY {_KEYS}, slot, bucket"
+    )
+
+
+def _split_rows(
+    db: sqlite3.Connection, table: str, where: str, params: Sequence[Any]
+) -> list[ActivityRow]:
+    """The summed parts of the copies whose tools fall in several buckets."""
     split_rows = db.execute(
-        f"SELECT {keys}, {SLOT}, tools, {TOTAL}, cost FROM {table} WHERE bucket = '' AND {where}",
+        f"SELECT {_KEYS}, {SLOT}, tools, {TOTAL}, cost FROM {table} WHERE bucket = '' AND {where}",
         params,
     )
-    sums = split_sums((tuple(row[:6]), *row[6:]) for row in split_rows)
-    return rows + [(*key, tokens, cost) for key, (tokens, cost) in sums.items()]
+    sums = split_sums((row[:6], *row[6:]) for row in split_rows)
+    return [(*key, tokens, cost) for key, (tokens, cost) in sums.items()]
 
 
 def split_sums(

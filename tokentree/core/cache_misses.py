@@ -90,35 +90,43 @@ class SessionCache:
         from another model, that model's last call. The prompt must carry that history on
         and most of it be missing from the cache reads, unless Claude logged a cause (its
         word that it missed); either way at least `min_tokens` were sent again."""
-        last = self.by_model.get(self.last_model)
-        if last is None or call.timestamp < last.timestamp:
+        by_model, timestamp, model = self.by_model, call.timestamp, call.model
+        last = by_model.get(self.last_model)
+        if last is None or timestamp < last.timestamp:
             return "", None
-        same = self.by_model.get(call.model)
-        warm = same is not None and call.timestamp - same.timestamp <= same.lifetime
-        before = same if warm or last.model == call.model else last
+        same = by_model.get(model)
+        warm = same is not None and timestamp - same.timestamp <= same.lifetime
+        before = same if warm or last.model == model else last
         assert before is not None
-        if rewritten(call.tokens, before.prompt) < min_tokens:
+        # Tokens' properties, added up here: every call a reader indexes comes through
+        fresh, write_5m, write_1h, cache_read = call.tokens[:4]
+        uncached = fresh + write_5m + write_1h
+        if min(uncached, before.prompt) < min_tokens:  # rewritten()
             return "", before
-        continued = call.tokens.prompt >= before.prompt * CONTINUED  # not compacted, cleared
-        mostly_missed = continued and call.tokens.cache_read < before.prompt / 2
-        if before.model == call.model and not warm:
+        # not compacted or cleared
+        continued = uncached + cache_read >= before.prompt * CONTINUED
+        mostly_missed = continued and cache_read < before.prompt / 2
+        if before.model == model and not warm:
             return (IDLE if mostly_missed else ""), before
         reason = call.cache_miss.partition(" ")[0]
         if reason in LOGGED_CAUSES:
             return reason, before
         if not mostly_missed:
             return "", before
-        return (NOT_CACHED if before.model == call.model else MODEL_SWITCH), before
+        return (NOT_CACHED if before.model == model else MODEL_SWITCH), before
 
     def saw(self, call: ApiCall, cause: str = "", waste: float = 0.0) -> None:
         """`call` is now the last of its model (its cause and waste kept for its copies)."""
-        before = self.by_model.get(call.model)
-        long_lived = call.tokens.cache_write_1h or (before and before.lifetime == LONG_LIFETIME)
+        model = call.model
+        fresh, write_5m, write_1h, cache_read = call.tokens[:4]
+        before = self.by_model.get(model)
+        long_lived = write_1h or (before and before.lifetime == LONG_LIFETIME)
         lifetime = LONG_LIFETIME if long_lived else SHORT_LIFETIME
-        self.by_model[call.model] = Previous(
-            call.key, call.timestamp, call.model, call.tokens.prompt, lifetime, cause, waste
+        prompt = fresh + write_5m + write_1h + cache_read
+        self.by_model[model] = Previous(
+            call.key, call.timestamp, model, prompt, lifetime, cause, waste
         )
-        self.last_model = call.model
+        self.last_model = model
 
     def copy_of(self, call: ApiCall) -> Previous | None:
         """The answer already given for this call, if it is another copy of the last one."""
@@ -157,16 +165,21 @@ def file_misses(
     carried: dict[str, list[Any]] = state.setdefault(CARRIED, {})
     sessions: dict[str, SessionCache] = {}
     found: list[tuple[str, float]] = [("", 0.0)] * len(calls)
-    for position in sorted(range(len(calls)), key=lambda at: calls[at].timestamp):
+    times = [call.timestamp for call in calls]
+    source = session_id = None
+    session = SessionCache()
+    for position in sorted(range(len(calls)), key=times.__getitem__):
         call = calls[position]
         if call.subagent:
             continue
-        name = f"{call.source}:{call.session_id}"
-        if name not in sessions:
-            sessions[name] = (
-                SessionCache.from_carried(carried[name]) if name in carried else SessionCache()
-            )
-        session = sessions[name]
+        if call.session_id != session_id or call.source != source:  # most follow their own
+            source, session_id = call.source, call.session_id
+            name = f"{source}:{session_id}"
+            if name not in sessions:
+                sessions[name] = (
+                    SessionCache.from_carried(carried[name]) if name in carried else SessionCache()
+                )
+            session = sessions[name]
         copy = session.copy_of(call)
         if copy is not None:
             found[position] = (copy.cause, copy.waste)

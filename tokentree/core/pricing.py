@@ -91,7 +91,9 @@ class Rates:
         web_searches: int = 0,
     ) -> float:
         """The cost of one request; every indexed call is priced here, so no Tokens is built."""
-        rates = self.for_prompt(fresh + write_5m + write_1h + cache_read)
+        rates = self
+        if self.tier is not None:  # for_prompt(), in line
+            rates = self.for_prompt(fresh + write_5m + write_1h + cache_read)
         return (
             fresh * rates.input
             + write_5m * rates.cache_write_5m
@@ -112,6 +114,8 @@ class Pricing(IntEnum):
 RateKey = tuple[str, str, int, str]
 """(model, source, UTC day number, speed): the unit prices are looked up and remembered in."""
 SECONDS_PER_DAY = 86_400
+_UNKNOWN: Any = object()
+"""A RateKey not looked up yet (None is one looked up that has no price)."""
 
 
 class PriceBook:
@@ -136,7 +140,8 @@ class PriceBook:
     def rates_for(self, model: str, source: str, timestamp: float, speed: str = "") -> Rates | None:
         """The rates of a call made at `timestamp`: looked up once per model and UTC day."""
         key = (model, source, int(timestamp // SECONDS_PER_DAY), speed)
-        return self._known[key] if key in self._known else self.rates_on(key)
+        found = self._known.get(key, _UNKNOWN)
+        return self.rates_on(key) if found is _UNKNOWN else found
 
     def rates_on(self, key: RateKey) -> Rates | None:
         """The rates of (model, source, UTC day number, speed), remembered."""
@@ -174,7 +179,10 @@ class PriceBook:
         """price() for a call already taken apart: the index prices every row with it."""
         if not any(tokens):
             return 0.0, Pricing.UNPRICED
-        rates = self.rates_for(model, source, timestamp, speed)
+        key = (model, source, int(timestamp // SECONDS_PER_DAY), speed)  # rates_for(), in line
+        rates = self._known.get(key, _UNKNOWN)
+        if rates is _UNKNOWN:
+            rates = self.rates_on(key)
         if rates is None:
             return 0.0, Pricing.UNPRICED
         guessed = (rates.estimated or rates.stand_ins) and rates.estimated_for(tokens)

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable
+from functools import cache
 
-from tokentree.core.activity_sums import ACTIVITY_COLUMNS, activity_of
+from tokentree.core.activity_sums import ACTIVITY_COLUMNS, insert_activity
 from tokentree.core.rows import COLUMN_LIST, COLUMNS, NAMES, ROLLUP_COLUMNS, Row, merged, rollup_of
 
 _SCHEMA = (
@@ -32,8 +33,19 @@ _SCHEMA = (
 )
 STAGED_TABLES = ("staged", "staged_prompts", "staged_rollup", "staged_activity")
 _INSERT = f"INSERT INTO staged VALUES (?, ?, {', '.join('?' * len(COLUMNS))})"
-_INSERT_ACTIVITY = f"INSERT INTO staged_activity VALUES ({', '.join('?' * len(ACTIVITY_COLUMNS))})"
 _KEY = NAMES.index("key")
+
+
+@cache
+def _empty() -> bytes:
+    """The tables, created once per process: a reader stages hundreds of groups of files,
+    and loading them as bytes costs an eighth of creating them."""
+    db = sqlite3.connect(":memory:", isolation_level=None)
+    for statement in _SCHEMA:
+        db.execute(statement)
+    data = db.serialize()
+    db.close()
+    return data
 
 
 class Stage:
@@ -46,8 +58,7 @@ class Stage:
 
     def __init__(self, first_id: int = 1) -> None:
         self.db = sqlite3.connect(":memory:", isolation_level=None)
-        for statement in _SCHEMA:
-            self.db.execute(statement)
+        self.db.deserialize(_empty())
         self.db.execute("BEGIN")
         self.file_id = -1
         self.staged = first_id - 1  # the last id given: the next row's is one more
@@ -93,8 +104,7 @@ class Stage:
         """The staged database, as bytes to send to the index, with the sums and activity of
         each file's copies (the index takes them for a file it had no copies of)."""
         self.db.execute("INSERT INTO staged_rollup " + rollup_of("staged"))
-        rows = activity_of(self.db, "staged")
-        self.db.executemany(_INSERT_ACTIVITY, rows)
+        insert_activity(self.db, "staged_activity", "staged")
         self.db.execute("COMMIT")
         data = self.db.serialize()
         self.db.close()
