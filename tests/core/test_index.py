@@ -214,6 +214,41 @@ def test_copies_staged_with_ids_already_taken_get_new_ones(
     assert index.check() == []
 
 
+def test_a_first_build_gives_back_its_page_cache_and_syncs_again(
+    isolated_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A first build runs unsynced with a big page cache; the index that stays open (the
+    view's, for hours) is back on SQLite's own settings, whether the build ends or fails."""
+    from tokentree.core.index.store import COLD_CACHE_SIZE, DEFAULT_CACHE_SIZE
+
+    harness = Harness(isolated_home)
+    shutil.copytree(REAL_SAMPLES / "claude_code", harness.projects)
+    index = Index(harness.db)
+    during: list[tuple[int, int]] = []
+    store = index._store
+
+    def watched(*args, **kwargs):
+        during.append(_settings(index))
+        raise OSError("disk full")
+
+    monkeypatch.setattr(index, "_store", watched)
+    with pytest.raises(OSError):
+        harness.update(index)
+    assert during == [(COLD_CACHE_SIZE, 0)] and _settings(index) == (DEFAULT_CACHE_SIZE, 1)
+    monkeypatch.setattr(index, "_store", store)
+    harness.update(index)
+    assert _settings(index) == (DEFAULT_CACHE_SIZE, 1)
+    assert index.check() == []
+
+
+def _settings(index: Index) -> tuple[int, int]:
+    """(cache_size, synchronous) of the index's connection."""
+    db = index.db
+    return db.execute("PRAGMA cache_size").fetchone()[0], db.execute(
+        "PRAGMA synchronous"
+    ).fetchone()[0]
+
+
 def test_content_blocks_of_one_response_count_once_with_the_fullest_usage(
     isolated_home: Path,
 ) -> None:

@@ -31,6 +31,8 @@ from tokentree.core.index.reader import IndexReader, Query, Reads
 from tokentree.core.index.scope import Scope
 from tokentree.core.index.store import (
     BUSY_TIMEOUT,
+    COLD_CACHE_SIZE,
+    DEFAULT_CACHE_SIZE,
     INDEXES,
     CacheUnusable,
     chunks,
@@ -223,8 +225,9 @@ class Index(Reads):
                     self.db.execute(f"DROP INDEX IF EXISTS {name}")
             derive.scope_id(self.db, [str(root.path) for root in roots])
         # A first build has nothing to lose: no fsync until it is done (a file left
-        # damaged by a power cut is rebuilt at the next start).
+        # damaged by a power cut is rebuilt at the next start), and a bigger page cache.
         self.db.execute(f"PRAGMA synchronous = {'OFF' if cold else 'NORMAL'}")
+        self.db.execute(f"PRAGMA cache_size = {COLD_CACHE_SIZE if cold else DEFAULT_CACHE_SIZE}")
         try:
             waiting: list[ReadBatch] = []
             size = 0
@@ -245,6 +248,7 @@ class Index(Reads):
                 self._derived(derive.derive(self.db))
         finally:
             self.db.execute("PRAGMA synchronous = NORMAL")
+            self.db.execute(f"PRAGMA cache_size = {DEFAULT_CACHE_SIZE}")
         return stats
 
     def _derived(self, first: float | None) -> None:

@@ -130,6 +130,12 @@ PAGE_SIZE = 16384
 """Bytes per page of a new index file. A first build writes each page to the WAL and again to
 the file, a system call or two a page: 16 KiB pages take about a tenth off its main-process
 CPU against SQLite's 4 KiB (1 GB of logs), and leave a warm start as fast."""
+DEFAULT_CACHE_SIZE = -2000
+"""SQLite's own page cache (2,000 KiB): enough for updates and reading."""
+COLD_CACHE_SIZE = -131072
+"""A first build's page cache (128 MiB at most, taken as pages are written): building the
+indexes then reads nothing back from the file (29,000 reads fewer for 1 GB of logs, a
+tenth of the main process's CPU)."""
 BUSY_TIMEOUT = 60
 """Seconds a writer waits for another instance's write lock."""
 _OPEN_ATTEMPTS = 20
