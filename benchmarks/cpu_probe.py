@@ -6,7 +6,7 @@ run.py starts this as a child process, in the same clean environment as the time
 `python -m tokentree report --json --tz UTC`, with an empty cache folder: the same code
 path (`tokentree.cli.main`), so a cold index forks its reader processes just as the
 command does. The command's own output goes to /dev/null; once it has returned, every
-reader has been joined (the pool's `with` block waits for them), so
+reader has been joined (the read ends only once every reader has exited), so
 
 - `RUSAGE_SELF` is the main process: interpreter start-up, imports, deduplication,
   storing the index, the report;
