@@ -1,4 +1,5 @@
-"""The persistent index: stored copies of calls (store), what counts and every sum (derive)."""
+"""The persistent index: stored copies of calls (store), a batch of reads stored (storing),
+what counts and every sum (derive)."""
 
 from tokentree.core.index.index import (
     BATCH_BYTES,

@@ -15,7 +15,6 @@ import gc
 import math
 import os
 import sqlite3
-from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
@@ -35,7 +34,6 @@ from tokentree.core.index.store import (
     DEFAULT_CACHE_SIZE,
     INDEXES,
     CacheUnusable,
-    chunks,
     is_damage,
     marks,
     open_store,
@@ -43,6 +41,7 @@ from tokentree.core.index.store import (
     transaction,
     unless_busy,
 )
+from tokentree.core.index.storing import store_batch
 from tokentree.core.pricing import PriceBook, RateKey, Rates, rates_from_json, rates_to_json
 from tokentree.core.reading import (
     GROUP_BYTES,
@@ -51,10 +50,9 @@ from tokentree.core.reading import (
     read_all,
 )
 from tokentree.core.records import Tokens
-from tokentree.core.rows import COLUMN_LIST, NAMES, merged, prefixed
-from tokentree.core.sources import Root, read_mode
-from tokentree.core.sources.base import ReadMode, SourceFile
-from tokentree.core.staging import STAGED_TABLES
+from tokentree.core.rows import NAMES
+from tokentree.core.sources import Root
+from tokentree.core.sources.base import SourceFile
 
 BATCH_BYTES = 64 * 1024 * 1024
 """Read this much, then store it in one transaction: bounds memory, shows progress."""
@@ -269,117 +267,12 @@ class Index(Reads):
         with transaction(self.db):
             touched = derive.Touched(self.db, everything=cold)
             for batch in batches:
-                self._store_batch(batch, stats, touched)
+                store_batch(self.db, batch, stats, touched, self._staged_as_stored)
+                self._learn(batch.learned_rates)
             if on_batch:
                 self._derived(derive.derive(self.db))
         if on_batch:
             on_batch()
-
-    def _store_batch(self, batch: ReadBatch, stats: UpdateStats, touched: derive.Touched) -> None:
-        self.db.deserialize(batch.staged, name="incoming")
-        stored = {
-            file_id: (offset, generation, skipped, limits)
-            for file_id, offset, generation, skipped, limits in self.db.execute(
-                "SELECT id, offset, generation, skipped, rate_limits FROM files WHERE id IN"
-                " (SELECT value FROM json_each(?))",
-                (orjson.dumps([result.task.file_id for result in batch.results]),),
-            )
-        }
-        dropped: list[int] = []
-        merging: list[int] = []
-        updates: list[tuple[Any, ...]] = []
-        for result in batch.results:
-            task = result.task
-            known = stored.get(task.file_id)
-            if result.error or known is None or known[:2] != (task.offset, task.generation):
-                dropped.append(task.file_id)  # failed, or another instance stored it first
-                if result.error:
-                    stats.problems.append(result.error)
-                    self.db.execute("UPDATE files SET unreadable = 1 WHERE id = ?", (task.file_id,))
-                continue
-            if task.offset or read_mode(task.source, task.path) is ReadMode.DATABASE:
-                merging.append(task.file_id)
-            stats.files_read += 1
-            stats.bytes_read += result.bytes_read
-            stats.new_copies += result.calls
-            counts = +result.skipped
-            if known[2]:
-                counts += Counter(orjson.loads(known[2]))
-            updates.append(
-                (
-                    *result.stat,
-                    *result.head,
-                    result.next_offset,
-                    result.pending,
-                    orjson.dumps(result.state),
-                    orjson.dumps(dict(counts)) if counts else None,
-                    orjson.dumps(result.rate_limits) if result.rate_limits else known[3],
-                    task.file_id,
-                )
-            )
-        self.db.executemany(
-            "UPDATE files SET dev = ?, ino = ?, size = ?, mtime_ns = ?, head_len = ?,"
-            " head_hash = ?, offset = ?, pending = ?, state = ?, skipped = ?, rate_limits = ?,"
-            " missing = 0, unreadable = 0 WHERE id = ?",
-            updates,
-        )
-        for chunk in chunks(dropped):
-            for table in STAGED_TABLES:
-                self.db.execute(
-                    f"DELETE FROM incoming.{table} WHERE file_id IN ({marks(chunk)})", chunk
-                )
-        touched.staged("incoming")
-        self._merge_copies(merging)
-        self._insert_copies()
-        self.db.execute("INSERT INTO prompts SELECT * FROM incoming.staged_prompts")
-        # a file read from its start held no copies: the reader's sums are its rollup
-        for chunk in chunks(merging):
-            for table in ("staged_rollup", "staged_activity"):
-                self.db.execute(
-                    f"DELETE FROM incoming.{table} WHERE file_id IN ({marks(chunk)})", chunk
-                )
-        self.db.execute("INSERT INTO rollup SELECT * FROM incoming.staged_rollup")
-        self.db.execute("INSERT INTO activity SELECT * FROM incoming.staged_activity")
-        derive.sum_files(self.db, merging)
-        self._learn(batch.learned_rates)
-
-    def _insert_copies(self) -> None:
-        """The staged copies, with the ids their reader gave them when no copy has one of those
-        (SQLite then copies each record whole); with new ids when another batch or instance
-        took some first."""
-        low, high = self.db.execute("SELECT min(id), max(id) FROM incoming.staged").fetchone()
-        if low is None:
-            return
-        taken = self.db.execute(
-            "SELECT EXISTS(SELECT 1 FROM copies WHERE id BETWEEN ? AND ?)", (low, high)
-        ).fetchone()[0]
-        if taken or not self._staged_as_stored:
-            self.db.execute(
-                f"INSERT INTO copies(file_id, {COLUMN_LIST})"
-                f" SELECT file_id, {COLUMN_LIST} FROM incoming.staged"
-            )
-        else:
-            self.db.execute("INSERT INTO copies SELECT * FROM incoming.staged")
-
-    def _merge_copies(self, file_ids: list[int]) -> None:
-        """A grown file's new lines may complete a response stored from its earlier lines:
-        that stored copy becomes the merged one, as one read of the whole file would give."""
-        for chunk in chunks(file_ids):
-            marked = marks(chunk)
-            pairs = self.db.execute(
-                f"SELECT c.id, s.rowid, {prefixed('c')}, {prefixed('s')} FROM incoming.staged s"
-                f" JOIN copies c ON c.file_id = s.file_id AND c.key = s.key"
-                f" WHERE s.file_id IN ({marked})",
-                chunk,
-            ).fetchall()
-            width = len(NAMES)
-            for copy_id, staged_id, *values in pairs:
-                row = merged(tuple(values[:width]), tuple(values[width:]))
-                self.db.execute(
-                    f"UPDATE copies SET ({COLUMN_LIST}) = ({marks(row)}) WHERE id = ?",
-                    (*row, copy_id),
-                )
-                self.db.execute("DELETE FROM incoming.staged WHERE rowid = ?", (staged_id,))
 
     def _learn(self, learned: dict[Any, Any]) -> None:
         if not learned:
