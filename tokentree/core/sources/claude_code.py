@@ -29,6 +29,23 @@ from tokentree.core.sources.base import (
     tool_label,
     url_host,
 )
+from tokentree.core.sources.claude_code_lines import (
+    Block,
+    CacheMissReason,
+    CacheSplit,
+    Copy,
+    Counts,
+    Diagnostics,
+    Iteration,
+    Line,
+    Message,
+    OutputDetails,
+    Progress,
+    ServerTools,
+    ToolInput,
+    Usage,
+    decode_line,
+)
 from tokentree.core.sources.declaration import Source
 from tokentree.core.tail import Markers
 
@@ -82,145 +99,6 @@ def accepts(path: str) -> bool:
     return name.endswith(".jsonl") and name != "journal.jsonl"
 
 
-# The fields read from a line: msgspec builds only these and skips the rest of
-# the line without building it (tool results, file contents, thinking: most of
-# the bytes). Logs are not trusted, so a field that may hold another type is
-# `Any`, or a Struct joined with _NotObject: the line still decodes, and the
-# checks below skip the wrong type (counted as "wrong field types" where it
-# spoils a call).
-
-
-class _Fields(msgspec.Struct, gc=False):
-    """Decoded JSON holds no reference cycles, so the collector need not track these."""
-
-
-_NotObject = str | int | float | bool | None | list[Any]
-"""Any JSON value but an object: where a Struct is expected, a wrong type to skip."""
-
-
-class _ToolInput(_Fields):
-    """The arguments a tool label is made of; Write contents and Edit strings are skipped."""
-
-    file_path: Any = None
-    notebook_path: Any = None
-    command: Any = None
-    url: Any = None
-    subagent_type: Any = None
-
-
-class _Block(_Fields):
-    """A content block: `text`, `tool_use` (name, input) or another kind, left unread."""
-
-    type: Any = None
-    text: Any = None
-    name: Any = None
-    input: _ToolInput | _NotObject = None
-
-
-_Content = list[_Block | _NotObject] | str | int | float | bool | None | dict[str, Any]
-"""A string or a list of blocks; anything else is a wrong type."""
-
-
-class _CacheSplit(_Fields):
-    ephemeral_1h_input_tokens: Any = 0
-
-
-class _ServerTools(_Fields):
-    web_search_requests: Any = 0
-
-
-class _Counts(_Fields):
-    """Anthropic token counts: a missing count is 0, any other bad count makes the line wrong."""
-
-    input_tokens: Any = 0
-    cache_creation_input_tokens: Any = 0
-    cache_read_input_tokens: Any = 0
-    output_tokens: Any = 0
-    cache_creation: _CacheSplit | _NotObject = None
-
-
-class _Iteration(_Counts):
-    """One sampling step of a response (FORMATS.md §9.1): its kind, and its model if named."""
-
-    type: Any = None
-    model: Any = None
-
-
-_Steps = list[_Iteration | _NotObject] | str | int | float | bool | None | dict[str, Any]
-"""A list of steps; anything else is a wrong type, ignored like a wrong cache split."""
-
-
-class _OutputDetails(_Fields):
-    thinking_tokens: Any = None  # the part of output_tokens that was thinking (§9.1)
-
-
-class _Usage(_Counts):
-    """A response's usage: the executor's tokens, and the steps they were sampled in."""
-
-    speed: Any = None  # "fast" in fast mode (FORMATS.md §1.6)
-    server_tool_use: _ServerTools | _NotObject = None  # web searches, billed per search
-    iterations: _Steps = None
-    output_tokens_details: _OutputDetails | _NotObject = None
-
-
-class _CacheMissReason(_Fields):
-    type: Any = None
-    cache_missed_input_tokens: Any = None  # a magnitude, never a billing number
-
-
-class _Diagnostics(_Fields):
-    """The cache-diagnosis beta's verdict on a request (FORMATS.md §9.1)."""
-
-    cache_miss_reason: _CacheMissReason | _NotObject = None
-
-
-class _Message(_Fields):
-    """An API message: the model's response on assistant lines, the prompt on user lines."""
-
-    id: Any = None
-    model: Any = None
-    usage: _Usage | _NotObject = None
-    content: _Content = None
-    diagnostics: _Diagnostics | _NotObject = None
-
-
-class _Line(_Fields):
-    """A transcript line."""
-
-    type: Any = None
-    message: _Message | _NotObject = None
-    data: _Progress | _NotObject = None
-    requestId: Any = None
-    timestamp: Any = None
-    sessionId: Any = None
-    cwd: Any = None
-    version: Any = None
-    agentId: Any = None
-    isSidechain: Any = None
-    isMeta: Any = None
-    isCompactSummary: Any = None
-
-
-class _Copy(_Line):
-    """A progress line's copy: a whole transcript line or a bare API message, so both fields."""
-
-    id: Any = None
-    model: Any = None
-    usage: _Usage | _NotObject = None
-    content: _Content = None
-    diagnostics: _Diagnostics | _NotObject = None
-
-
-class _Progress(_Fields):
-    """A progress line's `data`; `agent_progress` carries a sub-agent's messages."""
-
-    type: Any = None
-    message: _Copy | _NotObject = None
-
-
-_decode_line = msgspec.json.Decoder(_Line).decode
-
-
 def parse(lines: Iterable[bytes], state: dict[str, Any], path: str) -> FileParse:
     """Calls and prompts in `lines` (the lines holding MARKERS; any other line is ignored)."""
     result = FileParse(state=state)
@@ -228,7 +106,7 @@ def parse(lines: Iterable[bytes], state: dict[str, Any], path: str) -> FileParse
         "agent-"
     )
     drafts: dict[str, _Draft] = {}
-    decode = _decode_line
+    decode = decode_line
     for line in lines:
         if line[:1] != b"{":
             result.skipped["not a JSON object"] += 1
@@ -243,7 +121,7 @@ def parse(lines: Iterable[bytes], state: dict[str, Any], path: str) -> FileParse
             _add_call(result, drafts, record, in_subagent_file, copy=False)
         elif kind == "progress":
             data = record.data
-            if type(data) is _Progress and data.type == "agent_progress":
+            if type(data) is Progress and data.type == "agent_progress":
                 embedded = _embedded_assistant_line(data, record)
                 if embedded is not None:
                     _add_call(result, drafts, embedded, True, copy=True)
@@ -269,16 +147,16 @@ class _Draft(msgspec.Struct, gc=False):
 
     key: str
     family: str  # the response (or its step): see FileParse.families
-    line: _Line
+    line: Line
     timestamp: float
     model: str
-    usage: _Counts
+    usage: Counts
     total: int
     tools: list[str]
     rank: int
     subagent: bool
 
-    def merge(self, usage: _Counts, total: int, model: str, tools: list[str], rank: int) -> None:
+    def merge(self, usage: Counts, total: int, model: str, tools: list[str], rank: int) -> None:
         """Another line of the same call: keep the fullest usage, join the tools."""
         if total > self.total:
             self.usage, self.total, self.model = usage, total, model
@@ -300,7 +178,7 @@ class _Draft(msgspec.Struct, gc=False):
             session_id = _session_from_path(path)
         cwd = cwd if type(cwd) is str else ""
         usage = self.usage
-        executor = type(usage) is _Usage  # a step billed apart has no mode or searches of its own
+        executor = type(usage) is Usage  # a step billed apart has no mode or searches of its own
         return ApiCall(
             NAME,
             self.key,
@@ -324,17 +202,17 @@ class _Draft(msgspec.Struct, gc=False):
         )
 
 
-def _embedded_assistant_line(data: _Progress, outer: _Line) -> _Line | None:
+def _embedded_assistant_line(data: Progress, outer: Line) -> Line | None:
     """The sub-agent assistant line a parent's progress line carries a copy of."""
     copy = data.message
-    if type(copy) is not _Copy:
+    if type(copy) is not Copy:
         return None
-    if type(copy.message) is _Message:  # a whole transcript line
+    if type(copy.message) is Message:  # a whole transcript line
         return copy if copy.type == "assistant" else None
-    if type(copy.usage) is _Usage:  # a bare API message
-        return _Line(
+    if type(copy.usage) is Usage:  # a bare API message
+        return Line(
             type="assistant",
-            message=_Message(copy.id, copy.model, copy.usage, copy.content, copy.diagnostics),
+            message=Message(copy.id, copy.model, copy.usage, copy.content, copy.diagnostics),
             requestId=outer.requestId,
             timestamp=outer.timestamp,
             sessionId=outer.sessionId,
@@ -348,13 +226,13 @@ def _embedded_assistant_line(data: _Progress, outer: _Line) -> _Line | None:
 def _add_call(
     result: FileParse,
     drafts: dict[str, _Draft],
-    line: _Line,
+    line: Line,
     subagent_file: bool,
     *,
     copy: bool,
 ) -> None:
     message = line.message
-    if type(message) is not _Message:
+    if type(message) is not Message:
         result.skipped["assistant line without message"] += 1
         return
     model = message.model
@@ -362,7 +240,7 @@ def _add_call(
         return  # locally generated error text, not an API call
     usage = message.usage
     message_id = message.id
-    if type(usage) is not _Usage or type(message_id) is not str or not message_id:
+    if type(usage) is not Usage or type(message_id) is not str or not message_id:
         result.skipped["assistant line without usage or id"] += 1
         return
     problem = _count_problem(usage)
@@ -402,10 +280,10 @@ def _add_call(
         _add_step(drafts, draft, index, step_model, step, rank_of_copy)
 
 
-_NO_STEPS: list[tuple[int, str, _Iteration]] = []
+_NO_STEPS: list[tuple[int, str, Iteration]] = []
 
 
-def _billed_apart(steps: list[Any], model: str) -> tuple[str, list[tuple[int, str, _Iteration]]]:
+def _billed_apart(steps: list[Any], model: str) -> tuple[str, list[tuple[int, str, Iteration]]]:
     """The model the top level is billed at, and the steps billed as calls of their own, each
     with its place in `steps` and its model (FORMATS.md §9.1; counts checked by _count_problem).
 
@@ -415,7 +293,7 @@ def _billed_apart(steps: list[Any], model: str) -> tuple[str, list[tuple[int, st
     executor_model = model
     apart = []
     for index, step in enumerate(steps):
-        if type(step) is not _Iteration:
+        if type(step) is not Iteration:
             continue
         kind = step.type
         if kind == "advisor_message":
@@ -432,7 +310,7 @@ def _add_step(
     response: _Draft,
     index: int,
     model: str,
-    step: _Iteration,
+    step: Iteration,
     rank_of_copy: int,
 ) -> None:
     """A step billed apart, repeated on each line of its response: merged as the response is."""
@@ -456,7 +334,7 @@ def _add_step(
     )
 
 
-def _total(counts: _Counts) -> int:
+def _total(counts: Counts) -> int:
     return (
         counts.input_tokens
         + counts.cache_creation_input_tokens
@@ -465,7 +343,7 @@ def _total(counts: _Counts) -> int:
     )
 
 
-def _count_problem(usage: _Usage) -> str | None:
+def _count_problem(usage: Usage) -> str | None:
     """Why a count of the usage cannot be summed (every count read, in one check), or None.
 
     The steps billed apart are checked too, and their models, which price them.
@@ -476,8 +354,8 @@ def _count_problem(usage: _Usage) -> str | None:
     written = usage.cache_creation_input_tokens
     read = usage.cache_read_input_tokens
     output = usage.output_tokens
-    one_hour = split.ephemeral_1h_input_tokens if type(split) is _CacheSplit else 0
-    searches = server_tools.web_search_requests if type(server_tools) is _ServerTools else 0
+    one_hour = split.ephemeral_1h_input_tokens if type(split) is CacheSplit else 0
+    searches = server_tools.web_search_requests if type(server_tools) is ServerTools else 0
     # token_count_problem's common case in one expression, as it runs on every line: ints
     # (a bool's type is not int) whose bitwise OR, negative where one is, is below the limit
     # (a power of two) only where all are
@@ -491,14 +369,14 @@ def _count_problem(usage: _Usage) -> str | None:
     if type(steps) is not list:
         return None
     for step in steps:
-        if type(step) is _Iteration:
+        if type(step) is Iteration:
             problem = _step_problem(step)
             if problem is not None:
                 return problem
     return None
 
 
-def _step_problem(step: _Iteration) -> str | None:
+def _step_problem(step: Iteration) -> str | None:
     """Why a step that is billed, or that names the top level's model, cannot be read."""
     kind = step.type
     named = kind in ("advisor_message", "fallback_message")
@@ -512,21 +390,21 @@ def _step_problem(step: _Iteration) -> str | None:
         step.cache_creation_input_tokens,
         step.cache_read_input_tokens,
         step.output_tokens,
-        split.ephemeral_1h_input_tokens if type(split) is _CacheSplit else 0,
+        split.ephemeral_1h_input_tokens if type(split) is CacheSplit else 0,
     )
 
 
-def _tokens(usage: _Counts) -> Tokens:
+def _tokens(usage: Counts) -> Tokens:
     """Anthropic counts (already checked by _count_problem) to Tokens."""
     cache_write = usage.cache_creation_input_tokens
     split = usage.cache_creation
     write_1h = 0
-    if type(split) is _CacheSplit:
+    if type(split) is CacheSplit:
         one_hour = split.ephemeral_1h_input_tokens
         write_1h = one_hour if one_hour <= cache_write else 0
     output = usage.output_tokens
     details = getattr(usage, "output_tokens_details", None)  # steps have none
-    thinking = details.thinking_tokens if type(details) is _OutputDetails else 0
+    thinking = details.thinking_tokens if type(details) is OutputDetails else 0
     if type(thinking) is not int or not 0 <= thinking <= output:
         thinking = 0  # informational: a wrong value is not shown, and costs nothing
     # input, cache write 5m and 1h, cache read, output, of which thinking; positional: keywords
@@ -545,10 +423,10 @@ def _cache_miss(message: Any) -> str:
     """Why the request's prompt cache missed, as the cache-diagnosis beta logged it: the reason,
     and the tokens it says missed where it gives them ("tools_changed 89018"); else ""."""
     diagnostics = getattr(message, "diagnostics", None)
-    if type(diagnostics) is not _Diagnostics:
+    if type(diagnostics) is not Diagnostics:
         return ""
     reason = diagnostics.cache_miss_reason
-    if type(reason) is not _CacheMissReason or type(reason.type) is not str:
+    if type(reason) is not CacheMissReason or type(reason.type) is not str:
         return ""
     missed = reason.cache_missed_input_tokens
     if type(missed) is int and missed >= 0:
@@ -558,7 +436,7 @@ def _cache_miss(message: Any) -> str:
 
 def _web_searches(server_tools: Any) -> int:
     """Searches billed apart (the count already checked by _count_problem)."""
-    return server_tools.web_search_requests if type(server_tools) is _ServerTools else 0
+    return server_tools.web_search_requests if type(server_tools) is ServerTools else 0
 
 
 def _speed(value: Any) -> str:
@@ -580,7 +458,7 @@ def _tool_labels(content: list[Any]) -> list[str]:
     """Labels of the tool_use blocks: most lines hold one text or thinking block, and none."""
     labels = _NO_TOOLS
     for block in content:
-        if type(block) is _Block and block.type == "tool_use":
+        if type(block) is Block and block.type == "tool_use":
             name = block.name
             if isinstance(name, str):
                 if labels is _NO_TOOLS:
@@ -594,7 +472,7 @@ _NO_TOOLS: list[str] = []  # shared, never changed: merge() copies before adding
 
 def _tool_target(name: str, arguments: Any) -> str:
     """A short, non-secret target: a file's basename, a command's program, a URL's host."""
-    if type(arguments) is not _ToolInput:
+    if type(arguments) is not ToolInput:
         return ""
     if name in _FILE_TOOLS:
         return basename(arguments.file_path or arguments.notebook_path)
@@ -608,16 +486,16 @@ def _tool_target(name: str, arguments: Any) -> str:
     return ""
 
 
-def _prompt(line: _Line) -> Prompt | None:
+def _prompt(line: Line) -> Prompt | None:
     """A real user prompt starts a turn (FORMATS.md §1.4); everything else does not."""
     if line.isMeta or line.isSidechain or line.isCompactSummary:
         return None
     message = line.message
-    if type(message) is not _Message:
+    if type(message) is not Message:
         return None
     content = message.content
     if type(content) is list:
-        blocks = [block for block in content if type(block) is _Block]
+        blocks = [block for block in content if type(block) is Block]
         if any(block.type == "tool_result" for block in blocks):
             return None
         texts = [block.text for block in blocks if block.type == "text"]
