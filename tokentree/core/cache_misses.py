@@ -98,13 +98,11 @@ class SessionCache:
         warm = same is not None and timestamp - same.timestamp <= same.lifetime
         before = same if warm or last.model == model else last
         assert before is not None
-        # Tokens' properties, added up here: every call a reader indexes comes through
-        fresh, write_5m, write_1h, cache_read = call.tokens[:4]
-        uncached = fresh + write_5m + write_1h
-        if min(uncached, before.prompt) < min_tokens:  # rewritten()
+        if rewritten(call.tokens, before.prompt) < min_tokens:
             return "", before
-        # not compacted or cleared
-        continued = uncached + cache_read >= before.prompt * CONTINUED
+        # not compacted or cleared (Tokens.prompt added up here: every indexed call comes by)
+        fresh, write_5m, write_1h, cache_read = call.tokens[:4]
+        continued = fresh + write_5m + write_1h + cache_read >= before.prompt * CONTINUED
         mostly_missed = continued and cache_read < before.prompt / 2
         if before.model == model and not warm:
             return (IDLE if mostly_missed else ""), before

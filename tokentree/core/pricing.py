@@ -179,10 +179,7 @@ class PriceBook:
         """price() for a call already taken apart: the index prices every row with it."""
         if not any(tokens):
             return 0.0, Pricing.UNPRICED
-        key = (model, source, int(timestamp // SECONDS_PER_DAY), speed)  # rates_for(), in line
-        rates = self._known.get(key, _UNKNOWN)
-        if rates is _UNKNOWN:
-            rates = self.rates_on(key)
+        rates = self.rates_for(model, source, timestamp, speed)
         if rates is None:
             return 0.0, Pricing.UNPRICED
         guessed = (rates.estimated or rates.stand_ins) and rates.estimated_for(tokens)
