@@ -11,6 +11,7 @@ from dataclasses import replace
 from datetime import date
 
 from tokentree.config import ConfigError
+from tokentree.core.reading import ReadersEnded
 from tokentree.core.report import GROUPS
 from tokentree.core.sources import SOURCE_ALIASES, SOURCES
 from tokentree.core.tree import Grouping
@@ -36,6 +37,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, ConfigError) as error:  # ConfigError: [advice], checked when used
         print(f"tokentree: {error}", file=sys.stderr)
         return 2
+    except ReadersEnded as error:  # the system's doing (out of memory), not a bug to report
+        print(f"tokentree: {error}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

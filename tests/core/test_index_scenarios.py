@@ -10,6 +10,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -220,6 +221,48 @@ def test_processes_creating_the_index_at_the_same_moment_all_succeed(tmp_path: P
         with closing(Index(db)) as index:
             scope = Scope((str(logs),), ("claude-code",))
             assert len(index.calls(scope)) == 10
+
+
+def test_a_first_build_whose_reader_is_killed_keeps_its_batches_and_ends_exact(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reader of a big first build killed midway (the system out of memory): the command
+    says so in one line, the groups already stored stay, and the next run reads the rest and
+    prints the totals of a fresh read."""
+    from tokentree.core import reading
+    from tokentree.core.index import index as index_module
+
+    logs = tmp_path / "logs"
+    generate(logs, seed=5, target_bytes=3_000_000)
+    expected = tokentree(capsys, "report", "--json", "--no-cache", logs).totals
+    monkeypatch.setattr(reading, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(index_module, "GROUP_BYTES", 200_000)
+    monkeypatch.setattr(reading, "SHARED_MEMORY", str(tmp_path))
+    read_files = reading.read_files
+
+    test = os.getpid()
+
+    def killed_at_the_third(tasks: list[Any], first_id: int, folder: str) -> Any:
+        if first_id > 2 * reading.IDS_LEAST:  # the third group's ids and later
+            assert os.getpid() != test, "read in the test's own process"
+            os.kill(os.getpid(), signal.SIGKILL)
+        return read_files(tasks, first_id, folder)
+
+    monkeypatch.setattr(reading, "read_files", killed_at_the_third)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)  # two readers on any machine
+    broken = tokentree(capsys, "report", "--json", logs)
+    assert broken.code == 1 and broken.out == ""
+    assert len(broken.notices) == 1 and "reader process ended early" in broken.notices[0]
+    roots = explicit_roots([logs], ["claude-code"])
+    with closing(Index(config.index_path())) as index, pytest.raises(reading.ReadersEnded):
+        index.update(find_files(roots).files, roots, batch_bytes=1)  # each group stored
+    with closing(sqlite3.connect(config.index_path())) as db:
+        stored = db.execute("SELECT count(*) FROM copies").fetchone()[0]
+    assert 0 < stored < expected["calls"]
+    monkeypatch.setattr(reading, "read_files", read_files)
+    assert_same_totals(tokentree(capsys, "report", "--json", logs).totals, expected)
+    with closing(Index(config.index_path())) as index:
+        assert index.check() == []
 
 
 # --- a file replaced by an identical copy --------------------------------------------------------

@@ -161,7 +161,11 @@ def _in_reader_processes(
                 received += 1
                 yield _mapped(batch)
         if received < len(groups):
-            raise ReadersEnded(f"a reader ended with {len(groups) - received} groups unread")
+            raise ReadersEnded(
+                f"a reader process ended early (killed: out of memory?) with"
+                f" {len(groups) - received} groups of files unread; what was read is kept,"
+                " run tokentree again to read the rest"
+            )
     finally:
         for reader in readers:
             if reader.is_alive():
