@@ -21,14 +21,13 @@ from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 from tokentree.core.budgets import BudgetUse, budget_uses
-from tokentree.core.index import FileHealth
+from tokentree.core.index import BATCH_BYTES, FileHealth
 from tokentree.core.pricing import PriceBook
 from tokentree.live.events import Event, IndexFailed, IndexProgressed, TreeUpdated
 from tokentree.live.snapshot import Snapshot
 from tokentree.live.tree import LiveTree
 from tokentree.workspace import Workspace
 
-BATCH_BYTES = 64 * 1024 * 1024
 PROGRESS_INTERVAL = 0.1  # seconds between progress messages
 LIVE_WAIT = 0.25  # how often the idle loop looks at the stop flag
 MIN_INTERVAL = 0.25  # between two trees: a busy session updates the view four times a second
