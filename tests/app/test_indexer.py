@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
@@ -43,8 +44,10 @@ class FakeWorkspace:
     calendar: object = None
     stored: int = 0
     now: float = 0.0  # a fake clock: a batch takes a second to read, a tree one to build
+    refreshed: int = 0  # refreshes begun
 
     def refresh(self, progress, *, batch_bytes, on_batch) -> UpdateStats:
+        self.refreshed += 1
         if self.fail:
             raise OSError("disk on fire")
         total = self.batches * 10
@@ -122,3 +125,40 @@ def test_a_failed_read_is_posted_not_raised() -> None:
     indexer_for(FakeWorkspace(fail=True), posted).run(live=False)
     [failure] = posted
     assert isinstance(failure, IndexFailed) and "disk on fire" in failure.error
+
+
+def _wait_until(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + 10
+    while not condition():
+        assert time.monotonic() < deadline, "the indexer did not get there"
+        time.sleep(0.01)
+
+
+def test_a_failing_live_refresh_is_posted_once_and_the_next_change_tries_again() -> None:
+    """A live refresh that fails (a killed reader, a full disk) is shown once, however often
+    it fails; the view goes on following the logs, and the first refresh that works again
+    posts a tree (which clears the error)."""
+    posted: list[object] = []
+    workspace = FakeWorkspace(batches=1)
+    indexer = indexer_for(workspace, posted)
+    thread = threading.Thread(target=indexer.run)
+    thread.start()
+    try:
+        _wait_until(lambda: indexer.refreshes == 1)
+        workspace.fail = True
+        for attempts in (2, 3):
+            indexer.mark_dirty()
+            _wait_until(lambda n=attempts: workspace.refreshed == n and not indexer.reading)
+        workspace.fail = False
+        indexer.mark_dirty()
+        _wait_until(lambda: indexer.refreshes == 2)
+    finally:
+        indexer.stop()
+        thread.join(timeout=5)
+    shown = [
+        "failed" if isinstance(m, IndexFailed) else "tree"
+        for m in posted
+        if isinstance(m, IndexFailed) or (isinstance(m, TreeUpdated) and m.snapshot.complete)
+    ]
+    assert shown == ["tree", "failed", "tree"]
+    assert not thread.is_alive() and workspace.index.closed

@@ -76,6 +76,7 @@ class Indexer:
         self._read_all = False
         self._warm = False  # the price data is loaded (see _warm_up)
         self._shown: Extras | None = None  # last posted
+        self._failure = ""  # the error of the last refresh, if it failed (posted once)
         self._cancelled: Callable[[], bool] = lambda: False
 
     @property
@@ -108,7 +109,7 @@ class Indexer:
         if cancelled is not None:
             self._cancelled = cancelled
         try:
-            self._refresh(first=True)
+            self._attempt()
             while live and not self.stopped:
                 if not self._dirty.wait(LIVE_WAIT) or self.stopped:
                     self._warm_up()
@@ -117,14 +118,28 @@ class Indexer:
                 # few seconds: rebuild at most a third of the time
                 self._pause(self._next_tree - self.clock())
                 self._dirty.clear()
-                self._refresh(first=False)
+                self._attempt()
         except Stopped:
             pass
-        except Exception as error:  # shown in the status line; the last tree stays
-            if not self.stopped:
-                self.post(IndexFailed(f"{type(error).__name__}: {error}"))
         finally:
             self.workspace.index.close()
+
+    def _attempt(self) -> None:
+        """One refresh. A failure is shown in the status line, once until a refresh succeeds;
+        the last tree stays, and the next change tries again (a killed reader, a full disk:
+        the view goes on following the logs once the cause is gone)."""
+        try:
+            self._refresh(first=self.refreshes == 0)
+        except Stopped:
+            raise
+        except Exception as error:
+            failure = f"{type(error).__name__}: {error}"
+            if not self.stopped and failure != self._failure:
+                self.post(IndexFailed(failure))
+            self._failure = failure
+            self._shown = None  # the next tree is posted, whatever changed: it clears the error
+        else:
+            self._failure = ""
 
     def _warm_up(self) -> None:
         """Idle after the first tree: load the price data now, or the first live call of a
