@@ -12,6 +12,7 @@ from tokentree.config import Settings
 from tokentree.core.index import FileHealth, UpdateStats
 from tokentree.core.live import Recent
 from tokentree.core.tree import Kind, Node
+from tokentree.live import indexer as indexer_module
 from tokentree.live.events import IndexFailed, IndexProgressed, TreeUpdated
 from tokentree.live.indexer import Indexer
 
@@ -162,3 +163,27 @@ def test_a_failing_live_refresh_is_posted_once_and_the_next_change_tries_again()
     ]
     assert shown == ["tree", "failed", "tree"]
     assert not thread.is_alive() and workspace.index.closed
+
+
+def test_a_failed_first_refresh_is_tried_again_until_a_tree_is_shown(monkeypatch) -> None:
+    """Before the first tree no watcher reports changes: the first refresh is tried again
+    on a timer (what a killed build stored stays), its error shown once."""
+    monkeypatch.setattr(indexer_module, "FIRST_RETRY", 0.02)
+    posted: list[object] = []
+    workspace = FakeWorkspace(batches=1, fail=True)
+    indexer = indexer_for(workspace, posted)
+    thread = threading.Thread(target=indexer.run)
+    thread.start()
+    try:
+        _wait_until(lambda: workspace.refreshed >= 3)
+        workspace.fail = False
+        _wait_until(lambda: indexer.refreshes == 1)
+    finally:
+        indexer.stop()
+        thread.join(timeout=5)
+    shown = [
+        "failed" if isinstance(m, IndexFailed) else "tree"
+        for m in posted
+        if isinstance(m, IndexFailed) or (isinstance(m, TreeUpdated) and m.snapshot.complete)
+    ]
+    assert shown == ["failed", "tree"]

@@ -30,6 +30,7 @@ from tokentree.workspace import Workspace
 
 PROGRESS_INTERVAL = 0.1  # seconds between progress messages
 LIVE_WAIT = 0.25  # how often the idle loop looks at the stop flag
+FIRST_RETRY = 5.0  # seconds before a failed first refresh is tried again (what it stored stays)
 MIN_INTERVAL = 0.25  # between two trees: a busy session updates the view four times a second
 
 
@@ -77,6 +78,7 @@ class Indexer:
         self._warm = False  # the price data is loaded (see _warm_up)
         self._shown: Extras | None = None  # last posted
         self._failure = ""  # the error of the last refresh, if it failed (posted once)
+        self._retry_at = 0.0  # when a failed first refresh is tried again
         self._cancelled: Callable[[], bool] = lambda: False
 
     @property
@@ -111,6 +113,8 @@ class Indexer:
         try:
             self._attempt()
             while live and not self.stopped:
+                if self._failure and not self.refreshes and self.clock() >= self._retry_at:
+                    self._dirty.set()  # no tree yet, so no watcher: try the first one again
                 if not self._dirty.wait(LIVE_WAIT) or self.stopped:
                     self._warm_up()
                     continue
@@ -127,7 +131,8 @@ class Indexer:
     def _attempt(self) -> None:
         """One refresh. A failure is shown in the status line, once until a refresh succeeds;
         the last tree stays, and the next change tries again (a killed reader, a full disk:
-        the view goes on following the logs once the cause is gone)."""
+        the view goes on following the logs once the cause is gone), or, before the first
+        tree, FIRST_RETRY seconds later."""
         try:
             self._refresh(first=self.refreshes == 0)
         except Stopped:
@@ -138,6 +143,7 @@ class Indexer:
                 self.post(IndexFailed(failure))
             self._failure = failure
             self._shown = None  # the next tree is posted, whatever changed: it clears the error
+            self._retry_at = self.clock() + FIRST_RETRY
         else:
             self._failure = ""
 
