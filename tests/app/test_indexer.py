@@ -135,6 +135,15 @@ def _wait_until(condition: Callable[[], bool]) -> None:
         time.sleep(0.01)
 
 
+def _shown(posted: list[object]) -> list[str]:
+    """What the view was told, in order: a complete tree, or a failure."""
+    return [
+        "failed" if isinstance(m, IndexFailed) else "tree"
+        for m in posted
+        if isinstance(m, IndexFailed) or (isinstance(m, TreeUpdated) and m.snapshot.complete)
+    ]
+
+
 def test_a_failing_live_refresh_is_posted_once_and_the_next_change_tries_again() -> None:
     """A live refresh that fails (a killed reader, a full disk) is shown once, however often
     it fails; the view goes on following the logs, and the first refresh that works again
@@ -156,12 +165,7 @@ def test_a_failing_live_refresh_is_posted_once_and_the_next_change_tries_again()
     finally:
         indexer.stop()
         thread.join(timeout=5)
-    shown = [
-        "failed" if isinstance(m, IndexFailed) else "tree"
-        for m in posted
-        if isinstance(m, IndexFailed) or (isinstance(m, TreeUpdated) and m.snapshot.complete)
-    ]
-    assert shown == ["tree", "failed", "tree"]
+    assert _shown(posted) == ["tree", "failed", "tree"]
     assert not thread.is_alive() and workspace.index.closed
 
 
@@ -181,9 +185,4 @@ def test_a_failed_first_refresh_is_tried_again_until_a_tree_is_shown(monkeypatch
     finally:
         indexer.stop()
         thread.join(timeout=5)
-    shown = [
-        "failed" if isinstance(m, IndexFailed) else "tree"
-        for m in posted
-        if isinstance(m, IndexFailed) or (isinstance(m, TreeUpdated) and m.snapshot.complete)
-    ]
-    assert shown == ["failed", "tree"]
+    assert _shown(posted) == ["failed", "tree"]

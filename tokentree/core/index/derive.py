@@ -34,7 +34,7 @@ from typing import Any
 
 import orjson
 
-from tokentree.core.activity_sums import ACTIVITY_COLUMNS, ActivityRow, activity_of
+from tokentree.core.activity_sums import activity_of, insert_activity
 from tokentree.core.index.store import chunks, marks
 from tokentree.core.rows import rollup_of
 
@@ -136,11 +136,7 @@ def sum_files(db: sqlite3.Connection, file_ids: Sequence[int]) -> None:
         db.execute(f"DELETE FROM rollup WHERE file_id IN ({marked})", chunk)
         db.execute("INSERT INTO rollup " + rollup_of("copies", f"file_id IN ({marked})"), chunk)
         db.execute(f"DELETE FROM activity WHERE file_id IN ({marked})", chunk)
-        _insert_activity(db, activity_of(db, "copies", f"file_id IN ({marked})", chunk))
-
-
-def _insert_activity(db: sqlite3.Connection, rows: list[ActivityRow]) -> None:
-    db.executemany(f"INSERT INTO activity VALUES ({marks(ACTIVITY_COLUMNS)})", rows)
+        insert_activity(db, "activity", "copies", f"file_id IN ({marked})", chunk)
 
 
 def scope_id(db: sqlite3.Connection, roots: Sequence[str]) -> int:
@@ -294,7 +290,7 @@ def rebuild(db: sqlite3.Connection) -> None:
     db.execute("DELETE FROM rollup")
     db.execute("INSERT INTO rollup " + rollup_of("copies"))
     db.execute("DELETE FROM activity")
-    _insert_activity(db, activity_of(db, "copies"))
+    insert_activity(db, "activity", "copies")
     for (scope,) in db.execute("SELECT id FROM scopes").fetchall():
         derive_scope(db, scope)
 

@@ -16,11 +16,10 @@ from typing import Any
 
 import orjson
 
-from tokentree.core.activity_sums import ACTIVITY_COLUMNS, TOTAL, activity_of, split_sums
+from tokentree.core.activity_sums import ACTIVITY_COLUMNS, TOTAL, insert_activity, split_sums
 from tokentree.core.index import changes
 from tokentree.core.index.derive import in_roots
 from tokentree.core.index.scope import Scope, column_test, filters, span_filter
-from tokentree.core.index.store import marks
 from tokentree.core.records import QUARTER_HOUR, ApiCall, Prompt
 from tokentree.core.rows import (
     ROLLUP_COLUMNS,
@@ -219,10 +218,7 @@ def _matched_tables(db: sqlite3.Connection, scope: Scope, scope_id: int) -> tupl
     for table, columns in zip(tables, (ROLLUP_COLUMNS, ACTIVITY_COLUMNS), strict=True):
         db.execute(f"CREATE TABLE {table} ({', '.join(column for column, _ in columns)})")
     db.execute(f"INSERT INTO {tables[0]} {rollup_of('copies', counted)}", [scope_id, *params])
-    db.executemany(
-        f"INSERT INTO {tables[1]} VALUES ({marks(ACTIVITY_COLUMNS)})",
-        activity_of(db, "copies", counted, [scope_id, *params]),
-    )
+    insert_activity(db, tables[1], "copies", counted, [scope_id, *params])
     return tables
 
 

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from tokentree.core.activity_sums import ACTIVITY_COLUMNS, activity_of
+from tokentree.core.activity_sums import ACTIVITY_COLUMNS, insert_activity
 from tokentree.core.rows import COLUMNS, ROLLUP_COLUMNS, rollup_of
 
 SCHEMA_VERSION = 12
@@ -78,9 +78,7 @@ _TABLES = (
 
 
 def _activity_again(db: sqlite3.Connection) -> None:
-    db.executemany(
-        f"INSERT INTO activity VALUES ({marks(ACTIVITY_COLUMNS)})", activity_of(db, "copies")
-    )
+    insert_activity(db, "activity", "copies")
 
 
 ADDED_IN_12: tuple[str | Callable[[sqlite3.Connection], None], ...] = (
