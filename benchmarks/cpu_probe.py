@@ -10,8 +10,8 @@ reader has been joined (the read ends only once every reader has exited), so
 
 - `RUSAGE_SELF` is the main process: interpreter start-up, imports, deduplication,
   storing the index, the report;
-- `RUSAGE_CHILDREN` is the readers it forked and reaped: reading, scanning, parsing,
-  pricing.
+- `RUSAGE_CHILDREN` is the readers and their parent, reaped: reading, scanning, parsing,
+  pricing, importing the price data (once, in the parent).
 
 The last line on stdout is one JSON object (seconds of user + system CPU, peak RSS in KB).
 """
@@ -19,6 +19,7 @@ The last line on stdout is one JSON object (seconds of user + system CPU, peak R
 from __future__ import annotations
 
 import json
+import mmap
 import os
 import resource
 import sys
@@ -26,13 +27,15 @@ import time
 
 
 def main(argv: list[str]) -> int:
-    forks = 0
+    probe = os.getpid()
+    forked_readers = mmap.mmap(-1, 8)  # shared with every process forked below this one
 
     def forked() -> None:
-        nonlocal forks
-        forks += 1
+        if os.getppid() != probe:  # forked by the readers' parent, not by tokentree's main
+            with memoryview(forked_readers).cast("q") as count:
+                count[0] += 1
 
-    os.register_at_fork(after_in_parent=forked)
+    os.register_at_fork(after_in_child=forked)
     from tokentree.cli import main as tokentree_main  # imports count as main-process CPU
 
     sys.stdout.flush()
@@ -59,7 +62,7 @@ def main(argv: list[str]) -> int:
         "reader_cpu": round(readers.ru_utime + readers.ru_stime, 4),
         "reader_user": round(readers.ru_utime, 4),
         "reader_sys": round(readers.ru_stime, 4),
-        "readers_forked": forks,
+        "readers_forked": memoryview(forked_readers).cast("q")[0],
         "main_rss_kb": main_usage.ru_maxrss,
         "reader_rss_kb": readers.ru_maxrss,  # the largest reader
     }
