@@ -19,7 +19,7 @@ from tests.builders import (
 )
 from tokentree.core.index import Index, Scope
 from tokentree.core.records import ApiCall, Fidelity, Tokens
-from tokentree.core.sources import claude_code, explicit_roots, find_files
+from tokentree.core.sources import claude_code_parse, explicit_roots, find_files
 from tokentree.core.sources.base import (
     BAD_TIMESTAMP,
     BAD_TOKENS,
@@ -35,7 +35,7 @@ PATH = f"/logs/projects/-home-dev-atlas/{SESSION}.jsonl"
 
 
 def _parse(*records: dict | bytes, path: str = PATH) -> FileParse:
-    return claude_code.parse(jsonl(*records).splitlines(), {}, path)
+    return claude_code_parse.parse(jsonl(*records).splitlines(), {}, path)
 
 
 def test_tool_labels_come_from_the_few_arguments_read() -> None:
@@ -156,7 +156,7 @@ def test_agent_progress_copies_a_whole_line_or_a_bare_message() -> None:
         parsed = _parse(line)
         [call] = parsed.calls
         assert (call.key, call.subagent, call.tokens.total) == ("msg_sub:req_sub", True, 110)
-        assert parsed.ranks[0] < claude_code._RANK_TOP_LEVEL
+        assert parsed.ranks[0] < claude_code_parse._RANK_TOP_LEVEL
     not_assistant = agent_progress_copy(claude_prompt(T0), T0)
     assert _parse(not_assistant).calls == []
 
@@ -279,7 +279,7 @@ def test_the_lines_of_a_call_join_their_tools_and_the_fullest_usage_and_rank_win
     [call] = parsed.calls
     assert call.tools == ("Read app.py", "Bash pytest", "Bash pytest")
     assert (call.tokens.output, call.subagent) == (500, True)  # as its first line says
-    top = claude_code._RANK_TOP_LEVEL + claude_code._RANK_MAIN_THREAD
+    top = claude_code_parse._RANK_TOP_LEVEL + claude_code_parse._RANK_MAIN_THREAD
     assert parsed.ranks == [top + 10 + 500]
 
 
@@ -370,7 +370,7 @@ def test_an_advisor_step_is_a_call_of_its_own_at_the_advisor_model() -> None:
     assert executor[2:5] == advisor[2:5]  # session, project, time
     assert parsed.families == {executor.key: "msg_adv", advisor.key: "msg_adv:iter:1"}
     assert parsed.ranks == [
-        claude_code._RANK_TOP_LEVEL + claude_code._RANK_MAIN_THREAD + total
+        claude_code_parse._RANK_TOP_LEVEL + claude_code_parse._RANK_MAIN_THREAD + total
         for total in (2 + 491 + 226_584 + 7_853, 159_419 + 7_805)
     ]
 

@@ -4,7 +4,7 @@ The fields read from a line: msgspec builds only these and skips the rest of
 the line without building it (tool results, file contents, thinking: most of
 the bytes). Logs are not trusted, so a field that may hold another type is
 `Any`, or a Struct joined with NotObject: the line still decodes, and the
-parser's checks (claude_code.py) skip the wrong type, counted as "wrong field
+parser's checks (claude_code_parse.py) skip the wrong type, counted as "wrong field
 types" where it spoils a call.
 """
 

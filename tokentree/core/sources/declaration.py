@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from importlib import import_module
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,17 @@ from tokentree.core.tail import Markers
 Parser = Callable[[Iterable[bytes], dict[str, Any], str], FileParse]
 DatabaseReader = Callable[[str, dict[str, Any]], tuple[FileParse, int]]
 """(path, state) → what changed since the read that left `state`, and how many bytes it took."""
+
+
+def parser_in(module: str) -> Parser:
+    """The `parse` of `module`, imported at its first use: a start with nothing new to read
+    never loads a parser (Claude Code's, with msgspec, is 12 ms of a 0.2 s warm start)."""
+
+    def parse(lines: Iterable[bytes], state: dict[str, Any], path: str) -> FileParse:
+        parser: Parser = import_module(module).parse
+        return parser(lines, state, path)
+
+    return parse
 
 
 def _lines(path: str) -> ReadMode:
