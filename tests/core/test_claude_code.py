@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -17,6 +17,7 @@ from tests.builders import (
     token_totals,
     write,
 )
+from tests.conftest import REAL_SAMPLES
 from tokentree.core.index import Index, Scope
 from tokentree.core.records import ApiCall, Fidelity, Tokens
 from tokentree.core.sources import claude_code_parse, explicit_roots, find_files
@@ -405,6 +406,35 @@ def test_an_advisor_step_copied_into_other_files_counts_once(tmp_path: Path) -> 
     ]
     assert token_totals(calls, TOTAL_KINDS) == ADVISED_TOTALS
     assert {call.session_id for call in calls} == {SESSION} and not any(c.subagent for c in calls)
+
+
+def test_a_btw_replay_of_an_advised_response_read_later_counts_once(tmp_path: Path) -> None:
+    """Decided again alone (the update touches few calls): the replay's family, and its
+    advisor step's, are found along the key index (derive._in_family)."""
+    projects = tmp_path / "projects"
+    folder = projects / "-home-dev-atlas"
+    others = [claude_call(f"msg_{n}", T0 + timedelta(minutes=n), input=n) for n in range(1, 13)]
+    write(folder / f"{SESSION}.jsonl", claude_prompt(T0), _advised(), *others)
+    roots = explicit_roots([projects], ["claude-code"])
+    index = Index(None)
+    index.update(find_files(roots, ["claude-code"]).files, roots)
+    replayed = _advised(request_id="req_btw", sidechain=True)
+    write(folder / SESSION / "subagents" / "agent-btw1.jsonl", replayed)
+    index.update(find_files(roots, ["claude-code"]).files, roots)
+    calls = index.calls(Scope(tuple(str(root.path) for root in roots), ("claude-code",)))
+    advised = sorted(call.key for call in calls if call.key.startswith("msg_adv"))
+    assert advised == ["msg_adv:req_msg_adv", "msg_adv:req_msg_adv:iter:1"]
+    assert len(calls) == 2 + len(others) and index.check() == []
+
+
+@pytest.mark.parametrize("claude", sorted((REAL_SAMPLES / "claude_code").rglob("*.jsonl")))
+def test_a_call_s_key_begins_with_its_family_up_to_the_first_colon(claude: Path) -> None:
+    """What the index relies on to find a family's copies along the key index."""
+    parsed = claude_code_parse.parse(claude.read_bytes().splitlines(), {}, str(claude))
+    advised = _parse(_advised(), _advised(request_id="req_btw", sidechain=True))
+    for key, family in {**parsed.families, **advised.families}.items():
+        root = family.split(":")[0]
+        assert key == root or key.startswith(f"{root}:"), (key, family)
 
 
 def test_a_sub_agent_that_consulted_an_advisor_counts_both_calls(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import shutil
 import sqlite3
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -134,7 +135,7 @@ def test_a_removed_log_is_noted_from_its_first_call(tmp_path: Path) -> None:
     _same_served(build_tree(index.calls(scope), index.prompts(scope), CALENDAR), grown)
 
 
-@pytest.mark.parametrize("version", [9, 10, 11])
+@pytest.mark.parametrize("version", [9, 10, 11, 12])
 def test_an_index_of_an_older_format_is_upgraded_in_place(tmp_path: Path, version: int) -> None:
     """Its history stays: the logs of its oldest calls may be long deleted."""
     folder, path = _logs(tmp_path), tmp_path / "index.sqlite"
@@ -142,9 +143,11 @@ def test_an_index_of_an_older_format_is_upgraded_in_place(tmp_path: Path, versio
     calls = index.sums(scope, "source")
     index.close()
     db = sqlite3.connect(path)
-    db.execute("ALTER TABLE copies DROP COLUMN cache_waste")  # format 11's copies and rollup
-    db.execute("ALTER TABLE rollup DROP COLUMN cache_waste")
-    db.execute("ALTER TABLE files DROP COLUMN machine")  # and files
+    db.execute("CREATE INDEX copies_family ON copies(family) WHERE family != ''")  # format 12's
+    if version < 12:  # format 11's copies, rollup and files
+        db.execute("ALTER TABLE copies DROP COLUMN cache_waste")
+        db.execute("ALTER TABLE rollup DROP COLUMN cache_waste")
+        db.execute("ALTER TABLE files DROP COLUMN machine")
     if version < 11:  # format 10's
         db.execute("ALTER TABLE copies DROP COLUMN cache_miss")
         db.execute("DROP INDEX rollup_session")
@@ -161,8 +164,15 @@ def test_an_index_of_an_older_format_is_upgraded_in_place(tmp_path: Path, versio
     upgraded = Index(path)
     assert upgraded.notices == []
     assert upgraded.sums(scope, "source") == calls
+    assert "copies_family" not in _index_names(path)
     served = served_tree(upgraded.reader(), scope, CALENDAR, keep=upgraded.keep_days)
     _same_served(build_tree(upgraded.calls(scope), upgraded.prompts(scope), CALENDAR), served)
+
+
+def _index_names(path: Path) -> set[str]:
+    with closing(sqlite3.connect(path)) as db:
+        found = db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")
+        return {name for (name,) in found}
 
 
 def test_keeping_days_never_waits_for_another_writer(tmp_path: Path) -> None:

@@ -19,7 +19,9 @@ TOOL_SEPARATOR = "\x1f"
 
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("key", "TEXT NOT NULL"),  # the source's identity of the request: copies share it
-    ("family", "TEXT NOT NULL"),  # the response it carries (Claude's message.id), or ''
+    # the response it carries (Claude's message.id), or ''; the key begins with it up to its
+    # first ':', followed by ':' or nothing (derive._in_family finds a family's copies so)
+    ("family", "TEXT NOT NULL"),
     ("rank", "INTEGER NOT NULL"),  # which copy counts: the highest
     ("subagent", "INTEGER NOT NULL"),
     ("source", "TEXT NOT NULL"),

@@ -20,7 +20,7 @@ from typing import Any
 from tokentree.core.activity_sums import ACTIVITY_COLUMNS, insert_activity
 from tokentree.core.rows import COLUMNS, ROLLUP_COLUMNS, rollup_of
 
-SCHEMA_VERSION = 12
+SCHEMA_VERSION = 13
 
 ADDED_IN_10 = (
     "CREATE TABLE changes(generation INTEGER PRIMARY KEY AUTOINCREMENT, since REAL NOT NULL)",
@@ -96,10 +96,13 @@ project and model (the view grouped by them reads it), both made again from the 
 copies of logs still there get their waste when the readers (version 3) read them again.
 The machine of each file: '' for this machine's logs, else the machine whose call ledger
 (sources/ledger.py) it is."""
+CHANGED_IN_13 = ("DROP INDEX IF EXISTS copies_family", "DROP INDEX IF EXISTS copies_replays")
+"""A family's copies are found along the key index (derive._in_family)."""
 UPGRADES = {
-    9: ADDED_IN_10 + ADDED_IN_11 + ADDED_IN_12,
-    10: ADDED_IN_11 + ADDED_IN_12,
-    11: ADDED_IN_12,
+    9: ADDED_IN_10 + ADDED_IN_11 + ADDED_IN_12 + CHANGED_IN_13,
+    10: ADDED_IN_11 + ADDED_IN_12 + CHANGED_IN_13,
+    11: ADDED_IN_12 + CHANGED_IN_13,
+    12: CHANGED_IN_13,
 }
 """Statements that bring an index of an older format to this one in place: its history stays
 (the logs of its oldest calls may be long deleted); the indexes they drop are built again
@@ -107,10 +110,6 @@ as the upgraded index is opened (INDEXES)."""
 INDEXES = {
     "copies_file": "CREATE INDEX IF NOT EXISTS copies_file ON copies(file_id)",
     "copies_key": "CREATE INDEX IF NOT EXISTS copies_key ON copies(key, file_id, family, subagent)",
-    "copies_family": "CREATE INDEX IF NOT EXISTS copies_family ON copies(family)"
-    " WHERE family != ''",
-    "copies_replays": "CREATE INDEX IF NOT EXISTS copies_replays ON copies(family)"
-    " WHERE subagent = 1 AND family != ''",
     "prompts_file": "CREATE INDEX IF NOT EXISTS prompts_file ON prompts(file_id)",
     "prompts_session": "CREATE INDEX IF NOT EXISTS prompts_session ON prompts(session)",
     "rollup_file": "CREATE INDEX IF NOT EXISTS rollup_file ON rollup(file_id)",
