@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -59,3 +62,47 @@ def test_a_killed_reader_ends_the_read_with_a_clear_error(
     monkeypatch.setattr(reading, "read_files", killed)
     with pytest.raises(ReadersEnded, match="unread"):
         list(read_all(_tasks(), PriceBook(), 2, None, group_bytes=20_000))
+
+
+_INTERRUPTED_READ = """
+import os, sys, time
+from pathlib import Path
+from tests.core.test_reading import _tasks
+from tokentree.core import reading
+from tokentree.core.pricing import PriceBook
+
+def reading_slowly(tasks, first_id, folder):
+    Path(sys.argv[1], str(os.getpid())).touch()  # a reader has started
+    time.sleep(60)
+
+reading.PARALLEL_MIN_BYTES = 0
+reading.SHARED_MEMORY = sys.argv[2]
+reading.read_files = reading_slowly
+try:
+    list(reading.read_all(_tasks(), PriceBook(), 2, None, group_bytes=20_000))
+except KeyboardInterrupt:
+    sys.exit(130)
+"""
+
+
+def test_ctrl_c_ends_the_readers_quietly(tmp_path: Path) -> None:
+    """Ctrl-C reaches every process of the terminal's group: only the main process handles
+    it, and it ends the readers. No traceback of theirs, no process left behind."""
+    started = tmp_path / "started"
+    started.mkdir()
+    read = subprocess.Popen(
+        [sys.executable, "-c", _INTERRUPTED_READ, str(started), str(tmp_path)],
+        cwd=Path(__file__).parents[2],
+        stderr=subprocess.PIPE,
+        start_new_session=True,  # a group of its own, as a terminal's foreground job
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    deadline = time.monotonic() + 30
+    while len(list(started.iterdir())) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(list(started.iterdir())) == 2, "the readers did not start"
+    os.killpg(read.pid, signal.SIGINT)
+    _, errors = read.communicate(timeout=30)
+    assert (read.returncode, errors.decode()) == (130, "")
+    with pytest.raises(ProcessLookupError):  # not even a zombie
+        os.killpg(read.pid, 0)

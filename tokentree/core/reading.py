@@ -11,6 +11,7 @@ import gc
 import hashlib
 import mmap
 import os
+import signal
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import suppress
@@ -144,7 +145,11 @@ def _in_reader_processes(
         target=_fork_readers, args=(groups, taken, senders, prices, folder), daemon=True
     )
     try:
-        parent.start()
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})  # until it ignores Ctrl-C
+        try:
+            parent.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
         for sender in senders:
             sender.close()
         received = 0
@@ -182,17 +187,23 @@ def _fork_readers(
     folder: str,
 ) -> None:
     """The readers' parent: imports the price data, forks a reader per sender (they inherit
-    the data), and waits for them; ended (SIGTERM), it ends them first."""
-    import signal
+    the data), and waits for them; ended (SIGTERM), it ends and reaps them first.
 
+    Ctrl-C is the main process's to handle (it ends this one): here and in the readers it
+    is ignored, so no traceback of theirs is printed and none is left a zombie."""
     readers: list[int] = []
 
     def end(signum: int, frame: Any) -> None:
         for pid in readers:
             with suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+        for pid in readers:
+            with suppress(ChildProcessError):
+                os.waitpid(pid, 0)
         os._exit(1)
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     signal.signal(signal.SIGTERM, end)
     try:
         PriceBook.preload()
