@@ -213,7 +213,12 @@ def _fork_readers(
     gc.freeze()  # the readers' garbage collector never walks what they inherit: half its time
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})  # no reader goes unrecorded
     for sender in senders:
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError as error:  # no process to be had: those forked read every group
+            if not readers:
+                sender.send(error)
+            break
         if pid == 0:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
