@@ -108,38 +108,28 @@ def test_ctrl_c_ends_the_readers_quietly(tmp_path: Path) -> None:
         os.killpg(read.pid, 0)
 
 
-def test_readers_that_could_be_forked_read_every_group(
-    in_processes: None, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+@pytest.mark.parametrize("forks", [0, 1, 2])
+def test_a_process_limit_leaves_the_groups_to_the_processes_there_are(
+    in_processes: None,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+    forks: int,
 ) -> None:
-    """The system gives no second reader (a process limit): the first reads every group."""
-    fork, forks = os.fork, 0
+    """No process to be had: read here; only the readers' parent: it reads; one reader: it
+    reads every group. The same calls, and no process's traceback."""
+    fork, forked = os.fork, 0
 
-    def fork_twice() -> int:  # the readers' parent, then one reader
-        nonlocal forks
-        forks += 1
-        if forks > 2:
+    def limited() -> int:
+        nonlocal forked
+        forked += 1
+        if forked > forks:
             raise BlockingIOError(11, "Resource temporarily unavailable")
         return fork()
 
     tasks = _tasks()
     serial = list(read_all(tasks, PriceBook(), 1, None, group_bytes=20_000))
-    monkeypatch.setattr(os, "fork", fork_twice)
+    monkeypatch.setattr(os, "fork", limited)
     parallel = list(read_all(tasks, PriceBook(), 3, None, group_bytes=20_000))
     calls = {result.task.file_id: result.calls for batch in serial for result in batch.results}
     assert {r.task.file_id: r.calls for b in parallel for r in b.results} == calls
-    assert capfd.readouterr().err == ""  # no process's traceback
-
-
-def test_no_reader_to_be_had_is_told(in_processes: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    fork, forks = os.fork, 0
-
-    def fork_once() -> int:  # the readers' parent only
-        nonlocal forks
-        forks += 1
-        if forks > 1:
-            raise BlockingIOError(11, "Resource temporarily unavailable")
-        return fork()
-
-    monkeypatch.setattr(os, "fork", fork_once)
-    with pytest.raises(BlockingIOError, match="Resource temporarily unavailable"):
-        list(read_all(_tasks(), PriceBook(), 2, None, group_bytes=20_000))
+    assert capfd.readouterr().err == ""

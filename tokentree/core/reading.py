@@ -114,9 +114,17 @@ def read_all(
             if folder:
                 shutil.rmtree(folder, ignore_errors=True)
     else:
-        _use_prices(prices)
         groups = _groups(list(tasks), sizes, group_bytes, first_id)
-        yield from _reporting((read_files(*group) for group in groups), sizes, progress)
+        yield from _reporting(_read_here(groups, prices), sizes, progress)
+
+
+def _read_here(
+    groups: Iterable[tuple[list[ReadTask], int]], prices: PriceBook
+) -> Iterator[ReadBatch]:
+    """The groups' batches, read in this process one after the other."""
+    _use_prices(prices)
+    for group in groups:
+        yield read_files(*group)
 
 
 class ReadersEnded(RuntimeError):
@@ -144,12 +152,13 @@ def _in_reader_processes(
     parent = context.Process(
         target=_fork_readers, args=(groups, taken, senders, prices, folder), daemon=True
     )
+    if not _started(parent):  # no process to be had (a limit): the groups are read here
+        for receiver, sender in pipes:
+            receiver.close()
+            sender.close()
+        yield from _read_here(groups, prices)
+        return
     try:
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})  # until it ignores Ctrl-C
-        try:
-            parent.start()
-        finally:
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
         for sender in senders:
             sender.close()
         received = 0
@@ -177,6 +186,19 @@ def _in_reader_processes(
         parent.join()
         for receiver, _ in pipes:
             receiver.close()
+
+
+def _started(parent: Any) -> bool:
+    """Start the readers' parent, with Ctrl-C held back until it ignores it; False when the
+    system gives no process."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        parent.start()
+    except OSError:
+        return False
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    return True
 
 
 def _fork_readers(
@@ -215,9 +237,7 @@ def _fork_readers(
     for sender in senders:
         try:
             pid = os.fork()
-        except OSError as error:  # no process to be had: those forked read every group
-            if not readers:
-                sender.send(error)
+        except OSError:  # no process to be had (a limit): those forked read every group
             break
         if pid == 0:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -230,9 +250,11 @@ def _fork_readers(
             finally:
                 os._exit(0)
         readers.append(pid)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+    if not readers:  # not one: this process reads them
+        _reader(groups, taken, senders[0], prices, folder)
     for sender in senders:
         sender.close()
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
     for pid in readers:
         os.waitpid(pid, 0)
 
