@@ -229,7 +229,7 @@ def test_a_first_build_whose_reader_is_killed_keeps_its_batches_and_ends_exact(
     """A reader of a big first build killed midway (the system out of memory): the command
     says so in one line, the groups already stored stay, and the next run reads the rest and
     prints the totals of a fresh read."""
-    from tokentree.core import reading
+    from tokentree.core import readers, reading
     from tokentree.core.index import index as index_module
 
     logs = tmp_path / "logs"
@@ -237,7 +237,7 @@ def test_a_first_build_whose_reader_is_killed_keeps_its_batches_and_ends_exact(
     expected = tokentree(capsys, "report", "--json", "--no-cache", logs).totals
     monkeypatch.setattr(reading, "PARALLEL_MIN_BYTES", 0)
     monkeypatch.setattr(index_module, "GROUP_BYTES", 200_000)
-    monkeypatch.setattr(reading, "SHARED_MEMORY", str(tmp_path))
+    monkeypatch.setattr(readers, "SHARED_MEMORY", str(tmp_path))
     read_files = reading.read_files
 
     test = os.getpid()

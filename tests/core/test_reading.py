@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REAL_SAMPLES
-from tokentree.core import reading
+from tokentree.core import readers, reading
 from tokentree.core.pricing import PriceBook
 from tokentree.core.reading import ReadersEnded, ReadTask, read_all
 
@@ -28,7 +28,7 @@ def _tasks() -> list[ReadTask]:
 @pytest.fixture
 def in_processes(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(reading, "PARALLEL_MIN_BYTES", 0)
-    monkeypatch.setattr(reading, "SHARED_MEMORY", str(tmp_path))
+    monkeypatch.setattr(readers, "SHARED_MEMORY", str(tmp_path))
 
 
 def test_every_group_is_read_once_by_the_readers(in_processes: None) -> None:
@@ -68,7 +68,7 @@ _INTERRUPTED_READ = """
 import os, sys, time
 from pathlib import Path
 from tests.core.test_reading import _tasks
-from tokentree.core import reading
+from tokentree.core import reading, readers
 from tokentree.core.pricing import PriceBook
 
 def reading_slowly(tasks, first_id, folder):
@@ -76,7 +76,7 @@ def reading_slowly(tasks, first_id, folder):
     time.sleep(60)
 
 reading.PARALLEL_MIN_BYTES = 0
-reading.SHARED_MEMORY = sys.argv[2]
+readers.SHARED_MEMORY = sys.argv[2]
 reading.read_files = reading_slowly
 try:
     list(reading.read_all(_tasks(), PriceBook(), 2, None, group_bytes=20_000))

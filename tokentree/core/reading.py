@@ -1,17 +1,15 @@
 """Reading what is new in log files into priced rows: the part of indexing that uses every core.
 
-Workers read groups of files and stage what they found in a small SQLite
-database (see index.staging); the index copies it in and decides which copy of
-a call counts.
+Groups of files are read, here or by reader processes (readers.py), each into a
+small SQLite database of what it found (staging.py); the index copies it in and
+decides which copy of a call counts.
 """
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import mmap
 import os
-import signal
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import suppress
@@ -32,9 +30,6 @@ from tokentree.core.staging import Stage
 HEAD_BYTES = 4096
 PARALLEL_MIN_BYTES = 16 * 1024 * 1024  # below this, starting worker processes costs more
 GROUP_BYTES = 4 * 1024 * 1024  # files sent to a worker at a time
-SHARED_MEMORY = "/dev/shm"
-"""Where readers leave their staged batches for the index, when the system has it (a folder
-in memory); the temporary folder otherwise."""
 ID_BYTES = 64
 """A group of files is given an id for each this many bytes it holds (IDS_LEAST at least)
 for the copies it stages: no call takes fewer bytes of log. The index takes the ids as they
@@ -102,219 +97,27 @@ def read_all(
     sizes = {task.file_id: task.size for task in tasks}
     total = sum(sizes.values())
     if workers > 1 and total >= PARALLEL_MIN_BYTES and len(tasks) > 1:
-        import shutil  # not for warm starts
+        from tokentree.core.readers import in_reader_processes  # not for warm starts
 
         ordered = sorted(tasks, key=lambda task: sizes[task.file_id], reverse=True)
         groups = list(_groups(ordered, sizes, group_bytes, first_id))
-        folder = _staging_folder()
-        try:
-            done = _in_reader_processes(groups, workers, prices, folder)
-            yield from _reporting(done, sizes, progress)
-        finally:
-            if folder:
-                shutil.rmtree(folder, ignore_errors=True)
+        yield from _reporting(in_reader_processes(groups, workers, prices), sizes, progress)
     else:
         groups = _groups(list(tasks), sizes, group_bytes, first_id)
-        yield from _reporting(_read_here(groups, prices), sizes, progress)
+        yield from _reporting(read_here(groups, prices), sizes, progress)
 
 
-def _read_here(
+def read_here(
     groups: Iterable[tuple[list[ReadTask], int]], prices: PriceBook
 ) -> Iterator[ReadBatch]:
     """The groups' batches, read in this process one after the other."""
-    _use_prices(prices)
+    use_prices(prices)
     for group in groups:
         yield read_files(*group)
 
 
 class ReadersEnded(RuntimeError):
     """A reader process ended before the files given to the readers were read (killed)."""
-
-
-def _in_reader_processes(
-    groups: list[tuple[list[ReadTask], int]], workers: int, prices: PriceBook, folder: str
-) -> Iterator[ReadBatch]:
-    """The groups' batches, each as soon as one of `workers` forked readers has read it.
-
-    Lighter in this process than a process pool, whose threads and queues cost it 0.05 s per
-    GB (the process that more cores do not make faster): the readers inherit the groups when
-    forked, take the next one from a shared counter, and each sends its batches on a pipe of
-    its own. They are forked by one process that imports the price data first (_fork_readers):
-    it costs 0.3 s of CPU, once instead of once per reader, and not in this process.
-    """
-    from multiprocessing import connection, get_context
-
-    context = get_context("fork")
-    taken = context.Value("q", 0)
-    pipes = [context.Pipe(duplex=False) for _ in range(min(workers, len(groups)))]
-    senders = [sender for _, sender in pipes]
-    waiting = [receiver for receiver, _ in pipes]
-    parent = context.Process(
-        target=_fork_readers, args=(groups, taken, senders, prices, folder), daemon=True
-    )
-    if not _started(parent):  # no process to be had (a limit): the groups are read here
-        for receiver, sender in pipes:
-            receiver.close()
-            sender.close()
-        yield from _read_here(groups, prices)
-        return
-    try:
-        for sender in senders:
-            sender.close()
-        received = 0
-        while waiting:
-            for pipe in connection.wait(waiting):
-                try:
-                    batch = pipe.recv()
-                except EOFError:  # that reader is done
-                    waiting.remove(pipe)
-                    continue
-                if isinstance(batch, BaseException):
-                    raise batch
-                received += 1
-                yield _mapped(batch)
-        parent.join()  # as it reaps its readers: their CPU time is counted (benchmarks)
-        if received < len(groups):
-            raise ReadersEnded(
-                f"a reader process ended early (killed: out of memory?) with"
-                f" {len(groups) - received} groups of files unread; what was read is kept,"
-                " run tokentree again to read the rest"
-            )
-    finally:
-        if parent.is_alive():
-            parent.terminate()  # which ends its readers
-        parent.join()
-        for receiver, _ in pipes:
-            receiver.close()
-
-
-def _started(parent: Any) -> bool:
-    """Start the readers' parent, with Ctrl-C held back until it ignores it; False when the
-    system gives no process."""
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    try:
-        parent.start()
-    except OSError:
-        return False
-    finally:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-    return True
-
-
-def _fork_readers(
-    groups: list[tuple[list[ReadTask], int]],
-    taken: Any,
-    senders: list[Any],
-    prices: PriceBook,
-    folder: str,
-) -> None:
-    """The readers' parent: imports the price data, forks a reader per sender (they inherit
-    the data), and waits for them; ended (SIGTERM), it ends and reaps them first.
-
-    Ctrl-C is the main process's to handle (it ends this one): here and in the readers it
-    is ignored, so no traceback of theirs is printed and none is left a zombie."""
-    readers: list[int] = []
-
-    def end(signum: int, frame: Any) -> None:
-        for pid in readers:
-            with suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        for pid in readers:
-            with suppress(ChildProcessError):
-                os.waitpid(pid, 0)
-        os._exit(1)
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-    signal.signal(signal.SIGTERM, end)
-    try:
-        PriceBook.preload()
-    except Exception as error:  # the readers would fail on it too: told once
-        senders[0].send(error)
-        return
-    gc.freeze()  # the readers' garbage collector never walks what they inherit: half its time
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})  # no reader goes unrecorded
-    for sender in senders:
-        try:
-            pid = os.fork()
-        except OSError:  # no process to be had (a limit): those forked read every group
-            break
-        if pid == 0:
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
-            try:
-                for other in senders:
-                    if other is not sender:
-                        other.close()
-                _reader(groups, taken, sender, prices, folder)
-            finally:
-                os._exit(0)
-        readers.append(pid)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
-    if not readers:  # not one: this process reads them
-        _reader(groups, taken, senders[0], prices, folder)
-    for sender in senders:
-        sender.close()
-    for pid in readers:
-        os.waitpid(pid, 0)
-
-
-def _reader(
-    groups: list[tuple[list[ReadTask], int]],
-    taken: Any,
-    sender: Any,
-    prices: PriceBook,
-    folder: str,
-) -> None:
-    """A reader process: the next unread group, until none is left; an error is sent back."""
-    _use_prices(prices)
-    try:
-        while True:
-            with taken.get_lock():
-                index = taken.value
-                taken.value = index + 1
-            if index >= len(groups):
-                return
-            sender.send(read_files(*groups[index], folder))
-    except Exception as error:
-        sender.send(error)
-    finally:
-        sender.close()
-
-
-def _staging_folder() -> str:
-    """A new folder for the readers' staged batches, named by this process; "" when none can
-    be made (they are sent through the pipe then). The folders of processes that died before
-    removing theirs (killed mid-build) go first: in /dev/shm they hold memory until reboot."""
-    import tempfile
-
-    shared = SHARED_MEMORY if os.path.isdir(SHARED_MEMORY) else tempfile.gettempdir()
-    _remove_orphans(shared)
-    try:
-        return tempfile.mkdtemp(prefix=f"tokentree-{os.getpid()}-", dir=shared)
-    except OSError:
-        return ""
-
-
-def _remove_orphans(shared: str) -> None:
-    """Staging folders whose process is gone (`tokentree-<pid>-…`)."""
-    import shutil
-
-    with suppress(OSError):
-        for entry in os.scandir(shared):
-            owner = entry.name.split("-")[1] if entry.name.startswith("tokentree-") else ""
-            if owner.isdigit() and entry.is_dir(follow_symlinks=False) and not _alive(int(owner)):
-                shutil.rmtree(entry.path, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process: alive, and not ours to touch
-        return True
-    return True
 
 
 def _groups(
@@ -338,7 +141,7 @@ def _groups(
 _prices: PriceBook | None = None
 
 
-def _use_prices(prices: PriceBook) -> None:
+def use_prices(prices: PriceBook) -> None:
     """Give this process (a worker, or the caller itself) the price book to price rows with."""
     global _prices
     _prices = prices
@@ -362,17 +165,6 @@ def read_files(tasks: list[ReadTask], first_id: int = 1, folder: str = "") -> Re
         else:
             return ReadBatch(results, b"", _prices.take_learned(), path)
     return ReadBatch(results, staged, _prices.take_learned())
-
-
-def _mapped(batch: ReadBatch) -> ReadBatch:
-    """A batch with its staged database mapped from the file its reader left (and that file
-    gone): read once by the index, never copied through a pipe."""
-    if not batch.staged_at:
-        return batch
-    with open(batch.staged_at, "rb") as file:
-        batch.staged = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
-    os.unlink(batch.staged_at)
-    return batch
 
 
 def read_file(task: ReadTask, stage: Stage, prices: PriceBook) -> ReadResult:
