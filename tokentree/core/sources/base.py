@@ -26,7 +26,9 @@ class FileParse:
     `ranks` holds, per call key, which copy wins when the same call is found in
     several files (higher wins). `families` names, per call key, the response it
     carries (Claude's message.id): a sub-agent copy of a response that a main-thread
-    call already counts under another request (a `/btw` replay) does not count.
+    call already counts under another request (a `/btw` replay) does not count. A key
+    begins with its family up to the family's first ':' (the index finds a family's
+    copies along its key index so).
     """
 
     calls: list[ApiCall] = field(default_factory=list)
