@@ -321,12 +321,18 @@ def label(screen: Screen) -> tuple[str, str] | None:
     return (found.group(1), found.group(2)) if found else None
 
 
-def listed(title: str, arrow: str = "") -> Check:
-    """A check: the list shows rows under the column title `title` (sorted as `arrow` says)."""
+NEWEST_FIRST = ("Week", "Day")
+"""Rows listed newest first until sorted otherwise (view.default_sort): their title has ▼."""
+
+
+def listed(title: str, arrow: str | None = None) -> Check:
+    """A check: the list shows rows under the column title `title`, sorted as `arrow` says
+    (by default, as the view sorts such rows until told otherwise)."""
+    wanted = (title, ("▼" if title in NEWEST_FIRST else "") if arrow is None else arrow)
 
     def check(s: Screen) -> bool:
         y = header_row(s)
-        return label(s) == (title, arrow) and y is not None and bool(s.line(y + 1).strip())
+        return label(s) == wanted and y is not None and bool(s.line(y + 1).strip())
 
     return check
 
