@@ -26,7 +26,8 @@ from tests.builders import (
 )
 from tests.conftest import REAL_SAMPLES
 from tokentree.core import tail
-from tokentree.core.index import FileHealth, Index, Scope
+from tokentree.core.index import FileHealth, Index, Scope, derive
+from tokentree.core.index.store import INDEXES
 from tokentree.core.sources import SOURCES, Root, default_roots, find_files
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
@@ -571,6 +572,36 @@ def test_of_two_replays_with_no_main_thread_copy_one_counts(isolated_home: Path)
     )
     [call] = harness.calls()
     assert call.key == "msg_main:req_2" and call.tokens.cache_read == 5000
+
+
+@pytest.mark.parametrize("indexed", [True, False])
+def test_a_family_s_copies_are_looked_up_never_scanned_for_each_family(
+    isolated_home: Path, indexed: bool
+) -> None:
+    """The family rule's joins find a family's copies along the key index, or, while a first
+    build has no indexes yet (a view derives after each of its batches), by an index SQLite
+    makes for the query: never by reading every copy once per family (minutes at 100k)."""
+    harness = Harness(isolated_home)
+    replays = [_btw_replay(f"msg_{n}", f"req_btw{n}", T0, cache_read=n) for n in range(3)]
+    write(harness.projects / "s" / "subagents" / "agent-btw1.jsonl", *replays)
+    write(harness.projects / "s.jsonl", claude_call("msg_0", T0, request_id="req_main"))
+    harness.update().close()
+    db = sqlite3.connect(harness.db, isolation_level=None)
+    if not indexed:
+        for name in INDEXES:
+            db.execute(f"DROP INDEX {name}")
+    statements: list[str] = []
+    db.set_trace_callback(statements.append)
+    db.execute("BEGIN")
+    derive.derive_scope(db, db.execute("SELECT min(id) FROM scopes").fetchone()[0])
+    db.set_trace_callback(None)
+    joins = [statement for statement in statements if "JOIN copies c ON" in statement]
+    assert len(joins) == 3  # a call's copies, the replayed families, their best copies
+    for statement in joins:
+        plan = [step for *_, step in db.execute(f"EXPLAIN QUERY PLAN {statement}")]
+        assert ["SCAN", "c"] not in [step.split()[:2] for step in plan], plan
+    db.execute("ROLLBACK")
+    db.close()
 
 
 def test_calls_in_a_time_span_are_the_calls_whose_time_is_in_it(isolated_home: Path) -> None:
