@@ -604,6 +604,29 @@ def test_a_family_s_copies_are_looked_up_never_scanned_for_each_family(
     db.close()
 
 
+def test_a_first_build_a_view_follows_keeps_the_key_index_for_its_derivations(
+    isolated_home: Path,
+) -> None:
+    """A view derives after each batch of a first build: the index it looks calls up by is
+    kept through the build (every other is built at its end), and every partial result is
+    exact so far."""
+    harness = Harness(isolated_home)
+    for n in range(4):
+        write(harness.projects / f"s{n}.jsonl", claude_call(f"msg_{n}", T0, input=n + 1))
+    write(harness.projects / "resumed.jsonl", claude_call("msg_0", T0, input=1))  # a copy
+    index = Index(harness.db)
+    seen: list[tuple[bool, bool]] = []
+
+    def batch_stored() -> None:
+        names = {row[0] for row in index.db.execute("SELECT name FROM sqlite_master")}
+        seen.append(("copies_key" in names, "copies_file" in names))
+
+    found = find_files(harness.roots)
+    index.update(found.files, harness.roots, batch_bytes=1, on_batch=batch_stored)
+    assert len(seen) > 1 and all(key and not by_file for key, by_file in seen)
+    assert harness.totals(index)[:2] == (4, 1 + 2 + 3 + 4)
+
+
 def test_calls_in_a_time_span_are_the_calls_whose_time_is_in_it(isolated_home: Path) -> None:
     """Stored reads outside the span are not decoded; those across its edges are filtered."""
     harness = Harness(isolated_home)

@@ -220,7 +220,8 @@ class Index(Reads):
             cold = bool(tasks) and last_id == 0
             if cold:  # a first build: every index is built once, at its end
                 for name in INDEXES:
-                    self.db.execute(f"DROP INDEX IF EXISTS {name}")
+                    if on_batch is None or name not in derive.LOOKED_UP_BY:
+                        self.db.execute(f"DROP INDEX IF EXISTS {name}")
             derive.scope_id(self.db, [str(root.path) for root in roots])
         # A first build has nothing to lose: no fsync until it is done (a file left
         # damaged by a power cut is rebuilt at the next start), and a bigger page cache.
