@@ -218,8 +218,8 @@ class Index(Reads):
             mark_missing(self.db, files, roots, stats)
             (last_id,) = self.db.execute("SELECT coalesce(max(id), 0) FROM copies").fetchone()
             cold = bool(tasks) and last_id == 0
-            if cold:  # a first build: every index is built once, at its end
-                for name in INDEXES:
+            if cold:  # a first build: its indexes are built once, at its end, but for those
+                for name in INDEXES:  # a view's derivation after each batch looks calls up by
                     if on_batch is None or name not in derive.LOOKED_UP_BY:
                         self.db.execute(f"DROP INDEX IF EXISTS {name}")
             derive.scope_id(self.db, [str(root.path) for root in roots])
