@@ -15,7 +15,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from tokentree.core.attribution import split, weights_of
-from tokentree.core.rows import SLOT, TOOL_SEPARATOR
+from tokentree.core.records import QUARTER_HOUR
+from tokentree.core.rows import NAMES, SLOT, TOOL_SEPARATOR, Row
 
 ACTIVITY_COLUMNS: tuple[tuple[str, str], ...] = (
     ("file_id", "INTEGER NOT NULL"),
@@ -50,6 +51,34 @@ def insert_activity(
     db.execute(f"INSERT INTO {into} {_one_bucket_sums(table, where)}", params)
     marks = ", ".join("?" * len(ACTIVITY_COLUMNS))
     db.executemany(f"INSERT INTO {into} VALUES ({marks})", _split_rows(db, table, where, params))
+
+
+def activity_rows(copies: Iterable[tuple[int, Row]]) -> list[ActivityRow]:
+    """activity_of()'s rows for (file_id, row) pairs, summed in Python: a reader's staged
+    copies, without SQLite's sort of every row (a test holds the two equal)."""
+    sums: dict[tuple[Any, ...], list[Any]] = {}
+    several: list[tuple[tuple[Any, ...], str, int, float]] = []
+    source, session, project, model, ts, bucket, tools, cost = (_AT[name] for name in _READ)
+    tokens = _TOKENS
+    for file_id, row in copies:
+        slot = int(row[ts] / QUARTER_HOUR)  # SLOT
+        group = (file_id, row[source], row[session], row[project], row[model], slot, row[bucket])
+        total = sum(row[tokens])  # TOTAL
+        part = sums.get(group)
+        if part is not None:
+            part[0] += total
+            part[1] += row[cost]
+        elif row[bucket]:
+            sums[group] = [total, row[cost]]
+        else:  # its tools fall in several buckets
+            several.append((group[:-1], row[tools], total, row[cost]))
+    split_parts = split_sums(several)
+    return [(*group, *part) for group, part in (*sums.items(), *split_parts.items())]
+
+
+_READ = ("source", "session", "project", "model", "ts", "bucket", "tools", "cost")
+_AT = {name: position for position, name in enumerate(NAMES)}
+_TOKENS = slice(_AT["input"], _AT["output"] + 1)
 
 
 _KEYS = "file_id, source, session, project, model"

@@ -7,7 +7,7 @@ ApiCall records.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, MutableMapping, Sequence
+from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from typing import Any
 
 from tokentree.core.attribution import COMPACTION_MARK, weights_of
@@ -130,6 +130,65 @@ def rollup_of(table: str, where: str = "1") -> str:
         f" min(ts), max(ts) FROM {table} WHERE {where}"
         " GROUP BY file_id, source, session, project, model, slot"
     )
+
+
+def rollup_rows(copies: Iterable[tuple[int, Row]]) -> list[tuple[Any, ...]]:
+    """rollup_of()'s rows for (file_id, row) pairs, summed in Python: a reader's staged
+    copies in half the time of SQLite's GROUP BY, which sorts every row first (a
+    test holds the two equal)."""
+    groups: dict[tuple[Any, ...], list[Row]] = {}
+    source, session, project, model, ts = (_AT[name] for name in _GROUPED)
+    for file_id, row in copies:
+        group = (file_id, row[source], row[session], row[project], row[model])
+        group += (int(row[ts] / QUARTER_HOUR),)  # SLOT
+        found = groups.get(group)
+        if found is None:
+            groups[group] = [row]
+        else:
+            found.append(row)
+    return [(*group, *_sums(rows)) for group, rows in groups.items()]
+
+
+_GROUPED = ("source", "session", "project", "model", "ts")
+
+
+def _sums(rows: list[Row]) -> tuple[Any, ...]:
+    """SUMMED over the rows, in its order, then their first and last `ts`."""
+    (_, _, _, subagent, _, _, _, ts, _, *tokens, _, fidelity, cost, pricing, rewound) = (
+        columns := tuple(zip(*rows, strict=True))
+    )[: _AT["rewound"] + 1]
+    source_cost, speed, web_searches, *_, waste = columns[_AT["source_cost"] :]
+    by_source = [
+        (theirs, ours) for theirs, ours in zip(source_cost, cost, strict=True) if theirs is not None
+    ]
+    estimated = fidelity.count(_ESTIMATED)
+    if _PRICING_ESTIMATED in pricing:  # a rare copy, counted once when its fidelity says so too
+        estimated += sum(
+            f != _ESTIMATED and p == _PRICING_ESTIMATED
+            for f, p in zip(fidelity, pricing, strict=True)
+        )
+    return (
+        len(rows),
+        *map(sum, tokens),
+        sum(cost, 0.0),
+        pricing.count(Pricing.UNPRICED.value),
+        fidelity.count(Fidelity.LOWER_BOUND.value),
+        estimated,
+        sum(subagent),
+        sum(rewound),
+        speed.count("fast"),
+        sum(web_searches),
+        len(by_source),
+        sum([theirs for theirs, _ in by_source], 0.0),
+        sum([ours for _, ours in by_source], 0.0),
+        sum(waste, 0.0),
+        min(ts),
+        max(ts),
+    )
+
+
+_ESTIMATED = Fidelity.ESTIMATED.value
+_PRICING_ESTIMATED = Pricing.ESTIMATED.value
 
 
 def call_rows(

@@ -1,7 +1,8 @@
 """What a reader hands the index: the copies it read, staged in a small SQLite database.
 
-A reader process inserts its rows into an in-memory database, sums them per
-file as the index's rollup does, and sends it whole (`serialize`); the index
+A reader process keeps its rows until its group of files is read, then
+stages them in an in-memory database with their sums per file (as the
+index's rollup and activity sum them) and sends it whole (`serialize`); the index
 attaches it and copies everything in with INSERT … SELECT, so the main process
 never touches a row from Python and sums only what it merged. The copies are
 staged as rows of the index's own `copies` table, ids and all (the index gives
@@ -15,8 +16,8 @@ import sqlite3
 from collections.abc import Iterable
 from functools import cache
 
-from tokentree.core.activity_sums import ACTIVITY_COLUMNS, insert_activity
-from tokentree.core.rows import COLUMN_LIST, COLUMNS, NAMES, ROLLUP_COLUMNS, Row, merged, rollup_of
+from tokentree.core.activity_sums import ACTIVITY_COLUMNS, activity_rows
+from tokentree.core.rows import COLUMNS, NAMES, ROLLUP_COLUMNS, Row, merged, rollup_rows
 
 _SCHEMA = (
     "CREATE TABLE staged(id INTEGER PRIMARY KEY, file_id INTEGER NOT NULL, "
@@ -33,6 +34,8 @@ _SCHEMA = (
 )
 STAGED_TABLES = ("staged", "staged_prompts", "staged_rollup", "staged_activity")
 _INSERT = f"INSERT INTO staged VALUES (?, ?, {', '.join('?' * len(COLUMNS))})"
+_INSERT_ROLLUP = f"INSERT INTO staged_rollup VALUES ({', '.join('?' * len(ROLLUP_COLUMNS))})"
+_INSERT_ACTIVITY = f"INSERT INTO staged_activity VALUES ({', '.join('?' * len(ACTIVITY_COLUMNS))})"
 _KEY = NAMES.index("key")
 
 
@@ -53,59 +56,57 @@ class Stage:
 
     A response whose lines were parsed in two blocks of its file arrives twice
     (so does a call a resumed session repeats in its own file): the copies of
-    one file are merged here, as one read of the whole would be.
+    one file are merged here, as one read of the whole would be. They are kept
+    as Python rows until the group is read, then staged and summed at once.
     """
 
     def __init__(self, first_id: int = 1) -> None:
-        self.db = sqlite3.connect(":memory:", isolation_level=None)
-        self.db.deserialize(_empty())
-        self.db.execute("BEGIN")
+        self.first_id = first_id  # the first copy's id: the next ones follow in order
+        self.copies: list[tuple[int, Row]] = []  # (file_id, row)
+        self.prompts: list[tuple[int, str, str, float]] = []
         self.file_id = -1
-        self.staged = first_id - 1  # the last id given: the next row's is one more
-        self.rowids: dict[str, int] = {}  # the current file's keys → their staged rows' ids
+        self.positions: dict[str, int] = {}  # the current file's keys → their copies' places
 
     def add(self, file_id: int, rows: list[Row]) -> None:
         if file_id != self.file_id:
-            self.file_id, self.rowids = file_id, {}
-        rowids = self.rowids
-        if not rowids.keys().isdisjoint(row[_KEY] for row in rows):
+            self.file_id, self.positions = file_id, {}
+        positions = self.positions
+        if not positions.keys().isdisjoint(row[_KEY] for row in rows):
             rows = self._merge_known(rows)
-        ids = range(self.staged + 1, self.staged + len(rows) + 1)
-        self.staged += len(rows)
-        rowids.update(zip([row[_KEY] for row in rows], ids, strict=True))
-        staged = zip(ids, rows, strict=True)
-        self.db.executemany(_INSERT, ((copy_id, file_id, *row) for copy_id, row in staged))
+        start = len(self.copies)
+        self.copies += [(file_id, row) for row in rows]
+        positions.update(
+            zip([row[_KEY] for row in rows], range(start, len(self.copies)), strict=True)
+        )
 
     def _merge_known(self, rows: list[Row]) -> list[Row]:
         """Merge rows of keys this file already staged into their staged rows; the rest."""
         fresh = []
         for row in rows:
-            rowid = self.rowids.get(row[_KEY])
-            if rowid is None:
+            position = self.positions.get(row[_KEY])
+            if position is None:
                 fresh.append(row)
                 continue
-            old = self.db.execute(
-                f"SELECT {COLUMN_LIST} FROM staged WHERE rowid = ?", (rowid,)
-            ).fetchone()
-            self.db.execute(
-                f"UPDATE staged SET ({COLUMN_LIST}) = ({', '.join('?' * len(row))})"
-                " WHERE rowid = ?",
-                (*merged(tuple(old), row), rowid),
-            )
+            file_id, old = self.copies[position]
+            self.copies[position] = (file_id, merged(old, row))
         return fresh
 
     def add_prompts(self, file_id: int, prompts: Iterable[tuple[str, str, float]]) -> None:
-        self.db.executemany(
-            "INSERT INTO staged_prompts VALUES (?, ?, ?, ?)",
-            ((file_id, *prompt) for prompt in prompts),
-        )
+        self.prompts += [(file_id, *prompt) for prompt in prompts]
 
     def finish(self) -> bytes:
         """The staged database, as bytes to send to the index, with the sums and activity of
         each file's copies (the index takes them for a file it had no copies of)."""
-        self.db.execute("INSERT INTO staged_rollup " + rollup_of("staged"))
-        insert_activity(self.db, "staged_activity", "staged")
-        self.db.execute("COMMIT")
-        data = self.db.serialize()
-        self.db.close()
+        db = sqlite3.connect(":memory:", isolation_level=None)
+        db.deserialize(_empty())
+        db.execute("BEGIN")
+        ids = range(self.first_id, self.first_id + len(self.copies))
+        staged = zip(ids, self.copies, strict=True)
+        db.executemany(_INSERT, ((copy_id, file_id, *row) for copy_id, (file_id, row) in staged))
+        db.executemany("INSERT INTO staged_prompts VALUES (?, ?, ?, ?)", self.prompts)
+        db.executemany(_INSERT_ROLLUP, rollup_rows(self.copies))
+        db.executemany(_INSERT_ACTIVITY, activity_rows(self.copies))
+        db.execute("COMMIT")
+        data = db.serialize()
+        db.close()
         return data
