@@ -10,6 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.conftest import REAL_SAMPLES
 from tokentree.core import readers, reading
@@ -133,3 +135,33 @@ def test_a_process_limit_leaves_the_groups_to_the_processes_there_are(
     calls = {result.task.file_id: result.calls for batch in serial for result in batch.results}
     assert {r.task.file_id: r.calls for b in parallel for r in b.results} == calls
     assert capfd.readouterr().err == ""
+
+
+@given(
+    st.lists(st.integers(1, 5_000_000), min_size=1, max_size=300),
+    st.sampled_from([1, 2, 16]),
+)
+def test_groups_hold_every_file_once_and_shrink_as_the_read_ends(
+    sizes: list[int], readers_count: int
+) -> None:
+    """Groups take the files in order, none twice. Each stops at the first file that brings it
+    to its share: the most a group holds, or less once less is left (an even share of what
+    is left between twice the readers, a sixteenth of the most at least). No group's copies
+    get ids that another's could take."""
+    most = 16_000_000
+    tasks = [
+        ReadTask(number, f"f{number}", "claude-code", 0, {}, size)
+        for number, size in enumerate(sizes, 1)
+    ]
+    by_id = {task.file_id: task.size for task in tasks}
+    groups = list(reading._groups(tasks, by_id, most, 1, readers_count))
+    assert [task for group, _ in groups for task in group] == tasks
+    left = sum(sizes)
+    for (group, first_id), following in zip(groups, [*groups[1:], None], strict=True):
+        share = min(most, max(left // (2 * readers_count), most // 16))
+        size = sum(task.size for task in group)
+        assert size - group[-1].size < share
+        if following is not None:
+            assert size >= share
+            assert following[1] - first_id >= size // reading.ID_BYTES
+        left -= size

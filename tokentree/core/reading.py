@@ -29,7 +29,10 @@ from tokentree.core.staging import Stage
 
 HEAD_BYTES = 4096
 PARALLEL_MIN_BYTES = 16 * 1024 * 1024  # below this, starting worker processes costs more
-GROUP_BYTES = 4 * 1024 * 1024  # files sent to a worker at a time
+GROUP_BYTES = 16 * 1024 * 1024
+"""The most a group of files sent to a reader holds. Each group costs the main process about a
+millisecond to store whatever its size, so groups are this big while much is left to read,
+and shrink towards the end (down to a sixteenth), so readers finish together."""
 ID_BYTES = 64
 """A group of files is given an id for each this many bytes it holds (IDS_LEAST at least)
 for the copies it stages: no call takes fewer bytes of log. The index takes the ids as they
@@ -100,10 +103,10 @@ def read_all(
         from tokentree.core.readers import in_reader_processes  # not for warm starts
 
         ordered = sorted(tasks, key=lambda task: sizes[task.file_id], reverse=True)
-        groups = list(_groups(ordered, sizes, group_bytes, first_id))
+        groups = list(_groups(ordered, sizes, group_bytes, first_id, workers))
         yield from _reporting(in_reader_processes(groups, workers, prices), sizes, progress)
     else:
-        groups = _groups(list(tasks), sizes, group_bytes, first_id)
+        groups = _groups(list(tasks), sizes, group_bytes, first_id, 1)
         yield from _reporting(read_here(groups, prices), sizes, progress)
 
 
@@ -121,18 +124,22 @@ class ReadersEnded(RuntimeError):
 
 
 def _groups(
-    tasks: list[ReadTask], sizes: dict[int, int], group_bytes: int, first_id: int
+    tasks: list[ReadTask], sizes: dict[int, int], group_bytes: int, first_id: int, readers: int
 ) -> Iterator[tuple[list[ReadTask], int]]:
-    """Tasks in groups of about `group_bytes` (few round trips, results as soon as a group is
-    done), each with the first id of its copies."""
+    """Tasks in groups, each with the first id of its copies: of up to `group_bytes`, and of
+    an even share of what is left once less than that is left for each of the `readers`
+    (few round trips, readers done at about the same time, results as each group is read)."""
+    left = sum(sizes[task.file_id] for task in tasks)
+    least = group_bytes // 16
     group: list[ReadTask] = []
     size = 0
     for task in tasks:
         group.append(task)
         size += sizes[task.file_id]
-        if size >= group_bytes:
+        if size >= min(group_bytes, max(left // (2 * readers), least)):
             yield group, first_id
             first_id += max(size // ID_BYTES, IDS_LEAST)
+            left -= size
             group, size = [], 0
     if group:
         yield group, first_id
