@@ -7,6 +7,7 @@ import random
 import shutil
 import sqlite3
 import threading
+import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -218,8 +219,9 @@ def test_copies_staged_with_ids_already_taken_get_new_ones(
 def test_a_first_build_gives_back_its_page_cache_and_syncs_again(
     isolated_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A first build runs unsynced with a big page cache; the index that stays open (the
-    view's, for hours) is back on SQLite's own settings, whether the build ends or fails."""
+    """A first build runs unsynced with a big page cache, and out of WAL mode while no other
+    connection is open; the index that stays open (the view's, for hours) is back on
+    SQLite's own settings and in WAL mode, whether the build ends or fails."""
     from tokentree.core.index.store import COLD_CACHE_SIZE, DEFAULT_CACHE_SIZE
 
     harness = Harness(isolated_home)
@@ -235,19 +237,49 @@ def test_a_first_build_gives_back_its_page_cache_and_syncs_again(
     monkeypatch.setattr(index, "_store", watched)
     with pytest.raises(OSError):
         harness.update(index)
-    assert during == [(COLD_CACHE_SIZE, 0)] and _settings(index) == (DEFAULT_CACHE_SIZE, 1)
+    assert during == [(COLD_CACHE_SIZE, 0, "delete")]
+    assert _settings(index) == (DEFAULT_CACHE_SIZE, 1, "wal")
     monkeypatch.setattr(index, "_store", store)
     harness.update(index)
-    assert _settings(index) == (DEFAULT_CACHE_SIZE, 1)
+    assert _settings(index) == (DEFAULT_CACHE_SIZE, 1, "wal")
     assert index.check() == []
 
 
-def _settings(index: Index) -> tuple[int, int]:
-    """(cache_size, synchronous) of the index's connection."""
-    db = index.db
-    return db.execute("PRAGMA cache_size").fetchone()[0], db.execute(
-        "PRAGMA synchronous"
-    ).fetchone()[0]
+def _settings(index: Index) -> tuple[int, int, str]:
+    """(cache_size, synchronous, journal_mode) of the index's connection."""
+    return tuple(
+        index.db.execute(f"PRAGMA {name}").fetchone()[0]
+        for name in ("cache_size", "synchronous", "journal_mode")
+    )
+
+
+def test_a_first_build_keeps_wal_mode_while_another_connection_is_open(
+    isolated_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another instance with the file open (reading, or waiting to write) would be locked out
+    of a file in rollback-journal mode: the first build then writes through the WAL, and at
+    once, without waiting for the other to close."""
+    harness = Harness(isolated_home)
+    shutil.copytree(REAL_SAMPLES / "claude_code", harness.projects)
+    index = Index(harness.db)
+    other = sqlite3.connect(harness.db)
+    other.execute("BEGIN")
+    other.execute("SELECT count(*) FROM files").fetchone()  # a reader in the middle of a read
+    modes: list[str] = []
+    store = index._store
+
+    def watched(*args, **kwargs):
+        modes.append(_settings(index)[2])
+        return store(*args, **kwargs)
+
+    monkeypatch.setattr(index, "_store", watched)
+    started = time.monotonic()
+    harness.update(index)
+    assert modes and set(modes) == {"wal"} and time.monotonic() - started < 30
+    other.rollback()
+    other.close()
+    assert _settings(index)[2] == "wal" and index.check() == []
+    assert _snapshot(index, harness) == _snapshot(harness.update(Index(None)), harness)
 
 
 def test_content_blocks_of_one_response_count_once_with_the_fullest_usage(
@@ -457,6 +489,67 @@ def test_two_instances_at_once_do_not_corrupt_the_index(isolated_home: Path) -> 
     with sqlite3.connect(harness.db) as db:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         assert db.execute("SELECT count(*) FROM copies").fetchone() == (600,)
+
+
+def test_an_instance_opened_during_a_first_build_out_of_wal_waits_and_counts_exactly(
+    isolated_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A first build alone takes the file out of WAL mode; another instance started while it
+    runs (between two of its batches here) puts the file back in WAL mode, indexes the
+    same logs, and both end with every call counted once, without an index in memory."""
+    import multiprocessing
+
+    harness = Harness(isolated_home)
+    shutil.copytree(REAL_SAMPLES / "claude_code", harness.projects)
+    expected = harness.totals(harness.update(Index(None)))
+    index = Index(harness.db)
+    modes: list[str] = []
+    other: list[tuple[tuple[int, ...], list[str]]] = []
+    store = index._store
+
+    def with_another_instance(*args, **kwargs):
+        modes.append(_settings(index)[2])
+        if not other:
+            with multiprocessing.get_context("fork").Pool(1) as pool:
+                other.append(pool.apply(_index_and_count, (isolated_home,)))
+        return store(*args, **kwargs)
+
+    monkeypatch.setattr(index, "_store", with_another_instance)
+    index.update(find_files(harness.roots).files, harness.roots, batch_bytes=1)
+    assert modes[0] == "delete" and modes[-1] == "wal"
+    assert other == [(expected, [])]
+    assert harness.totals(index) == expected and index.check() == []
+    assert _settings(index)[2] == "wal"
+
+
+def test_an_index_held_out_of_wal_mode_by_a_first_build_opens_and_waits_for_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An instance started while a first build writes in rollback-journal mode cannot put the
+    file back in WAL mode yet: it opens the file as it is and waits for the lock as any
+    writer does, never taking the index for busy for good (one attempt allowed here)."""
+    from tokentree.core.index import store
+
+    path = tmp_path / "index.sqlite"
+    builder = store.open_store(path, [])
+    assert builder.execute("PRAGMA journal_mode = DELETE").fetchone() == ("delete",)
+    builder.execute("BEGIN IMMEDIATE")
+    builder.execute("INSERT INTO meta VALUES ('building', '1')")
+    monkeypatch.setattr(store, "_OPEN_ATTEMPTS", 1)
+    timer = threading.Timer(0.3, lambda: builder.execute("COMMIT"))
+    timer.start()
+    notices: list[str] = []
+    opened = store.open_store(path, notices)
+    timer.join()
+    assert notices == [] and opened.execute(
+        "SELECT value FROM meta WHERE key = 'building'"
+    ).fetchone() == ("1",)
+
+
+def _index_and_count(home: Path) -> tuple[tuple[int, ...], list[str]]:
+    harness = Harness(home)
+    index = harness.update(Index(harness.db))
+    return harness.totals(index), index.notices
 
 
 def test_parallel_cold_read_equals_serial(isolated_home: Path, monkeypatch) -> None:

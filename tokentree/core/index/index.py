@@ -30,14 +30,13 @@ from tokentree.core.index.reader import IndexReader, Query, Reads
 from tokentree.core.index.scope import Scope
 from tokentree.core.index.store import (
     BUSY_TIMEOUT,
-    COLD_CACHE_SIZE,
-    DEFAULT_CACHE_SIZE,
     INDEXES,
     CacheUnusable,
     is_damage,
     marks,
     open_store,
     recreate,
+    settings_for,
     transaction,
     unless_busy,
 )
@@ -223,11 +222,7 @@ class Index(Reads):
                     if on_batch is None or name not in derive.LOOKED_UP_BY:
                         self.db.execute(f"DROP INDEX IF EXISTS {name}")
             derive.scope_id(self.db, [str(root.path) for root in roots])
-        # A first build has nothing to lose: no fsync until it is done (a file left
-        # damaged by a power cut is rebuilt at the next start), and a bigger page cache.
-        self.db.execute(f"PRAGMA synchronous = {'OFF' if cold else 'NORMAL'}")
-        self.db.execute(f"PRAGMA cache_size = {COLD_CACHE_SIZE if cold else DEFAULT_CACHE_SIZE}")
-        try:
+        with settings_for(self.db, first_build=cold, alone=on_batch is None):
             waiting: list[ReadBatch] = []
             size = 0
             cpu = workers if workers is not None else (os.cpu_count() or 1)
@@ -245,9 +240,6 @@ class Index(Reads):
                 for statement in INDEXES.values():
                     self.db.execute(statement)
                 self._derived(derive.derive(self.db))
-        finally:
-            self.db.execute("PRAGMA synchronous = NORMAL")
-            self.db.execute(f"PRAGMA cache_size = {DEFAULT_CACHE_SIZE}")
         return stats
 
     def _derived(self, first: float | None) -> None:
