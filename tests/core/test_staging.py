@@ -15,7 +15,7 @@ from tokentree.core.pricing import PriceBook, Pricing
 from tokentree.core.reading import parser_for
 from tokentree.core.records import Fidelity
 from tokentree.core.rows import TOOL_SEPARATOR, Row, call_rows, rollup_of
-from tokentree.core.staging import Stage
+from tokentree.core.staging import HELD_ROWS, Stage
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
@@ -68,19 +68,22 @@ def copies() -> st.SearchStrategy[Row]:
 def test_a_reader_s_sums_are_the_sums_the_index_derives(
     reads: list[tuple[int, list[Row]]],
 ) -> None:
-    """The rollup and activity a reader stages (summed in Python) are the rows the index's
-    own SQL gives for the same copies, merged ones included: a file read from its start
-    takes them as they are."""
-    stage = Stage()
-    for file_id, rows in sorted(reads, key=lambda read: read[0]):
-        stage.add(file_id, rows)
-    db = staged(stage)
-    assert rounded(db.execute("SELECT * FROM staged_rollup").fetchall()) == rounded(
-        db.execute(rollup_of("staged")).fetchall()
-    )
-    assert rounded(db.execute("SELECT * FROM staged_activity").fetchall()) == rounded(
-        activity_of(db, "staged")
-    )
+    """The rollup and activity a reader stages are the rows the index's own SQL gives for the
+    same copies, merged ones included (a file read from its start takes them as they are),
+    whether the copies were held and summed in Python or, past `held_rows` (one huge
+    transcript), staged as they came and summed in SQL: the two give the same database."""
+    tables = []
+    for held_rows in (HELD_ROWS, 2):
+        stage = Stage(held_rows=held_rows)
+        for file_id, rows in sorted(reads, key=lambda read: read[0]):
+            stage.add(file_id, rows)
+        db = staged(stage)
+        rollup = rounded(db.execute("SELECT * FROM staged_rollup").fetchall())
+        activity = rounded(db.execute("SELECT * FROM staged_activity").fetchall())
+        assert rollup == rounded(db.execute(rollup_of("staged")).fetchall())
+        assert activity == rounded(activity_of(db, "staged"))
+        tables.append((db.execute("SELECT * FROM staged ORDER BY id").fetchall(), rollup, activity))
+    assert tables[0] == tables[1]
 
 
 def test_the_staged_activity_is_what_activity_of_sums() -> None:
