@@ -23,6 +23,7 @@ from typing import Any
 from tokentree.core import reading
 from tokentree.core.pricing import PriceBook
 from tokentree.core.reading import ReadBatch, ReadersEnded, ReadTask
+from tokentree.core.sources import parser_for
 
 SHARED_MEMORY = "/dev/shm"
 """Where readers leave their staged batches for the index, when the system has it (a folder
@@ -112,8 +113,8 @@ def _fork_readers(
     prices: PriceBook,
     folder: str,
 ) -> None:
-    """The readers' parent: imports the price data, forks a reader per sender (they inherit
-    the data), and waits for them; ended (SIGTERM), it ends and reaps them first.
+    """The readers' parent: imports the price data and the parsers, forks a reader per sender
+    (they inherit them), and waits for them; ended (SIGTERM), it ends and reaps them first.
 
     Ctrl-C is the main process's to handle (it ends this one): here and in the readers it
     is ignored, so no traceback of theirs is printed and none is left a zombie."""
@@ -136,6 +137,9 @@ def _fork_readers(
     except Exception as error:  # the readers would fail on it too: told once
         senders[0].send(error)
         return
+    for source in {task.source for tasks, _ in groups for task in tasks}:
+        with suppress(Exception):  # parsing nothing imports the parser; a reader meets any error
+            parser_for(source)([], {}, "")
     gc.freeze()  # the readers' garbage collector never walks what they inherit: half its time
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})  # no reader goes unrecorded
     for sender in senders:
