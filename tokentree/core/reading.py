@@ -95,8 +95,8 @@ def read_all(
     group_bytes: int = GROUP_BYTES,
     first_id: int = 1,
 ) -> Iterator[ReadBatch]:
-    """Read the tasks in groups of about `group_bytes`, biggest first on all cores when there
-    is enough to read; the groups' copies get ids from `first_id` on (ID_BYTES)."""
+    """Read the tasks in groups of up to `group_bytes` (_groups), biggest first on all cores
+    when there is enough to read; the groups' copies get ids from `first_id` on (ID_BYTES)."""
     sizes = {task.file_id: task.size for task in tasks}
     total = sum(sizes.values())
     if workers > 1 and total >= PARALLEL_MIN_BYTES and len(tasks) > 1:

@@ -50,7 +50,7 @@ _KEY = NAMES.index("key")
 
 @cache
 def _empty() -> bytes:
-    """The tables, created once per process: a reader stages hundreds of groups of files,
+    """The tables, created once per process: a reader stages dozens of groups of files,
     and loading them as bytes costs an eighth of creating them."""
     db = sqlite3.connect(":memory:", isolation_level=None)
     for statement in _SCHEMA:
