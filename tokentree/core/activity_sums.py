@@ -58,7 +58,7 @@ def activity_rows(copies: Iterable[tuple[int, Row]]) -> list[ActivityRow]:
     copies, without SQLite's sort of every row (a test holds the two equal)."""
     sums: dict[tuple[Any, ...], list[Any]] = {}
     several: list[tuple[tuple[Any, ...], str, int, float]] = []
-    source, session, project, model, ts, bucket, tools, cost = (_AT[name] for name in _READ)
+    source, session, project, model, ts, bucket, tools, cost = map(NAMES.index, _READ)
     tokens = _TOKENS
     for file_id, row in copies:
         slot = int(row[ts] / QUARTER_HOUR)  # SLOT
@@ -77,8 +77,7 @@ def activity_rows(copies: Iterable[tuple[int, Row]]) -> list[ActivityRow]:
 
 
 _READ = ("source", "session", "project", "model", "ts", "bucket", "tools", "cost")
-_AT = {name: position for position, name in enumerate(NAMES)}
-_TOKENS = slice(_AT["input"], _AT["output"] + 1)
+_TOKENS = slice(NAMES.index("input"), NAMES.index("output") + 1)
 
 
 _KEYS = "file_id, source, session, project, model"

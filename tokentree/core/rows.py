@@ -139,8 +139,8 @@ def rollup_rows(copies: Iterable[tuple[int, Row]]) -> list[tuple[Any, ...]]:
     groups: dict[tuple[Any, ...], list[Row]] = {}
     source, session, project, model, ts = (_AT[name] for name in _GROUPED)
     for file_id, row in copies:
-        group = (file_id, row[source], row[session], row[project], row[model])
-        group += (int(row[ts] / QUARTER_HOUR),)  # SLOT
+        slot = int(row[ts] / QUARTER_HOUR)  # SLOT
+        group = (file_id, row[source], row[session], row[project], row[model], slot)
         found = groups.get(group)
         if found is None:
             groups[group] = [row]
@@ -150,14 +150,26 @@ def rollup_rows(copies: Iterable[tuple[int, Row]]) -> list[tuple[Any, ...]]:
 
 
 _GROUPED = ("source", "session", "project", "model", "ts")
+_READ = (
+    "subagent",
+    "ts",
+    "fidelity",
+    "cost",
+    "pricing",
+    "rewound",
+    "source_cost",
+    "speed",
+    "web_searches",
+    "cache_waste",
+)
 
 
 def _sums(rows: list[Row]) -> tuple[Any, ...]:
     """SUMMED over the rows, in its order, then their first and last `ts`."""
-    (_, _, _, subagent, _, _, _, ts, _, *tokens, _, fidelity, cost, pricing, rewound) = (
-        columns := tuple(zip(*rows, strict=True))
-    )[: _AT["rewound"] + 1]
-    source_cost, speed, web_searches, *_, waste = columns[_AT["source_cost"] :]
+    columns = tuple(zip(*rows, strict=True))
+    subagent, ts, fidelity, cost, pricing, rewound, source_cost, speed, web_searches, waste = (
+        columns[_AT[name]] for name in _READ
+    )
     by_source = [
         (theirs, ours) for theirs, ours in zip(source_cost, cost, strict=True) if theirs is not None
     ]
@@ -169,7 +181,7 @@ def _sums(rows: list[Row]) -> tuple[Any, ...]:
         )
     return (
         len(rows),
-        *map(sum, tokens),
+        *map(sum, columns[_TOKENS]),
         sum(cost, 0.0),
         pricing.count(Pricing.UNPRICED.value),
         fidelity.count(Fidelity.LOWER_BOUND.value),

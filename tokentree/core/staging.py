@@ -2,12 +2,12 @@
 
 A reader process stages its rows in an in-memory database with their sums
 per file (as the index's rollup and activity sum them), and sends it whole
-(`serialize`); the index attaches it and copies everything in with
-INSERT … SELECT, so the main process
-never touches a row from Python and sums only what it merged. The copies are
-staged as rows of the index's own `copies` table, ids and all (the index gives
-each group of files a range of ids): SQLite then copies their records as they
-are, without taking them apart column by column.
+(`serialize`); the index attaches it and copies everything in with INSERT …
+SELECT, so the main process never touches a row from Python and sums only
+what it merged. The copies are staged as rows of the index's own `copies`
+table, ids and all (the index gives each group of files a range of ids):
+SQLite then copies their records as they are, without taking them apart
+column by column.
 """
 
 from __future__ import annotations
