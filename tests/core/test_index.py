@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 import random
 import shutil
+import signal
 import sqlite3
 import threading
 import time
+from contextlib import closing
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -544,6 +546,47 @@ def test_an_index_held_out_of_wal_mode_by_a_first_build_opens_and_waits_for_it(
     assert notices == [] and opened.execute(
         "SELECT value FROM meta WHERE key = 'building'"
     ).fetchone() == ("1",)
+
+
+def test_a_first_build_killed_out_of_wal_mode_leaves_an_index_the_next_run_completes(
+    isolated_home: Path,
+) -> None:
+    """The process of a first build alone (rollback-journal mode, no fsync) killed between two
+    batches: the next run finds what was stored, reads the rest, counts every call once, and
+    the file is in WAL mode again."""
+    import multiprocessing
+
+    harness = Harness(isolated_home)
+    shutil.copytree(REAL_SAMPLES / "claude_code", harness.projects)
+    expected = harness.totals(harness.update(Index(None)))
+    child = multiprocessing.get_context("fork").Process(
+        target=_killed_at_the_third_batch, args=(isolated_home,)
+    )
+    child.start()
+    child.join()
+    assert child.exitcode == -signal.SIGKILL
+    with closing(sqlite3.connect(harness.db)) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone() == ("delete",)
+        assert 0 < db.execute("SELECT count(*) FROM copies").fetchone()[0]
+    index = harness.update(Index(harness.db))
+    assert harness.totals(index) == expected and index.check() == []
+    assert _settings(index)[2] == "wal"
+
+
+def _killed_at_the_third_batch(home: Path) -> None:
+    harness = Harness(home)
+    index = Index(harness.db)
+    store = index._store
+    stored: list[int] = []
+
+    def killed(*args, **kwargs):
+        if len(stored) == 2:
+            os.kill(os.getpid(), signal.SIGKILL)
+        stored.append(1)
+        return store(*args, **kwargs)
+
+    index._store = killed  # type: ignore[method-assign]
+    index.update(find_files(harness.roots).files, harness.roots, batch_bytes=1)
 
 
 def _index_and_count(home: Path) -> tuple[tuple[int, ...], list[str]]:
