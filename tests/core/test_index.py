@@ -546,6 +546,8 @@ def test_an_index_held_out_of_wal_mode_by_a_first_build_opens_and_waits_for_it(
     assert notices == [] and opened.execute(
         "SELECT value FROM meta WHERE key = 'building'"
     ).fetchone() == ("1",)
+    opened.close()
+    builder.close()
 
 
 def test_a_first_build_killed_out_of_wal_mode_leaves_an_index_the_next_run_completes(
