@@ -23,7 +23,7 @@ from typing import Any
 from tokentree.core import reading
 from tokentree.core.pricing import PriceBook
 from tokentree.core.reading import ReadBatch, ReadersEnded, ReadTask
-from tokentree.core.sources import parser_for
+from tokentree.core.sources import load_parser
 
 SHARED_MEMORY = "/dev/shm"
 """Where readers leave their staged batches for the index, when the system has it (a folder
@@ -134,12 +134,11 @@ def _fork_readers(
     signal.signal(signal.SIGTERM, end)
     try:
         PriceBook.preload()
+        for source in {task.source for tasks, _ in groups for task in tasks}:
+            load_parser(source)
     except Exception as error:  # the readers would fail on it too: told once
         senders[0].send(error)
         return
-    for source in {task.source for tasks, _ in groups for task in tasks}:
-        with suppress(Exception):  # parsing nothing imports the parser; a reader meets any error
-            parser_for(source)([], {}, "")
     gc.freeze()  # the readers' garbage collector never walks what they inherit: half its time
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})  # no reader goes unrecorded
     for sender in senders:

@@ -20,7 +20,7 @@ from tokentree.core.sources import (
     opencode,
 )
 from tokentree.core.sources.base import ReadMode, SourceFile, walk_files
-from tokentree.core.sources.declaration import DatabaseReader, Parser, Source
+from tokentree.core.sources.declaration import DatabaseReader, LazyParser, Parser, Source
 from tokentree.core.tail import Markers
 
 SOURCES: dict[str, Source] = {
@@ -183,6 +183,14 @@ def sniff(path: str) -> str | None:
 
 def parser_for(source: str) -> Parser:
     return declared(source).parse
+
+
+def load_parser(source: str) -> None:
+    """Import a source's parser now if it is loaded at its first use (LazyParser): processes
+    forked after this share it."""
+    parse = declared(source).parse
+    if isinstance(parse, LazyParser):
+        parse.load()
 
 
 def markers_for(source: str) -> Markers:
