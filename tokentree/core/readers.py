@@ -22,7 +22,7 @@ from typing import Any
 
 from tokentree.core import reading
 from tokentree.core.pricing import PriceBook
-from tokentree.core.reading import ReadBatch, ReadersEnded, ReadTask
+from tokentree.core.reading import ReadBatch, ReadersEnded, ReadTask, Store
 from tokentree.core.sources import load_parser
 
 SHARED_MEMORY = "/dev/shm"
@@ -31,19 +31,27 @@ in memory); the temporary folder otherwise."""
 
 
 def in_reader_processes(
-    groups: list[tuple[list[ReadTask], int]], workers: int, prices: PriceBook
+    groups: list[tuple[list[ReadTask], int]],
+    workers: int,
+    prices: PriceBook,
+    store: Store | None = None,
 ) -> Iterator[ReadBatch]:
-    """The groups' batches, each as soon as one of `workers` forked readers has read it."""
-    folder = _staging_folder()
+    """The groups' batches, each as soon as one of `workers` forked readers has read it (and
+    stored it, with `store`)."""
+    folder = "" if store else _staging_folder()
     try:
-        yield from _from_readers(groups, workers, prices, folder)
+        yield from _from_readers(groups, workers, prices, folder, store)
     finally:
         if folder:
             shutil.rmtree(folder, ignore_errors=True)
 
 
 def _from_readers(
-    groups: list[tuple[list[ReadTask], int]], workers: int, prices: PriceBook, folder: str
+    groups: list[tuple[list[ReadTask], int]],
+    workers: int,
+    prices: PriceBook,
+    folder: str,
+    store: Store | None,
 ) -> Iterator[ReadBatch]:
     """Fork the readers' parent (_fork_readers) and take each batch as a reader sends it; a
     killed reader ends the read with ReadersEnded, once what the others sent is taken."""
@@ -55,7 +63,7 @@ def _from_readers(
     senders = [sender for _, sender in pipes]
     waiting = [receiver for receiver, _ in pipes]
     parent = context.Process(
-        target=_fork_readers, args=(groups, taken, senders, prices, folder), daemon=True
+        target=_fork_readers, args=(groups, taken, senders, prices, folder, store), daemon=True
     )
     if not _started(parent):  # no process to be had (a limit): the groups are read here
         for receiver, sender in pipes:
@@ -112,6 +120,7 @@ def _fork_readers(
     senders: list[Any],
     prices: PriceBook,
     folder: str,
+    store: Store | None,
 ) -> None:
     """The readers' parent: imports the price data and the parsers, forks a reader per sender
     (they inherit them), and waits for them; ended (SIGTERM), it ends and reaps them first.
@@ -153,13 +162,13 @@ def _fork_readers(
                 for other in senders:
                     if other is not sender:
                         other.close()
-                _reader(groups, taken, sender, prices, folder)
+                _reader(groups, taken, sender, prices, folder, store)
             finally:
                 os._exit(0)
         readers.append(pid)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
     if not readers:  # not one: this process reads them
-        _reader(groups, taken, senders[0], prices, folder)
+        _reader(groups, taken, senders[0], prices, folder, store)
     for sender in senders:
         sender.close()
     for pid in readers:
@@ -172,6 +181,7 @@ def _reader(
     sender: Any,
     prices: PriceBook,
     folder: str,
+    store: Store | None,
 ) -> None:
     """A reader process: the next unread group, until none is left; an error is sent back."""
     reading.use_prices(prices)
@@ -182,10 +192,13 @@ def _reader(
                 taken.value = index + 1
             if index >= len(groups):
                 return
-            sender.send(reading.read_files(*groups[index], folder))
+            batch = reading.read_files(*groups[index], folder)
+            sender.send(store(batch) if store else batch)
     except Exception as error:
         sender.send(error)
     finally:
+        if store:
+            store.close()
         sender.close()
 
 

@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -81,10 +81,19 @@ class ReadBatch:
     staged: bytes | mmap.mmap  # the staged database, serialized
     learned_rates: dict[RateKey, Rates | None]
     staged_at: str = ""  # a reader process left it in this file rather than send it
+    stored: Any = None  # what storing it did, where the reader process stored it itself
 
     @property
     def bytes_read(self) -> int:
         return sum(result.bytes_read for result in self.results)
+
+
+class Store(Protocol):
+    """Stores a batch in the reader process that read it (the index's storing.InReaders)."""
+
+    def __call__(self, batch: ReadBatch) -> ReadBatch: ...
+
+    def close(self) -> None: ...
 
 
 def read_all(
@@ -94,6 +103,7 @@ def read_all(
     progress: Progress | None,
     group_bytes: int = GROUP_BYTES,
     first_id: int = 1,
+    store: Store | None = None,
 ) -> Iterator[ReadBatch]:
     """Read the tasks in groups of up to `group_bytes` (_groups), biggest first on all cores
     when there is enough to read; the groups' copies get ids from `first_id` on (ID_BYTES)."""
@@ -104,7 +114,8 @@ def read_all(
 
         ordered = sorted(tasks, key=lambda task: sizes[task.file_id], reverse=True)
         groups = list(_groups(ordered, sizes, group_bytes, first_id, workers))
-        yield from _reporting(in_reader_processes(groups, workers, prices), sizes, progress)
+        batches = in_reader_processes(groups, workers, prices, store)
+        yield from _reporting(batches, sizes, progress)
     else:
         groups = _groups(list(tasks), sizes, group_bytes, first_id, 1)
         yield from _reporting(read_here(groups, prices), sizes, progress)

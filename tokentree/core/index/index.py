@@ -40,8 +40,8 @@ from tokentree.core.index.store import (
     transaction,
     unless_busy,
 )
-from tokentree.core.index.storing import store_batch
-from tokentree.core.pricing import PriceBook, RateKey, Rates, rates_from_json, rates_to_json
+from tokentree.core.index.storing import InReaders, store_batch, store_rates
+from tokentree.core.pricing import PriceBook, RateKey, Rates, rates_from_json
 from tokentree.core.reading import (
     GROUP_BYTES,
     Progress,
@@ -222,14 +222,19 @@ class Index(Reads):
                     if on_batch is None or name not in derive.LOOKED_UP_BY:
                         self.db.execute(f"DROP INDEX IF EXISTS {name}")
             derive.scope_id(self.db, [str(root.path) for root in roots])
-        with settings_for(self.db, first_build=cold, alone=on_batch is None):
+        with settings_for(self.db, first_build=cold, alone=on_batch is None) as unlogged:
+            store = InReaders(self.path, self._staged_as_stored) if unlogged and self.path else None
             waiting: list[ReadBatch] = []
             size = 0
             cpu = workers if workers is not None else (os.cpu_count() or 1)
             group = min(GROUP_BYTES, batch_bytes)
             if tasks:
                 self.prices.resolve()  # the readers price with it: what the index knows first
-            for batch in read_all(tasks, self.prices, cpu, progress, group, last_id + 1):
+            for batch in read_all(tasks, self.prices, cpu, progress, group, last_id + 1, store):
+                if batch.stored is not None:
+                    stats.add_stored(batch.stored)
+                    self.prices.remember(batch.learned_rates)
+                    continue
                 waiting.append(batch)
                 size += batch.bytes_read
                 if size >= batch_bytes:
@@ -271,10 +276,7 @@ class Index(Reads):
         if not learned:
             return
         self.prices.remember(learned)
-        self.db.executemany(
-            "INSERT OR REPLACE INTO rates VALUES (?, ?, ?, ?, ?)",
-            [(*key, rates_to_json(rates)) for key, rates in learned.items()],
-        )
+        store_rates(self.db, learned)
 
     def _refresh_prices(self) -> None:
         """Stored costs follow the price data: a new table or user price file reprices all."""

@@ -35,6 +35,13 @@ class UpdateStats:
     new_copies: int = 0
     problems: list[str] = field(default_factory=list)
 
+    def add_stored(self, other: UpdateStats) -> None:
+        """What another process stored of this update (storing.InReaders)."""
+        self.files_read += other.files_read
+        self.bytes_read += other.bytes_read
+        self.new_copies += other.new_copies
+        self.problems += other.problems
+
 
 _FILE_ROW = (
     "SELECT path, id, dev, ino, size, mtime_ns, head_len, head_hash, offset, state,"

@@ -211,6 +211,15 @@ def _connect(path: Path) -> sqlite3.Connection:
     return db
 
 
+def connect_as_is(path: Path) -> sqlite3.Connection:
+    """Another writer of a first build out of WAL mode (a reader process storing what it
+    read): the file opened as it is, written as the build writes it (no fsync)."""
+    db = sqlite3.connect(path, timeout=BUSY_TIMEOUT, isolation_level=None)
+    db.execute("PRAGMA synchronous = OFF")
+    db.execute("ATTACH ':memory:' AS incoming")
+    return db
+
+
 def _create(db: sqlite3.Connection) -> sqlite3.Connection:
     db.execute("BEGIN IMMEDIATE")
     if db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
@@ -305,7 +314,7 @@ def transaction(db: sqlite3.Connection) -> Iterator[None]:
 
 
 @contextmanager
-def settings_for(db: sqlite3.Connection, *, first_build: bool, alone: bool) -> Iterator[None]:
+def settings_for(db: sqlite3.Connection, *, first_build: bool, alone: bool) -> Iterator[bool]:
     """SQLite's settings for an update, and its own again after, whether it ends or fails.
 
     A first build has nothing to lose: no fsync until it is done (a file left damaged
@@ -315,12 +324,13 @@ def settings_for(db: sqlite3.Connection, *, first_build: bool, alone: bool) -> I
     to the file (a tenth of its main-process CPU). With another connection open nothing
     changes; one opened meanwhile waits for the build's transactions, as writers always
     do (readers too, in this mode), and the file is in WAL mode again after the build,
-    or at the first open after it that finds the file free (_connect)."""
+    or at the first open after it that finds the file free (_connect). Yields whether the
+    file is out of WAL mode."""
     db.execute(f"PRAGMA synchronous = {'OFF' if first_build else 'NORMAL'}")
     db.execute(f"PRAGMA cache_size = {COLD_CACHE_SIZE if first_build else DEFAULT_CACHE_SIZE}")
     unlogged = first_build and alone and _out_of_wal(db)
     try:
-        yield
+        yield unlogged
     finally:
         if unlogged:
             with suppress(sqlite3.OperationalError):  # busy: the next open sets it

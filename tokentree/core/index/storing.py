@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import sqlite3
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import orjson
 
 from tokentree.core.index import derive
 from tokentree.core.index.plan import UpdateStats
-from tokentree.core.index.store import chunks, marks
+from tokentree.core.index.store import chunks, connect_as_is, marks, transaction
+from tokentree.core.pricing import RateKey, Rates, rates_to_json
 from tokentree.core.reading import ReadBatch, ReadResult
 from tokentree.core.rows import COLUMN_LIST, NAMES, merged, prefixed
 from tokentree.core.sources import read_mode
@@ -77,6 +79,45 @@ def store_batch(
     db.execute("INSERT INTO rollup SELECT * FROM incoming.staged_rollup")
     db.execute("INSERT INTO activity SELECT * FROM incoming.staged_activity")
     derive.sum_files(db, merging)
+
+
+def store_rates(db: sqlite3.Connection, learned: dict[RateKey, Rates | None]) -> None:
+    """The rates lookups a read made, for the next reads to price with."""
+    db.executemany(
+        "INSERT OR REPLACE INTO rates VALUES (?, ?, ?, ?, ?)",
+        [(*key, rates_to_json(rates)) for key, rates in learned.items()],
+    )
+
+
+class InReaders:
+    """Stores each batch of a first build in the reader process that read it, one transaction
+    a batch: the main process then only builds the indexes and derives (the part more cores
+    cannot share). Used while the build holds the file out of WAL mode, so no reader process
+    inherits a connection's shared-memory state when forked."""
+
+    def __init__(self, path: Path, staged_as_stored: bool) -> None:
+        self.path = path
+        self.staged_as_stored = staged_as_stored
+        self.db: sqlite3.Connection | None = None
+
+    def __call__(self, batch: ReadBatch) -> ReadBatch:
+        """The batch stored, its staged database dropped and what storing it did kept."""
+        if self.db is None:
+            self.db = connect_as_is(self.path)
+        db = self.db
+        stats = UpdateStats()
+        with transaction(db):
+            touched = derive.Touched(db, everything=True)
+            store_batch(db, batch, stats, touched, self.staged_as_stored)
+            store_rates(db, batch.learned_rates)
+        batch.staged = b""
+        batch.stored = stats
+        return batch
+
+    def close(self) -> None:
+        if self.db is not None:
+            self.db.close()
+            self.db = None
 
 
 def _file_update(result: ReadResult, known: tuple[Any, ...]) -> tuple[Any, ...]:
