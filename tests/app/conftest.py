@@ -170,9 +170,9 @@ def biggest_first(isolated_home: Path, request: pytest.FixtureRequest) -> None:
 @pytest.fixture(autouse=True)
 def _stable_price_label(monkeypatch: pytest.MonkeyPatch) -> None:
     """Snapshots show where prices came from: the same label whichever genai-prices is installed."""
-    import genai_prices
+    from tokentree.core import price_data
 
-    monkeypatch.setattr(genai_prices, "__version__", "0.2.3")
+    monkeypatch.setattr(price_data, "version", lambda: "0.2.3")
 
 
 @pytest.fixture
