@@ -148,26 +148,30 @@ class _Draft(msgspec.Struct, gc=False):
         cwd = cwd if type(cwd) is str else ""
         usage = self.usage
         executor = type(usage) is Usage  # a step billed apart has no mode or searches of its own
-        return ApiCall(
-            NAME,
-            self.key,
-            shared.setdefault(session_id, session_id),
-            shared.setdefault(cwd, cwd),
-            self.timestamp,
-            shared.setdefault(self.model, self.model),
-            _tokens(usage),
-            tuple(self.tools),
-            self.subagent,
-            _fidelity(version if type(version) is str else None),  # an object is no cache key
-            0.0,
-            False,
-            path,
-            False,
-            False,
-            None,
-            _speed(usage.speed) if executor else "",
-            _web_searches(usage.server_tool_use) if executor else 0,
-            _cache_miss(line.message) if executor else "",
+        return _made(
+            ApiCall,
+            (
+                NAME,
+                self.key,
+                shared.setdefault(session_id, session_id),
+                shared.setdefault(cwd, cwd),
+                self.timestamp,
+                shared.setdefault(self.model, self.model),
+                _tokens(usage),
+                tuple(self.tools),
+                self.subagent,
+                _fidelity(version if type(version) is str else None),  # an object is no cache key
+                0.0,
+                False,
+                path,
+                False,
+                False,
+                None,
+                _speed(usage.speed) if executor else "",
+                _web_searches(usage.server_tool_use) if executor else 0,
+                _cache_miss(line.message) if executor else "",
+                0.0,
+            ),
         )
 
 
@@ -250,6 +254,9 @@ def _add_call(
 
 
 _NO_STEPS: list[tuple[int, str, Iteration]] = []
+_made = tuple.__new__
+"""A named tuple made of all its values: its class's own __new__ is a Python function that
+takes them one by one (ApiCall and Tokens: a fortieth of the reading of a transcript)."""
 
 
 def _billed_apart(steps: list[Any], model: str) -> tuple[str, list[tuple[int, str, Iteration]]]:
@@ -376,15 +383,17 @@ def _tokens(usage: Counts) -> Tokens:
     thinking = details.thinking_tokens if type(details) is OutputDetails else 0
     if type(thinking) is not int or not 0 <= thinking <= output:
         thinking = 0  # informational: a wrong value is not shown, and costs nothing
-    # input, cache write 5m and 1h, cache read, output, of which thinking; positional: keywords
-    # cost 3x here
-    return Tokens(
-        usage.input_tokens,
-        cache_write - write_1h,
-        write_1h,
-        usage.cache_read_input_tokens,
-        output,
-        thinking,
+    # input, cache write 5m and 1h, cache read, output, of which thinking
+    return _made(
+        Tokens,
+        (
+            usage.input_tokens,
+            cache_write - write_1h,
+            write_1h,
+            usage.cache_read_input_tokens,
+            output,
+            thinking,
+        ),
     )
 
 
