@@ -4,8 +4,10 @@ Lighter in the main process than a process pool, whose threads and queues cost i
 0.05 s per GB (the process that more cores do not make faster): the readers
 inherit the groups when forked, take the next one from a shared counter, and each
 sends its batches on a pipe of its own, the staged database left in a file in
-memory (/dev/shm) for the index to map. They are forked by one process that
-imports the price data first: once, not in each reader nor in the main process.
+memory (/dev/shm) for the index to map; or, given a `Store` (a first build), each
+stores its batches in the index itself and sends what that did. They are forked by
+one process that imports the price data first: once, not in each reader nor in the
+main process.
 """
 
 from __future__ import annotations

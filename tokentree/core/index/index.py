@@ -30,6 +30,7 @@ from tokentree.core.index.reader import IndexReader, Query, Reads
 from tokentree.core.index.scope import Scope
 from tokentree.core.index.store import (
     BUSY_TIMEOUT,
+    DEFAULT_CACHE_SIZE,
     INDEXES,
     CacheUnusable,
     is_damage,
@@ -230,10 +231,12 @@ class Index(Reads):
             group = min(GROUP_BYTES, batch_bytes)
             if tasks:
                 self.prices.resolve()  # the readers price with it: what the index knows first
+            stored_by_readers = False
             for batch in read_all(tasks, self.prices, cpu, progress, group, last_id + 1, store):
-                if batch.stored is not None:
+                if batch.stored is not None:  # its reader stored it (InReaders)
                     stats.add_stored(batch.stored)
                     self.prices.remember(batch.learned_rates)
+                    stored_by_readers = True
                     continue
                 waiting.append(batch)
                 size += batch.bytes_read
@@ -242,6 +245,10 @@ class Index(Reads):
                     waiting, size = [], 0
             self._store(waiting, stats, None, cold)
             with transaction(self.db):
+                if stored_by_readers:  # nothing of it in this page cache, whose size is also
+                    # that of the pieces SQLite sorts an index in: 2 MB ones sort faster than
+                    # one of 128 MiB (the indexes of 1 GB of logs: 0.155 → 0.125 s)
+                    self.db.execute(f"PRAGMA cache_size = {DEFAULT_CACHE_SIZE}")
                 for statement in INDEXES.values():
                     self.db.execute(statement)
                 self._derived(derive.derive(self.db))

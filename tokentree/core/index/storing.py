@@ -3,7 +3,8 @@
 A batch comes as the staged database its reader made (staging.py). A read whose file
 another instance stored meanwhile, or that failed, is dropped whole; a grown file's copies
 are merged with those stored from its earlier lines; every other copy is copied in as it
-is, and a file read from its start brings its reader's sums as its rollup.
+is, and a file read from its start brings its reader's sums as its rollup. A first build
+has its readers store their own batches (InReaders), in the same way.
 """
 
 from __future__ import annotations
