@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 from tests.conftest import REAL_SAMPLES
-from tests.core.test_index import Harness, _index_and_count, _settings, _snapshot
+from tests.core.test_index import Harness, _settings, _snapshot
 from tokentree.core import readers, reading
 from tokentree.core.index import Index, storing
 from tokentree.core.index import index as index_module
@@ -108,11 +108,12 @@ def test_an_instance_started_while_readers_store_a_first_build_counts_exactly(
             os.close(os.open(tmp_path / "started", os.O_CREAT | os.O_EXCL))
         except FileExistsError:
             return store(self, batch)
-        pid = os.fork()  # a reader is a daemon's child: no multiprocessing pool here
+        pid = os.fork()  # a reader is a daemon's child, which multiprocessing gives no process
         if pid == 0:
-            try:
-                totals, notices = _index_and_count(harness.home)
-                seen.write_bytes(orjson.dumps([totals, notices]))
+            try:  # so the other instance reads in its own process too
+                other = Index(harness.db)
+                _update(harness, other, workers=1)
+                seen.write_bytes(orjson.dumps([harness.totals(other), other.notices]))
             finally:
                 os._exit(0)
         os.waitpid(pid, 0)
