@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import orjson
@@ -68,7 +69,7 @@ def test_a_first_build_alone_is_stored_by_its_readers_as_a_serial_read_is(
         serial.new_copies,
     )
     assert _settings(index)[2] == "wal"
-    with sqlite3.connect(harness.db) as db:  # the rates the readers looked up, kept
+    with closing(sqlite3.connect(harness.db)) as db:  # the rates the readers looked up, kept
         assert db.execute("SELECT count(*) FROM rates").fetchone()[0] > 0
 
 
@@ -123,5 +124,30 @@ def test_an_instance_started_while_readers_store_a_first_build_counts_exactly(
     index = Index(harness.db)
     _update(harness, index)
     assert orjson.loads(seen.read_bytes()) == [list(expected), []]
+    assert harness.totals(index) == expected and index.check() == []
+    assert _settings(index)[2] == "wal"
+
+
+def test_a_reader_that_cannot_store_ends_the_update_and_the_next_one_completes_it(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reader's store that fails (a full disk) reaches the caller as it is; what the other
+    batches stored stays, and the next update reads the rest and counts every call once."""
+    expected = harness.totals(harness.update(Index(None)))
+    store = storing.InReaders.__call__
+
+    def full_after_the_first(self, batch):
+        if self.db is not None:  # this reader stored a batch already
+            raise sqlite3.OperationalError("database or disk is full")
+        return store(self, batch)
+
+    monkeypatch.setattr(storing.InReaders, "__call__", full_after_the_first)
+    index = Index(harness.db)
+    with pytest.raises(sqlite3.OperationalError, match="disk is full"):
+        _update(harness, index)
+    with closing(sqlite3.connect(harness.db)) as db:
+        assert db.execute("SELECT count(*) FROM copies").fetchone()[0] > 0
+    monkeypatch.setattr(storing.InReaders, "__call__", store)
+    _update(harness, index)
     assert harness.totals(index) == expected and index.check() == []
     assert _settings(index)[2] == "wal"
