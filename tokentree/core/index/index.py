@@ -17,14 +17,12 @@ import os
 import sqlite3
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
-from dataclasses import dataclass
 from functools import wraps
 from pathlib import Path
-from typing import Any, NamedTuple, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
-import orjson
-
-from tokentree.core.index import changes, days_kept, derive, queries
+from tokentree.core.index import changes, days_kept, derive, file_facts, queries
+from tokentree.core.index.file_facts import FileDiagnostics, FileHealth
 from tokentree.core.index.plan import UpdateStats, mark_missing, plan, reread_for_new_readers
 from tokentree.core.index.reader import IndexReader, Query, Reads
 from tokentree.core.index.scope import Scope
@@ -34,7 +32,6 @@ from tokentree.core.index.store import (
     INDEXES,
     CacheUnusable,
     is_damage,
-    marks,
     open_store,
     recreate,
     settings_for,
@@ -77,26 +74,8 @@ GROUP_KEYS = {  # the SQL of each key a report groups by (report.py, session_fac
 }
 
 
-class FileHealth(NamedTuple):
-    """What the status line says of the logs in scope: the sums of their diagnostics."""
-
-    skipped_lines: int = 0
-    skipped_files: int = 0
-    removed_files: int = 0
-
-
 P = ParamSpec("P")
 T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class FileDiagnostics:
-    path: str
-    source: str
-    skipped: dict[str, int]
-    pending_bytes: int
-    missing: bool
-    unreadable: bool = False
 
 
 def _recovering(method: Callable[P, T]) -> Callable[P, T]:
@@ -397,51 +376,15 @@ class Index(Reads):
 
     @_recovering
     def diagnostics(self, scope: Scope) -> list[FileDiagnostics]:
-        inside, params = derive.in_roots(scope.roots)
-        rows = self.db.execute(
-            "SELECT f.path, f.source, f.skipped, f.pending, f.missing, f.unreadable FROM files f"
-            " WHERE (f.skipped IS NOT NULL OR f.pending > 0 OR f.missing = 1 OR f.unreadable = 1)"
-            f" AND {inside} AND f.source IN ({marks(scope.sources)}) ORDER BY f.path",
-            [*params, *scope.sources],
-        )
-        return [
-            FileDiagnostics(
-                path, source, orjson.loads(skipped or b"{}"), pending, missing == 1, unread == 1
-            )
-            for path, source, skipped, pending, missing, unread in rows
-        ]
+        return file_facts.diagnostics(self.db, scope)
 
     @_recovering
     def health(self, scope: Scope) -> FileHealth:
-        """`diagnostics` summed, without a row per file: a year's removed logs are thousands."""
-        inside, params = derive.in_roots(scope.roots)
-        where = f"{inside} AND f.source IN ({marks(scope.sources)})"
-        args = [*params, *scope.sources]
-        (removed,) = self.db.execute(
-            f"SELECT count(*) FROM files f WHERE f.missing = 1 AND {where}", args
-        ).fetchone()
-        skipped = [
-            sum(orjson.loads(blob).values())
-            for (blob,) in self.db.execute(
-                f"SELECT f.skipped FROM files f WHERE f.skipped IS NOT NULL AND {where}", args
-            )
-        ]
-        return FileHealth(sum(skipped), sum(1 for lines in skipped if lines), removed)
+        return file_facts.health(self.db, scope)
 
     @_recovering
     def rate_limits(self, scope: Scope) -> tuple[dict[str, Any], ...]:
-        """The rate-limit states logged in scope (only Codex logs them), oldest first: each
-        log's newest, so a past week can be shown the limits of its own time."""
-        inside, params = derive.in_roots(scope.roots)
-        found = [
-            orjson.loads(blob)
-            for (blob,) in self.db.execute(
-                f"SELECT f.rate_limits FROM files f WHERE f.rate_limits IS NOT NULL AND {inside}"
-                f" AND f.source IN ({marks(scope.sources)})",
-                [*params, *scope.sources],
-            )
-        ]
-        return tuple(sorted(found, key=lambda limits: limits["observed_at"]))
+        return file_facts.rate_limits(self.db, scope)
 
 
 @contextmanager
