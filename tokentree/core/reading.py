@@ -77,11 +77,12 @@ class ReadResult:
 class ReadBatch:
     """A group of files read by one worker: per file what to remember, and the rows staged."""
 
-    results: list[ReadResult]
+    results: list[ReadResult]  # none once its reader stored it
     staged: bytes | mmap.mmap  # the staged database, serialized
     learned_rates: dict[RateKey, Rates | None]
     staged_at: str = ""  # a reader process left it in this file rather than send it
     stored: Any = None  # what storing it did, where the reader process stored it itself
+    file_ids: list[int] = field(default_factory=list)  # the files read: what progress counts
 
     @property
     def bytes_read(self) -> int:
@@ -171,6 +172,7 @@ def read_files(tasks: list[ReadTask], first_id: int = 1, folder: str = "") -> Re
     assert _prices is not None
     stage = Stage(first_id)
     results = [read_file(task, stage, _prices) for task in tasks]
+    file_ids = [task.file_id for task in tasks]
     staged = stage.finish()
     if folder:
         path = os.path.join(folder, f"{first_id}.db")
@@ -181,8 +183,8 @@ def read_files(tasks: list[ReadTask], first_id: int = 1, folder: str = "") -> Re
             with suppress(OSError):
                 os.unlink(path)
         else:
-            return ReadBatch(results, b"", _prices.take_learned(), path)
-    return ReadBatch(results, staged, _prices.take_learned())
+            return ReadBatch(results, b"", _prices.take_learned(), path, file_ids=file_ids)
+    return ReadBatch(results, staged, _prices.take_learned(), file_ids=file_ids)
 
 
 def read_file(task: ReadTask, stage: Stage, prices: PriceBook) -> ReadResult:
@@ -283,6 +285,6 @@ def _reporting(
     done = 0
     for batch in batches:
         yield batch
-        done += sum(sizes[result.task.file_id] for result in batch.results)
+        done += sum(sizes[file_id] for file_id in batch.file_ids)
         if progress:
             progress(done, total)

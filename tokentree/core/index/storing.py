@@ -102,7 +102,8 @@ class InReaders:
         self.db: sqlite3.Connection | None = None
 
     def __call__(self, batch: ReadBatch) -> ReadBatch:
-        """The batch stored, its staged database dropped and what storing it did kept."""
+        """The batch stored, as what storing it did: the files' results and the staged rows
+        are not sent on (unpickling the results cost the main process 0.01 s per GB)."""
         if self.db is None:
             self.db = connect_as_is(self.path)
         db = self.db
@@ -111,9 +112,7 @@ class InReaders:
             touched = derive.Touched(db, everything=True)
             store_batch(db, batch, stats, touched, self.staged_as_stored)
             store_rates(db, batch.learned_rates)
-        batch.staged = b""
-        batch.stored = stats
-        return batch
+        return ReadBatch([], b"", batch.learned_rates, stored=stats, file_ids=batch.file_ids)
 
     def close(self) -> None:
         if self.db is not None:
