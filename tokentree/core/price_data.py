@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 import sys
 from functools import cache
 from types import ModuleType
@@ -22,6 +23,13 @@ PACKAGE = "genai_prices"
 def snapshot() -> Any:
     """The price data: a genai_prices.data_snapshot.DataSnapshot."""
     return _data_snapshot().get_snapshot()
+
+
+def data_file() -> str:
+    """Where the installed price data is (its size and time stand for its version), found
+    without importing it; "" when genai-prices is not installed."""
+    spec = importlib.util.find_spec(PACKAGE)
+    return os.path.join(os.path.dirname(spec.origin), "data.py") if spec and spec.origin else ""
 
 
 @cache

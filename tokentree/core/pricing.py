@@ -20,7 +20,6 @@ from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from enum import IntEnum
-from importlib.util import find_spec
 from itertools import product
 from typing import Any
 
@@ -274,10 +273,8 @@ def price_fingerprint(user_prices: Mapping[str, Mapping[str, float]] | None) -> 
     The installed data file's size and mtime stand for its version: reading the
     package metadata costs a warm start 20 ms.
     """
-    spec = find_spec("genai_prices")
-    data = os.path.join(os.path.dirname(spec.origin), "data.py") if spec and spec.origin else ""
     try:
-        info = os.stat(data)
+        info = os.stat(price_data.data_file())
         stamp = f"{info.st_size}-{info.st_mtime_ns}"
     except OSError:
         stamp = "missing"
