@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 
 from tokentree import format as fmt
 from tokentree.core.pricing import PER_MILLION, Rates
-from tokentree.core.records import ApiCall, Tokens
+from tokentree.core.records import ApiCall, Tokens, made
 
 MIN_TOKENS = 1024
 """History smaller than this is not cached at all (the providers' smallest cached prompt)."""
@@ -121,8 +121,8 @@ class SessionCache:
         long_lived = write_1h or (before and before.lifetime == LONG_LIFETIME)
         lifetime = LONG_LIFETIME if long_lived else SHORT_LIFETIME
         prompt = fresh + write_5m + write_1h + cache_read
-        self.by_model[model] = Previous(
-            call.key, call.timestamp, model, prompt, lifetime, cause, waste
+        self.by_model[model] = made(
+            Previous, (call.key, call.timestamp, model, prompt, lifetime, cause, waste)
         )
         self.last_model = model
 

@@ -5,6 +5,10 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import NamedTuple
 
+made = tuple.__new__
+"""A named tuple made of all its values, at C speed: its class's own __new__ is a Python
+function that takes them one by one (for the records every indexed call makes)."""
+
 QUARTER_HOUR = 900
 """Seconds in the slots sums are kept in: every UTC offset in use is a multiple of 15 minutes,
 so a slot lies in one day in any time zone."""

@@ -16,7 +16,7 @@ from typing import Any
 
 import msgspec
 
-from tokentree.core.records import ApiCall, Fidelity, Prompt, Tokens
+from tokentree.core.records import ApiCall, Fidelity, Prompt, Tokens, made
 from tokentree.core.sources.base import (
     BAD_TIMESTAMP,
     TOKEN_LIMIT,
@@ -148,7 +148,7 @@ class _Draft(msgspec.Struct, gc=False):
         cwd = cwd if type(cwd) is str else ""
         usage = self.usage
         executor = type(usage) is Usage  # a step billed apart has no mode or searches of its own
-        return _made(
+        return made(
             ApiCall,
             (
                 NAME,
@@ -254,9 +254,6 @@ def _add_call(
 
 
 _NO_STEPS: list[tuple[int, str, Iteration]] = []
-_made = tuple.__new__
-"""A named tuple made of all its values: its class's own __new__ is a Python function that
-takes them one by one (ApiCall and Tokens: a fortieth of the reading of a transcript)."""
 
 
 def _billed_apart(steps: list[Any], model: str) -> tuple[str, list[tuple[int, str, Iteration]]]:
@@ -384,7 +381,7 @@ def _tokens(usage: Counts) -> Tokens:
     if type(thinking) is not int or not 0 <= thinking <= output:
         thinking = 0  # informational: a wrong value is not shown, and costs nothing
     # input, cache write 5m and 1h, cache read, output, of which thinking
-    return _made(
+    return made(
         Tokens,
         (
             usage.input_tokens,
